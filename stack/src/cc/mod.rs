@@ -1,0 +1,67 @@
+//! Congestion control behind a small trait (RFC 5681 vocabulary).
+//!
+//! The connection owns loss detection and the recovery procedure (RFC 6582
+//! NewReno fast recovery, or RFC 6675 SACK-based recovery); a controller owns
+//! only `cwnd` and `ssthresh` and how they react to ACKs and congestion
+//! signals. So a new controller (CUBIC, RFC 9438) plugs in without touching
+//! the state machine.
+//!
+//! Read before changing: RFC 5681 §3, RFC 6582 §3.2, RFC 9438 §4.
+
+use crate::time::{Duration, Instant};
+
+/// Which controller a connection runs. NewReno is the default (RFC 5681/6582).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CongestionAlgorithm {
+    #[default]
+    NewReno,
+    Cubic,
+}
+
+/// What a controller sees of one ACK that advanced SND.UNA outside recovery.
+#[derive(Clone, Copy, Debug)]
+pub struct AckSample {
+    /// Bytes newly acknowledged by this ACK.
+    pub bytes_acked: u32,
+    /// Bytes in flight before this ACK was processed (RFC 5681 FlightSize).
+    pub flight_size: u32,
+    /// An RTT sample taken from this ACK, if Karn's rule allowed one.
+    pub rtt: Option<Duration>,
+    /// The connection's smoothed RTT after this ACK, if any sample exists yet.
+    pub srtt: Option<Duration>,
+}
+
+/// A congestion controller: the state RFC 5681 calls `cwnd` and `ssthresh`.
+pub trait CongestionControl: core::fmt::Debug {
+    /// A short name for traces and counters ("newreno", "cubic").
+    fn name(&self) -> &'static str;
+    /// The congestion window in bytes.
+    fn window(&self) -> u32;
+    /// The slow start threshold in bytes.
+    fn ssthresh(&self) -> u32;
+    /// An ACK advanced SND.UNA outside loss recovery: grow the window
+    /// (slow start or congestion avoidance).
+    fn on_ack(&mut self, now: Instant, sample: AckSample);
+    /// Loss detected by duplicate ACKs or SACK (entering fast recovery):
+    /// set `ssthresh` (RFC 5681 eq. 4 for NewReno; beta_cubic for CUBIC) and
+    /// set `cwnd` to the value recovery starts from.
+    fn on_congestion_event(&mut self, now: Instant, flight_size: u32);
+    /// Fast recovery ended (the recovery point was cumulatively acknowledged):
+    /// RFC 6582 §3.2 step 3 "full acknowledgment" deflates cwnd to
+    /// `min(ssthresh, FlightSize + SMSS)` or `ssthresh`.
+    fn on_recovery_exit(&mut self, now: Instant, flight_size: u32);
+    /// The retransmission timer expired: RFC 5681 §3.1 eq. 4 for ssthresh and
+    /// cwnd = loss window (1 SMSS).
+    fn on_rto(&mut self, now: Instant, flight_size: u32);
+    /// The connection has been idle for longer than an RTO (RFC 5681 §4.1):
+    /// restart from the restart window.
+    fn on_idle_restart(&mut self, now: Instant);
+    /// The sender's MSS changed (for example when the handshake completes).
+    fn set_mss(&mut self, smss: u32);
+}
+
+/// RFC 5681 §3.1 eq. 3 (as updated by RFC 3390): the initial window.
+/// Linux uses 10 segments (RFC 6928); we follow Linux.
+pub fn initial_window(smss: u32) -> u32 {
+    10 * smss
+}
