@@ -1,0 +1,805 @@
+//! The world: nodes, links, routes, the event queue and the run loop.
+//!
+//! The queue orders events by `(time, sequence)` where `sequence` counts
+//! insertions, so events at equal times run in the order they were
+//! scheduled and never depend on heap internals. Cancelled timers are skipped
+//! lazily when popped. Per event the work is O(log n) (one heap operation)
+//! plus O(1) routing; packets live in a slab and their buffers in a pool, so
+//! the steady state allocates nothing.
+
+use crate::addr::{Addr, Prefix};
+use crate::fault::{FaultAction, FaultRule};
+use crate::hash::packet_digest;
+use crate::link::{Admission, LinkConfig, LinkConfigError, LinkDirection, LinkId, LinkStats};
+use crate::log;
+use crate::packet::{BufferPool, Packet};
+use crate::rng::{self, SimRng};
+use crate::time::{Duration, Time};
+use crate::trace::{DropReason, EventKind, Trace, TraceMode};
+use std::any::Any;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap};
+use std::fmt;
+
+/// Identifies a node.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct NodeId(pub u32);
+
+/// Identifies a scheduled wake-up, for cancellation.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct TimerId(u64);
+
+/// Anything that runs on the engine: a host with a protocol stack, a router,
+/// a traffic generator. Nodes act only through the [`Ctx`] they are given.
+pub trait Node: Any {
+    /// A packet arrived over one of the node's links.
+    fn on_packet(&mut self, ctx: &mut Ctx<'_>, packet: Packet);
+    /// A wake-up the node asked for fired; `token` is what it passed.
+    fn on_wake(&mut self, ctx: &mut Ctx<'_>, token: u64);
+}
+
+/// A router: forwards every packet by its static routing table.
+#[derive(Debug, Default)]
+pub struct Router;
+
+impl Node for Router {
+    fn on_packet(&mut self, ctx: &mut Ctx<'_>, packet: Packet) {
+        ctx.send(packet);
+    }
+    fn on_wake(&mut self, _ctx: &mut Ctx<'_>, _token: u64) {}
+}
+
+/// Settings for a run.
+#[derive(Clone, Debug)]
+pub struct WorldConfig {
+    /// The master seed every RNG stream derives from.
+    pub seed: u64,
+    /// The most events a world may process before it fails loudly.
+    pub event_budget: u64,
+    pub trace: TraceMode,
+}
+
+impl WorldConfig {
+    pub fn new(seed: u64) -> WorldConfig {
+        WorldConfig {
+            seed,
+            event_budget: 50_000_000,
+            trace: TraceMode::default(),
+        }
+    }
+}
+
+/// Errors from building or running a world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimError {
+    /// The run processed more events than its budget allows.
+    BudgetExceeded {
+        seed: u64,
+        events: u64,
+    },
+    InvalidLink {
+        link: String,
+        error: LinkConfigError,
+    },
+    DuplicateName(String),
+    UnknownNode(u32),
+    UnknownLink(u32),
+    /// A link or route would leave the node's own set of links.
+    NotAttached {
+        node: String,
+        link: String,
+    },
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SimError::BudgetExceeded { seed, events } => write!(
+                f,
+                "event budget exceeded after {events} events (seed {seed}); rerun with --seed {seed} to reproduce"
+            ),
+            SimError::InvalidLink { link, error } => write!(f, "link {link}: {error}"),
+            SimError::DuplicateName(name) => write!(f, "the name {name:?} is already used"),
+            SimError::UnknownNode(id) => write!(f, "no node with id {id}"),
+            SimError::UnknownLink(id) => write!(f, "no link with id {id}"),
+            SimError::NotAttached { node, link } => {
+                write!(f, "link {link} does not start at node {node}")
+            }
+        }
+    }
+}
+impl std::error::Error for SimError {}
+
+/// A node's routing table: exact host routes, then prefixes (longest first),
+/// then the default route.
+#[derive(Debug, Default)]
+struct Routes {
+    exact: hashbrown::HashMap<Addr, LinkId, FixedState>,
+    prefixes: Vec<(Prefix, LinkId)>,
+    default: Option<LinkId>,
+}
+
+/// A fixed hasher for lookup-only tables: nothing iterates them, and a fixed
+/// state keeps even their memory layout identical from run to run.
+type FixedState = std::hash::BuildHasherDefault<FixedHasher>;
+
+#[derive(Default)]
+struct FixedHasher(u64);
+impl std::hash::Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(v)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Routes {
+    fn lookup(&self, dst: Addr) -> Option<LinkId> {
+        if let Some(&link) = self.exact.get(&dst) {
+            return Some(link);
+        }
+        self.prefixes
+            .iter()
+            .find(|(p, _)| p.contains(dst))
+            .map(|&(_, l)| l)
+            .or(self.default)
+    }
+}
+
+struct NodeMeta {
+    name: String,
+    addr: Addr,
+    rng: SimRng,
+    routes: Routes,
+    links: Vec<LinkId>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Deliver { slot: u32, link: LinkId },
+    Wake { node: NodeId, token: u64 },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Scheduled {
+    time: Time,
+    sequence: u64,
+    what: Pending,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.sequence == other.sequence
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed: `BinaryHeap` is a max-heap and we pop the earliest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.sequence).cmp(&(self.time, self.sequence))
+    }
+}
+
+/// Everything except the nodes themselves, so a node can be borrowed
+/// mutably while it acts on the rest through its [`Ctx`].
+struct Core {
+    seed: u64,
+    now: Time,
+    sequence: u64,
+    queue: BinaryHeap<Scheduled>,
+    cancelled: BTreeSet<u64>,
+    nodes: Vec<NodeMeta>,
+    links: Vec<LinkDirection>,
+    faults: Vec<Vec<FaultRule>>,
+    slab: Vec<Option<(Packet, u64)>>,
+    free_slots: Vec<u32>,
+    pool: BufferPool,
+    trace: Trace,
+    processed_count: u64,
+    event_budget: u64,
+    corrupt_positions: Vec<u32>,
+}
+
+impl Core {
+    fn schedule(&mut self, time: Time, what: Pending) -> u64 {
+        let sequence = self.sequence;
+        self.sequence += 1;
+        self.queue.push(Scheduled {
+            time,
+            sequence,
+            what,
+        });
+        sequence
+    }
+
+    fn store(&mut self, packet: Packet, digest: u64) -> u32 {
+        match self.free_slots.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some((packet, digest));
+                slot
+            }
+            None => {
+                self.slab.push(Some((packet, digest)));
+                (self.slab.len() - 1) as u32
+            }
+        }
+    }
+
+    fn record(
+        &mut self,
+        kind: EventKind,
+        node: NodeId,
+        link: Option<LinkId>,
+        p: &Packet,
+        digest: u64,
+    ) {
+        self.trace
+            .record(self.now, kind, node, link, p.src, p.dst, &p.bytes, digest);
+    }
+
+    fn drop_packet(
+        &mut self,
+        node: NodeId,
+        link: Option<LinkId>,
+        p: Packet,
+        digest: u64,
+        reason: DropReason,
+    ) {
+        self.record(EventKind::Drop(reason), node, link, &p, digest);
+        self.pool.give(p.bytes);
+    }
+
+    /// A node sends: route, apply the link direction's faults and model, schedule delivery.
+    fn send(&mut self, node: NodeId, mut packet: Packet) {
+        let mut digest = packet_digest(&packet.bytes);
+        self.record(EventKind::Send, node, None, &packet, digest);
+        let Some(link) = self.nodes[node.0 as usize].routes.lookup(packet.dst) else {
+            self.drop_packet(node, None, packet, digest, DropReason::NoRoute);
+            return;
+        };
+        let l = link.0 as usize;
+        if self.links[l].config.is_down_at(self.now) {
+            self.links[l].stats.offered += 1;
+            self.links[l].stats.dropped_down += 1;
+            self.drop_packet(node, Some(link), packet, digest, DropReason::LinkDown);
+            return;
+        }
+        self.links[l].stats.offered += 1;
+
+        let mut extra_delay = Duration::ZERO;
+        let mut copy_after = None;
+        let fired = self.faults[l]
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, rule)| rule.offer(&packet).map(|a| (i as u32, a)));
+        if let Some((index, action)) = fired {
+            match action {
+                FaultAction::Drop => {
+                    self.links[l].stats.dropped_fault += 1;
+                    self.drop_packet(
+                        node,
+                        Some(link),
+                        packet,
+                        digest,
+                        DropReason::FaultRule(index),
+                    );
+                    return;
+                }
+                FaultAction::Delay(d) => extra_delay = d,
+                FaultAction::Duplicate(d) => copy_after = Some(d),
+                FaultAction::Corrupt { bits } => {
+                    digest = self.corrupt(node, link, &mut packet, bits);
+                }
+            }
+        }
+
+        match self.links[l].admit(self.now, packet.len(), extra_delay) {
+            Admission::QueueFull => {
+                self.links[l].stats.dropped_queue += 1;
+                self.drop_packet(node, Some(link), packet, digest, DropReason::QueueFull);
+            }
+            Admission::Lost { .. } => {
+                self.record(EventKind::Enqueue, node, Some(link), &packet, digest);
+                self.links[l].stats.dropped_loss += 1;
+                self.drop_packet(node, Some(link), packet, digest, DropReason::Loss);
+            }
+            Admission::Deliver {
+                arrival,
+                duplicate,
+                corrupt_bits,
+            } => {
+                self.record(EventKind::Enqueue, node, Some(link), &packet, digest);
+                if corrupt_bits > 0 {
+                    digest = self.corrupt(node, link, &mut packet, corrupt_bits);
+                }
+                let copies = [duplicate.then_some(Duration::ZERO), copy_after];
+                let (src, dst) = (packet.src, packet.dst);
+                let original = self.store(packet, digest);
+                self.schedule(
+                    arrival,
+                    Pending::Deliver {
+                        slot: original,
+                        link,
+                    },
+                );
+                // Copies are scheduled after the original, so at equal times
+                // the original arrives first.
+                for after in copies.into_iter().flatten() {
+                    let mut bytes = self.pool.take();
+                    if let Some((p, _)) = &self.slab[original as usize] {
+                        bytes.extend_from_slice(&p.bytes);
+                    }
+                    let copy = Packet::new(src, dst, bytes);
+                    self.links[l].stats.duplicated += 1;
+                    self.record(EventKind::Duplicate, node, Some(link), &copy, digest);
+                    let slot = self.store(copy, digest);
+                    self.schedule(arrival + after, Pending::Deliver { slot, link });
+                }
+            }
+        }
+    }
+
+    fn corrupt(&mut self, node: NodeId, link: LinkId, packet: &mut Packet, bits: u32) -> u64 {
+        let mut positions = std::mem::take(&mut self.corrupt_positions);
+        self.links[link.0 as usize].corrupt(&mut packet.bytes, bits, &mut positions);
+        self.links[link.0 as usize].stats.corrupted += 1;
+        let digest = packet_digest(&packet.bytes);
+        self.record(
+            EventKind::Corrupt(positions.clone()),
+            node,
+            Some(link),
+            packet,
+            digest,
+        );
+        self.corrupt_positions = positions;
+        digest
+    }
+}
+
+/// The context a node acts through while handling an event.
+pub struct Ctx<'a> {
+    core: &'a mut Core,
+    node: NodeId,
+}
+
+impl Ctx<'_> {
+    pub fn now(&self) -> Time {
+        self.core.now
+    }
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+    /// This node's own address.
+    pub fn addr(&self) -> Addr {
+        self.core.nodes[self.node.0 as usize].addr
+    }
+    /// The run's master seed.
+    pub fn seed(&self) -> u64 {
+        self.core.seed
+    }
+    /// This node's own RNG stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.core.nodes[self.node.0 as usize].rng
+    }
+    /// An empty packet with a reusable buffer.
+    pub fn alloc_packet(&mut self, src: Addr, dst: Addr) -> Packet {
+        Packet::new(src, dst, self.core.pool.take())
+    }
+    /// Returns a packet's buffer to the pool.
+    pub fn recycle(&mut self, packet: Packet) {
+        self.core.pool.give(packet.bytes);
+    }
+    /// Sends a packet out of the link the node's routes choose for its destination.
+    pub fn send(&mut self, packet: Packet) {
+        self.core.send(self.node, packet);
+    }
+    /// Asks for `on_wake(token)` at `time` (now, if `time` is in the past).
+    pub fn wake_at(&mut self, time: Time, token: u64) -> TimerId {
+        let time = time.max(self.core.now);
+        TimerId(self.core.schedule(
+            time,
+            Pending::Wake {
+                node: self.node,
+                token,
+            },
+        ))
+    }
+    /// Cancels a wake-up; cancelling one that already fired does nothing.
+    pub fn cancel(&mut self, timer: TimerId) {
+        self.core.cancelled.insert(timer.0);
+    }
+    /// Adds a note to the trace.
+    pub fn note(&mut self, text: impl Into<String>) {
+        let addr = self.addr();
+        self.core.trace.record(
+            self.core.now,
+            EventKind::Note(text.into()),
+            self.node,
+            None,
+            addr,
+            addr,
+            &[],
+            0,
+        );
+    }
+    /// The index the next trace event will have: lets a node keep its own
+    /// structured log interleaved exactly with the engine's trace.
+    pub fn trace_len(&self) -> u64 {
+        self.core.trace.len()
+    }
+}
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunStats {
+    pub processed_count: u64,
+    pub now: Time,
+    pub trace_hash: u64,
+}
+
+/// Nodes, links and the run loop.
+pub struct World {
+    core: Core,
+    nodes: Vec<Box<dyn Node>>,
+}
+
+impl World {
+    pub fn new(config: WorldConfig) -> World {
+        World {
+            core: Core {
+                seed: config.seed,
+                now: Time::ZERO,
+                sequence: 0,
+                queue: BinaryHeap::new(),
+                cancelled: BTreeSet::new(),
+                nodes: Vec::new(),
+                links: Vec::new(),
+                faults: Vec::new(),
+                slab: Vec::new(),
+                free_slots: Vec::new(),
+                pool: BufferPool::default(),
+                trace: Trace::new(config.trace),
+                processed_count: 0,
+                event_budget: config.event_budget,
+                corrupt_positions: Vec::new(),
+            },
+            nodes: Vec::new(),
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.core.seed
+    }
+    pub fn now(&self) -> Time {
+        self.core.now
+    }
+    pub fn trace(&self) -> &Trace {
+        &self.core.trace
+    }
+    pub fn processed_count(&self) -> u64 {
+        self.core.processed_count
+    }
+
+    /// Adds a node with a unique `name` (which keys its RNG stream) and address.
+    pub fn add_node(
+        &mut self,
+        name: &str,
+        addr: Addr,
+        node: impl Node,
+    ) -> Result<NodeId, SimError> {
+        self.add_boxed_node(name, addr, Box::new(node))
+    }
+
+    pub fn add_boxed_node(
+        &mut self,
+        name: &str,
+        addr: Addr,
+        node: Box<dyn Node>,
+    ) -> Result<NodeId, SimError> {
+        if self.core.nodes.iter().any(|n| n.name == name) {
+            return Err(SimError::DuplicateName(name.to_string()));
+        }
+        let id = NodeId(self.core.nodes.len() as u32);
+        self.core.nodes.push(NodeMeta {
+            name: name.to_string(),
+            addr,
+            rng: rng::stream(self.core.seed, &format!("node:{name}")),
+            routes: Routes::default(),
+            links: Vec::new(),
+        });
+        self.nodes.push(node);
+        Ok(id)
+    }
+
+    fn check_node(&self, id: NodeId) -> Result<(), SimError> {
+        if (id.0 as usize) < self.nodes.len() {
+            Ok(())
+        } else {
+            Err(SimError::UnknownNode(id.0))
+        }
+    }
+
+    fn check_link(&self, id: LinkId) -> Result<(), SimError> {
+        if (id.0 as usize) < self.core.links.len() {
+            Ok(())
+        } else {
+            Err(SimError::UnknownLink(id.0))
+        }
+    }
+
+    /// Connects `a` and `b` with a duplex link named `name`; each direction
+    /// has its own settings and RNG stream (`link:NAME:A->B`). Returns the
+    /// `(a -> b, b -> a)` direction ids. A node's first link becomes its
+    /// default route.
+    pub fn connect(
+        &mut self,
+        name: &str,
+        a: NodeId,
+        b: NodeId,
+        a_to_b: LinkConfig,
+        b_to_a: LinkConfig,
+    ) -> Result<(LinkId, LinkId), SimError> {
+        self.check_node(a)?;
+        self.check_node(b)?;
+        if self
+            .core
+            .links
+            .iter()
+            .any(|l| l.name.split(':').next() == Some(name))
+        {
+            return Err(SimError::DuplicateName(name.to_string()));
+        }
+        let mut ids = [LinkId(0); 2];
+        for (i, (from, to, config)) in [(a, b, a_to_b), (b, a, b_to_a)].into_iter().enumerate() {
+            let label = format!(
+                "{name}:{}->{}",
+                self.core.nodes[from.0 as usize].name, self.core.nodes[to.0 as usize].name
+            );
+            config.validate().map_err(|error| SimError::InvalidLink {
+                link: label.clone(),
+                error,
+            })?;
+            let id = LinkId(self.core.links.len() as u32);
+            let stream = rng::stream(self.core.seed, &format!("link:{label}"));
+            self.core
+                .links
+                .push(LinkDirection::new(label, from.0, to.0, config, stream));
+            self.core.faults.push(Vec::new());
+            let meta = &mut self.core.nodes[from.0 as usize];
+            meta.links.push(id);
+            if meta.routes.default.is_none() {
+                meta.routes.default = Some(id);
+            }
+            ids[i] = id;
+        }
+        Ok((ids[0], ids[1]))
+    }
+
+    /// Routes packets for exactly `dst` from `node` out of `link`.
+    pub fn add_host_route(
+        &mut self,
+        node: NodeId,
+        dst: Addr,
+        link: LinkId,
+    ) -> Result<(), SimError> {
+        self.check_attached(node, link)?;
+        self.core.nodes[node.0 as usize]
+            .routes
+            .exact
+            .insert(dst, link);
+        Ok(())
+    }
+
+    /// Routes packets matching `prefix` from `node` out of `link`; longest prefix wins.
+    pub fn add_prefix_route(
+        &mut self,
+        node: NodeId,
+        prefix: Prefix,
+        link: LinkId,
+    ) -> Result<(), SimError> {
+        self.check_attached(node, link)?;
+        let prefixes = &mut self.core.nodes[node.0 as usize].routes.prefixes;
+        prefixes.push((prefix, link));
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len));
+        Ok(())
+    }
+
+    /// Sets the route for destinations no other route matches.
+    pub fn set_default_route(&mut self, node: NodeId, link: LinkId) -> Result<(), SimError> {
+        self.check_attached(node, link)?;
+        self.core.nodes[node.0 as usize].routes.default = Some(link);
+        Ok(())
+    }
+
+    fn check_attached(&self, node: NodeId, link: LinkId) -> Result<(), SimError> {
+        self.check_node(node)?;
+        self.check_link(link)?;
+        if self.core.links[link.0 as usize].from != node.0 {
+            return Err(SimError::NotAttached {
+                node: self.core.nodes[node.0 as usize].name.clone(),
+                link: self.core.links[link.0 as usize].name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Attaches a fault rule to a link direction (after its earlier rules).
+    pub fn add_fault(&mut self, link: LinkId, rule: FaultRule) -> Result<(), SimError> {
+        self.check_link(link)?;
+        self.core.faults[link.0 as usize].push(rule);
+        Ok(())
+    }
+
+    /// The fault rules of a link direction, to see how often each fired.
+    pub fn faults(&self, link: LinkId) -> &[FaultRule] {
+        self.core
+            .faults
+            .get(link.0 as usize)
+            .map_or(&[], |f| f.as_slice())
+    }
+
+    pub fn link_stats(&self, link: LinkId) -> Option<LinkStats> {
+        self.core.links.get(link.0 as usize).map(|l| l.stats)
+    }
+
+    pub fn link_name(&self, link: LinkId) -> Option<&str> {
+        self.core
+            .links
+            .get(link.0 as usize)
+            .map(|l| l.name.as_str())
+    }
+
+    /// The direction's far end and its queue length right now.
+    pub fn link_queue_len(&mut self, link: LinkId) -> Option<usize> {
+        let now = self.core.now;
+        self.core
+            .links
+            .get_mut(link.0 as usize)
+            .map(|l| l.queue_len(now))
+    }
+
+    pub fn node_name(&self, id: NodeId) -> Option<&str> {
+        self.core.nodes.get(id.0 as usize).map(|n| n.name.as_str())
+    }
+    pub fn node_addr(&self, id: NodeId) -> Option<Addr> {
+        self.core.nodes.get(id.0 as usize).map(|n| n.addr)
+    }
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The concrete node behind `id`, if it is a `T`.
+    pub fn node<T: Node>(&self, id: NodeId) -> Option<&T> {
+        let node: &dyn Any = self.nodes.get(id.0 as usize)?.as_ref();
+        node.downcast_ref::<T>()
+    }
+    pub fn node_mut<T: Node>(&mut self, id: NodeId) -> Option<&mut T> {
+        let node: &mut dyn Any = self.nodes.get_mut(id.0 as usize)?.as_mut();
+        node.downcast_mut::<T>()
+    }
+
+    /// Lets a driver act as `id` between runs (send, schedule, note) with
+    /// the node itself in hand.
+    pub fn with_node<T: Node, R>(
+        &mut self,
+        id: NodeId,
+        f: impl FnOnce(&mut T, &mut Ctx<'_>) -> R,
+    ) -> Option<R> {
+        let node: &mut dyn Any = self.nodes.get_mut(id.0 as usize)?.as_mut();
+        let node = node.downcast_mut::<T>()?;
+        let mut ctx = Ctx {
+            core: &mut self.core,
+            node: id,
+        };
+        Some(f(node, &mut ctx))
+    }
+
+    /// Schedules `on_wake(token)` for node `id` at `time`.
+    pub fn wake_node_at(
+        &mut self,
+        id: NodeId,
+        time: Time,
+        token: u64,
+    ) -> Result<TimerId, SimError> {
+        self.check_node(id)?;
+        let time = time.max(self.core.now);
+        Ok(TimerId(
+            self.core.schedule(time, Pending::Wake { node: id, token }),
+        ))
+    }
+
+    /// When the next event is due, if any.
+    pub fn next_event_time(&self) -> Option<Time> {
+        self.core.queue.peek().map(|s| s.time)
+    }
+
+    /// Runs one event. `Ok(false)` when the queue is empty.
+    pub fn step(&mut self) -> Result<bool, SimError> {
+        let Some(next) = self.core.queue.pop() else {
+            return Ok(false);
+        };
+        if self.core.processed_count >= self.core.event_budget {
+            self.core.queue.push(next);
+            return Err(SimError::BudgetExceeded {
+                seed: self.core.seed,
+                events: self.core.processed_count,
+            });
+        }
+        debug_assert!(next.time >= self.core.now, "time went backwards");
+        self.core.now = next.time;
+        log::set_virtual_now(next.time);
+        self.core.processed_count += 1;
+        match next.what {
+            Pending::Wake { node, token } => {
+                if !self.core.cancelled.is_empty() && self.core.cancelled.remove(&next.sequence) {
+                    return Ok(true);
+                }
+                let mut ctx = Ctx {
+                    core: &mut self.core,
+                    node,
+                };
+                self.nodes[node.0 as usize].on_wake(&mut ctx, token);
+            }
+            Pending::Deliver { slot, link } => {
+                let (packet, digest) = self.core.slab[slot as usize]
+                    .take()
+                    .expect("scheduled slot holds a packet");
+                self.core.free_slots.push(slot);
+                let l = link.0 as usize;
+                let to = NodeId(self.core.links[l].to);
+                if self.core.links[l].config.is_down_at(self.core.now) {
+                    self.core.links[l].stats.dropped_down += 1;
+                    self.core
+                        .drop_packet(to, Some(link), packet, digest, DropReason::LinkDown);
+                    return Ok(true);
+                }
+                self.core.links[l].stats.delivered += 1;
+                self.core
+                    .record(EventKind::Deliver, to, Some(link), &packet, digest);
+                let mut ctx = Ctx {
+                    core: &mut self.core,
+                    node: to,
+                };
+                self.nodes[to.0 as usize].on_packet(&mut ctx, packet);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Runs every event due at or before `deadline`, then sets the clock to `deadline`.
+    pub fn run_until(&mut self, deadline: Time) -> Result<RunStats, SimError> {
+        while self.next_event_time().is_some_and(|t| t <= deadline) {
+            self.step()?;
+        }
+        if deadline > self.core.now && deadline != Time::MAX {
+            self.core.now = deadline;
+            log::set_virtual_now(deadline);
+        }
+        Ok(self.stats())
+    }
+
+    /// Runs until no event is left.
+    pub fn run_until_idle(&mut self) -> Result<RunStats, SimError> {
+        while self.step()? {}
+        Ok(self.stats())
+    }
+
+    pub fn stats(&self) -> RunStats {
+        RunStats {
+            processed_count: self.core.processed_count,
+            now: self.core.now,
+            trace_hash: self.core.trace.hash(),
+        }
+    }
+}
