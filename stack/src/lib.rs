@@ -1,11 +1,32 @@
-//! stack: a sans-IO TCP over IPv4 (RFC 9293 and its updates).
+//! stack: a sans-IO TCP over IPv4 (RFC 9293 and its updates). No clock, no
+//! randomness, no I/O: every entry point takes `now`, and the ISN secret
+//! comes from the caller.
 //!
 //! - [`seq`]: sequence numbers with serial comparison (RFC 9293 §3.4).
-//! - [`time`]: `Instant`/`Duration` passed in by the driver; the stack reads no clock.
+//! - [`time`]: `Instant`/`Duration` passed in by the driver.
+//! - [`wire`]: IPv4 + TCP parse/emit, options, checksums; malformed bytes are errors.
+//! - [`endpoint`]: one host's TCP: socket API, demultiplexing, listeners, RSTs, ISNs.
+//! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing.
+//! - [`buffer`]: send ring buffer and out-of-order reassembly.
+//! - [`rtt`]: RFC 6298 retransmission timeout.
+//! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).
+//! - [`config`]: settings with Linux-like defaults.
+//! - [`types`]: states, events, errors, counters.
 
+pub mod buffer;
+pub mod cc;
+
+pub mod config;
+mod conn;
+pub mod endpoint;
+pub mod rtt;
 pub mod seq;
 pub mod time;
+pub mod types;
+pub mod wire;
 
+pub use config::{EndpointConfig, Keepalive, TcpConfig};
+pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};
-pub mod cc;
+pub use types::{Counters, Event, SocketError, SocketId, State};

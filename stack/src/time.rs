@@ -89,7 +89,12 @@ impl Sub for Duration {
 }
 
 fn write_secs(f: &mut fmt::Formatter<'_>, ns: u64) -> fmt::Result {
-    write!(f, "{}.{:06}s", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
+    write!(
+        f,
+        "{}.{:06}s",
+        ns / 1_000_000_000,
+        (ns % 1_000_000_000) / 1_000
+    )
 }
 
 impl fmt::Debug for Instant {

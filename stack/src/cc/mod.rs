@@ -8,6 +8,8 @@
 //!
 //! Read before changing: RFC 5681 §3, RFC 6582 §3.2, RFC 9438 §4.
 
+pub mod newreno;
+
 use crate::time::{Duration, Instant};
 
 /// Which controller a connection runs. NewReno is the default (RFC 5681/6582).

@@ -1,0 +1,135 @@
+//! Configuration, with defaults close to Linux's (documented per field).
+
+use crate::cc::CongestionAlgorithm;
+use crate::time::Duration;
+
+/// Per-connection settings.
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// MSS we announce: 1460 for a 1500-byte IPv4 path (RFC 9293 §3.7.1, RFC 6691).
+    pub mss: u16,
+    /// Receive buffer in bytes (Linux's tcp_rmem maximum: 6 MiB).
+    pub recv_buffer: usize,
+    /// Send buffer in bytes (Linux's tcp_wmem maximum: 4 MiB).
+    pub send_buffer: usize,
+    /// RFC 7323 window scaling; our shift when on (Linux with default buffers: 7).
+    pub window_scale: Option<u8>,
+    /// RFC 7323 timestamps.
+    pub timestamps: bool,
+    /// RFC 2018 SACK-permitted (we report SACK blocks as a receiver).
+    pub sack: bool,
+    /// Nagle's algorithm (RFC 9293 §3.7.4); `false` is TCP_NODELAY.
+    pub nagle: bool,
+    /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): `None` ACKs every
+    /// segment at once. Linux's minimum ATO is 40 ms.
+    pub delayed_ack: Option<Duration>,
+    /// Segments ACKed at once at the start of a connection before delaying
+    /// (Linux's quick-ack mode: up to 16).
+    pub quick_ack_segments: u32,
+    pub rto_initial: Duration,
+    /// Linux's TCP_RTO_MIN (200 ms); RFC 6298 §2.4 suggests 1 s.
+    pub rto_min: Duration,
+    /// Linux's TCP_RTO_MAX (120 s).
+    pub rto_max: Duration,
+    /// SYN retransmissions before ETIMEDOUT (Linux tcp_syn_retries: 6).
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions (Linux tcp_synack_retries: 5).
+    pub synack_retries: u32,
+    /// Data retransmissions before ETIMEDOUT (Linux tcp_retries2: 15).
+    pub data_retries: u32,
+    /// Maximum segment lifetime; TIME-WAIT lasts 2·MSL (Linux: 60 s total).
+    pub msl: Duration,
+    /// How long an orphaned FIN-WAIT-2 waits (Linux tcp_fin_timeout: 60 s).
+    pub fin_wait_2_timeout: Duration,
+    /// Keepalive (RFC 9293 §3.8.4); off by default.
+    pub keepalive: Option<Keepalive>,
+    /// RFC 1337: ignore RST in TIME-WAIT. On by default (Linux's is off).
+    pub rfc1337: bool,
+    /// RFC 5961 §7: challenge ACKs per second per connection.
+    pub challenge_ack_limit: u32,
+    pub congestion: CongestionAlgorithm,
+    /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
+    pub isn: Option<u32>,
+}
+
+/// Keepalive: idle time before the first probe, interval, probes before giving up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    pub idle: Duration,
+    pub interval: Duration,
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    /// Linux: 7200 s idle, 75 s interval, 9 probes.
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            probes: 9,
+        }
+    }
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            recv_buffer: 6 * 1024 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            window_scale: Some(7),
+            timestamps: true,
+            sack: true,
+            nagle: true,
+            delayed_ack: Some(Duration::from_millis(40)),
+            quick_ack_segments: 16,
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            syn_retries: 6,
+            synack_retries: 5,
+            data_retries: 15,
+            msl: Duration::from_secs(30),
+            fin_wait_2_timeout: Duration::from_secs(60),
+            keepalive: None,
+            rfc1337: true,
+            challenge_ack_limit: 1000,
+            congestion: CongestionAlgorithm::NewReno,
+            isn: None,
+        }
+    }
+}
+
+impl TcpConfig {
+    /// A plain RFC 9293 connection: no window scaling, timestamps or SACK,
+    /// no delayed ACK. Handy for tests that read raw sequence numbers.
+    pub fn plain() -> TcpConfig {
+        TcpConfig {
+            window_scale: None,
+            timestamps: false,
+            sack: false,
+            delayed_ack: None,
+            ..TcpConfig::default()
+        }
+    }
+}
+
+/// Per-endpoint settings.
+#[derive(Clone, Debug)]
+pub struct EndpointConfig {
+    /// The RFC 6528 secret (from the run's seed).
+    pub secret: [u8; 16],
+    pub tcp: TcpConfig,
+    /// Ephemeral port range (Linux: 32768..=60999).
+    pub ephemeral_ports: (u16, u16),
+}
+
+impl EndpointConfig {
+    pub fn new(secret: [u8; 16]) -> EndpointConfig {
+        EndpointConfig {
+            secret,
+            tcp: TcpConfig::default(),
+            ephemeral_ports: (32768, 60999),
+        }
+    }
+}

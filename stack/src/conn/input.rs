@@ -1,0 +1,688 @@
+//! SEGMENT ARRIVES (RFC 9293 §3.10.7.3 and §3.10.7.4), in the RFC's order.
+
+use super::{Connection, Disposition, Env, Timer};
+use crate::cc::AckSample;
+use crate::time::{Duration, Instant};
+use crate::types::{Event, SocketError, State};
+use crate::wire::{TcpOptions, TcpRepr};
+
+impl Connection {
+    /// Records the peer's SYN options (RFC 9293 §3.7.1 MSS, RFC 7323 §2.2
+    /// and §3.2, RFC 2018 §2): each feature is on only if both SYNs carry it.
+    pub(crate) fn take_syn_options(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        let o = &seg.options;
+        // RFC 9293 §3.7.1: 536 when the MSS option is absent.
+        self.peer_mss = o.mss.unwrap_or(536);
+        match (self.config.window_scale, o.window_scale) {
+            (Some(ours), Some(theirs)) => {
+                self.window_scaling = true;
+                self.rcv_wscale = ours.min(14);
+                // RFC 7323 §2.3: a shift above 14 is used as 14.
+                self.snd_wscale = theirs.min(14);
+            }
+            _ => {
+                self.window_scaling = false;
+                self.rcv_wscale = 0;
+                self.snd_wscale = 0;
+            }
+        }
+        self.timestamps = self.config.timestamps && o.timestamps.is_some();
+        if let (true, Some((val, _))) = (self.timestamps, o.timestamps) {
+            self.ts_recent = val;
+            self.ts_recent_stamp = now;
+        }
+        self.sack_permitted = self.config.sack && o.sack_permitted;
+        // Effective send MSS: RFC 6691 — the MSS counts no options, so the
+        // timestamp option's 12 bytes come out of each segment (Linux: 1448).
+        let mss = u32::from(self.peer_mss.min(self.config.mss)).max(64);
+        self.smss = if self.timestamps { mss - 12 } else { mss };
+        self.cc.set_mss(self.smss);
+    }
+
+    /// A SYN arrived at a listener (§3.10.7.2, third check): this new TCB
+    /// takes it and enters SYN-RECEIVED.
+    pub(crate) fn accept_syn(&mut self, seg: &TcpRepr<'_>, now: Instant, env: &mut Env<'_>) {
+        self.passive = true;
+        self.state = State::Listen;
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.take_syn_options(seg, now);
+        // SYN windows are never scaled (RFC 7323 §2.2).
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = self.iss;
+        self.set_state(State::SynReceived, env);
+        self.syn_pending = true;
+        self.restart_rto(now);
+    }
+
+    /// SEGMENT ARRIVES for every state but LISTEN and CLOSED.
+    pub(crate) fn on_segment(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        self.counters.segments_received += 1;
+        if self.state == State::SynSent {
+            return self.on_segment_syn_sent(seg, now, env);
+        }
+        if self.state == State::Closed {
+            return Disposition::Keep;
+        }
+        self.on_segment_synchronized(seg, now, env)
+    }
+
+    /// §3.10.7.3 SYN-SENT STATE.
+    fn on_segment_syn_sent(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        // First, check the ACK bit: unacceptable if SEG.ACK =< ISS or > SND.NXT.
+        let mut ack_acceptable = false;
+        if seg.flags.ack() {
+            if seg.ack.diff(self.iss) <= 0 || seg.ack.diff(self.snd_nxt) > 0 {
+                // "send a reset (unless the RST bit is set) <SEQ=SEG.ACK><CTL=RST>
+                // and discard" — Figure 8's old duplicate SYN recovery. The
+                // connection stays in SYN-SENT.
+                self.counters.dropped_segments += 1;
+                if !seg.flags.rst() {
+                    self.reply_rst = Some(seg.ack);
+                }
+                return Disposition::Keep;
+            }
+            ack_acceptable = true;
+        }
+        // Second, the RST bit: RFC 5961 §3.2 / RFC 9293: accepted only with
+        // an acceptable ACK; then "connection reset", ECONNREFUSED.
+        if seg.flags.rst() {
+            if ack_acceptable {
+                return self.fail(SocketError::ConnectionRefused, env);
+            }
+            self.counters.dropped_segments += 1;
+            return Disposition::Keep;
+        }
+        // Fourth, the SYN bit.
+        if !seg.flags.syn() {
+            self.counters.dropped_segments += 1;
+            return Disposition::Keep;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.take_syn_options(seg, now);
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        if ack_acceptable {
+            self.snd_wl2 = seg.ack;
+            self.snd_una = seg.ack;
+            self.on_bytes_acked(1, now, seg);
+        }
+        if self.snd_una.diff(self.iss) > 0 {
+            // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            self.clear_timer(Timer::Retransmit);
+            self.retries = 0;
+            self.set_state(State::Established, env);
+            env.events.push_back(Event::Connected(env.id));
+            self.touch_keepalive(now);
+            self.ack_now = true;
+            if !seg.payload.is_empty() || seg.flags.fin() {
+                // Data or FIN on a SYN-ACK: continue with the sixth step and after.
+                return self.process_text_and_fin(seg, now, env);
+            }
+        } else {
+            // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            self.set_state(State::SynReceived, env);
+            self.syn_pending = true;
+            self.restart_rto(now);
+        }
+        Disposition::Keep
+    }
+
+    /// RFC 9293 §3.10.7.4 first check: the acceptability test, with the
+    /// zero-window rule relaxed for a bare FIN (Linux accepts a FIN at a zero
+    /// window: it takes no buffer space).
+    fn acceptable(&self, seg: &TcpRepr<'_>) -> bool {
+        let rcv_wnd = self.rcv_wnd();
+        let data_len = seg.payload.len() as u32;
+        let seg_len = seg.seq_len();
+        let start_ok = seg.seq.in_window(self.rcv_nxt, rcv_wnd);
+        match (seg_len, rcv_wnd) {
+            (0, 0) => seg.seq == self.rcv_nxt,
+            (0, _) => start_ok,
+            (_, 0) => data_len == 0 && seg.seq == self.rcv_nxt,
+            (_, _) => start_ok || (seg.seq + (seg_len - 1)).in_window(self.rcv_nxt, rcv_wnd),
+        }
+    }
+
+    /// RFC 5961 §7: challenge ACKs are rate limited per second.
+    fn challenge_ack(&mut self, now: Instant) {
+        if now.saturating_since(self.challenge_window_start) >= Duration::from_secs(1) {
+            self.challenge_window_start = now;
+            self.challenge_count = 0;
+        }
+        if self.challenge_count < self.config.challenge_ack_limit {
+            self.challenge_count += 1;
+            self.counters.challenge_acks += 1;
+            self.ack_now = true;
+        }
+    }
+
+    fn on_segment_synchronized(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        // Simultaneous open (Figure 7): in SYN-RECEIVED from SYN-SENT, the
+        // peer's SYN,ACK repeats its SYN and acknowledges ours. Its SYN is
+        // the one already counted in RCV.NXT, so process it as the bare ACK
+        // it is (the RFC 5961 §4 exception Linux also makes).
+        let stripped;
+        let seg = if self.state == State::SynReceived
+            && !self.passive
+            && seg.flags.syn()
+            && seg.flags.ack()
+            && !seg.flags.rst()
+            && seg.seq + 1 == self.rcv_nxt
+            && seg.ack == self.snd_max
+        {
+            stripped = TcpRepr {
+                flags: crate::wire::Flags(seg.flags.0 & !crate::wire::Flags::SYN.0),
+                seq: seg.seq + 1,
+                ..*seg
+            };
+            &stripped
+        } else {
+            seg
+        };
+        // TIME-WAIT: a retransmission of the peer's FIN is ACKed again and
+        // restarts 2·MSL (§3.10.7.4 eighth step; the lost-final-ACK case).
+        if self.state == State::TimeWait
+            && seg.flags.fin()
+            && !seg.flags.rst()
+            && seg.seq + seg.seq_len() == self.rcv_nxt
+        {
+            self.ack_now = true;
+            self.set_timer(Timer::TimeWait, now + self.config.msl.saturating_mul(2));
+            return Disposition::Keep;
+        }
+        // SYN-RECEIVED: the peer retransmitted its SYN (our SYN-ACK was
+        // lost): retransmit the SYN-ACK, as Linux does.
+        if self.state == State::SynReceived
+            && seg.flags.syn()
+            && !seg.flags.ack()
+            && seg.seq == self.irs
+        {
+            self.syn_pending = true;
+            return Disposition::Keep;
+        }
+
+        // RFC 7323 §5.3 R1-R3: PAWS before the sequence check.
+        if self.timestamps
+            && !seg.flags.rst()
+            && let Some((tsval, _)) = seg.options.timestamps
+            && (tsval.wrapping_sub(self.ts_recent) as i32) < 0
+            && self.paws_recent_valid(now)
+        {
+            self.counters.dropped_segments += 1;
+            self.ack_now = true;
+            return Disposition::Keep;
+        }
+
+        // First: sequence number acceptability.
+        if !self.acceptable(seg) {
+            self.counters.dropped_segments += 1;
+            // "If an incoming segment is not acceptable, an acknowledgment
+            // should be sent in reply (unless the RST bit is set)".
+            if !seg.flags.rst() {
+                self.ack_now = true;
+            }
+            return Disposition::Keep;
+        }
+
+        // Second: RST (RFC 5961 §3.2): exact match resets, otherwise challenge.
+        if seg.flags.rst() {
+            if seg.seq != self.rcv_nxt {
+                self.challenge_ack(now);
+                return Disposition::Keep;
+            }
+            return match self.state {
+                // Passive open: "return this connection to LISTEN": the
+                // listener is untouched; this TCB goes away quietly.
+                State::SynReceived if self.passive => {
+                    self.set_state(State::Listen, env);
+                    Disposition::Delete
+                }
+                State::SynReceived => self.fail(SocketError::ConnectionRefused, env),
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    self.fail(SocketError::ConnectionReset, env)
+                }
+                // RFC 1337: ignore RST in TIME-WAIT (TIME-WAIT assassination).
+                State::TimeWait if self.config.rfc1337 => {
+                    self.counters.dropped_segments += 1;
+                    Disposition::Keep
+                }
+                _ => self.finish(env),
+            };
+        }
+
+        // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        if seg.flags.syn() {
+            self.challenge_ack(now);
+            return Disposition::Keep;
+        }
+
+        // Fifth: the ACK field. No ACK: drop.
+        if !seg.flags.ack() {
+            self.counters.dropped_segments += 1;
+            return Disposition::Keep;
+        }
+        // RFC 5961 §5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT].
+        let ack_floor = self.snd_una - self.max_snd_wnd;
+        if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
+            self.counters.dropped_segments += 1;
+            self.challenge_ack(now);
+            return Disposition::Keep;
+        }
+
+        // RFC 7323 §4.3: update TS.Recent only after the ACK check passed.
+        if self.timestamps
+            && let Some((tsval, _)) = seg.options.timestamps
+            && seg.seq.diff(self.last_ack_sent) <= 0
+            && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0
+        {
+            self.ts_recent = tsval;
+            self.ts_recent_stamp = now;
+        }
+
+        if self.state == State::SynReceived {
+            // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise RST <SEQ=SEG.ACK>.
+            if seg.ack.diff(self.snd_una) > 0 && seg.ack.diff(self.snd_max) <= 0 {
+                self.snd_una = seg.ack;
+                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+                self.clear_timer(Timer::Retransmit);
+                self.retries = 0;
+                self.syn_pending = false;
+                self.take_rtt_sample_from_handshake(seg, now);
+                let next = if self.fin_queued {
+                    State::FinWait1
+                } else {
+                    State::Established
+                };
+                self.set_state(next, env);
+                self.touch_keepalive(now);
+                let r = self.process_ack_and_rest(seg, now, env);
+                if r == Disposition::Keep && self.passive {
+                    return Disposition::Established;
+                }
+                if r == Disposition::Keep {
+                    env.events.push_back(Event::Connected(env.id));
+                }
+                return r;
+            }
+            // "If the segment acknowledgment is not acceptable, form a reset
+            // segment <SEQ=SEG.ACK><CTL=RST> and send it."
+            self.counters.dropped_segments += 1;
+            self.reply_rst = Some(seg.ack);
+            return Disposition::Keep;
+        }
+        self.touch_keepalive(now);
+        self.process_ack_and_rest(seg, now, env)
+    }
+
+    fn take_rtt_sample_from_handshake(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        if self.retries == 0 && !self.timestamps {
+            self.rtt.sample(now.saturating_since(self.last_send_time));
+        } else if let (true, Some((_, ecr))) = (self.timestamps, seg.options.timestamps)
+            && ecr != 0
+        {
+            let ms = self.ts_now(now).wrapping_sub(ecr);
+            if ms < 1 << 30 {
+                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+            }
+        }
+    }
+
+    /// Fifth step continued (ESTABLISHED and later), then text and FIN.
+    fn process_ack_and_rest(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        let acked = seg.ack.diff(self.snd_una);
+        if acked > 0 {
+            self.snd_una = seg.ack;
+            if self.snd_nxt.diff(self.snd_una) < 0 {
+                self.snd_nxt = self.snd_una;
+            }
+            self.on_bytes_acked(acked as u32, now, seg);
+        } else if acked == 0
+            && seg.payload.is_empty()
+            && !seg.flags.fin()
+            && self.snd_max != self.snd_una
+            && (u32::from(seg.window) << self.snd_wscale) == self.snd_wnd
+        {
+            self.on_duplicate_ack(now);
+        }
+        // Window update (§3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
+        if self.snd_wl1.diff(seg.seq) < 0
+            || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0)
+        {
+            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            if self.snd_wnd > 0 {
+                self.clear_timer(Timer::Persist);
+                self.persist_backoff = 0;
+            }
+        }
+
+        // Our FIN acknowledged?
+        let fin_acked = self.fin_seq.is_some_and(|fin| seg.ack.diff(fin) > 0);
+        match self.state {
+            // FIN-WAIT-1 with the peer's in-order FIN in the same segment goes
+            // straight to TIME-WAIT in the FIN step (Figure 5's "rcv FIN, ACK").
+            State::FinWait1 if fin_acked && !(seg.flags.fin() && seg.seq == self.rcv_nxt) => {
+                self.set_state(State::FinWait2, env)
+            }
+            State::Closing if fin_acked => {
+                self.enter_time_wait(now, env);
+                return Disposition::Keep;
+            }
+            State::LastAck if fin_acked => return self.finish(env),
+            _ => {}
+        }
+        if self.state == State::FinWait2 && self.orphaned && self.timer(Timer::FinWait2).is_none() {
+            self.set_timer(Timer::FinWait2, now + self.config.fin_wait_2_timeout);
+        }
+        self.process_text_and_fin(seg, now, env)
+    }
+
+    /// SND.UNA advanced by `acked` sequence numbers.
+    fn on_bytes_acked(&mut self, acked: u32, now: Instant, seg: &TcpRepr<'_>) {
+        // SYN and FIN occupy sequence space but not the send buffer.
+        let data_acked = acked.min(self.send_buffer.len() as u32);
+        let flight_before = self.flight_size();
+        self.send_buffer.consume(data_acked as usize);
+        if data_acked > 0 && self.writable_blocked {
+            self.writable_blocked = false;
+        }
+        // RTT sample: from timestamps (RFC 7323 §4.1, valid even for
+        // retransmissions) or from the timed segment (Karn's algorithm).
+        let mut rtt = None;
+        if self.timestamps {
+            if let Some((_, ecr)) = seg.options.timestamps
+                && ecr != 0
+            {
+                let ms = self.ts_now(now).wrapping_sub(ecr);
+                if ms < 1 << 30 {
+                    rtt = Some(Duration::from_millis(u64::from(ms)));
+                }
+            }
+        } else if let Some((timed_seq, sent_at)) = self.rtt_timing
+            && seg.ack.diff(timed_seq) > 0
+        {
+            rtt = Some(now.saturating_since(sent_at));
+            self.rtt_timing = None;
+        }
+        if let Some(r) = rtt {
+            self.rtt.sample(r);
+        }
+        self.retries = 0;
+        self.persist_backoff = 0;
+
+        if let Some(recover) = self.recovery {
+            if seg.ack.diff(recover) >= 0 {
+                // RFC 6582 §3.2 step 3: full acknowledgment, leave recovery.
+                self.recovery = None;
+                self.recovery_inflation = 0;
+                self.dup_acks = 0;
+                let flight = self.flight_size();
+                self.cc.on_recovery_exit(now, flight);
+            } else {
+                // Step 4, partial acknowledgment: retransmit the next
+                // unacknowledged segment, deflate by the amount acked, add back one SMSS.
+                self.retransmit_head = true;
+                self.recovery_inflation =
+                    self.recovery_inflation.saturating_sub(data_acked) + self.smss;
+                self.restart_rto(now);
+            }
+        } else {
+            self.dup_acks = 0;
+            if data_acked > 0 {
+                self.cc.on_ack(
+                    now,
+                    AckSample {
+                        bytes_acked: data_acked,
+                        flight_size: flight_before,
+                        rtt,
+                        srtt: self.rtt.srtt(),
+                    },
+                );
+            }
+        }
+        // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
+        if self.snd_una == self.snd_max {
+            self.clear_timer(Timer::Retransmit);
+        } else if self.recovery.is_none() {
+            self.restart_rto(now);
+        }
+    }
+
+    /// RFC 5681 §3.2 / RFC 6582 §3.2 steps 1-2 on duplicate ACKs.
+    fn on_duplicate_ack(&mut self, now: Instant) {
+        self.dup_acks += 1;
+        self.counters.duplicate_acks += 1;
+        if self.recovery.is_some() {
+            // Step 3 (RFC 5681): inflate by one SMSS per further duplicate.
+            self.recovery_inflation += self.smss;
+            return;
+        }
+        if self.dup_acks == 3 {
+            // RFC 6582 §3.2 step 2: record `recover`, halve, retransmit.
+            self.recovery = Some(self.snd_max);
+            let flight = self.flight_size();
+            self.cc.on_congestion_event(now, flight);
+            self.recovery_inflation = 3 * self.smss;
+            self.retransmit_head = true;
+            self.counters.fast_retransmits += 1;
+            self.rtt_timing = None;
+        }
+    }
+
+    /// Sixth to eighth steps: URG ignored, segment text, FIN.
+    fn process_text_and_fin(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        // Seventh: text, in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 only.
+        if !seg.payload.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.orphaned {
+                        // Linux: data for a socket the application closed
+                        // draws a RST (tcp_rcv_state_process, RFC 9293
+                        // §3.10.4's "no more data will be received").
+                        self.rst_pending = true;
+                        self.error = Some(SocketError::ConnectionReset);
+                        self.set_state(State::Closed, env);
+                        env.events.push_back(Event::Closed(env.id));
+                        return Disposition::Keep;
+                    }
+                    self.receive_text(seg, now, env);
+                }
+                _ => {}
+            }
+        }
+        // Eighth: FIN.
+        if seg.flags.fin() {
+            let fin_offset = self.rcv_offset
+                + u64::from(seg.seq.diff(self.rcv_nxt).max(0) as u32)
+                + seg.payload.len() as u64;
+            let in_order_end = seg.seq + seg.payload.len() as u32;
+            if in_order_end == self.rcv_nxt || (seg.payload.is_empty() && seg.seq == self.rcv_nxt) {
+                return self.receive_fin(now, env);
+            }
+            if in_order_end.diff(self.rcv_nxt) > 0 && in_order_end.diff(self.rcv_adv) <= 0 {
+                // A FIN beyond a hole: remember it until the hole fills.
+                self.pending_fin = Some(fin_offset);
+            }
+        }
+        Disposition::Keep
+    }
+
+    fn receive_text(&mut self, seg: &TcpRepr<'_>, now: Instant, env: &mut Env<'_>) {
+        // Trim to [RCV.NXT, RCV.NXT + RCV.WND): data beyond the window is
+        // dropped and ACKed (§3.10.7.4 first check, "trimmed").
+        let mut seq = seg.seq;
+        let mut data = seg.payload;
+        let before = self.rcv_nxt.diff(seq);
+        if before > 0 {
+            let cut = (before as usize).min(data.len());
+            data = &data[cut..];
+            seq += cut as u32;
+        }
+        let window = self.rcv_wnd().min(self.recv_space()) as i64;
+        let offset_in_window = i64::from(seq.diff(self.rcv_nxt));
+        let room = (window - offset_in_window).max(0) as usize;
+        if data.len() > room {
+            data = &data[..room];
+            self.ack_now = true;
+            self.counters.dropped_segments += 1;
+        }
+        if data.is_empty() {
+            self.ack_now = true;
+            return;
+        }
+        if seq == self.rcv_nxt {
+            let filled_hole = !self.reassembly.is_empty();
+            self.recv_buffer.extend(data);
+            self.advance_rcv(data.len() as u32);
+            while let Some(chunk) = self.reassembly.pop_at(self.rcv_offset) {
+                self.recv_buffer.extend(&chunk);
+                self.advance_rcv(chunk.len() as u32);
+            }
+            self.counters.bytes_received += data.len() as u64;
+            env.events.push_back(Event::Readable(env.id));
+            if filled_hole {
+                // RFC 5681 §4.2: ACK at once when a segment fills a hole.
+                self.ack_now = true;
+            }
+            self.schedule_ack(seg, now);
+            if let Some(fin) = self.pending_fin
+                && fin == self.rcv_offset
+            {
+                self.pending_fin = None;
+                let _ = self.receive_fin(now, env);
+            }
+        } else {
+            // Out of order: keep it, ACK at once (a duplicate ACK, RFC 5681 §4.2).
+            let offset = self.rcv_offset + u64::from(seq.since(self.rcv_nxt));
+            self.reassembly.insert(offset, data);
+            self.ack_now = true;
+        }
+    }
+
+    fn advance_rcv(&mut self, n: u32) {
+        self.rcv_nxt += n;
+        self.rcv_offset += u64::from(n);
+    }
+
+    /// RFC 5681 §4.2 / RFC 9293 §3.8.6.3: ACK at least every second full
+    /// segment, else within the delayed-ACK time; at the start of a
+    /// connection ACK every segment (Linux quick-ack).
+    fn schedule_ack(&mut self, seg: &TcpRepr<'_>, now: Instant) {
+        if self.quick_acks_left > 0 {
+            self.quick_acks_left -= 1;
+            self.ack_now = true;
+            return;
+        }
+        let Some(delay) = self.config.delayed_ack else {
+            self.ack_now = true;
+            return;
+        };
+        // Count received bytes against two full-sized segments (Linux compares
+        // with its receive MSS estimate; ours is the MSS we announced, less
+        // the timestamp option when it is in use).
+        let rcv_mss = u32::from(self.config.mss) - if self.timestamps { 12 } else { 0 };
+        self.ack_pending_segments += seg.payload.len() as u32;
+        if self.ack_pending_segments >= 2 * rcv_mss {
+            self.ack_now = true;
+        } else if self.timer(Timer::DelayedAck).is_none() {
+            self.set_timer(Timer::DelayedAck, now + delay);
+        }
+    }
+
+    /// The FIN is in order: RCV.NXT advances over it, ACK it, signal EOF.
+    fn receive_fin(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
+        if self.fin_received {
+            self.ack_now = true;
+            return Disposition::Keep;
+        }
+        self.fin_received = true;
+        self.advance_rcv(1);
+        self.ack_now = true;
+        env.events.push_back(Event::PeerClosed(env.id));
+        env.events.push_back(Event::Readable(env.id));
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait, env),
+            State::FinWait1 => {
+                let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una.diff(fin) > 0);
+                if fin_acked {
+                    self.enter_time_wait(now, env);
+                } else {
+                    self.set_state(State::Closing, env);
+                }
+            }
+            State::FinWait2 => {
+                self.clear_timer(Timer::FinWait2);
+                self.enter_time_wait(now, env);
+            }
+            _ => {}
+        }
+        Disposition::Keep
+    }
+
+    /// Options for our SYN or SYN-ACK (Linux's order; §3.7.1, RFC 7323, RFC 2018).
+    pub(crate) fn syn_options(&self, now: Instant, syn_ack: bool) -> TcpOptions {
+        let mut o = TcpOptions {
+            mss: Some(self.config.mss),
+            ..TcpOptions::default()
+        };
+        let ts_on = if syn_ack {
+            self.timestamps
+        } else {
+            self.config.timestamps
+        };
+        let sack_on = if syn_ack {
+            self.sack_permitted
+        } else {
+            self.config.sack
+        };
+        let ws_on = if syn_ack {
+            self.window_scaling
+        } else {
+            self.config.window_scale.is_some()
+        };
+        if ts_on {
+            let ecr = if syn_ack { self.ts_recent } else { 0 };
+            o.timestamps = Some((self.ts_now(now), ecr));
+        }
+        o.sack_permitted = sack_on;
+        if ws_on {
+            o.window_scale = Some(self.config.window_scale.unwrap_or(0).min(14));
+        }
+        o
+    }
+}

@@ -1,0 +1,611 @@
+//! One connection's TCB and its event processing (RFC 9293 §3.10).
+//!
+//! Split by concern: this file holds the TCB, the user calls (§3.10.1–6)
+//! and the timeouts (§3.10.8); [`input`] is SEGMENT ARRIVES (§3.10.7) in
+//! the RFC's order of checks; [`output`] decides what to send next.
+//!
+//! Read before changing: RFC 9293 §3.10, RFC 5961, RFC 6298, RFC 5681,
+//! RFC 6582, RFC 7323, RFC 1337, RFC 2525 §2.17.
+
+mod input;
+mod output;
+
+use crate::buffer::{Reassembly, SendBuffer};
+use crate::cc::newreno::NewReno;
+use crate::cc::{CongestionAlgorithm, CongestionControl};
+use crate::config::TcpConfig;
+use crate::rtt::RttEstimator;
+use crate::seq::SeqNum;
+use crate::time::{Duration, Instant};
+use crate::types::{Counters, Event, SocketError, SocketId, State};
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+/// The connection's timers, as data: one deadline per kind; the next
+/// deadline is the minimum, computed in [`Connection::deadline`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Retransmission (SYN, SYN-ACK, data, FIN): RFC 6298.
+    Retransmit = 0,
+    DelayedAck = 1,
+    /// Zero-window probing (RFC 9293 §3.8.6.1).
+    Persist = 2,
+    Keepalive = 3,
+    /// 2·MSL in TIME-WAIT.
+    TimeWait = 4,
+    /// Orphaned FIN-WAIT-2 (Linux tcp_fin_timeout).
+    FinWait2 = 5,
+}
+
+const TIMER_COUNT: usize = 6;
+const TIMERS: [Timer; TIMER_COUNT] = [
+    Timer::Retransmit,
+    Timer::DelayedAck,
+    Timer::Persist,
+    Timer::Keepalive,
+    Timer::TimeWait,
+    Timer::FinWait2,
+];
+
+/// What the endpoint must do after the connection handled something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Disposition {
+    Keep,
+    /// SYN-RECEIVED completed: hand the connection to its listener's accept queue.
+    Established,
+    /// Remove the connection (CLOSED, or a passive half-open returned to LISTEN).
+    Delete,
+}
+
+/// Where events go, tagged with this connection's id.
+pub(crate) struct Env<'a> {
+    pub id: SocketId,
+    pub events: &'a mut VecDeque<Event>,
+}
+
+/// RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
+const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
+
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) state: State,
+    pub(crate) local: SocketAddrV4,
+    pub(crate) remote: SocketAddrV4,
+    /// Set when the connection came from a passive OPEN (SYN at a listener).
+    pub(crate) passive: bool,
+    pub(crate) config: TcpConfig,
+
+    // Send sequence variables (RFC 9293 §3.3.1).
+    pub(crate) iss: SeqNum,
+    pub(crate) snd_una: SeqNum,
+    pub(crate) snd_nxt: SeqNum,
+    /// Highest sequence sent so far (SND.NXT before an RTO rewound it).
+    pub(crate) snd_max: SeqNum,
+    pub(crate) snd_wnd: u32,
+    pub(crate) snd_wl1: SeqNum,
+    pub(crate) snd_wl2: SeqNum,
+    /// RFC 5961 §5: the largest window the peer has advertised.
+    pub(crate) max_snd_wnd: u32,
+    pub(crate) snd_wscale: u8,
+
+    // Receive sequence variables.
+    pub(crate) irs: SeqNum,
+    pub(crate) rcv_nxt: SeqNum,
+    /// Stream offset of RCV.NXT (bytes since IRS + 1), for the reassembly queue.
+    pub(crate) rcv_offset: u64,
+    /// Right edge of the window we last advertised (never moves left, §3.8.6.2.2).
+    pub(crate) rcv_adv: SeqNum,
+    pub(crate) rcv_wscale: u8,
+    /// The ACK number of the last segment we sent (RFC 7323 Last.ACK.sent).
+    pub(crate) last_ack_sent: SeqNum,
+
+    // Options negotiated on the handshake.
+    pub(crate) window_scaling: bool,
+    pub(crate) timestamps: bool,
+    pub(crate) sack_permitted: bool,
+    pub(crate) ts_offset: u32,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_stamp: Instant,
+    /// Effective send MSS (peer's MSS, less option overhead).
+    pub(crate) smss: u32,
+    pub(crate) peer_mss: u16,
+
+    // Buffers.
+    pub(crate) send_buffer: SendBuffer,
+    pub(crate) recv_buffer: VecDeque<u8>,
+    pub(crate) reassembly: Reassembly,
+    /// Stream offset of a FIN that arrived ahead of missing data.
+    pub(crate) pending_fin: Option<u64>,
+
+    // Closing.
+    /// The application asked for a FIN (shutdown or close).
+    pub(crate) fin_queued: bool,
+    /// Sequence number our FIN occupies, once sent.
+    pub(crate) fin_seq: Option<SeqNum>,
+    pub(crate) fin_received: bool,
+    /// close() was called: the application will not read again.
+    pub(crate) orphaned: bool,
+    pub(crate) error: Option<SocketError>,
+
+    // Retransmission and congestion control.
+    pub(crate) rtt: RttEstimator,
+    pub(crate) cc: Box<dyn CongestionControl>,
+    pub(crate) retries: u32,
+    /// Round-trip timing of one segment without timestamps (Karn).
+    pub(crate) rtt_timing: Option<(SeqNum, Instant)>,
+    pub(crate) dup_acks: u32,
+    /// RFC 6582 `recover`: set while in fast recovery.
+    pub(crate) recovery: Option<SeqNum>,
+    pub(crate) recovery_inflation: u32,
+    /// Retransmit the segment at SND.UNA on the next output.
+    pub(crate) retransmit_head: bool,
+    pub(crate) last_send_time: Instant,
+    /// End of the last small segment sent (Minshall's Nagle variant, as Linux's snd_sml).
+    pub(crate) snd_sml: SeqNum,
+
+    // Acknowledgment state.
+    pub(crate) ack_now: bool,
+    /// Bytes received since our last ACK (ACK at least every second full segment).
+    pub(crate) ack_pending_segments: u32,
+    pub(crate) quick_acks_left: u32,
+    /// SYN or SYN-ACK waiting to be (re)sent.
+    pub(crate) syn_pending: bool,
+    pub(crate) probe_pending: bool,
+    pub(crate) keepalive_probes_sent: u32,
+    pub(crate) persist_backoff: u32,
+    pub(crate) challenge_window_start: Instant,
+    pub(crate) challenge_count: u32,
+    /// A RST to send with `<SEQ=SND.NXT><ACK=RCV.NXT>` (abort, unread close).
+    pub(crate) rst_pending: bool,
+    /// A bare `<SEQ=x><CTL=RST>` reply (unacceptable ACK in SYN-SENT / SYN-RECEIVED).
+    pub(crate) reply_rst: Option<SeqNum>,
+    pub(crate) writable_blocked: bool,
+
+    pub(crate) timers: [Option<Instant>; TIMER_COUNT],
+    pub(crate) counters: Counters,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNum,
+        ts_offset: u32,
+        config: TcpConfig,
+        now: Instant,
+    ) -> Connection {
+        let smss = u32::from(config.mss);
+        let cc: Box<dyn CongestionControl> = match config.congestion {
+            CongestionAlgorithm::NewReno | CongestionAlgorithm::Cubic => {
+                Box::new(NewReno::new(smss))
+            }
+        };
+        Connection {
+            state: State::Closed,
+            local,
+            remote,
+            passive: false,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: SeqNum(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            snd_wscale: 0,
+            irs: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rcv_offset: 0,
+            rcv_adv: SeqNum(0),
+            rcv_wscale: 0,
+            last_ack_sent: SeqNum(0),
+            window_scaling: false,
+            timestamps: false,
+            sack_permitted: false,
+            ts_offset,
+            ts_recent: 0,
+            ts_recent_stamp: now,
+            smss,
+            peer_mss: 536,
+            send_buffer: SendBuffer::new(config.send_buffer),
+            recv_buffer: VecDeque::new(),
+            reassembly: Reassembly::default(),
+            pending_fin: None,
+            fin_queued: false,
+            fin_seq: None,
+            fin_received: false,
+            orphaned: false,
+            error: None,
+            rtt: RttEstimator::new(config.rto_initial, config.rto_min, config.rto_max),
+            cc,
+            retries: 0,
+            rtt_timing: None,
+            dup_acks: 0,
+            recovery: None,
+            recovery_inflation: 0,
+            retransmit_head: false,
+            last_send_time: now,
+            snd_sml: iss,
+            ack_now: false,
+            ack_pending_segments: 0,
+            quick_acks_left: config.quick_ack_segments,
+            syn_pending: false,
+            probe_pending: false,
+            keepalive_probes_sent: 0,
+            persist_backoff: 0,
+            challenge_window_start: now,
+            challenge_count: 0,
+            rst_pending: false,
+            reply_rst: None,
+            writable_blocked: false,
+            timers: [None; TIMER_COUNT],
+            counters: Counters::default(),
+            config,
+        }
+    }
+
+    pub(crate) fn set_state(&mut self, to: State, env: &mut Env<'_>) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        debug_assert!(
+            from.can_transition_to(to),
+            "illegal transition {from} -> {to}"
+        );
+        self.state = to;
+        env.events.push_back(Event::StateChanged {
+            id: env.id,
+            from,
+            to,
+        });
+    }
+
+    // ----- timers -----
+
+    pub(crate) fn set_timer(&mut self, timer: Timer, at: Instant) {
+        self.timers[timer as usize] = Some(at);
+    }
+    pub(crate) fn clear_timer(&mut self, timer: Timer) {
+        self.timers[timer as usize] = None;
+    }
+    pub(crate) fn timer(&self, timer: Timer) -> Option<Instant> {
+        self.timers[timer as usize]
+    }
+
+    /// The next instant anything is due.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.timers.iter().flatten().min().copied()
+    }
+
+    /// RFC 6298 §5.1: (re)start the retransmission timer.
+    pub(crate) fn restart_rto(&mut self, now: Instant) {
+        self.set_timer(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    /// The RFC 7323 timestamp clock: milliseconds plus a per-connection offset
+    /// (§5.4), as Linux's 1 kHz TS clock.
+    pub(crate) fn ts_now(&self, now: Instant) -> u32 {
+        ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// Bytes sent and not yet acknowledged (SYN and FIN excluded).
+    pub(crate) fn flight_size(&self) -> u32 {
+        self.snd_max
+            .since(self.snd_una)
+            .min(self.send_buffer.len() as u32)
+    }
+
+    /// Free receive space: the window we can offer (RFC 9293 §3.8.6.2.2).
+    pub(crate) fn recv_space(&self) -> u32 {
+        (self
+            .config
+            .recv_buffer
+            .saturating_sub(self.recv_buffer.len()))
+        .min(u32::MAX as usize) as u32
+    }
+
+    /// RCV.WND as we last announced it.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        if self.rcv_adv.diff(self.rcv_nxt) > 0 {
+            self.rcv_adv.since(self.rcv_nxt)
+        } else {
+            0
+        }
+    }
+
+    // ----- user calls (RFC 9293 §3.10.2-§3.10.6) -----
+
+    /// SEND (§3.10.2): queue data; segmentation happens in output.
+    pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SocketError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait => {}
+            State::Closed | State::Listen => return Err(SocketError::NotConnected),
+            _ => return Err(SocketError::BrokenPipe),
+        }
+        if self.fin_queued {
+            return Err(SocketError::BrokenPipe);
+        }
+        let n = self.send_buffer.push(data);
+        if n == 0 && !data.is_empty() {
+            self.writable_blocked = true;
+            return Err(SocketError::WouldBlock);
+        }
+        Ok(n)
+    }
+
+    /// RECEIVE (§3.10.3): `Ok(0)` is end of stream.
+    pub(crate) fn recv(&mut self, buf: &mut [u8], now: Instant) -> Result<usize, SocketError> {
+        if self.recv_buffer.is_empty() {
+            if let Some(e) = self.error {
+                return Err(e);
+            }
+            if self.fin_received {
+                return Ok(0);
+            }
+            return match self.state {
+                State::Closed | State::Listen => Err(SocketError::NotConnected),
+                _ => Err(SocketError::WouldBlock),
+            };
+        }
+        let before = self.recv_space();
+        let n = buf.len().min(self.recv_buffer.len());
+        for (dst, src) in buf.iter_mut().zip(self.recv_buffer.drain(..n)) {
+            *dst = src;
+        }
+        // RFC 9293 §3.8.6.2.2 receiver SWS avoidance: announce the opened
+        // window only once it has grown by min(buffer/2, MSS).
+        let opened = self.recv_space() - before;
+        let threshold = (self.config.recv_buffer as u32 / 2).min(u32::from(self.config.mss));
+        if self.state.is_synchronized() && self.rcv_wnd() < threshold && opened > 0 {
+            let potential = self.recv_space().saturating_sub(self.rcv_wnd());
+            if potential >= threshold {
+                self.ack_now = true;
+            }
+        }
+        let _ = now;
+        Ok(n)
+    }
+
+    /// CLOSE for the write side (§3.10.4 as SHUT_WR): queue a FIN after the data.
+    pub(crate) fn shutdown(&mut self, env: &mut Env<'_>) -> Result<(), SocketError> {
+        match self.state {
+            State::Established | State::SynReceived => {
+                self.fin_queued = true;
+                self.set_state(State::FinWait1, env);
+                Ok(())
+            }
+            State::CloseWait => {
+                self.fin_queued = true;
+                self.set_state(State::LastAck, env);
+                Ok(())
+            }
+            State::FinWait1
+            | State::FinWait2
+            | State::Closing
+            | State::LastAck
+            | State::TimeWait => Ok(()),
+            State::SynSent => {
+                // §3.10.4: CLOSE in SYN-SENT deletes the TCB.
+                self.set_state(State::Closed, env);
+                Ok(())
+            }
+            State::Closed | State::Listen => Err(SocketError::NotConnected),
+        }
+    }
+
+    /// CLOSE (§3.10.4). With unread data, abort with RST (RFC 2525 §2.17,
+    /// RFC 9293 §3.10.4 / RFC 1122 4.2.2.13), as Linux does.
+    pub(crate) fn close(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
+        self.orphaned = true;
+        if !self.recv_buffer.is_empty() && self.state.is_synchronized()
+            || (!self.recv_buffer.is_empty() && self.state == State::SynReceived)
+        {
+            return self.abort(env);
+        }
+        match self.state {
+            State::Closed | State::Listen | State::SynSent => {
+                self.set_state(State::Closed, env);
+                Disposition::Delete
+            }
+            _ => {
+                let _ = self.shutdown(env);
+                if self.state == State::FinWait2 {
+                    self.set_timer(Timer::FinWait2, now + self.config.fin_wait_2_timeout);
+                }
+                if self.state == State::Closed {
+                    Disposition::Delete
+                } else {
+                    Disposition::Keep
+                }
+            }
+        }
+    }
+
+    /// ABORT (§3.10.5): in a synchronized state (or SYN-RECEIVED) send
+    /// `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>` (Linux's `R.`), then CLOSED.
+    pub(crate) fn abort(&mut self, env: &mut Env<'_>) -> Disposition {
+        if matches!(
+            self.state,
+            State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait
+        ) {
+            self.rst_pending = true;
+        }
+        self.recv_buffer.clear();
+        self.set_state(State::Closed, env);
+        env.events.push_back(Event::Closed(env.id));
+        // Keep the TCB until the RST is out; the endpoint deletes it after output.
+        if self.rst_pending {
+            Disposition::Keep
+        } else {
+            Disposition::Delete
+        }
+    }
+
+    /// The connection is over with an error.
+    pub(crate) fn fail(&mut self, error: SocketError, env: &mut Env<'_>) -> Disposition {
+        self.error = Some(error);
+        env.events.push_back(Event::Error(env.id, error));
+        self.set_state(State::Closed, env);
+        env.events.push_back(Event::Closed(env.id));
+        Disposition::Delete
+    }
+
+    /// Ends the connection without error (LAST-ACK acknowledged, TIME-WAIT expired).
+    pub(crate) fn finish(&mut self, env: &mut Env<'_>) -> Disposition {
+        self.set_state(State::Closed, env);
+        env.events.push_back(Event::Closed(env.id));
+        Disposition::Delete
+    }
+
+    pub(crate) fn enter_time_wait(&mut self, now: Instant, env: &mut Env<'_>) {
+        self.set_state(State::TimeWait, env);
+        for t in [
+            Timer::Retransmit,
+            Timer::Persist,
+            Timer::Keepalive,
+            Timer::FinWait2,
+            Timer::DelayedAck,
+        ] {
+            self.clear_timer(t);
+        }
+        self.set_timer(Timer::TimeWait, now + self.config.msl.saturating_mul(2));
+    }
+
+    // ----- timeouts (RFC 9293 §3.10.8) -----
+
+    pub(crate) fn on_timeout(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
+        for timer in TIMERS {
+            let Some(at) = self.timer(timer) else {
+                continue;
+            };
+            if at > now {
+                continue;
+            }
+            self.clear_timer(timer);
+            let d = match timer {
+                Timer::Retransmit => self.on_retransmit_timeout(now, env),
+                Timer::DelayedAck => {
+                    self.ack_now = true;
+                    Disposition::Keep
+                }
+                Timer::Persist => {
+                    // RFC 9293 §3.8.6.1: probe the zero window; Linux sends
+                    // an ACK with SEQ = SND.UNA - 1 and no data.
+                    self.probe_pending = true;
+                    self.counters.zero_window_probes += 1;
+                    self.persist_backoff = self.persist_backoff.saturating_add(1);
+                    self.arm_persist(now);
+                    Disposition::Keep
+                }
+                Timer::Keepalive => self.on_keepalive_timeout(now, env),
+                // §3.10.8: TIME-WAIT timeout deletes the TCB.
+                Timer::TimeWait => self.finish(env),
+                Timer::FinWait2 => self.finish(env),
+            };
+            if d != Disposition::Keep {
+                return d;
+            }
+        }
+        Disposition::Keep
+    }
+
+    fn on_retransmit_timeout(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
+        self.counters.timeouts += 1;
+        let limit = match self.state {
+            State::SynSent => self.config.syn_retries,
+            State::SynReceived => self.config.synack_retries,
+            _ => self.config.data_retries,
+        };
+        if self.retries >= limit {
+            if self.state == State::SynReceived && self.passive {
+                // A half-open passive connection that never completed just goes away.
+                self.set_state(State::Closed, env);
+                return Disposition::Delete;
+            }
+            return self.fail(SocketError::TimedOut, env);
+        }
+        self.retries += 1;
+        // RFC 6298 §5.5-5.6: back off and restart the timer.
+        self.rtt.back_off();
+        self.rtt_timing = None;
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                self.syn_pending = true;
+            }
+            _ => {
+                // RFC 5681 §3.1 loss window, RFC 6582 §3.2 step 4: leave recovery.
+                let flight = self.flight_size();
+                self.cc.on_rto(now, flight);
+                self.recovery = None;
+                self.recovery_inflation = 0;
+                self.dup_acks = 0;
+                // Retransmit from SND.UNA (go-back-N, as Linux after RTO); the
+                // FIN, if sent, is resent once the data before it is.
+                self.snd_nxt = self.snd_una;
+            }
+        }
+        self.restart_rto(now);
+        Disposition::Keep
+    }
+
+    fn on_keepalive_timeout(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
+        let Some(ka) = self.config.keepalive else {
+            return Disposition::Keep;
+        };
+        if !matches!(self.state, State::Established | State::CloseWait)
+            || self.snd_una != self.snd_max
+        {
+            self.set_timer(Timer::Keepalive, now + ka.idle);
+            return Disposition::Keep;
+        }
+        if self.keepalive_probes_sent >= ka.probes {
+            // Linux sends a RST when keepalive gives up, then reports ETIMEDOUT.
+            self.rst_pending = true;
+            self.error = Some(SocketError::TimedOut);
+            env.events
+                .push_back(Event::Error(env.id, SocketError::TimedOut));
+            self.set_state(State::Closed, env);
+            env.events.push_back(Event::Closed(env.id));
+            return Disposition::Keep;
+        }
+        self.keepalive_probes_sent += 1;
+        self.counters.keepalive_probes += 1;
+        self.probe_pending = true;
+        self.set_timer(Timer::Keepalive, now + ka.interval);
+        Disposition::Keep
+    }
+
+    /// Keepalive restarts from any segment received (RFC 9293 §3.8.4: idle time).
+    pub(crate) fn touch_keepalive(&mut self, now: Instant) {
+        if let Some(ka) = self.config.keepalive
+            && matches!(self.state, State::Established | State::CloseWait)
+        {
+            self.keepalive_probes_sent = 0;
+            self.set_timer(Timer::Keepalive, now + ka.idle);
+        }
+    }
+
+    pub(crate) fn arm_persist(&mut self, now: Instant) {
+        let base = self.rtt.rto().max(self.config.rto_min);
+        let backoff = base.saturating_mul(1u64 << self.persist_backoff.min(16));
+        self.set_timer(Timer::Persist, now + backoff.min(self.config.rto_max));
+    }
+
+    /// Whether the RST that abort queued is all that is left to send.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.state == State::Closed && !self.rst_pending
+    }
+
+    pub(crate) fn paws_recent_valid(&self, now: Instant) -> bool {
+        now.saturating_since(self.ts_recent_stamp) < PAWS_IDLE_LIMIT
+    }
+}

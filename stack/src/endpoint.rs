@@ -1,0 +1,759 @@
+//! One host's TCP: the socket API, demultiplexing by 4-tuple, listeners,
+//! the RST for segments that match nothing (RFC 9293 §3.10.7.1), ISNs
+//! (RFC 6528), and the driver loop (`handle_*`, `poll_*`).
+//!
+//! Driver order, per wake-up: `handle_packet` for each arriving datagram
+//! and/or `handle_timeout(now)`; then `poll_transmit` until it returns
+//! false; then `poll_timeout` for the next deadline; `poll_event` any time.
+//! Work per call is O(1) amortised (hash lookups, a ready queue, a timer
+//! heap); nothing scans all connections.
+
+use crate::config::{EndpointConfig, TcpConfig};
+use crate::conn::{Connection, Disposition, Env};
+use crate::seq::SeqNum;
+use crate::time::Instant;
+use crate::types::{Counters, Event, SocketError, SocketId, State};
+use crate::wire::{self, Flags, IpPair, TcpOptions, TcpRepr, WireError};
+use siphasher::sip::SipHasher24;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// A fixed hasher for the demultiplexing tables (never iterated for results).
+#[derive(Default)]
+struct FxHasher(u64);
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+type FixedState = BuildHasherDefault<FxHasher>;
+type Map<K, V> = hashbrown::HashMap<K, V, FixedState>;
+
+/// Local port and remote address: the key a connection is found by.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct TupleKey {
+    local_port: u16,
+    remote: SocketAddrV4,
+}
+
+#[derive(Debug)]
+struct Listener {
+    port: u16,
+    backlog: usize,
+    accept_queue: VecDeque<SocketId>,
+    /// Half-open connections (SYN-RECEIVED) belonging to this listener.
+    syn_queue_len: usize,
+}
+
+#[derive(Debug)]
+enum Socket {
+    Listener(Listener),
+    Connection(Box<Connection>),
+}
+
+/// A RST for a segment that matched no connection.
+#[derive(Clone, Copy, Debug)]
+struct Reset {
+    pair: IpPair,
+    src_port: u16,
+    dst_port: u16,
+    seq: SeqNum,
+    ack: Option<SeqNum>,
+}
+
+/// Endpoint-wide counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointCounters {
+    pub datagrams_received: u64,
+    pub malformed_dropped: u64,
+    pub wrong_address_dropped: u64,
+    pub resets_sent: u64,
+    pub syns_dropped_queue_full: u64,
+}
+
+/// One row of an `ss -nat`-style listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketInfo {
+    pub id: SocketId,
+    pub state: State,
+    pub local: SocketAddrV4,
+    /// Unspecified (0.0.0.0:0) for listeners.
+    pub remote: SocketAddrV4,
+    /// Bytes received and not read (connections) or connections awaiting accept (listeners).
+    pub recv_queue: usize,
+    /// Bytes not yet acknowledged by the peer (connections) or backlog (listeners).
+    pub send_queue: usize,
+}
+
+/// A host's TCP.
+pub struct Endpoint {
+    local: Ipv4Addr,
+    config: EndpointConfig,
+    sockets: Map<SocketId, Socket>,
+    next_id: u32,
+    connections: Map<TupleKey, SocketId>,
+    listeners: Map<u16, SocketId>,
+    ready: VecDeque<SocketId>,
+    /// Earliest deadline per socket as queued in `timers` (lazy heap).
+    timers: BinaryHeap<Reverse<(Instant, SocketId)>>,
+    timer_queued: Map<SocketId, Instant>,
+    events: VecDeque<Event>,
+    resets: VecDeque<Reset>,
+    next_ephemeral: u16,
+    payload_scratch: Vec<u8>,
+    counters: EndpointCounters,
+}
+
+impl Endpoint {
+    pub fn new(local: Ipv4Addr, config: EndpointConfig) -> Endpoint {
+        let next_ephemeral = config.ephemeral_ports.0;
+        Endpoint {
+            local,
+            config,
+            sockets: Map::default(),
+            next_id: 1,
+            connections: Map::default(),
+            listeners: Map::default(),
+            ready: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            timer_queued: Map::default(),
+            events: VecDeque::new(),
+            resets: VecDeque::new(),
+            next_ephemeral,
+            payload_scratch: Vec::with_capacity(65536),
+            counters: EndpointCounters::default(),
+        }
+    }
+
+    pub fn local_addr(&self) -> Ipv4Addr {
+        self.local
+    }
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+    /// Changes the TCP settings new connections get.
+    pub fn tcp_config_mut(&mut self) -> &mut TcpConfig {
+        &mut self.config.tcp
+    }
+    pub fn counters(&self) -> EndpointCounters {
+        self.counters
+    }
+
+    fn allocate_id(&mut self) -> SocketId {
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    // ----- the socket API -----
+
+    /// Passive OPEN (§3.10.1): listen on `port` with `backlog` for both the
+    /// SYN queue and the accept queue.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<SocketId, SocketError> {
+        if self.listeners.contains_key(&port) {
+            return Err(SocketError::AddressInUse);
+        }
+        let id = self.allocate_id();
+        self.listeners.insert(port, id);
+        self.sockets.insert(
+            id,
+            Socket::Listener(Listener {
+                port,
+                backlog: backlog.max(1),
+                accept_queue: VecDeque::new(),
+                syn_queue_len: 0,
+            }),
+        );
+        Ok(id)
+    }
+
+    /// Active OPEN (§3.10.1) from an ephemeral port.
+    pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<SocketId, SocketError> {
+        let (low, high) = self.config.ephemeral_ports;
+        let span = u32::from(high.saturating_sub(low)) + 1;
+        for _ in 0..span {
+            let port = self.next_ephemeral;
+            self.next_ephemeral = if port >= high { low } else { port + 1 };
+            let key = TupleKey {
+                local_port: port,
+                remote,
+            };
+            if !self.connections.contains_key(&key) && !self.listeners.contains_key(&port) {
+                return self.connect_from(now, port, remote);
+            }
+        }
+        Err(SocketError::AddressNotAvailable)
+    }
+
+    /// Active OPEN from a chosen local port.
+    pub fn connect_from(
+        &mut self,
+        now: Instant,
+        local_port: u16,
+        remote: SocketAddrV4,
+    ) -> Result<SocketId, SocketError> {
+        let key = TupleKey { local_port, remote };
+        if self.connections.contains_key(&key) {
+            return Err(SocketError::AddressInUse);
+        }
+        let local = SocketAddrV4::new(self.local, local_port);
+        let id = self.allocate_id();
+        let mut conn = self.new_connection(local, remote, now);
+        let mut env = Env {
+            id,
+            events: &mut self.events,
+        };
+        conn.set_state(State::SynSent, &mut env);
+        conn.syn_pending = true;
+        self.connections.insert(key, id);
+        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
+        self.after_change(id);
+        Ok(id)
+    }
+
+    fn new_connection(
+        &self,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        now: Instant,
+    ) -> Connection {
+        let tcp = self.config.tcp.clone();
+        let iss = match tcp.isn {
+            Some(isn) => SeqNum(isn),
+            None => SeqNum(self.isn(local, remote, now)),
+        };
+        let ts_offset = self.keyed_hash(local, remote, 0x7473);
+        Connection::new(local, remote, iss, ts_offset, tcp, now)
+    }
+
+    fn keyed_hash(&self, local: SocketAddrV4, remote: SocketAddrV4, domain: u32) -> u32 {
+        let mut h = SipHasher24::new_with_key(&self.config.secret);
+        h.write(&local.ip().octets());
+        h.write(&local.port().to_be_bytes());
+        h.write(&remote.ip().octets());
+        h.write(&remote.port().to_be_bytes());
+        h.write(&domain.to_be_bytes());
+        h.finish() as u32
+    }
+
+    /// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
+    /// secretkey), M a 4-microsecond timer, F SipHash-2-4 keyed by the
+    /// caller's secret (so by the run's seed).
+    fn isn(&self, local: SocketAddrV4, remote: SocketAddrV4, now: Instant) -> u32 {
+        let m = (now.as_nanos() / 4_000) as u32;
+        m.wrapping_add(self.keyed_hash(local, remote, 0x6973_6e00))
+    }
+
+    /// Takes the next established connection from a listener's accept queue.
+    pub fn accept(&mut self, listener: SocketId) -> Result<SocketId, SocketError> {
+        match self.sockets.get_mut(&listener) {
+            Some(Socket::Listener(l)) => l.accept_queue.pop_front().ok_or(SocketError::WouldBlock),
+            _ => Err(SocketError::InvalidSocket),
+        }
+    }
+
+    fn conn_mut(&mut self, id: SocketId) -> Result<&mut Connection, SocketError> {
+        match self.sockets.get_mut(&id) {
+            Some(Socket::Connection(c)) => Ok(c),
+            _ => Err(SocketError::InvalidSocket),
+        }
+    }
+
+    fn conn(&self, id: SocketId) -> Option<&Connection> {
+        match self.sockets.get(&id) {
+            Some(Socket::Connection(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn send(&mut self, _now: Instant, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
+        let n = self.conn_mut(id)?.send(data)?;
+        self.after_change(id);
+        Ok(n)
+    }
+
+    /// Reads in-order data; `Ok(0)` after the peer's FIN.
+    pub fn recv(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        buf: &mut [u8],
+    ) -> Result<usize, SocketError> {
+        let n = self.conn_mut(id)?.recv(buf, now)?;
+        self.after_change(id);
+        Ok(n)
+    }
+
+    /// Shuts down the write side (SHUT_WR): FIN after the queued data.
+    pub fn shutdown(&mut self, _now: Instant, id: SocketId) -> Result<(), SocketError> {
+        let events = &mut self.events;
+        let conn = match self.sockets.get_mut(&id) {
+            Some(Socket::Connection(c)) => c,
+            _ => return Err(SocketError::InvalidSocket),
+        };
+        conn.shutdown(&mut Env { id, events })?;
+        self.after_change(id);
+        Ok(())
+    }
+
+    /// Closes a connection or a listener (a listener's unaccepted
+    /// connections are reset, as Linux does).
+    pub fn close(&mut self, now: Instant, id: SocketId) -> Result<(), SocketError> {
+        if let Some(Socket::Listener(l)) = self.sockets.get(&id) {
+            let port = l.port;
+            let pending: Vec<SocketId> = l.accept_queue.iter().copied().collect();
+            self.listeners.remove(&port);
+            self.sockets.remove(&id);
+            for child in pending {
+                let _ = self.abort(now, child);
+            }
+            return Ok(());
+        }
+        let events = &mut self.events;
+        let conn = match self.sockets.get_mut(&id) {
+            Some(Socket::Connection(c)) => c,
+            _ => return Err(SocketError::InvalidSocket),
+        };
+        let d = conn.close(now, &mut Env { id, events });
+        self.apply(id, d);
+        Ok(())
+    }
+
+    /// ABORT (§3.10.5): RST if synchronized, then gone.
+    pub fn abort(&mut self, _now: Instant, id: SocketId) -> Result<(), SocketError> {
+        let events = &mut self.events;
+        let conn = match self.sockets.get_mut(&id) {
+            Some(Socket::Connection(c)) => c,
+            _ => return Err(SocketError::InvalidSocket),
+        };
+        conn.orphaned = true;
+        let d = conn.abort(&mut Env { id, events });
+        self.apply(id, d);
+        Ok(())
+    }
+
+    /// TCP_NODELAY.
+    pub fn set_nodelay(&mut self, id: SocketId, nodelay: bool) -> Result<(), SocketError> {
+        self.conn_mut(id)?.config.nagle = !nodelay;
+        self.after_change(id);
+        Ok(())
+    }
+
+    /// SO_KEEPALIVE with the given timing (None turns it off).
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        id: SocketId,
+        keepalive: Option<crate::config::Keepalive>,
+    ) -> Result<(), SocketError> {
+        let conn = self.conn_mut(id)?;
+        conn.config.keepalive = keepalive;
+        if keepalive.is_none() {
+            conn.clear_timer(crate::conn::Timer::Keepalive);
+        }
+        conn.touch_keepalive(now);
+        self.after_change(id);
+        Ok(())
+    }
+
+    /// The state of a socket; `None` once it is gone (CLOSED and released).
+    pub fn state(&self, id: SocketId) -> Option<State> {
+        match self.sockets.get(&id)? {
+            Socket::Listener(_) => Some(State::Listen),
+            Socket::Connection(c) => Some(c.state),
+        }
+    }
+
+    /// The pending error of a connection (SO_ERROR), if any.
+    pub fn socket_error(&self, id: SocketId) -> Option<SocketError> {
+        self.conn(id).and_then(|c| c.error)
+    }
+
+    pub fn connection_counters(&self, id: SocketId) -> Option<Counters> {
+        self.conn(id).map(|c| c.counters)
+    }
+
+    /// Local and remote address of a connection.
+    pub fn addresses(&self, id: SocketId) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        self.conn(id).map(|c| (c.local, c.remote))
+    }
+
+    /// Bytes that can be read now.
+    pub fn recv_queue_len(&self, id: SocketId) -> usize {
+        self.conn(id).map_or(0, |c| c.recv_buffer.len())
+    }
+
+    /// Bytes queued and not yet acknowledged.
+    pub fn send_queue_len(&self, id: SocketId) -> usize {
+        self.conn(id).map_or(0, |c| c.send_buffer.len())
+    }
+
+    /// Free space in the send buffer.
+    pub fn send_capacity(&self, id: SocketId) -> usize {
+        self.conn(id).map_or(0, |c| c.send_buffer.free())
+    }
+
+    /// Every socket, sorted by id (deterministic), for `ss`-style tables.
+    pub fn sockets(&self) -> Vec<SocketInfo> {
+        let mut rows: Vec<SocketInfo> = self
+            .sockets
+            .iter()
+            .map(|(&id, s)| match s {
+                Socket::Listener(l) => SocketInfo {
+                    id,
+                    state: State::Listen,
+                    local: SocketAddrV4::new(self.local, l.port),
+                    remote: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+                    recv_queue: l.accept_queue.len(),
+                    send_queue: l.backlog,
+                },
+                Socket::Connection(c) => SocketInfo {
+                    id,
+                    state: c.state,
+                    local: c.local,
+                    remote: c.remote,
+                    recv_queue: c.recv_buffer.len(),
+                    send_queue: c.send_buffer.len(),
+                },
+            })
+            .collect();
+        rows.sort_by_key(|r| r.id);
+        rows
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----- the driver loop -----
+
+    /// One arriving IPv4 datagram. Malformed or misaddressed datagrams are
+    /// counted and dropped (the error says why).
+    pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<(), WireError> {
+        self.counters.datagrams_received += 1;
+        let (pair, seg) = match wire::parse_datagram(bytes) {
+            Ok(x) => x,
+            Err(e) => {
+                self.counters.malformed_dropped += 1;
+                return Err(e);
+            }
+        };
+        if pair.dst != self.local {
+            self.counters.wrong_address_dropped += 1;
+            return Ok(());
+        }
+        let remote = SocketAddrV4::new(pair.src, seg.src_port);
+        let key = TupleKey {
+            local_port: seg.dst_port,
+            remote,
+        };
+        if let Some(&id) = self.connections.get(&key) {
+            let events = &mut self.events;
+            if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
+                let d = conn.on_segment(&seg, now, &mut Env { id, events });
+                self.apply(id, d);
+                return Ok(());
+            }
+        }
+        if let Some(&listener) = self.listeners.get(&seg.dst_port) {
+            self.on_listen_segment(listener, pair, &seg, now);
+            return Ok(());
+        }
+        // §3.10.7.1 CLOSED: no connection.
+        self.reset_for(pair, &seg);
+        Ok(())
+    }
+
+    /// RFC 9293 §3.10.7.1: "If the ACK bit is off, sequence number zero is
+    /// used, <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; if the ACK bit is
+    /// on, <SEQ=SEG.ACK><CTL=RST>". An incoming RST is discarded.
+    fn reset_for(&mut self, pair: IpPair, seg: &TcpRepr<'_>) {
+        if seg.flags.rst() {
+            return;
+        }
+        let reply = IpPair {
+            src: pair.dst,
+            dst: pair.src,
+        };
+        let (seq, ack) = if seg.flags.ack() {
+            (seg.ack, None)
+        } else {
+            (SeqNum(0), Some(seg.seq + seg.seq_len()))
+        };
+        self.resets.push_back(Reset {
+            pair: reply,
+            src_port: seg.dst_port,
+            dst_port: seg.src_port,
+            seq,
+            ack,
+        });
+    }
+
+    /// §3.10.7.2 LISTEN STATE.
+    fn on_listen_segment(
+        &mut self,
+        listener: SocketId,
+        pair: IpPair,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+    ) {
+        // First, check for a RST: ignore it.
+        if seg.flags.rst() {
+            return;
+        }
+        // Second, an ACK at a listener: <SEQ=SEG.ACK><CTL=RST>.
+        if seg.flags.ack() {
+            self.reset_for(pair, seg);
+            return;
+        }
+        // Third, a SYN.
+        if !seg.flags.syn() {
+            return;
+        }
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) else {
+            return;
+        };
+        // A bounded SYN queue and accept queue (Linux drops the SYN when
+        // either is full; the client retransmits it).
+        if l.syn_queue_len >= l.backlog || l.accept_queue.len() >= l.backlog {
+            self.counters.syns_dropped_queue_full += 1;
+            return;
+        }
+        l.syn_queue_len += 1;
+        let local = SocketAddrV4::new(pair.dst, seg.dst_port);
+        let remote = SocketAddrV4::new(pair.src, seg.src_port);
+        let id = self.allocate_id();
+        let mut conn = self.new_connection(local, remote, now);
+        conn.accept_syn(
+            seg,
+            now,
+            &mut Env {
+                id,
+                events: &mut self.events,
+            },
+        );
+        self.connections.insert(
+            TupleKey {
+                local_port: seg.dst_port,
+                remote,
+            },
+            id,
+        );
+        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
+        self.after_change(id);
+    }
+
+    fn listener_of(&self, conn: &Connection) -> Option<SocketId> {
+        self.listeners.get(&conn.local.port()).copied()
+    }
+
+    /// Carries out what a connection asked for after an event.
+    fn apply(&mut self, id: SocketId, d: Disposition) {
+        match d {
+            Disposition::Keep => self.after_change(id),
+            Disposition::Established => {
+                let listener = self.conn(id).and_then(|c| self.listener_of(c));
+                if let Some(lid) = listener
+                    && let Some(Socket::Listener(l)) = self.sockets.get_mut(&lid)
+                {
+                    l.syn_queue_len = l.syn_queue_len.saturating_sub(1);
+                    l.accept_queue.push_back(id);
+                    self.events.push_back(Event::Incoming(lid));
+                }
+                self.after_change(id);
+            }
+            Disposition::Delete => self.remove(id),
+        }
+    }
+
+    fn remove(&mut self, id: SocketId) {
+        let Some(Socket::Connection(conn)) = self.sockets.remove(&id) else {
+            return;
+        };
+        self.connections.remove(&TupleKey {
+            local_port: conn.local.port(),
+            remote: conn.remote,
+        });
+        self.timer_queued.remove(&id);
+        // A passive half-open connection leaves its listener's SYN queue.
+        if conn.passive
+            && matches!(conn.state, State::Listen | State::Closed)
+            && let Some(lid) = self.listeners.get(&conn.local.port()).copied()
+            && let Some(Socket::Listener(l)) = self.sockets.get_mut(&lid)
+        {
+            if let Some(pos) = l.accept_queue.iter().position(|&x| x == id) {
+                l.accept_queue.remove(pos);
+            } else {
+                l.syn_queue_len = l.syn_queue_len.saturating_sub(1);
+            }
+        }
+    }
+
+    /// After any change: queue for output, reschedule its timer.
+    fn after_change(&mut self, id: SocketId) {
+        let Some(conn) = self.conn(id) else { return };
+        let wants = conn.wants_output();
+        let deadline = conn.deadline();
+        if wants {
+            self.ready.push_back(id);
+        }
+        if let Some(at) = deadline {
+            let queued = self.timer_queued.get(&id).copied();
+            if queued.is_none_or(|q| at < q) {
+                self.timer_queued.insert(id, at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if self.timer_queued.get(&id) != Some(&at) {
+                continue; // stale entry
+            }
+            self.timer_queued.remove(&id);
+            let events = &mut self.events;
+            let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) else {
+                continue;
+            };
+            let d = conn.on_timeout(now, &mut Env { id, events });
+            self.apply(id, d);
+            // Re-queue the connection's next deadline even if unchanged.
+            if let Some(conn) = self.conn(id)
+                && let Some(next) = conn.deadline()
+                && !self.timer_queued.contains_key(&id)
+            {
+                self.timer_queued.insert(id, next);
+                self.timers.push(Reverse((next, id)));
+            }
+        }
+    }
+
+    /// The next instant `handle_timeout` has work. Stale heap entries (a
+    /// timer that was cancelled or moved later) are settled here first, so
+    /// a driver is never woken for nothing.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if self.timer_queued.get(&id) != Some(&at) {
+                self.timers.pop();
+                continue;
+            }
+            let actual = self.conn(id).and_then(|c| c.deadline());
+            if actual == Some(at) {
+                return Some(at);
+            }
+            self.timers.pop();
+            self.timer_queued.remove(&id);
+            if let Some(next) = actual {
+                self.timer_queued.insert(id, next);
+                self.timers.push(Reverse((next, id)));
+            }
+        }
+        None
+    }
+
+    /// Writes the next datagram to send into `out`; false when none.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
+        if let Some(r) = self.resets.pop_front() {
+            let flags = if r.ack.is_some() {
+                Flags::RST | Flags::ACK
+            } else {
+                Flags::RST
+            };
+            let repr = TcpRepr {
+                src_port: r.src_port,
+                dst_port: r.dst_port,
+                seq: r.seq,
+                ack: r.ack.unwrap_or(SeqNum(0)),
+                flags,
+                window: 0,
+                urgent: 0,
+                options: TcpOptions::default(),
+                payload: &[],
+            };
+            wire::emit_datagram(r.pair, &repr, out);
+            self.counters.resets_sent += 1;
+            return true;
+        }
+        while let Some(id) = self.ready.pop_front() {
+            let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) else {
+                continue;
+            };
+            let mut scratch = std::mem::take(&mut self.payload_scratch);
+            let produced = conn.poll_segment(now, &mut scratch);
+            let dead = conn.is_dead();
+            let more = conn.wants_output();
+            if let Some(seg) = produced {
+                let pair = IpPair {
+                    src: *conn.local.ip(),
+                    dst: *conn.remote.ip(),
+                };
+                let repr = TcpRepr {
+                    src_port: conn.local.port(),
+                    dst_port: conn.remote.port(),
+                    seq: seg.seq,
+                    ack: seg.ack,
+                    flags: seg.flags,
+                    window: seg.window,
+                    urgent: 0,
+                    options: seg.options,
+                    payload: &scratch,
+                };
+                wire::emit_datagram(pair, &repr, out);
+                if seg.flags.rst() {
+                    self.counters.resets_sent += 1;
+                }
+                self.payload_scratch = scratch;
+                if dead {
+                    self.remove(id);
+                } else {
+                    if more {
+                        self.ready.push_front(id);
+                    }
+                    self.reschedule(id);
+                }
+                return true;
+            }
+            self.payload_scratch = scratch;
+            if dead {
+                self.remove(id);
+            } else {
+                self.reschedule(id);
+            }
+        }
+        false
+    }
+
+    fn reschedule(&mut self, id: SocketId) {
+        if let Some(conn) = self.conn(id)
+            && let Some(at) = conn.deadline()
+        {
+            let queued = self.timer_queued.get(&id).copied();
+            if queued.is_none_or(|q| at < q) {
+                self.timer_queued.insert(id, at);
+                self.timers.push(Reverse((at, id)));
+            }
+        }
+    }
+}

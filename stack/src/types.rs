@@ -1,0 +1,229 @@
+//! What the application sees: socket ids, states, events, errors, counters.
+
+use std::fmt;
+
+/// A listener or connection handle.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct SocketId(pub u32);
+
+impl fmt::Display for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The eleven states of RFC 9293 §3.3.2.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum State {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl State {
+    pub const ALL: [State; 11] = [
+        State::Closed,
+        State::Listen,
+        State::SynSent,
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::CloseWait,
+        State::Closing,
+        State::LastAck,
+        State::TimeWait,
+    ];
+
+    /// RFC 9293's spelling: `SYN-SENT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// `ss` spelling: `ESTAB`, `SYN-SENT`, `TIME-WAIT`...
+    pub fn ss_name(self) -> &'static str {
+        match self {
+            State::Closed => "UNCONN",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECV",
+            State::Established => "ESTAB",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// RFC 9293 §3.3.2: states after the handshake has completed on our side.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+
+    /// Whether RFC 9293's state diagram (Figure 5) has an arc `self -> to`,
+    /// counting the reset and abort arcs of §3.10.7 and §3.10.6 (any
+    /// state -> CLOSED) and the passive-open reset arc SYN-RECEIVED -> LISTEN.
+    pub fn can_transition_to(self, to: State) -> bool {
+        use State::*;
+        if to == Closed {
+            return true;
+        }
+        matches!(
+            (self, to),
+            (Closed, Listen)
+                | (Closed, SynSent)
+                | (Listen, SynReceived)
+                | (Listen, SynSent)
+                | (SynSent, SynReceived)
+                | (SynSent, Established)
+                | (SynReceived, Established)
+                | (SynReceived, FinWait1)
+                | (SynReceived, Listen)
+                | (SynReceived, CloseWait)
+                | (Established, FinWait1)
+                | (Established, CloseWait)
+                | (FinWait1, FinWait2)
+                | (FinWait1, Closing)
+                | (FinWait1, TimeWait)
+                | (FinWait2, TimeWait)
+                | (CloseWait, LastAck)
+                | (Closing, TimeWait)
+                | (TimeWait, SynReceived)
+        )
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Socket errors, with the errno a BSD socket would report.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SocketError {
+    /// Nothing to do now (EAGAIN).
+    WouldBlock,
+    /// The peer refused the connection: RST in SYN-SENT (ECONNREFUSED).
+    ConnectionRefused,
+    /// The peer reset an established connection (ECONNRESET).
+    ConnectionReset,
+    /// Retransmissions or keepalive probes ran out (ETIMEDOUT).
+    TimedOut,
+    /// Not connected (ENOTCONN).
+    NotConnected,
+    /// Writing after shutdown or after the connection closed (EPIPE).
+    BrokenPipe,
+    /// The port is in use (EADDRINUSE).
+    AddressInUse,
+    /// No ephemeral port left (EADDRNOTAVAIL).
+    AddressNotAvailable,
+    /// Connect on a socket that is already connecting/connected (EISCONN / EALREADY).
+    AlreadyConnected,
+    /// No such socket, or the wrong kind for the call (EBADF / EINVAL).
+    InvalidSocket,
+}
+
+impl SocketError {
+    pub fn errno_name(self) -> &'static str {
+        match self {
+            SocketError::WouldBlock => "EAGAIN",
+            SocketError::ConnectionRefused => "ECONNREFUSED",
+            SocketError::ConnectionReset => "ECONNRESET",
+            SocketError::TimedOut => "ETIMEDOUT",
+            SocketError::NotConnected => "ENOTCONN",
+            SocketError::BrokenPipe => "EPIPE",
+            SocketError::AddressInUse => "EADDRINUSE",
+            SocketError::AddressNotAvailable => "EADDRNOTAVAIL",
+            SocketError::AlreadyConnected => "EISCONN",
+            SocketError::InvalidSocket => "EBADF",
+        }
+    }
+}
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            SocketError::WouldBlock => "operation would block",
+            SocketError::ConnectionRefused => "connection refused",
+            SocketError::ConnectionReset => "connection reset by peer",
+            SocketError::TimedOut => "connection timed out",
+            SocketError::NotConnected => "socket is not connected",
+            SocketError::BrokenPipe => "broken pipe",
+            SocketError::AddressInUse => "address already in use",
+            SocketError::AddressNotAvailable => "no ephemeral port available",
+            SocketError::AlreadyConnected => "socket is already connected",
+            SocketError::InvalidSocket => "no such socket",
+        };
+        write!(f, "{text} ({})", self.errno_name())
+    }
+}
+
+impl std::error::Error for SocketError {}
+
+/// What happened, for the application.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// An active open completed.
+    Connected(SocketId),
+    /// A connection is ready to `accept` on this listener.
+    Incoming(SocketId),
+    /// New data (or EOF) can be read.
+    Readable(SocketId),
+    /// Send buffer space freed.
+    Writable(SocketId),
+    /// The peer's FIN arrived: reads will return EOF after the data.
+    PeerClosed(SocketId),
+    /// The connection ended with an error (refused, reset, timed out).
+    Error(SocketId, SocketError),
+    /// The connection reached CLOSED and its id is released.
+    Closed(SocketId),
+    StateChanged {
+        id: SocketId,
+        from: State,
+        to: State,
+    },
+}
+
+/// Per-connection counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub segments_sent: u64,
+    pub segments_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub retransmitted_segments: u64,
+    pub retransmitted_bytes: u64,
+    pub timeouts: u64,
+    pub fast_retransmits: u64,
+    pub challenge_acks: u64,
+    pub dropped_segments: u64,
+    pub zero_window_probes: u64,
+    pub keepalive_probes: u64,
+    pub duplicate_acks: u64,
+}

@@ -1,0 +1,99 @@
+//! The wire: IPv4 (RFC 791) carrying TCP (RFC 9293 §3.1) with real checksums.
+//!
+//! Parsing is separate from meaning, as in smoltcp: [`Ipv4Packet`] and
+//! [`TcpPacket`] are checked zero-copy views over bytes (once `new_checked`
+//! succeeds no accessor can panic), and [`TcpRepr`] is the plain value the
+//! state machine reads and writes. [`parse_datagram`] and [`emit_datagram`]
+//! go between a whole IPv4 datagram and a `(addresses, TcpRepr)` pair.
+//! Malformed input of any kind is a [`WireError`], never a panic.
+
+mod checksum;
+mod ipv4;
+mod options;
+mod tcp;
+
+pub use checksum::{internet_checksum, pseudo_header_sum};
+pub use ipv4::{IPV4_HEADER_LEN, Ipv4Packet, PROTOCOL_TCP};
+pub use options::{MAX_SACK_BLOCKS, SackBlock, TcpOptions};
+pub use tcp::{Flags, TCP_HEADER_LEN, TcpPacket, TcpRepr};
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// Why bytes are not a valid IPv4/TCP datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WireError {
+    /// Fewer bytes than a header needs.
+    Truncated,
+    /// Not IPv4.
+    BadVersion,
+    /// IHL below 5 or beyond the buffer.
+    BadHeaderLength,
+    /// Total length field smaller than the header or larger than the buffer.
+    BadTotalLength,
+    /// A fragment: we do not reassemble IP fragments.
+    Fragmented,
+    /// Not TCP.
+    NotTcp,
+    BadIpChecksum,
+    /// TCP data offset below 5 or beyond the segment.
+    BadDataOffset,
+    BadTcpChecksum,
+    /// An option's length is below 2 or runs past the header.
+    BadOption,
+}
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            WireError::Truncated => "datagram truncated",
+            WireError::BadVersion => "not an IPv4 datagram",
+            WireError::BadHeaderLength => "bad IPv4 header length",
+            WireError::BadTotalLength => "bad IPv4 total length",
+            WireError::Fragmented => "IPv4 fragments are not supported",
+            WireError::NotTcp => "not a TCP segment",
+            WireError::BadIpChecksum => "bad IPv4 header checksum",
+            WireError::BadDataOffset => "bad TCP data offset",
+            WireError::BadTcpChecksum => "bad TCP checksum",
+            WireError::BadOption => "malformed TCP option",
+        };
+        f.write_str(text)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+/// The IPv4 addresses of a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpPair {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+}
+
+/// Parses and verifies one IPv4 datagram carrying TCP: IP header checksum,
+/// TCP checksum over the pseudo-header, option syntax.
+pub fn parse_datagram(bytes: &[u8]) -> Result<(IpPair, TcpRepr<'_>), WireError> {
+    let ip = Ipv4Packet::new_checked(bytes)?;
+    let pair = IpPair {
+        src: ip.src(),
+        dst: ip.dst(),
+    };
+    let segment = ip.payload_slice();
+    let tcp = TcpPacket::new_checked(segment)?;
+    if !tcp.verify_checksum(pair.src, pair.dst) {
+        return Err(WireError::BadTcpChecksum);
+    }
+    let repr = TcpRepr::parse(&tcp)?;
+    Ok((pair, repr))
+}
+
+/// Writes one complete IPv4 datagram (TTL 64, DF set as Linux does, both
+/// checksums filled in) into `out`, replacing its contents.
+pub fn emit_datagram(pair: IpPair, repr: &TcpRepr<'_>, out: &mut Vec<u8>) {
+    let tcp_len = repr.header_len() + repr.payload.len();
+    let total = IPV4_HEADER_LEN + tcp_len;
+    out.clear();
+    out.resize(total, 0);
+    ipv4::emit_header(&mut out[..IPV4_HEADER_LEN], pair, total as u16);
+    repr.emit(&mut out[IPV4_HEADER_LEN..], pair.src, pair.dst);
+}

@@ -1,0 +1,207 @@
+//! TCP options: EOL, NOP, MSS (RFC 9293 §3.2), window scale and timestamps
+//! (RFC 7323 §2.2, §3.2), SACK-permitted and SACK blocks (RFC 2018 §2, §3).
+//! Unknown options are skipped by their length.
+
+use super::WireError;
+use crate::seq::SeqNum;
+
+const KIND_EOL: u8 = 0;
+const KIND_NOP: u8 = 1;
+const KIND_MSS: u8 = 2;
+const KIND_WSCALE: u8 = 3;
+const KIND_SACK_PERMITTED: u8 = 4;
+const KIND_SACK: u8 = 5;
+const KIND_TIMESTAMPS: u8 = 8;
+
+/// Most SACK blocks an option can carry (40 bytes of option space: 2 + 4 * 8 = 34).
+pub const MAX_SACK_BLOCKS: usize = 4;
+
+/// One SACK block: `[left, right)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SackBlock {
+    pub left: SeqNum,
+    pub right: SeqNum,
+}
+
+/// The options of one segment, as values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TcpOptions {
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    /// `(TSval, TSecr)`.
+    pub timestamps: Option<(u32, u32)>,
+    pub sack_blocks: [SackBlock; MAX_SACK_BLOCKS],
+    pub sack_count: u8,
+}
+
+impl TcpOptions {
+    pub fn sack(&self) -> &[SackBlock] {
+        &self.sack_blocks[..usize::from(self.sack_count)]
+    }
+
+    /// Parses the option bytes between the fixed header and the data.
+    pub fn parse(mut bytes: &[u8]) -> Result<TcpOptions, WireError> {
+        let mut opts = TcpOptions::default();
+        while let Some(&kind) = bytes.first() {
+            match kind {
+                KIND_EOL => break,
+                KIND_NOP => {
+                    bytes = &bytes[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            let len = usize::from(*bytes.get(1).ok_or(WireError::BadOption)?);
+            if len < 2 || len > bytes.len() {
+                return Err(WireError::BadOption);
+            }
+            let body = &bytes[2..len];
+            match (kind, body.len()) {
+                (KIND_MSS, 2) => opts.mss = Some(u16::from_be_bytes([body[0], body[1]])),
+                (KIND_WSCALE, 1) => opts.window_scale = Some(body[0]),
+                (KIND_SACK_PERMITTED, 0) => opts.sack_permitted = true,
+                (KIND_TIMESTAMPS, 8) => {
+                    let val = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+                    let ecr = u32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+                    opts.timestamps = Some((val, ecr));
+                }
+                (KIND_SACK, n) if n % 8 == 0 && n / 8 <= MAX_SACK_BLOCKS => {
+                    for (i, block) in body.chunks_exact(8).enumerate() {
+                        opts.sack_blocks[i] = SackBlock {
+                            left: SeqNum(u32::from_be_bytes([
+                                block[0], block[1], block[2], block[3],
+                            ])),
+                            right: SeqNum(u32::from_be_bytes([
+                                block[4], block[5], block[6], block[7],
+                            ])),
+                        };
+                    }
+                    opts.sack_count = (n / 8) as u8;
+                }
+                // A known kind with the wrong length is malformed (RFC 9293
+                // §3.2: an implementation must be prepared to handle an
+                // illegal option length without crashing).
+                (KIND_MSS | KIND_WSCALE | KIND_SACK_PERMITTED | KIND_TIMESTAMPS | KIND_SACK, _) => {
+                    return Err(WireError::BadOption);
+                }
+                // RFC 9293 §3.1: unknown options are skipped by length.
+                _ => {}
+            }
+            bytes = &bytes[len..];
+        }
+        Ok(opts)
+    }
+
+    /// Encoded length, padded to a multiple of 4.
+    pub fn len(&self) -> usize {
+        self.encode_into(&mut [0u8; 40])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes the options in Linux's layout and returns the padded length:
+    /// SYN: `mss, sackOK, TS, nop, wscale` (sackOK shares its 4 bytes with
+    /// TS's kind/len when both are on); other segments: `nop, nop, TS`, then
+    /// `nop, nop, sack`.
+    pub fn encode_into(&self, out: &mut [u8; 40]) -> usize {
+        let mut n = 0;
+        let mut put = |bytes: &[u8], n: &mut usize| {
+            out[*n..*n + bytes.len()].copy_from_slice(bytes);
+            *n += bytes.len();
+        };
+        if let Some(mss) = self.mss {
+            let m = mss.to_be_bytes();
+            put(&[KIND_MSS, 4, m[0], m[1]], &mut n);
+        }
+        match (self.sack_permitted, self.timestamps) {
+            (true, Some((val, ecr))) => {
+                put(&[KIND_SACK_PERMITTED, 2, KIND_TIMESTAMPS, 10], &mut n);
+                put(&val.to_be_bytes(), &mut n);
+                put(&ecr.to_be_bytes(), &mut n);
+            }
+            (true, None) => put(&[KIND_NOP, KIND_NOP, KIND_SACK_PERMITTED, 2], &mut n),
+            (false, Some((val, ecr))) => {
+                put(&[KIND_NOP, KIND_NOP, KIND_TIMESTAMPS, 10], &mut n);
+                put(&val.to_be_bytes(), &mut n);
+                put(&ecr.to_be_bytes(), &mut n);
+            }
+            (false, None) => {}
+        }
+        if let Some(shift) = self.window_scale {
+            put(&[KIND_NOP, KIND_WSCALE, 3, shift], &mut n);
+        }
+        let room = (40 - n).saturating_sub(4) / 8;
+        let count = usize::from(self.sack_count).min(room);
+        if count > 0 {
+            put(
+                &[KIND_NOP, KIND_NOP, KIND_SACK, 2 + 8 * count as u8],
+                &mut n,
+            );
+            for block in &self.sack_blocks[..count] {
+                put(&block.left.0.to_be_bytes(), &mut n);
+                put(&block.right.0.to_be_bytes(), &mut n);
+            }
+        }
+        debug_assert!(n % 4 == 0 && n <= 40);
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_syn_layout_round_trips() {
+        // The SYN options Linux sends (mss, sackOK, TS, nop, wscale) take 20
+        // bytes; parsing them back must give every value unchanged.
+        let opts = TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            sack_permitted: true,
+            timestamps: Some((1000, 0)),
+            ..TcpOptions::default()
+        };
+        let mut buf = [0u8; 40];
+        let n = opts.encode_into(&mut buf);
+        assert_eq!(n, 20);
+        assert_eq!(&buf[..4], &[2, 4, 0x05, 0xb4]);
+        assert_eq!(TcpOptions::parse(&buf[..n]).unwrap(), opts);
+    }
+
+    #[test]
+    fn unknown_options_are_skipped_and_bad_lengths_rejected() {
+        // Kind 30 (MPTCP) with length 4 is skipped; an MSS of length 3 and
+        // a length running past the end are errors, not panics.
+        let skipped = TcpOptions::parse(&[30, 4, 0, 0, 2, 4, 0x02, 0x18]).unwrap();
+        assert_eq!(skipped.mss, Some(536));
+        assert_eq!(TcpOptions::parse(&[2, 3, 0]), Err(WireError::BadOption));
+        assert_eq!(TcpOptions::parse(&[30, 9, 0]), Err(WireError::BadOption));
+        assert_eq!(TcpOptions::parse(&[30, 1]), Err(WireError::BadOption));
+        assert_eq!(TcpOptions::parse(&[30]), Err(WireError::BadOption));
+    }
+
+    #[test]
+    fn sack_blocks_fit_beside_timestamps() {
+        // With timestamps (12 bytes) only 3 SACK blocks fit in 40 bytes (RFC 2018 §3).
+        let mut opts = TcpOptions {
+            timestamps: Some((1, 2)),
+            sack_count: 4,
+            ..TcpOptions::default()
+        };
+        for i in 0..4 {
+            opts.sack_blocks[i] = SackBlock {
+                left: SeqNum(i as u32 * 100),
+                right: SeqNum(i as u32 * 100 + 50),
+            };
+        }
+        let mut buf = [0u8; 40];
+        let n = opts.encode_into(&mut buf);
+        let back = TcpOptions::parse(&buf[..n]).unwrap();
+        assert_eq!(back.sack_count, 3);
+        assert_eq!(back.sack(), &opts.sack_blocks[..3]);
+    }
+}

@@ -1,0 +1,159 @@
+//! Data transfer: in-order delivery, out-of-order reassembly with immediate
+//! ACKs, window limits, PSH, Nagle, zero-window probing, delayed ACKs.
+
+mod common;
+
+use common::*;
+use stack::wire::Flags;
+use stack::{Duration, State, TcpConfig};
+
+const A: Flags = Flags::ACK;
+const P: Flags = Flags::PSH;
+const F: Flags = Flags::FIN;
+
+#[test]
+fn a_send_is_segmented_at_the_mss_with_psh_on_the_last_segment() {
+    // The peer's MSS is 1000: 2500 bytes go as 1000 + 1000 + 500, and only
+    // the segment carrying the last byte of the send call has PSH.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    assert_eq!(h.ep.send(h.now, c, &[7u8; 2500]), Ok(2500));
+    let a = h.expect(A, 101, 301);
+    let b = h.expect(A, 1101, 301);
+    let last = h.expect(P | A, 2101, 301);
+    assert_eq!(
+        (a.payload.len(), b.payload.len(), last.payload.len()),
+        (1000, 1000, 500)
+    );
+}
+
+#[test]
+fn out_of_order_data_is_acked_at_once_and_delivered_when_the_hole_fills() {
+    // RFC 5681 §4.2: an out-of-order segment draws an immediate duplicate
+    // ACK; the hole-filling segment draws an ACK covering both.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 306).ack(101).data(b"world"));
+    h.expect(A, 101, 301);
+    assert_eq!(h.ep.recv_queue_len(c), 0);
+    h.inject(Seg::new(Flags::NONE, 301).ack(101).data(b"hello"));
+    h.expect(A, 101, 311);
+    let mut buf = [0u8; 16];
+    assert_eq!(h.ep.recv(h.now, c, &mut buf), Ok(10));
+    assert_eq!(&buf[..10], b"helloworld");
+}
+
+#[test]
+fn data_beyond_the_receive_window_is_trimmed_and_acked() {
+    // A 1 KiB receive buffer: 1500 bytes arrive; 1024 are kept, the rest
+    // dropped, and the ACK says how far we took it.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        recv_buffer: 1024,
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(101).data(&[1u8; 1500]));
+    h.expect(A, 101, 301 + 1024);
+    assert_eq!(h.ep.recv_queue_len(c), 1024);
+}
+
+#[test]
+fn fin_is_accepted_at_a_zero_window() {
+    // The receive buffer is full (window 0) but a bare FIN takes no space:
+    // it must be accepted and ACKed, not dropped.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        recv_buffer: 1000,
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(101).data(&[1u8; 1000]));
+    let ack = h.expect(A, 101, 1301);
+    assert_eq!(ack.window, 0);
+    h.inject(Seg::new(F, 1301).ack(101));
+    h.expect(A, 101, 1302);
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+}
+
+#[test]
+fn nagle_holds_a_small_segment_while_data_is_unacknowledged() {
+    // RFC 9293 §3.7.4: the second small write waits for the first's ACK.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.ep.send(h.now, c, b"a").unwrap();
+    h.expect(P | A, 101, 301);
+    h.ep.send(h.now, c, b"b").unwrap();
+    h.expect_nothing();
+    h.inject(Seg::new(Flags::NONE, 301).ack(102));
+    let seg = h.expect(P | A, 102, 301);
+    assert_eq!(seg.payload, b"b");
+}
+
+#[test]
+fn zero_window_is_probed_with_backoff_until_it_opens() {
+    // The peer advertises window 0: after the persist timeout we send a
+    // probe (Linux: SEQ = SND.UNA - 1, no data); probes back off; when the
+    // window opens the data flows.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(Flags::NONE, 301).ack(101).win(0));
+    h.ep.send(h.now, c, b"waiting").unwrap();
+    h.expect_nothing();
+    let first = h.fire_next_timer();
+    h.expect(A, 100, 301);
+    let second = h.fire_next_timer();
+    h.expect(A, 100, 301);
+    let third = h.fire_next_timer();
+    h.expect(A, 100, 301);
+    assert!(third - second > second - first, "probes back off");
+    h.inject(Seg::new(Flags::NONE, 301).ack(101).win(1000));
+    let seg = h.expect(P | A, 101, 301);
+    assert_eq!(seg.payload, b"waiting");
+    assert_eq!(h.ep.connection_counters(c).unwrap().zero_window_probes, 3);
+}
+
+#[test]
+fn delayed_ack_waits_for_a_second_segment_or_the_timer() {
+    // With delayed ACK (and no quick-ack budget): one segment is ACKed after
+    // the 40 ms timer; two full segments are ACKed at once.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        delayed_ack: Some(Duration::from_millis(40)),
+        quick_ack_segments: 0,
+        ..TcpConfig::plain()
+    });
+    h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(101).data(&[0; 100]));
+    h.expect_nothing();
+    let at = h.fire_next_timer();
+    assert_eq!(at.as_nanos(), 40_000_000);
+    h.expect(A, 101, 401);
+    h.inject(Seg::new(Flags::NONE, 401).ack(101).data(&[0; 1460]));
+    h.expect_nothing();
+    h.inject(Seg::new(Flags::NONE, 1861).ack(101).data(&[0; 1460]));
+    h.expect(A, 101, 3321);
+}
+
+#[test]
+fn keepalive_probes_a_silent_peer_then_gives_up_with_reset() {
+    // Keepalive idle 10 s, interval 1 s, 2 probes: probes at 10 s and 11 s,
+    // then at 12 s a RST and ETIMEDOUT.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        keepalive: Some(stack::Keepalive {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(1),
+            probes: 2,
+        }),
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    assert_eq!(h.fire_next_timer().as_nanos(), 10_000_000_000);
+    h.expect(A, 100, 301);
+    h.fire_next_timer();
+    h.expect(A, 100, 301);
+    h.fire_next_timer();
+    h.expect(Flags::RST | A, 101, 301);
+    assert_eq!(h.ep.state(c), None);
+}

@@ -1,0 +1,208 @@
+//! Opening: the three-way handshake both ways, SYN retransmission and its
+//! limit, simultaneous open, and old duplicate SYN recovery (RFC 9293 §3.5,
+//! Figures 6-8).
+
+mod common;
+
+use common::*;
+use stack::wire::Flags;
+use stack::{Duration, Event, SocketError, State, TcpConfig};
+
+const S: Flags = Flags::SYN;
+const A: Flags = Flags::ACK;
+const R: Flags = Flags::RST;
+
+#[test]
+fn active_open_sends_syn_and_acks_the_syn_ack() {
+    // Figure 6: SYN-SENT --> <SEQ=100><CTL=SYN>; <SEQ=300><ACK=101><CTL=SYN,ACK>
+    // --> ESTABLISHED with <SEQ=101><ACK=301><CTL=ACK>: ack = peer ISN + 1.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    assert_eq!(h.ep.state(c), Some(State::SynSent));
+    h.inject(Seg::new(S, 300).ack(101));
+    h.expect(A, 101, 301);
+    assert_eq!(h.ep.state(c), Some(State::Established));
+    let events = h.events();
+    assert_eq!(
+        Harness::states_of(&events, c),
+        vec![State::SynSent, State::Established]
+    );
+    assert!(events.contains(&Event::Connected(c)));
+}
+
+#[test]
+fn passive_open_answers_syn_with_syn_ack_then_queues_for_accept() {
+    // A listener answers <SEQ=300><CTL=SYN> with <SEQ=ISS><ACK=301><CTL=SYN,ACK>,
+    // and only the final ACK makes the connection acceptable.
+    let mut h = Harness::plain(7000);
+    let l = h.ep.listen(LOCAL_PORT, 4).unwrap();
+    h.inject(Seg::new(S, 300));
+    h.expect(S | A, 7000, 301);
+    assert_eq!(h.ep.accept(l), Err(SocketError::WouldBlock));
+    h.inject(Seg::new(Flags::NONE, 301).ack(7001));
+    let c = h.ep.accept(l).unwrap();
+    assert_eq!(h.ep.state(c), Some(State::Established));
+    assert!(h.events().contains(&Event::Incoming(l)));
+}
+
+#[test]
+fn random_isns_differ_per_connection_and_are_never_zero() {
+    // RFC 6528: ISNs come from a keyed hash of the 4-tuple plus a clock,
+    // so two ports (or two instants) give unrelated ISNs.
+    let mut h = Harness::new(TcpConfig::plain());
+    h.ep.connect_from(h.now, 1111, remote_addr()).unwrap();
+    let a = h.poll().unwrap().seq;
+    h.ep.connect_from(h.now, 2222, remote_addr()).unwrap();
+    let b = h.poll().unwrap().seq;
+    assert_ne!(a, b);
+    assert_ne!(a, 0);
+    assert_ne!(b, 0);
+}
+
+#[test]
+fn syn_is_retransmitted_with_backoff_then_times_out() {
+    // RFC 6298 §5.5: each retransmission doubles the timeout: 1, 2, 4, ... s.
+    // After syn_retries (3 here) the connection fails with ETIMEDOUT.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        syn_retries: 3,
+        ..TcpConfig::plain()
+    });
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    let mut fired = Vec::new();
+    for _ in 0..3 {
+        fired.push(h.fire_next_timer().as_nanos() / 1_000_000);
+        h.expect(S, 100, 0);
+    }
+    assert_eq!(fired, vec![1000, 3000, 7000]);
+    h.fire_next_timer();
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), None);
+    assert!(h.events().contains(&Event::Error(c, SocketError::TimedOut)));
+}
+
+#[test]
+fn simultaneous_open_goes_through_syn_received_to_established() {
+    // Figure 7: both sides send SYN; each answers the other's SYN with
+    // SYN,ACK from SYN-RECEIVED and reaches ESTABLISHED on the ACK.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(S, 300));
+    h.expect(S | A, 100, 301);
+    assert_eq!(h.ep.state(c), Some(State::SynReceived));
+    h.inject(Seg::new(S, 300).ack(101));
+    assert_eq!(h.ep.state(c), Some(State::Established));
+    let events = h.events();
+    assert_eq!(
+        Harness::states_of(&events, c),
+        vec![State::SynSent, State::SynReceived, State::Established]
+    );
+}
+
+#[test]
+fn syn_ack_with_an_unacceptable_ack_draws_a_reset_and_stays_in_syn_sent() {
+    // Figure 8: an old duplicate's SYN-ACK acks 91 (not our 101): we send
+    // <SEQ=91><CTL=RST> and keep waiting in SYN-SENT; the real SYN-ACK then completes.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(S, 300).ack(91));
+    h.expect(R, 91, 0);
+    assert_eq!(h.ep.state(c), Some(State::SynSent));
+    h.inject(Seg::new(S, 400).ack(101));
+    h.expect(A, 101, 401);
+    assert_eq!(h.ep.state(c), Some(State::Established));
+}
+
+#[test]
+fn reset_in_passive_syn_received_returns_to_listen() {
+    // Figure 8, the listener's side: an old SYN made a half-open TCB; the
+    // peer's RST (SEQ = RCV.NXT) removes it while the listener keeps listening,
+    // and the real SYN then completes a connection.
+    let mut h = Harness::plain(7000);
+    let l = h.ep.listen(LOCAL_PORT, 4).unwrap();
+    h.inject(Seg::new(S, 90));
+    h.expect(S | A, 7000, 91);
+    h.inject(Seg::new(R, 91));
+    h.expect_nothing();
+    assert_eq!(h.ep.sockets().len(), 1, "only the listener remains");
+    assert_eq!(h.ep.state(l), Some(State::Listen));
+    h.inject(Seg::new(S, 300));
+    let syn_ack = h.poll().unwrap();
+    assert_eq!((syn_ack.flags, syn_ack.ack), (S | A, 301));
+    h.inject(Seg::new(Flags::NONE, 301).ack(syn_ack.seq.wrapping_add(1)));
+    assert!(h.ep.accept(l).is_ok());
+}
+
+#[test]
+fn rst_in_syn_sent_with_acceptable_ack_refuses_the_connection() {
+    // §3.10.7.3: a RST acking our SYN means "connection refused".
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(R, 0).ack(101));
+    assert_eq!(h.ep.state(c), None);
+    assert!(
+        h.events()
+            .contains(&Event::Error(c, SocketError::ConnectionRefused))
+    );
+}
+
+#[test]
+fn rst_in_syn_sent_without_acceptable_ack_is_ignored() {
+    // A RST whose ACK does not cover our SYN could be forged: drop it.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(R, 0).ack(5000));
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), Some(State::SynSent));
+}
+
+#[test]
+fn linux_default_syn_carries_mss_sack_timestamps_and_window_scale() {
+    // The defaults mirror Linux: <mss 1460,sackOK,TS val X ecr 0,nop,wscale 7>
+    // and a SYN window of 64240 (65535 rounded down to a multiple of the MSS).
+    let mut h = Harness::new(TcpConfig::default());
+    h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    let syn = h.poll().unwrap();
+    assert_eq!(syn.flags, S);
+    assert_eq!(syn.options.mss, Some(1460));
+    assert!(syn.options.sack_permitted);
+    assert_eq!(syn.options.timestamps.map(|t| t.1), Some(0));
+    assert_eq!(syn.options.window_scale, Some(7));
+    assert_eq!(syn.window, 64240);
+}
+
+#[test]
+fn syn_ack_echoes_only_the_options_the_peer_offered() {
+    // RFC 7323 §1.3 / RFC 2018 §2: options are used only if both sides send
+    // them; a SYN without options gets a SYN-ACK with only the MSS.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(1),
+        ..TcpConfig::default()
+    });
+    h.ep.listen(LOCAL_PORT, 4).unwrap();
+    h.inject(Seg::new(S, 10));
+    let syn_ack = h.poll().unwrap();
+    assert_eq!(syn_ack.options.mss, Some(1460));
+    assert_eq!(syn_ack.options.window_scale, None);
+    assert_eq!(syn_ack.options.timestamps, None);
+    assert!(!syn_ack.options.sack_permitted);
+}
+
+#[test]
+fn lost_syn_ack_is_retransmitted_when_the_syn_is() {
+    // A retransmitted SYN at SYN-RECEIVED (our SYN-ACK was lost) gets the
+    // SYN-ACK again, as Linux does.
+    let mut h = Harness::plain(7000);
+    h.ep.listen(LOCAL_PORT, 4).unwrap();
+    h.inject(Seg::new(S, 300));
+    h.expect(S | A, 7000, 301);
+    h.advance(Duration::from_millis(500));
+    h.inject(Seg::new(S, 300));
+    h.expect(S | A, 7000, 301);
+}

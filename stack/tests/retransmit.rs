@@ -1,0 +1,69 @@
+//! Loss recovery: RFC 6298 RTO with backoff and a retry limit, RFC 5681
+//! fast retransmit and RFC 6582 NewReno partial ACKs.
+
+mod common;
+
+use common::*;
+use stack::wire::Flags;
+use stack::{Event, SocketError, TcpConfig};
+
+const A: Flags = Flags::ACK;
+const P: Flags = Flags::PSH;
+
+#[test]
+fn rto_retransmits_the_same_bytes_with_doubling_timeouts_then_times_out() {
+    // Retransmitted data keeps its sequence numbers; the gaps double
+    // (RFC 6298 §5.5); after data_retries the connection fails.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        data_retries: 3,
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    h.ep.send(h.now, c, b"payload").unwrap();
+    let sent_at = h.now;
+    h.expect(P | A, 101, 301);
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        times.push(h.fire_next_timer() - sent_at);
+        let seg = h.expect(P | A, 101, 301);
+        assert_eq!(seg.payload, b"payload");
+    }
+    assert_eq!(
+        times[1].as_nanos(),
+        times[0].as_nanos() * 3,
+        "second RTO = 2x first"
+    );
+    h.fire_next_timer();
+    assert!(h.events().contains(&Event::Error(c, SocketError::TimedOut)));
+}
+
+#[test]
+fn three_duplicate_acks_trigger_fast_retransmit_and_partial_acks_continue_recovery() {
+    // Ten segments in flight, the 1st and 5th lost. Three duplicate ACKs
+    // resend segment 1 at once (no RTO wait); the partial ACK up to the 5th
+    // resends the 5th (RFC 6582 §3.2 step 4); the full ACK ends recovery.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.ep.send(h.now, c, &[9u8; 10_000]).unwrap();
+    let mut seqs = Vec::new();
+    while let Some(seg) = h.poll() {
+        seqs.push(seg.seq);
+    }
+    assert_eq!(seqs.len(), 10, "initial window of 10 segments");
+    for _ in 0..3 {
+        h.inject(Seg::new(Flags::NONE, 301).ack(101));
+    }
+    let retransmitted = h.poll().expect("fast retransmit");
+    assert_eq!(retransmitted.seq, 101);
+    while h.poll().is_some() {}
+    h.inject(Seg::new(Flags::NONE, 301).ack(4101));
+    let partial = h.poll().expect("partial ACK retransmission");
+    assert_eq!(partial.seq, 4101);
+    while h.poll().is_some() {}
+    h.inject(Seg::new(Flags::NONE, 301).ack(10_101));
+    let counters = h.ep.connection_counters(c).unwrap();
+    assert_eq!(counters.fast_retransmits, 1);
+    assert_eq!(counters.timeouts, 0);
+    assert_eq!(h.ep.send_queue_len(c), 0);
+}

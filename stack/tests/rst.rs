@@ -1,0 +1,138 @@
+//! Resets and blind attacks (RFC 5961), RSTs for segments that match
+//! nothing (RFC 9293 §3.10.7.1), and the other synchronized-state checks.
+
+mod common;
+
+use common::*;
+use stack::wire::Flags;
+use stack::{Event, SocketError, State, TcpConfig};
+
+const A: Flags = Flags::ACK;
+const S: Flags = Flags::SYN;
+const R: Flags = Flags::RST;
+const P: Flags = Flags::PSH;
+
+#[test]
+fn exact_rst_resets_an_established_connection() {
+    // RFC 5961 §3.2: SEG.SEQ == RCV.NXT is the only RST that resets.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(R, 301));
+    assert_eq!(h.ep.state(c), None);
+    assert!(
+        h.events()
+            .contains(&Event::Error(c, SocketError::ConnectionReset))
+    );
+}
+
+#[test]
+fn in_window_inexact_rst_draws_a_challenge_ack() {
+    // A RST 100 bytes into the window could be blind: answer with
+    // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and stay ESTABLISHED.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(R, 401));
+    h.expect(A, 101, 301);
+    assert_eq!(h.ep.state(c), Some(State::Established));
+}
+
+#[test]
+fn out_of_window_rst_is_dropped_silently() {
+    // §3.10.7.4 first check: an unacceptable RST gets no reply at all.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(R, 300u32.wrapping_add(1 << 30)));
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), Some(State::Established));
+}
+
+#[test]
+fn syn_in_a_synchronized_state_draws_a_challenge_ack() {
+    // RFC 5961 §4.2: any SYN in ESTABLISHED is answered with a challenge ACK.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(S, 5000));
+    h.expect(A, 101, 301);
+    assert_eq!(h.ep.state(c), Some(State::Established));
+}
+
+#[test]
+fn challenge_acks_are_rate_limited() {
+    // With a limit of 2 per second, a burst of 5 blind RSTs draws 2 ACKs.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        challenge_ack_limit: 2,
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    let mut replies = 0;
+    for i in 0..5 {
+        h.inject(Seg::new(R, 400 + i));
+        while h.poll().is_some() {
+            replies += 1;
+        }
+    }
+    assert_eq!(replies, 2);
+    assert_eq!(h.ep.connection_counters(c).unwrap().challenge_acks, 2);
+}
+
+#[test]
+fn ack_of_unsent_data_is_dropped_and_acked() {
+    // RFC 5961 §5.2: SEG.ACK > SND.NXT is not acceptable: send an ACK, drop
+    // the segment (its data is not delivered).
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(9999).data(b"evil"));
+    h.expect(A, 101, 301);
+    assert_eq!(h.ep.recv_queue_len(c), 0);
+}
+
+#[test]
+fn segment_without_ack_is_dropped_in_a_synchronized_state() {
+    // §3.10.7.4 fifth check: "if the ACK bit is off, drop the segment".
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).data(b"noack"));
+    h.expect_nothing();
+    assert_eq!(h.ep.recv_queue_len(c), 0);
+}
+
+#[test]
+fn ack_at_a_listener_draws_a_reset() {
+    // §3.10.7.2: "any acknowledgment is bad if it arrives on a connection
+    // still in the LISTEN state": <SEQ=SEG.ACK><CTL=RST>.
+    let mut h = Harness::plain(100);
+    h.ep.listen(LOCAL_PORT, 4).unwrap();
+    h.inject(Seg::new(Flags::NONE, 500).ack(4242));
+    h.expect(R, 4242, 0);
+}
+
+#[test]
+fn segment_for_no_connection_gets_the_closed_state_reset() {
+    // §3.10.7.1: with ACK: <SEQ=SEG.ACK><CTL=RST>; without:
+    // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; a RST gets nothing.
+    let mut h = Harness::plain(100);
+    h.inject(Seg::new(S, 1000));
+    h.expect(R | A, 0, 1001);
+    h.inject(Seg::new(P, 50).ack(77).data(b"abc"));
+    h.expect(R, 77, 0);
+    h.inject(Seg::new(P, 50).data(b"abcd"));
+    h.expect(R | A, 0, 54);
+    h.inject(Seg::new(R, 5));
+    h.expect_nothing();
+}
+
+#[test]
+fn connection_refused_by_a_closed_port() {
+    // Our SYN to a port nobody listens on is answered <SEQ=0><ACK=ISS+1><CTL=RST,ACK>
+    // by the peer; here we play that peer and check ECONNREFUSED reaches the app.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(R, 0).ack(101));
+    assert_eq!(h.ep.state(c), None);
+    assert!(
+        h.events()
+            .contains(&Event::Error(c, SocketError::ConnectionRefused))
+    );
+}

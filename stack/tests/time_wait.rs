@@ -1,0 +1,91 @@
+//! TIME-WAIT and the lost final ACK: 2·MSL, re-ACK of a retransmitted FIN
+//! with a restarted timer, LAST-ACK retransmitting its FIN, RFC 1337.
+
+mod common;
+
+use common::*;
+use stack::wire::Flags;
+use stack::{Duration, State, TcpConfig};
+
+const A: Flags = Flags::ACK;
+const F: Flags = Flags::FIN;
+const R: Flags = Flags::RST;
+
+fn into_time_wait(h: &mut Harness) -> stack::SocketId {
+    let c = h.open_connection(100, 300);
+    h.ep.close(h.now, c).unwrap();
+    h.expect(F | A, 101, 301);
+    h.inject(Seg::new(F, 301).ack(102));
+    h.expect(A, 102, 302);
+    assert_eq!(h.ep.state(c), Some(State::TimeWait));
+    c
+}
+
+#[test]
+fn time_wait_lasts_two_msl() {
+    // MSL = 30 s by default: the TCB is still there just before 60 s and gone at 60 s.
+    let mut h = Harness::plain(100);
+    let c = into_time_wait(&mut h);
+    h.advance(Duration::from_millis(59_999));
+    assert_eq!(h.ep.state(c), Some(State::TimeWait));
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn retransmitted_fin_in_time_wait_is_reacked_and_restarts_the_timer() {
+    // The lost-final-ACK case: our ACK of the peer's FIN was lost, the peer
+    // resends FIN; we ACK again and wait a fresh 2·MSL from now.
+    let mut h = Harness::plain(100);
+    let c = into_time_wait(&mut h);
+    h.advance(Duration::from_secs(40));
+    h.inject(Seg::new(F, 301).ack(102));
+    h.expect(A, 102, 302);
+    h.advance(Duration::from_secs(59));
+    assert_eq!(
+        h.ep.state(c),
+        Some(State::TimeWait),
+        "restarted at 40 s, so alive at 99 s"
+    );
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn last_ack_retransmits_its_fin_on_timeout() {
+    // Our FIN from LAST-ACK is lost: the RTO resends it with the same
+    // sequence number until it is ACKed.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.ep.close(h.now, c).unwrap();
+    h.expect(F | A, 101, 302);
+    h.fire_next_timer();
+    h.expect(F | A, 101, 302);
+    h.inject(Seg::new(Flags::NONE, 302).ack(102));
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn rst_in_time_wait_is_ignored_by_default() {
+    // RFC 1337 (on by default): a RST must not assassinate TIME-WAIT.
+    let mut h = Harness::plain(100);
+    let c = into_time_wait(&mut h);
+    h.inject(Seg::new(R, 302));
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), Some(State::TimeWait));
+}
+
+#[test]
+fn rst_in_time_wait_closes_when_rfc1337_is_off() {
+    // With the RFC 1337 guard off, an exact RST ends TIME-WAIT early (Linux's default).
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        rfc1337: false,
+        ..TcpConfig::plain()
+    });
+    let c = into_time_wait(&mut h);
+    h.inject(Seg::new(R, 302));
+    assert_eq!(h.ep.state(c), None);
+}
