@@ -380,6 +380,13 @@ impl Endpoint {
         }
     }
 
+    /// The connection for a 4-tuple (local port on this host, remote address).
+    pub fn lookup(&self, local_port: u16, remote: SocketAddrV4) -> Option<SocketId> {
+        self.connections
+            .get(&TupleKey { local_port, remote })
+            .copied()
+    }
+
     /// The pending error of a connection (SO_ERROR), if any.
     pub fn socket_error(&self, id: SocketId) -> Option<SocketError> {
         self.conn(id).and_then(|c| c.error)

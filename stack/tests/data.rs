@@ -157,3 +157,18 @@ fn keepalive_probes_a_silent_peer_then_gives_up_with_reset() {
     h.expect(Flags::RST | A, 101, 301);
     assert_eq!(h.ep.state(c), None);
 }
+
+#[test]
+fn a_window_too_small_to_use_is_overridden_by_the_persist_timer() {
+    // Sender SWS avoidance holds back a 100-byte sliver of window, but not
+    // forever: with nothing in flight the persist timer fires and sends
+    // what fits (RFC 9293 §3.8.6.2.1's override; Linux's tcp_write_wakeup).
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(Flags::NONE, 301).ack(101).win(100));
+    h.ep.send(h.now, c, &[5u8; 3000]).unwrap();
+    h.expect_nothing();
+    h.fire_next_timer();
+    let seg = h.expect(A, 101, 301);
+    assert_eq!(seg.payload.len(), 100);
+}

@@ -206,3 +206,34 @@ fn lost_syn_ack_is_retransmitted_when_the_syn_is() {
     h.inject(Seg::new(S, 300));
     h.expect(S | A, 7000, 301);
 }
+
+#[test]
+fn data_queued_in_syn_sent_is_not_consumed_by_the_ack_of_the_syn() {
+    // The SYN occupies one sequence number but no buffer byte: after the
+    // SYN-ACK, the first data segment must start with the first byte written.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.ep.send(h.now, c, b"first bytes").unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(S, 300).ack(101).mss(1000));
+    let data = h.expect(A | Flags::PSH, 101, 301);
+    assert_eq!(data.payload, b"first bytes");
+}
+
+#[test]
+fn the_receive_window_is_open_whatever_the_peers_isn() {
+    // The active opener learns RCV.NXT only from the SYN-ACK; its window
+    // must then start there. A peer ISN just below 2^31 from our initial
+    // RCV.NXT of 0 once made the window look closed and data was dropped.
+    for peer_isn in [0x7fe0_0000u32, 0x8000_0100, 5, u32::MAX - 10] {
+        let mut h = Harness::plain(100);
+        let c = h.open_connection(100, peer_isn);
+        h.inject(
+            Seg::new(Flags::PSH, peer_isn.wrapping_add(1))
+                .ack(101)
+                .data(b"data"),
+        );
+        h.expect(A, 101, peer_isn.wrapping_add(5));
+        assert_eq!(h.ep.recv_queue_len(c), 4, "peer ISN {peer_isn:#x}");
+    }
+}

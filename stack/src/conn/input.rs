@@ -2,6 +2,7 @@
 
 use super::{Connection, Disposition, Env, Timer};
 use crate::cc::AckSample;
+use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::types::{Event, SocketError, State};
 use crate::wire::{TcpOptions, TcpRepr};
@@ -112,14 +113,19 @@ impl Connection {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        // Our SYN offered `syn_window` before we knew where the peer's
+        // sequence space starts; the right edge is relative to RCV.NXT.
+        self.rcv_adv = self.rcv_nxt + self.syn_window;
         self.take_syn_options(seg, now);
         self.snd_wnd = u32::from(seg.window);
         self.max_snd_wnd = self.snd_wnd;
         self.snd_wl1 = seg.seq;
         if ack_acceptable {
+            // The ACK covers our SYN only: SND.UNA moves past it; no data
+            // (which may already be queued) is acknowledged by it.
             self.snd_wl2 = seg.ack;
             self.snd_una = seg.ack;
-            self.on_bytes_acked(1, now, seg);
+            self.on_bytes_acked(self.iss, now, seg);
         }
         if self.snd_una.diff(self.iss) > 0 {
             // Our SYN is acknowledged: ESTABLISHED, send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
@@ -359,11 +365,12 @@ impl Connection {
     ) -> Disposition {
         let acked = seg.ack.diff(self.snd_una);
         if acked > 0 {
+            let previous_una = self.snd_una;
             self.snd_una = seg.ack;
             if self.snd_nxt.diff(self.snd_una) < 0 {
                 self.snd_nxt = self.snd_una;
             }
-            self.on_bytes_acked(acked as u32, now, seg);
+            self.on_bytes_acked(previous_una, now, seg);
         } else if acked == 0
             && seg.payload.is_empty()
             && !seg.flags.fin()
@@ -407,10 +414,21 @@ impl Connection {
         self.process_text_and_fin(seg, now, env)
     }
 
-    /// SND.UNA advanced by `acked` sequence numbers.
-    fn on_bytes_acked(&mut self, acked: u32, now: Instant, seg: &TcpRepr<'_>) {
-        // SYN and FIN occupy sequence space but not the send buffer.
-        let data_acked = acked.min(self.send_buffer.len() as u32);
+    /// SND.UNA advanced from `previous_una` to its current value.
+    fn on_bytes_acked(&mut self, previous_una: SeqNum, now: Instant, seg: &TcpRepr<'_>) {
+        // SYN and FIN occupy sequence space but not the send buffer: only
+        // the data octets in (previous_una, SND.UNA] leave the buffer.
+        let mut data_acked = self.snd_una.since(previous_una);
+        if previous_una == self.iss {
+            data_acked -= 1;
+        }
+        if let Some(fin) = self.fin_seq
+            && fin.diff(previous_una) >= 0
+            && self.snd_una.diff(fin) > 0
+        {
+            data_acked -= 1;
+        }
+        let data_acked = data_acked.min(self.send_buffer.len() as u32);
         let flight_before = self.flight_size();
         self.send_buffer.consume(data_acked as usize);
         if data_acked > 0 && self.writable_blocked {

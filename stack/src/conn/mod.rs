@@ -96,6 +96,8 @@ pub(crate) struct Connection {
     /// Right edge of the window we last advertised (never moves left, §3.8.6.2.2).
     pub(crate) rcv_adv: SeqNum,
     pub(crate) rcv_wscale: u8,
+    /// The (unscaled) window our SYN or SYN-ACK offered.
+    pub(crate) syn_window: u32,
     /// The ACK number of the last segment we sent (RFC 7323 Last.ACK.sent).
     pub(crate) last_ack_sent: SeqNum,
 
@@ -199,6 +201,7 @@ impl Connection {
             rcv_offset: 0,
             rcv_adv: SeqNum(0),
             rcv_wscale: 0,
+            syn_window: 0,
             last_ack_sent: SeqNum(0),
             window_scaling: false,
             timestamps: false,

@@ -46,6 +46,7 @@ impl Connection {
             // down to a multiple of the MSS (64240 for MSS 1460).
             let mss = u32::from(self.config.mss);
             let w = space.min(65535) / mss * mss;
+            self.syn_window = w;
             self.rcv_adv = self.rcv_nxt + w;
             return w as u16;
         }
@@ -136,11 +137,19 @@ impl Connection {
             State::SynReceived if self.syn_pending => return self.poll_syn(now, true),
             _ => {}
         }
-        if let Some(seg) = self.poll_data(now, payload) {
+        if let Some(seg) = self.poll_data(now, payload, false) {
             return Some(seg);
         }
         if self.probe_pending {
             self.probe_pending = false;
+            // The persist timer overrides sender SWS avoidance: if the
+            // window has room for any data, send what fits (RFC 9293
+            // §3.8.6.2.1 "override timeout"; Linux's tcp_write_wakeup).
+            if self.snd_wnd > self.snd_nxt.since(self.snd_una)
+                && let Some(seg) = self.poll_data(now, payload, true)
+            {
+                return Some(seg);
+            }
             // Zero-window and keepalive probes: SEQ = SND.UNA - 1, no data
             // (Linux's tcp_xmit_probe_skb), which the peer must ACK.
             let window = self.window_to_advertise(false);
@@ -154,7 +163,7 @@ impl Connection {
             self.mark_sent(&seg, 0, now);
             return Some(seg);
         }
-        if self.ack_now && self.state != State::SynReceived {
+        if self.ack_now {
             let window = self.window_to_advertise(false);
             let seg = Outgoing {
                 seq: self.snd_nxt,
@@ -209,7 +218,9 @@ impl Connection {
         self.cc.window().saturating_add(self.recovery_inflation)
     }
 
-    fn poll_data(&mut self, now: Instant, payload: &mut Vec<u8>) -> Option<Outgoing> {
+    /// The next data (or FIN) segment. `force` is the persist timer's
+    /// override of Nagle and sender SWS avoidance.
+    fn poll_data(&mut self, now: Instant, payload: &mut Vec<u8>, force: bool) -> Option<Outgoing> {
         if !matches!(
             self.state,
             State::Established
@@ -250,7 +261,7 @@ impl Connection {
                 Some(fin) => fin == seq + len && (retransmission || self.snd_nxt.diff(fin) <= 0),
             };
 
-        if !retransmission && len < self.smss && len < unsent {
+        if !retransmission && !force && len < self.smss && len < unsent {
             // Limited by the window, not by data: sender SWS avoidance
             // (§3.8.6.2.1) unless the piece is at least half the largest window.
             if len < self.max_snd_wnd / 2 {
@@ -259,6 +270,7 @@ impl Connection {
         }
         let small_unacked = self.snd_sml.diff(self.snd_una) > 0;
         if !retransmission
+            && !force
             && len > 0
             && len < self.smss
             && len == unsent
@@ -272,12 +284,10 @@ impl Connection {
             len = 0;
         }
         if len == 0 && !fin_due {
-            // Zero window with data waiting and nothing in flight: persist.
-            if unsent > 0
-                && self.snd_wnd == 0
-                && in_flight == 0
-                && self.timer(Timer::Persist).is_none()
-            {
+            // Data waiting, nothing in flight, and the window (zero, or too
+            // small to be worth it) stops us: the persist timer will probe
+            // or override (RFC 9293 §3.8.6.1, §3.8.6.2.1).
+            if unsent > 0 && in_flight == 0 && self.timer(Timer::Persist).is_none() {
                 self.arm_persist(now);
             }
             return None;

@@ -1,0 +1,1292 @@
+//! The catalogue: each classic TCP case as a named, documented scenario.
+//! Every scenario runs with any seed, passes the four oracles, and checks
+//! its own expected outcome (states visited, who saw a reset, what was
+//! retransmitted).
+
+use crate::host::{Action, Host};
+use crate::run::{Outcome, Setup, execute};
+use rand_core::RngCore;
+use sim::topology::{self, Endpoint as Place};
+use sim::{
+    Addr, Ctx, Duration, FaultAction, FaultRule, LinkConfig, Node, Packet, SimError, Time, World,
+    WorldConfig,
+};
+use stack::wire::{self, Flags, IpPair, TcpOptions, TcpRepr};
+use stack::{SeqNum, SocketError, State, TcpConfig};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+pub const CLIENT: Addr = Addr::new(10, 0, 0, 1);
+pub const SERVER: Addr = Addr::new(10, 0, 0, 2);
+pub const ATTACKER: Addr = Addr::new(10, 0, 0, 66);
+pub const PORT: u16 = 80;
+
+/// A named, documented case.
+pub struct Scenario {
+    pub name: &'static str,
+    /// One line for `tcpsim list`.
+    pub summary: &'static str,
+    /// The RFC section it exercises and what a reader should see.
+    pub doc: &'static str,
+    build: fn(u64) -> Result<Setup, SimError>,
+    expect: fn(&Outcome) -> Result<(), String>,
+}
+
+impl Scenario {
+    /// Builds, runs, applies the oracles and the scenario's own expectation.
+    pub fn run(&self, seed: u64) -> Result<Outcome, SimError> {
+        let mut outcome = execute(seed, (self.build)(seed)?)?;
+        outcome.expectation = (self.expect)(&outcome);
+        Ok(outcome)
+    }
+}
+
+fn secret(seed: u64, name: &str) -> [u8; 16] {
+    let mut rng = sim::rng::stream(seed, &format!("isn-secret:{name}"));
+    let mut key = [0u8; 16];
+    rng.fill_bytes(&mut key);
+    key
+}
+
+fn host(seed: u64, name: &str, addr: Addr, tcp: TcpConfig) -> Host {
+    Host::new(name, addr, secret(seed, name), tcp)
+}
+
+fn client(seed: u64) -> Host {
+    host(seed, "client", CLIENT, TcpConfig::default())
+}
+
+fn server(seed: u64) -> Host {
+    host(seed, "server", SERVER, TcpConfig::default()).at(
+        Time::ZERO,
+        Action::Listen {
+            port: PORT,
+            backlog: 128,
+        },
+    )
+}
+
+fn server_addr() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(SERVER), PORT)
+}
+
+fn ms(n: u64) -> Time {
+    Time::from_millis(n)
+}
+
+/// 100 Mbit/s, 5 ms one way.
+fn lan() -> LinkConfig {
+    LinkConfig::new(100_000_000, Duration::from_millis(5))
+}
+
+/// Which way a fault rule applies.
+#[derive(Clone, Copy)]
+enum Way {
+    ClientToServer,
+    ServerToClient,
+}
+
+fn pair(
+    seed: u64,
+    a: Host,
+    b: Host,
+    link: LinkConfig,
+    faults: Vec<(Way, FaultRule)>,
+    horizon: Time,
+) -> Result<Setup, SimError> {
+    let mut world = World::new(WorldConfig::new(seed));
+    let p = topology::point_to_point(
+        &mut world,
+        Place::new(a.name.clone(), CLIENT, a),
+        Place::new(b.name.clone(), SERVER, b),
+        link.clone(),
+        link,
+    )?;
+    for (way, rule) in faults {
+        let link = match way {
+            Way::ClientToServer => p.a_to_b,
+            Way::ServerToClient => p.b_to_a,
+        };
+        world.add_fault(link, rule)?;
+    }
+    Ok(Setup {
+        world,
+        hosts: vec![p.a, p.b],
+        horizon,
+        open_at_end: false,
+    })
+}
+
+/// The TCP header of a packet, if it parses.
+fn tcp_of(p: &Packet) -> Option<(Flags, usize)> {
+    let (_, repr) = wire::parse_datagram(&p.bytes).ok()?;
+    Some((repr.flags, repr.payload.len()))
+}
+
+fn is_pure_ack(p: &Packet) -> bool {
+    tcp_of(p).is_some_and(|(f, len)| f == Flags::ACK && len == 0)
+}
+
+fn is_syn(p: &Packet) -> bool {
+    tcp_of(p).is_some_and(|(f, _)| f.syn() && !f.ack())
+}
+
+fn has_data(p: &Packet) -> bool {
+    tcp_of(p).is_some_and(|(_, len)| len > 0)
+}
+
+fn check(cond: bool, what: &str) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(what.to_string()) }
+}
+
+fn received(o: &Outcome, host: usize) -> u64 {
+    o.streams(host).iter().map(|s| s.received).sum()
+}
+
+// ----- the scenarios -----
+
+fn build_handshake(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 1000,
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    pair(
+        seed,
+        c,
+        server(seed).close_on_eof(),
+        lan(),
+        vec![],
+        Time::from_secs(120),
+    )
+}
+
+fn expect_handshake(o: &Outcome) -> Result<(), String> {
+    check(
+        o.states(0)
+            .starts_with(&[State::SynSent, State::Established]),
+        "client: SYN-SENT then ESTABLISHED",
+    )?;
+    check(
+        o.states(1)
+            .starts_with(&[State::SynReceived, State::Established]),
+        "server: SYN-RECEIVED then ESTABLISHED",
+    )?;
+    check(received(o, 1) == 1000, "server read the 1000 bytes")
+}
+
+fn build_four_way(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 5000,
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    let s = server(seed).at(ms(300), Action::Close { conn: 0 });
+    pair(seed, c, s, lan(), vec![], Time::from_secs(120))
+}
+
+fn expect_four_way(o: &Outcome) -> Result<(), String> {
+    check(
+        o.states(0).ends_with(&[
+            State::FinWait1,
+            State::FinWait2,
+            State::TimeWait,
+            State::Closed,
+        ]),
+        "client: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT, CLOSED",
+    )?;
+    check(
+        o.states(1)
+            .ends_with(&[State::CloseWait, State::LastAck, State::Closed]),
+        "server: CLOSE-WAIT, LAST-ACK, CLOSED",
+    )?;
+    check(received(o, 1) == 5000, "server read all 5000 bytes")
+}
+
+fn build_three_way(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    pair(
+        seed,
+        c,
+        server(seed).close_on_eof(),
+        lan(),
+        vec![],
+        Time::from_secs(120),
+    )
+}
+
+fn expect_three_way(o: &Outcome) -> Result<(), String> {
+    check(
+        !o.visited(0, State::FinWait2),
+        "client never in FIN-WAIT-2: the server's FIN rode on its ACK",
+    )?;
+    check(
+        o.states(0)
+            .ends_with(&[State::FinWait1, State::TimeWait, State::Closed]),
+        "client: FIN-WAIT-1 -> TIME-WAIT",
+    )?;
+    check(
+        o.sent_with(1, Flags::FIN | Flags::ACK) == 1,
+        "server sent exactly one FIN,ACK",
+    )
+}
+
+fn build_simultaneous_open(seed: u64) -> Result<Setup, SimError> {
+    let a = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: SocketAddrV4::new(Ipv4Addr::from(SERVER), 6000),
+                local_port: Some(5000),
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    let b = host(seed, "server", SERVER, TcpConfig::default())
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: SocketAddrV4::new(Ipv4Addr::from(CLIENT), 5000),
+                local_port: Some(6000),
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    pair(seed, a, b, lan(), vec![], Time::from_secs(120))
+}
+
+fn expect_simultaneous_open(o: &Outcome) -> Result<(), String> {
+    for i in 0..2 {
+        check(
+            o.states(i)
+                .starts_with(&[State::SynSent, State::SynReceived, State::Established]),
+            "both: SYN-SENT -> SYN-RECEIVED -> ESTABLISHED",
+        )?;
+    }
+    Ok(())
+}
+
+fn build_simultaneous_close(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(ms(200), Action::Close { conn: 0 });
+    let s = server(seed).at(ms(200), Action::Close { conn: 0 });
+    pair(seed, c, s, lan(), vec![], Time::from_secs(120))
+}
+
+fn expect_simultaneous_close(o: &Outcome) -> Result<(), String> {
+    for i in 0..2 {
+        check(
+            o.states(i).ends_with(&[
+                State::FinWait1,
+                State::Closing,
+                State::TimeWait,
+                State::Closed,
+            ]),
+            "both: FIN-WAIT-1 -> CLOSING -> TIME-WAIT -> CLOSED",
+        )?;
+    }
+    Ok(())
+}
+
+fn build_lost_final_ack(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    // The client's pure ACKs: #1 completes the handshake, #2 answers the
+    // server's FIN. Drop #2: the final ACK is lost.
+    let drop_final_ack =
+        FaultRule::new("drop the final ACK", is_pure_ack, FaultAction::Drop).nth(2);
+    pair(
+        seed,
+        c,
+        server(seed).close_on_eof(),
+        lan(),
+        vec![(Way::ClientToServer, drop_final_ack)],
+        Time::from_secs(120),
+    )
+}
+
+fn expect_lost_final_ack(o: &Outcome) -> Result<(), String> {
+    check(o.visited(1, State::LastAck), "server in LAST-ACK")?;
+    check(
+        o.retransmissions(1) >= 1,
+        "server retransmitted its FIN from LAST-ACK",
+    )?;
+    check(
+        o.sent_with(0, Flags::ACK) >= 3,
+        "client in TIME-WAIT ACKed the retransmitted FIN again",
+    )?;
+    check(
+        o.states(1).last() == Some(&State::Closed),
+        "server reached CLOSED once the re-ACK arrived",
+    )
+}
+
+fn build_old_duplicate_syn(seed: u64) -> Result<Setup, SimError> {
+    // Attempt 1 from port 4000 is abandoned in SYN-SENT (nothing is sent on
+    // abort there); its SYN is held in the network for 1 s. Attempt 2 from
+    // the same port at 1.002 s has a new ISN. The stale SYN reaches the
+    // listener first (RFC 9293 Figure 8).
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: Some(4000),
+            },
+        )
+        .at(ms(500), Action::Abort { conn: 0 })
+        .at(
+            ms(1002),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: Some(4000),
+            },
+        )
+        .at(Time::from_secs(5), Action::Close { conn: 1 });
+    let hold_first_syn = FaultRule::new(
+        "hold the first SYN",
+        is_syn,
+        FaultAction::Delay(Duration::from_millis(1000)),
+    )
+    .nth(1);
+    pair(
+        seed,
+        c,
+        server(seed).close_on_eof(),
+        lan(),
+        vec![(Way::ClientToServer, hold_first_syn)],
+        Time::from_secs(120),
+    )
+}
+
+fn expect_old_duplicate_syn(o: &Outcome) -> Result<(), String> {
+    let server = o.states(1);
+    let back_to_listen = server
+        .windows(2)
+        .any(|w| w == [State::SynReceived, State::Listen]);
+    check(
+        back_to_listen,
+        "server: the stale SYN's SYN-RECEIVED was reset back to LISTEN",
+    )?;
+    check(
+        o.sent_with(0, Flags::RST) >= 1,
+        "client sent <SEQ=SEG.ACK><CTL=RST> for the unacceptable SYN-ACK",
+    )?;
+    check(
+        server.contains(&State::Established),
+        "the real connection completed",
+    )
+}
+
+fn build_delayed_syn_after_close(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: Some(4000),
+            },
+        )
+        .at(
+            ms(100),
+            Action::Send {
+                conn: 0,
+                bytes: 100,
+            },
+        )
+        .at(ms(200), Action::Close { conn: 0 });
+    // A copy of the first SYN arrives 3 s later, long after the connection closed.
+    let late_copy = FaultRule::new(
+        "late copy of the SYN",
+        is_syn,
+        FaultAction::Duplicate(Duration::from_secs(3)),
+    )
+    .nth(1);
+    pair(
+        seed,
+        c,
+        server(seed).close_on_eof(),
+        lan(),
+        vec![(Way::ClientToServer, late_copy)],
+        Time::from_secs(200),
+    )
+}
+
+fn expect_delayed_syn_after_close(o: &Outcome) -> Result<(), String> {
+    let accepted = o
+        .host(1)
+        .log
+        .iter()
+        .filter(|l| matches!(l.record, crate::host::Record::Accepted { .. }))
+        .count();
+    check(
+        accepted == 1,
+        "the stale SYN never became an accepted connection",
+    )?;
+    let syn_received = o
+        .states(1)
+        .iter()
+        .filter(|&&s| s == State::SynReceived)
+        .count();
+    check(
+        syn_received == 2,
+        "the stale SYN opened a half-open SYN-RECEIVED that later timed out",
+    )?;
+    check(
+        o.errors(0).is_empty(),
+        "the client (in TIME-WAIT) was not disturbed",
+    )
+}
+
+fn build_wraparound(seed: u64) -> Result<Setup, SimError> {
+    let near_wrap = |isn: u32| TcpConfig {
+        isn: Some(isn),
+        ..TcpConfig::default()
+    };
+    let c = host(seed, "client", CLIENT, near_wrap(u32::MAX - 3000))
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(20),
+            Action::Send {
+                conn: 0,
+                bytes: 4_000_000,
+            },
+        )
+        .at(ms(25), Action::Shutdown { conn: 0 })
+        .close_on_eof();
+    let s = host(seed, "server", SERVER, near_wrap(u32::MAX - 5000))
+        .at(
+            Time::ZERO,
+            Action::Listen {
+                port: PORT,
+                backlog: 16,
+            },
+        )
+        .at(
+            ms(30),
+            Action::Send {
+                conn: 0,
+                bytes: 100_000,
+            },
+        )
+        .close_on_eof();
+    pair(
+        seed,
+        c,
+        s,
+        lan().with_loss(0.01),
+        vec![],
+        Time::from_secs(200),
+    )
+}
+
+fn expect_wraparound(o: &Outcome) -> Result<(), String> {
+    check(
+        received(o, 1) == 4_000_000,
+        "server read all 4,000,000 bytes across the 2^32 wrap",
+    )?;
+    check(
+        received(o, 0) == 100_000,
+        "client read all 100,000 bytes across the wrap",
+    )?;
+    check(
+        o.retransmissions(0) > 0,
+        "losses were repaired by retransmission",
+    )
+}
+
+fn build_refused(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed).at(
+        ms(0),
+        Action::Connect {
+            remote: SocketAddrV4::new(Ipv4Addr::from(SERVER), 9),
+            local_port: None,
+        },
+    );
+    pair(seed, c, server(seed), lan(), vec![], Time::from_secs(10))
+}
+
+fn expect_refused(o: &Outcome) -> Result<(), String> {
+    check(
+        o.errors(0) == vec![SocketError::ConnectionRefused],
+        "client: ECONNREFUSED",
+    )?;
+    check(
+        o.sent_with(1, Flags::RST | Flags::ACK) == 1,
+        "server answered <SEQ=0><ACK=ISS+1><CTL=RST,ACK>",
+    )
+}
+
+fn build_rst_on_unread_close(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 3000,
+            },
+        );
+    let s = server(seed)
+        .at(Time::ZERO, Action::Reading(false))
+        .at(ms(200), Action::Close { conn: 0 });
+    pair(seed, c, s, lan(), vec![], Time::from_secs(10))
+}
+
+fn expect_rst_on_unread_close(o: &Outcome) -> Result<(), String> {
+    check(
+        o.sent_with(1, Flags::RST | Flags::ACK) == 1,
+        "server closed with unread data: RST,ACK, not FIN",
+    )?;
+    check(o.sent_with(1, Flags::FIN) == 0, "no FIN from the server")?;
+    check(
+        o.errors(0) == vec![SocketError::ConnectionReset],
+        "client: ECONNRESET",
+    )
+}
+
+fn build_abort(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(ms(100), Action::Abort { conn: 0 });
+    pair(seed, c, server(seed), lan(), vec![], Time::from_secs(10))
+}
+
+fn expect_abort(o: &Outcome) -> Result<(), String> {
+    check(
+        o.sent_with(0, Flags::RST | Flags::ACK) == 1,
+        "client aborted with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>",
+    )?;
+    check(
+        o.errors(1) == vec![SocketError::ConnectionReset],
+        "server: ECONNRESET",
+    )
+}
+
+fn build_close_wait_abort(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    // The server application never closes; at 5 s its process exits.
+    let s = server(seed).at(Time::from_secs(5), Action::Abort { conn: 0 });
+    pair(seed, c, s, lan(), vec![], Time::from_secs(30))
+}
+
+fn expect_close_wait_abort(o: &Outcome) -> Result<(), String> {
+    check(o.visited(1, State::CloseWait), "server sat in CLOSE-WAIT")?;
+    check(o.visited(0, State::FinWait2), "client waited in FIN-WAIT-2")?;
+    check(
+        o.sent_with(1, Flags::RST) == 1,
+        "the exiting process's connection sent RST",
+    )?;
+    check(
+        o.errors(0) == vec![SocketError::ConnectionReset],
+        "client: ECONNRESET",
+    )
+}
+
+fn build_half_close(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 10_000,
+            },
+        )
+        .at(ms(60), Action::Shutdown { conn: 0 });
+    let s = server(seed)
+        .at(
+            ms(300),
+            Action::Send {
+                conn: 0,
+                bytes: 50_000,
+            },
+        )
+        .at(ms(310), Action::Close { conn: 0 });
+    pair(seed, c, s, lan(), vec![], Time::from_secs(120))
+}
+
+fn expect_half_close(o: &Outcome) -> Result<(), String> {
+    check(
+        o.visited(0, State::FinWait2),
+        "client half-closed: FIN-WAIT-2",
+    )?;
+    check(
+        received(o, 0) == 50_000,
+        "client still read all 50,000 bytes after its FIN",
+    )?;
+    check(
+        received(o, 1) == 10_000,
+        "server read the client's 10,000 bytes then EOF",
+    )?;
+    check(o.visited(1, State::LastAck), "server closed last: LAST-ACK")
+}
+
+fn build_half_open(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(2000),
+            Action::Send {
+                conn: 0,
+                bytes: 100,
+            },
+        );
+    let s = server(seed).at(ms(1000), Action::Crash);
+    pair(seed, c, s, lan(), vec![], Time::from_secs(30))
+}
+
+fn expect_half_open(o: &Outcome) -> Result<(), String> {
+    check(
+        o.host(1)
+            .log
+            .iter()
+            .any(|l| l.record == crate::host::Record::Crash),
+        "server crashed",
+    )?;
+    check(
+        o.sent_with(1, Flags::RST) == 1,
+        "the rebooted server answered the client's data with RST",
+    )?;
+    check(
+        o.errors(0) == vec![SocketError::ConnectionReset],
+        "client learned of the half-open connection: ECONNRESET",
+    )
+}
+
+fn build_half_open_keepalive(seed: u64) -> Result<Setup, SimError> {
+    let keepalive = TcpConfig {
+        keepalive: Some(stack::Keepalive {
+            idle: Duration::from_secs(10).into_stack(),
+            interval: Duration::from_secs(1).into_stack(),
+            probes: 3,
+        }),
+        ..TcpConfig::default()
+    };
+    let c = host(seed, "client", CLIENT, keepalive).at(
+        ms(0),
+        Action::Connect {
+            remote: server_addr(),
+            local_port: None,
+        },
+    );
+    // The server dies silently: it loses its state and the path goes dark.
+    let s = server(seed).at(ms(1000), Action::Crash);
+    let link = lan().with_down(Time::from_secs(1), Time::from_secs(1000));
+    pair(seed, c, s, link, vec![], Time::from_secs(60))
+}
+
+fn expect_half_open_keepalive(o: &Outcome) -> Result<(), String> {
+    check(
+        o.streams(0)[0].counters.keepalive_probes == 3,
+        "client sent three keepalive probes",
+    )?;
+    check(
+        o.errors(0) == vec![SocketError::TimedOut],
+        "client gave up on the silent peer: ETIMEDOUT",
+    )
+}
+
+/// Sends prebuilt datagrams at given times: an off-path attacker.
+pub struct Injector {
+    pub script: Vec<(Time, Vec<u8>)>,
+}
+
+impl Node for Injector {
+    fn on_packet(&mut self, ctx: &mut Ctx<'_>, packet: Packet) {
+        ctx.recycle(packet);
+    }
+    fn on_wake(&mut self, ctx: &mut Ctx<'_>, index: u64) {
+        if let Some((_, bytes)) = self.script.get(index as usize) {
+            let dst = Addr(u32::from_be_bytes([
+                bytes[16], bytes[17], bytes[18], bytes[19],
+            ]));
+            let mut p = ctx.alloc_packet(ctx.addr(), dst);
+            p.bytes.extend_from_slice(bytes);
+            ctx.send(p);
+        }
+    }
+}
+
+fn forged(src: SocketAddrV4, dst: SocketAddrV4, flags: Flags, seq: u32) -> Vec<u8> {
+    let repr = TcpRepr {
+        src_port: src.port(),
+        dst_port: dst.port(),
+        seq: SeqNum(seq),
+        ack: SeqNum(0),
+        flags,
+        window: 0,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    let mut out = Vec::new();
+    wire::emit_datagram(
+        IpPair {
+            src: *src.ip(),
+            dst: *dst.ip(),
+        },
+        &repr,
+        &mut out,
+    );
+    out
+}
+
+fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
+    // ISNs pinned so the attacker's guesses land inside the server's window
+    // (in-window but not exact: RFC 5961's threat model).
+    let pinned = |isn| TcpConfig {
+        isn: Some(isn),
+        ..TcpConfig::default()
+    };
+    let client_port = 40_000;
+    let c = host(seed, "client", CLIENT, pinned(1_000_000))
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: Some(client_port),
+            },
+        )
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 200_000,
+            },
+        )
+        .at(ms(2000), Action::Close { conn: 0 });
+    let s = host(seed, "server", SERVER, pinned(5_000_000))
+        .at(
+            Time::ZERO,
+            Action::Listen {
+                port: PORT,
+                backlog: 16,
+            },
+        )
+        .close_on_eof();
+    let spoofed = SocketAddrV4::new(Ipv4Addr::from(CLIENT), client_port);
+    let in_window = 1_000_000 + 1 + 30_000;
+    let attacker = Injector {
+        script: vec![
+            (
+                ms(60),
+                forged(spoofed, server_addr(), Flags::RST, in_window),
+            ),
+            (
+                ms(70),
+                forged(spoofed, server_addr(), Flags::SYN, in_window),
+            ),
+        ],
+    };
+    let mut world = World::new(WorldConfig::new(seed));
+    let star = topology::star(
+        &mut world,
+        vec![
+            Place::new("client", CLIENT, c),
+            Place::new("server", SERVER, s),
+            Place::new("attacker", ATTACKER, attacker),
+        ],
+        lan(),
+    )?;
+    for i in 0..2u64 {
+        world.wake_node_at(star.leaves[2], [ms(60), ms(70)][i as usize], i)?;
+    }
+    Ok(Setup {
+        world,
+        hosts: vec![star.leaves[0], star.leaves[1]],
+        horizon: Time::from_secs(120),
+        open_at_end: false,
+    })
+}
+
+fn expect_blind_reset(o: &Outcome) -> Result<(), String> {
+    check(
+        o.streams(1)[0].counters.challenge_acks >= 2,
+        "server answered the forged RST and SYN with challenge ACKs",
+    )?;
+    check(
+        o.errors(1).is_empty() && o.errors(0).is_empty(),
+        "nobody was reset",
+    )?;
+    check(received(o, 1) == 200_000, "the transfer survived intact")
+}
+
+fn build_time_wait_assassination(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(ms(300), Action::Close { conn: 0 });
+    let s = server(seed)
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 500,
+            },
+        )
+        .close_on_eof();
+    // An old duplicate of the server's data wanders in during TIME-WAIT.
+    let old_data = FaultRule::new(
+        "old duplicate data",
+        has_data,
+        FaultAction::Duplicate(Duration::from_secs(5)),
+    )
+    .nth(1);
+    pair(
+        seed,
+        c,
+        s,
+        lan(),
+        vec![(Way::ServerToClient, old_data)],
+        Time::from_secs(120),
+    )
+}
+
+fn expect_time_wait_assassination(o: &Outcome) -> Result<(), String> {
+    check(
+        o.sent_with(1, Flags::RST) >= 1,
+        "the closed server answered the client's ACK with RST",
+    )?;
+    // The client's TIME-WAIT began around 0.31 s and must last the full 60 s.
+    let log = &o.host(0).log;
+    let entered = log.iter().find(|l| {
+        matches!(
+            l.record,
+            crate::host::Record::State {
+                to: State::TimeWait,
+                ..
+            }
+        )
+    });
+    let left = log.iter().find(|l| {
+        matches!(
+            l.record,
+            crate::host::Record::State {
+                from: State::TimeWait,
+                ..
+            }
+        )
+    });
+    match (entered, left) {
+        (Some(a), Some(b)) => check(
+            b.time.saturating_since(a.time) >= Duration::from_secs(60),
+            "RFC 1337: the RST did not cut TIME-WAIT short",
+        ),
+        _ => Err("client must pass through TIME-WAIT".into()),
+    }
+}
+
+fn build_zero_window(seed: u64) -> Result<Setup, SimError> {
+    let small = TcpConfig {
+        recv_buffer: 16_384,
+        ..TcpConfig::default()
+    };
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(50),
+            Action::Send {
+                conn: 0,
+                bytes: 100_000,
+            },
+        )
+        .at(ms(100), Action::Close { conn: 0 });
+    let s = host(seed, "server", SERVER, small)
+        .at(
+            Time::ZERO,
+            Action::Listen {
+                port: PORT,
+                backlog: 4,
+            },
+        )
+        .at(Time::ZERO, Action::Reading(false))
+        .at(Time::from_secs(5), Action::Reading(true))
+        .close_on_eof();
+    pair(seed, c, s, lan(), vec![], Time::from_secs(120))
+}
+
+fn expect_zero_window(o: &Outcome) -> Result<(), String> {
+    check(
+        o.streams(0)[0].counters.zero_window_probes >= 2,
+        "client probed the zero window (with backoff)",
+    )?;
+    check(
+        received(o, 1) == 100_000,
+        "once the reader drained, everything arrived",
+    )
+}
+
+fn build_lossy_bulk(seed: u64) -> Result<Setup, SimError> {
+    let link = lan()
+        .with_loss(0.02)
+        .with_duplicate(0.01)
+        .with_reorder(sim::Reorder {
+            probability: 0.02,
+            extra_delay: Duration::from_millis(3),
+        })
+        .with_corruption(sim::Corruption {
+            probability: 0.005,
+            bits: 1,
+        });
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(20),
+            Action::Send {
+                conn: 0,
+                bytes: 1_000_000,
+            },
+        )
+        .at(ms(25), Action::Close { conn: 0 });
+    pair(
+        seed,
+        c,
+        server(seed).close_on_eof(),
+        link,
+        vec![],
+        Time::from_secs(300),
+    )
+}
+
+fn expect_lossy_bulk(o: &Outcome) -> Result<(), String> {
+    check(
+        received(o, 1) == 1_000_000,
+        "every byte arrived exactly once, in order, uncorrupted",
+    )?;
+    check(o.retransmissions(0) > 0, "losses were repaired")?;
+    check(
+        o.host(1).malformed_count + o.host(0).malformed_count > 0,
+        "corrupted segments were caught by the checksum",
+    )
+}
+
+fn build_many_connections(seed: u64) -> Result<Setup, SimError> {
+    let clients_count = 10;
+    let per_client = 100;
+    let mut leaves = Vec::new();
+    for i in 0..clients_count {
+        let addr = Addr::new(10, 1, 0, 10 + i as u8);
+        let name = format!("client{i}");
+        let mut h = host(seed, &name, addr, TcpConfig::default());
+        for j in 0..per_client {
+            let at = Time::from_micros((j * clients_count + i) as u64 * 500);
+            h = h
+                .at(
+                    at,
+                    Action::Connect {
+                        remote: server_addr(),
+                        local_port: None,
+                    },
+                )
+                .at(
+                    at + Duration::from_millis(30),
+                    Action::Send {
+                        conn: j,
+                        bytes: 1000,
+                    },
+                )
+                .at(at + Duration::from_millis(31), Action::Close { conn: j });
+        }
+        leaves.push(Place::new(name, addr, h));
+    }
+    let srv = server(seed).close_on_eof();
+    leaves.push(Place::new("server", SERVER, srv));
+    let mut world = World::new(WorldConfig::new(seed));
+    let star = topology::star(
+        &mut world,
+        leaves,
+        LinkConfig::new(1_000_000_000, Duration::from_millis(1)),
+    )?;
+    let mut hosts = vec![star.leaves[clients_count]];
+    hosts.extend(&star.leaves[..clients_count]);
+    Ok(Setup {
+        world,
+        hosts,
+        horizon: Time::from_secs(200),
+        open_at_end: false,
+    })
+}
+
+fn expect_many_connections(o: &Outcome) -> Result<(), String> {
+    let accepted = o
+        .host(0)
+        .log
+        .iter()
+        .filter(|l| matches!(l.record, crate::host::Record::Accepted { .. }))
+        .count();
+    check(
+        accepted == 1000,
+        "the server accepted all 1,000 connections",
+    )?;
+    check(
+        received(o, 0) == 1_000_000,
+        "the server read 1,000 bytes from each",
+    )
+}
+
+/// Lets the catalogue write `Duration::from_secs(10).into_stack()`.
+trait IntoStack {
+    fn into_stack(self) -> stack::Duration;
+}
+impl IntoStack for Duration {
+    fn into_stack(self) -> stack::Duration {
+        stack::Duration::from_nanos(self.as_nanos())
+    }
+}
+
+/// Every scenario, in catalogue order.
+pub fn all() -> &'static [Scenario] {
+    &CATALOGUE
+}
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    CATALOGUE.iter().find(|s| s.name == name)
+}
+
+static CATALOGUE: [Scenario; 21] = [
+    Scenario {
+        name: "handshake",
+        summary: "three-way handshake, a little data, orderly close",
+        doc: "RFC 9293 §3.5 Figure 6. SYN-SENT --> <CTL=SYN>, SYN-RECEIVED <-- <CTL=SYN,ACK>, ESTABLISHED on both sides after the third segment; ack = ISN + 1 throughout.",
+        build: build_handshake,
+        expect: expect_handshake,
+    },
+    Scenario {
+        name: "four-way-close",
+        summary: "active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT; passive: CLOSE-WAIT, LAST-ACK",
+        doc: "RFC 9293 §3.6 Figure 12, case 1. The server's ACK of the client's FIN and its own FIN leave 200 ms apart, so all four segments are visible.",
+        build: build_four_way,
+        expect: expect_four_way,
+    },
+    Scenario {
+        name: "three-way-close",
+        summary: "the server's FIN rides on its ACK of the client's FIN",
+        doc: "RFC 9293 §3.6; the server closes as soon as it reads EOF, so its FIN is piggybacked on the ACK and the client goes FIN-WAIT-1 -> TIME-WAIT directly (Figure 5's 'rcv FIN,ACK').",
+        build: build_three_way,
+        expect: expect_three_way,
+    },
+    Scenario {
+        name: "simultaneous-open",
+        summary: "both sides send SYN at once",
+        doc: "RFC 9293 §3.5 Figure 7. Each SYN-SENT side receives the other's SYN, moves to SYN-RECEIVED and answers SYN,ACK; both reach ESTABLISHED.",
+        build: build_simultaneous_open,
+        expect: expect_simultaneous_open,
+    },
+    Scenario {
+        name: "simultaneous-close",
+        summary: "both sides close at once: CLOSING on both",
+        doc: "RFC 9293 §3.6 Figure 13. The FINs cross; each side in FIN-WAIT-1 receives a FIN (CLOSING), then the ACK of its own FIN (TIME-WAIT).",
+        build: build_simultaneous_close,
+        expect: expect_simultaneous_close,
+    },
+    Scenario {
+        name: "lost-final-ack",
+        summary: "the last ACK is lost: LAST-ACK retransmits FIN, TIME-WAIT re-ACKs",
+        doc: "RFC 9293 §3.6 and §3.10.7.4 (TIME-WAIT: 'acknowledge it, and restart the 2 MSL timeout'). The client's final ACK is dropped; the server's FIN is retransmitted on RTO and re-ACKed.",
+        build: build_lost_final_ack,
+        expect: expect_lost_final_ack,
+    },
+    Scenario {
+        name: "old-duplicate-syn",
+        summary: "a stale SYN reaches the listener during the real handshake",
+        doc: "RFC 9293 §3.5 Figure 8. The old SYN makes the server answer with a SYN,ACK the client cannot accept; the client sends <SEQ=SEG.ACK><CTL=RST>, the server returns to LISTEN, and the real connection completes.",
+        build: build_old_duplicate_syn,
+        expect: expect_old_duplicate_syn,
+    },
+    Scenario {
+        name: "delayed-syn-after-close",
+        summary: "a duplicate SYN arrives after the connection ended",
+        doc: "RFC 9293 §3.10.7.2 and §3.10.7.4. The late SYN opens a half-open SYN-RECEIVED at the listener; the client, in TIME-WAIT, answers the SYN,ACK with an ACK that the server rejects with RST (ignored under RFC 1337); the half-open entry times out. No phantom connection is accepted.",
+        build: build_delayed_syn_after_close,
+        expect: expect_delayed_syn_after_close,
+    },
+    Scenario {
+        name: "sequence-wraparound",
+        summary: "ISNs a few KB below 2^32, megabytes across the wrap under 1% loss",
+        doc: "RFC 9293 §3.4 (modulo 2^32 arithmetic). Pinned ISNs put the wrap inside the first few segments; 4 MB one way and 100 KB back cross it with losses repaired, byte-exact.",
+        build: build_wraparound,
+        expect: expect_wraparound,
+    },
+    Scenario {
+        name: "connection-refused",
+        summary: "SYN to a closed port draws RST,ACK: ECONNREFUSED",
+        doc: "RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; §3.10.7.3: a RST with an acceptable ACK in SYN-SENT means 'connection refused'.",
+        build: build_refused,
+        expect: expect_refused,
+    },
+    Scenario {
+        name: "rst-on-unread-close",
+        summary: "close with unread data sends RST instead of FIN",
+        doc: "RFC 2525 §2.17, RFC 1122 4.2.2.13: the server never reads, then closes; it aborts with RST,ACK and the client sees ECONNRESET.",
+        build: build_rst_on_unread_close,
+        expect: expect_rst_on_unread_close,
+    },
+    Scenario {
+        name: "abort",
+        summary: "ABORT sends RST,ACK; the peer sees ECONNRESET",
+        doc: "RFC 9293 §3.10.5: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (Linux's R.), accepted by the peer because SEQ = RCV.NXT (RFC 5961 §3.2).",
+        build: build_abort,
+        expect: expect_abort,
+    },
+    Scenario {
+        name: "close-wait-abort",
+        summary: "the peer never closes, then its process exits: RST",
+        doc: "RFC 9293 §3.6: the server sits in CLOSE-WAIT while the client waits in FIN-WAIT-2; when the server's process exits its connection is aborted with RST.",
+        build: build_close_wait_abort,
+        expect: expect_close_wait_abort,
+    },
+    Scenario {
+        name: "half-close",
+        summary: "after SHUT_WR the client still receives until the server's FIN",
+        doc: "RFC 9293 §3.6 and §3.10.4: a half-closed connection keeps delivering data in the open direction.",
+        build: build_half_close,
+        expect: expect_half_close,
+    },
+    Scenario {
+        name: "half-open",
+        summary: "the server crashes and reboots; the client's next segment draws RST",
+        doc: "RFC 9293 §3.5.1 (half-open connections) and §3.10.7.1: the rebooted server has no TCB, answers the client's data with <SEQ=SEG.ACK><CTL=RST>, and the client resets.",
+        build: build_half_open,
+        expect: expect_half_open,
+    },
+    Scenario {
+        name: "half-open-keepalive",
+        summary: "keepalive detects a silent dead peer",
+        doc: "RFC 9293 §3.8.4 (RFC 1122 4.2.3.6). The server dies and the path goes dark; the idle client's keepalive probes go unanswered and it gives up with ETIMEDOUT (and a RST, as Linux).",
+        build: build_half_open_keepalive,
+        expect: expect_half_open_keepalive,
+    },
+    Scenario {
+        name: "blind-reset-attack",
+        summary: "in-window RST and SYN from an off-path attacker draw challenge ACKs",
+        doc: "RFC 5961 §3 and §4: the forged RST is in the window but not exact and the forged SYN is in a synchronized state; both get challenge ACKs and the transfer continues.",
+        build: build_blind_reset,
+        expect: expect_blind_reset,
+    },
+    Scenario {
+        name: "time-wait-assassination",
+        summary: "a RST in TIME-WAIT is ignored (RFC 1337)",
+        doc: "RFC 1337: an old duplicate makes the client ACK into a closed server, whose RST reaches the client in TIME-WAIT; TIME-WAIT is not cut short.",
+        build: build_time_wait_assassination,
+        expect: expect_time_wait_assassination,
+    },
+    Scenario {
+        name: "zero-window",
+        summary: "persist probes until the reader drains",
+        doc: "RFC 9293 §3.8.6.1: the receiver stops reading, its window closes; the sender probes with backoff (Linux-style probes: SEQ = SND.UNA - 1) until the reader resumes.",
+        build: build_zero_window,
+        expect: expect_zero_window,
+    },
+    Scenario {
+        name: "lossy-bulk",
+        summary: "1 MB under loss, duplication, reordering and corruption",
+        doc: "RFC 6298, RFC 5681, RFC 6582: 2% loss, 1% duplication, 2% reordering and 0.5% bit corruption (caught by the checksum); every byte arrives once, in order.",
+        build: build_lossy_bulk,
+        expect: expect_lossy_bulk,
+    },
+    Scenario {
+        name: "many-connections",
+        summary: "1,000 clients' connections against one server",
+        doc: "Ten client hosts each open 100 short connections to one listener through a hub; every connection completes and closes.",
+        build: build_many_connections,
+        expect: expect_many_connections,
+    },
+];

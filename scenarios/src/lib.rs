@@ -1,0 +1,17 @@
+//! scenarios: joins `sim` and `stack`.
+//!
+//! - [`host`]: a TCP host on the engine: an endpoint plus an application schedule.
+//! - [`catalogue`]: the classic TCP cases as named, documented scenarios.
+//! - [`run`]: running a scenario, the outcome, its verdict.
+//! - [`oracle`]: the invariants every run must satisfy.
+//! - [`analysis`]: decoding TCP segments back out of the engine trace.
+//! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
+//! - [`cli`]: the `tcpsim` command.
+
+pub mod analysis;
+pub mod catalogue;
+pub mod cli;
+pub mod host;
+pub mod oracle;
+pub mod render;
+pub mod run;

@@ -1,0 +1,208 @@
+//! Oracles checked on every run of every scenario. Each is a plain function
+//! over recorded data, so a test can feed it a broken record and watch it fail.
+//!
+//! 1. delivery: every byte read is the right byte at the right offset
+//!    (exactly once, in order, uncorrupted) and nobody reads more than the
+//!    peer sent;
+//! 2. transitions: every state change is an arc of RFC 9293's diagram and
+//!    starts where the previous one ended;
+//! 3. termination: once the run is over, every connection is gone or in
+//!    TIME-WAIT;
+//! 4. segments: nobody ACKs data the peer never sent, and nobody sends data
+//!    beyond the peer's advertised window (one byte of probe allowed).
+
+use crate::analysis::SegmentEvent;
+use crate::host::{Logged, Record, Stream};
+use sim::EventKind;
+use stack::{SeqNum, SocketInfo, State};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddrV4;
+
+/// One oracle failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub oracle: &'static str,
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.oracle, self.detail)
+    }
+}
+
+fn violation(oracle: &'static str, detail: String) -> Violation {
+    Violation { oracle, detail }
+}
+
+/// Oracle 1. `hosts` is every host's streams.
+pub fn check_delivery(hosts: &[(&str, &[Stream])]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut queued_by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), u64> = BTreeMap::new();
+    for (_, streams) in hosts {
+        for s in streams.iter() {
+            if let (Some(l), Some(r)) = (s.local, s.remote) {
+                *queued_by_tuple.entry((l, r)).or_default() += s.queued;
+            }
+        }
+    }
+    for (name, streams) in hosts {
+        for s in streams.iter() {
+            if let Some(offset) = s.first_mismatch {
+                out.push(violation(
+                    "delivery",
+                    format!(
+                        "{name}: byte at stream offset {offset} is not the byte the peer sent there"
+                    ),
+                ));
+            }
+            if let (Some(l), Some(r)) = (s.local, s.remote) {
+                let sent = queued_by_tuple.get(&(r, l)).copied().unwrap_or(0);
+                if s.received > sent {
+                    out.push(violation(
+                        "delivery",
+                        format!(
+                            "{name}: read {} bytes from {r} but only {sent} were sent",
+                            s.received
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Oracle 2.
+pub fn check_transitions(hosts: &[(&str, &[Logged])]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (name, log) in hosts {
+        let mut last: BTreeMap<u32, State> = BTreeMap::new();
+        for entry in log.iter() {
+            match entry.record {
+                Record::State { conn, from, to } => {
+                    if !from.can_transition_to(to) {
+                        out.push(violation(
+                            "transitions",
+                            format!(
+                                "{name} {conn} at {}: {from} -> {to} is not in RFC 9293's diagram",
+                                entry.time
+                            ),
+                        ));
+                    }
+                    if let Some(&prev) = last.get(&conn.0)
+                        && prev != from
+                    {
+                        out.push(violation(
+                            "transitions",
+                            format!(
+                                "{name} {conn} at {}: left {from} but was in {prev}",
+                                entry.time
+                            ),
+                        ));
+                    }
+                    last.insert(conn.0, to);
+                }
+                Record::Crash => last.clear(),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// Oracle 3: the sockets each host still has at the end of the run.
+pub fn check_termination(hosts: &[(&str, &[SocketInfo])]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (name, sockets) in hosts {
+        for s in sockets.iter() {
+            if !matches!(s.state, State::Listen | State::TimeWait | State::Closed) {
+                out.push(violation(
+                    "termination",
+                    format!(
+                        "{name}: {} -> {} still {} when the run ended",
+                        s.local, s.remote, s.state
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[derive(Default, Clone, Copy)]
+struct Direction {
+    /// Highest sequence number sent (end of data, SYN and FIN).
+    highest_end: Option<SeqNum>,
+    /// This side's SYN carried a window-scale option, and its shift.
+    wscale: Option<u8>,
+    /// Highest ACK this side sent and the window with it (raw field).
+    acked: Option<(SeqNum, u16)>,
+}
+
+/// Oracle 4, over the Send events of the trace.
+pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut dirs: BTreeMap<(SocketAddrV4, SocketAddrV4), Direction> = BTreeMap::new();
+    for seg in segments.iter().filter(|s| s.kind == EventKind::Send) {
+        let key = (seg.src, seg.dst);
+        let reverse = (seg.dst, seg.src);
+        if seg.flags.syn() && !seg.flags.ack() {
+            // A new connection attempt on this tuple starts fresh.
+            dirs.remove(&key);
+            dirs.remove(&reverse);
+        }
+        let peer = dirs.get(&reverse).copied().unwrap_or_default();
+        if seg.flags.ack()
+            && !seg.flags.rst()
+            && let Some(peer_end) = peer.highest_end
+            && seg.ack.diff(peer_end) > 0
+        {
+            out.push(violation(
+                "segments",
+                format!(
+                    "{} -> {} at {}: ACK {} covers data the peer never sent (it sent up to {})",
+                    seg.src, seg.dst, seg.time, seg.ack, peer_end
+                ),
+            ));
+        }
+        let me = dirs.entry(key).or_default();
+        if seg.flags.syn() {
+            me.wscale = seg.options.window_scale;
+        }
+        if seg.payload_len > 0
+            && let Some((peer_ack, peer_window)) = peer.acked
+        {
+            let shift = match (me.wscale, peer.wscale) {
+                (Some(_), Some(theirs)) => theirs.min(14),
+                _ => 0,
+            };
+            let right_edge = peer_ack + (u32::from(peer_window) << shift);
+            let end = seg.seq + seg.payload_len;
+            // One byte past the window is a legitimate probe (RFC 9293 §3.8.6.1).
+            if end.diff(right_edge) > 1 {
+                out.push(violation(
+                    "segments",
+                    format!(
+                        "{} -> {} at {}: data up to {} beyond the peer's window edge {}",
+                        seg.src, seg.dst, seg.time, end, right_edge
+                    ),
+                ));
+            }
+        }
+        if !seg.flags.rst() {
+            let end = seg.seq + seg.seq_len();
+            if me.highest_end.is_none_or(|h| end.diff(h) > 0) {
+                me.highest_end = Some(end);
+            }
+            if seg.flags.ack()
+                && me.acked.is_none_or(|(a, _)| seg.ack.diff(a) >= 0)
+                && !seg.flags.syn()
+            {
+                me.acked = Some((seg.ack, seg.window));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,254 @@
+//! Renderers: the RFC-style ladder, JSON lines, pcap, and an `ss -nat` table.
+
+pub mod pcap;
+
+use crate::analysis::{Isns, SegmentEvent, segments};
+use crate::run::Outcome;
+use sim::{DropReason, EventKind};
+use stack::State;
+use std::fmt::Write as _;
+
+/// Sequence numbers as Wireshark shows them (relative after the SYN) or raw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Numbering {
+    #[default]
+    Relative,
+    Absolute,
+}
+
+/// `<SEQ=100><ACK=301><CTL=SYN,ACK>` in RFC 9293's figure notation, plus
+/// `<DATA=n>` when the segment carries data.
+pub fn segment_notation(seg: &SegmentEvent, isns: &Isns, numbering: Numbering) -> String {
+    let relative = numbering == Numbering::Relative;
+    let seq = match (relative && !seg.flags.syn(), isns.of(seg.src, seg.dst)) {
+        (true, Some(isn)) => seg.seq.0.wrapping_sub(isn.0),
+        _ => seg.seq.0,
+    };
+    let mut s = format!("<SEQ={seq}>");
+    if seg.flags.ack() {
+        let ack = match (relative, isns.of(seg.dst, seg.src)) {
+            (true, Some(isn)) => seg.ack.0.wrapping_sub(isn.0),
+            _ => seg.ack.0,
+        };
+        write!(s, "<ACK={ack}>").ok();
+    }
+    let mut ctl = Vec::new();
+    for (on, name) in [
+        (seg.flags.syn(), "SYN"),
+        (seg.flags.fin(), "FIN"),
+        (seg.flags.rst(), "RST"),
+        (seg.flags.psh(), "PSH"),
+        (seg.flags.ack(), "ACK"),
+    ] {
+        if on {
+            ctl.push(name);
+        }
+    }
+    write!(s, "<CTL={}>", ctl.join(",")).ok();
+    if seg.payload_len > 0 {
+        write!(s, "<DATA={}>", seg.payload_len).ok();
+    }
+    s
+}
+
+fn state_name(state: Option<State>) -> &'static str {
+    state.map_or("", |s| s.name())
+}
+
+/// The ladder: one line per segment event between the hosts, the left
+/// host's state on the left, the right host's on the right, arrows in the
+/// direction of travel. Sends show the sender's state as it sent; arrivals
+/// the receiver's state after processing. Drops, duplicates and corruption
+/// are marked. Engine notes (crash, etc.) appear as `;;` lines.
+pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
+    let hosts = outcome.host_names();
+    let left_node = outcome.host_node(0);
+    let mut isns = Isns::default();
+    let mut out = String::new();
+    let names: Vec<&str> = hosts.iter().map(|s| s.as_str()).collect();
+    writeln!(
+        out,
+        "{:>11}  {:<13}{:^52}{}",
+        "time",
+        names.first().copied().unwrap_or(""),
+        "",
+        names.get(1..).map(|n| n.join(", ")).unwrap_or_default()
+    )
+    .ok();
+    let segs = segments(outcome.world.trace());
+    let mut segs = segs.into_iter().peekable();
+    for (i, e) in outcome.world.trace().events().iter().enumerate() {
+        if let EventKind::Note(text) = &e.kind {
+            writeln!(out, "{:>11}  ;; {text}", e.time.to_string()).ok();
+            continue;
+        }
+        let Some(seg) = segs.next_if(|s| s.trace_index == i) else {
+            if let EventKind::Corrupt(_) = e.kind {
+                writeln!(
+                    out,
+                    "{:>11}  ;; a segment was corrupted in flight (no longer parses)",
+                    e.time.to_string()
+                )
+                .ok();
+            }
+            continue;
+        };
+        isns.learn(&seg);
+        let from_left = outcome.node_of_addr(*seg.src.ip()) == Some(left_node);
+        let notation = segment_notation(&seg, &isns, numbering);
+        let (state, host_name) = match seg.kind {
+            EventKind::Send => (outcome.departure_state(seg.node, i), None),
+            EventKind::Deliver => (
+                outcome.arrival_state(seg.node, i),
+                Some(outcome.node_name(seg.node)),
+            ),
+            _ => (None, None),
+        };
+        if !outcome.is_host(seg.node) && matches!(seg.kind, EventKind::Send | EventKind::Deliver) {
+            continue; // routers forwarding: the host lines tell the story
+        }
+        let marker = match &seg.kind {
+            EventKind::Send if seg.retransmission => " (retransmission)".to_string(),
+            EventKind::Drop(reason) => format!(" X dropped: {}", drop_text(*reason)),
+            EventKind::Duplicate => " (duplicate made)".to_string(),
+            EventKind::Corrupt(bits) => format!(" (corrupted: {} bit(s))", bits.len()),
+            _ => String::new(),
+        };
+        let arrow = if from_left { "-->" } else { "<--" };
+        let time = e.time.to_string();
+        match seg.kind {
+            EventKind::Send | EventKind::Drop(_) | EventKind::Duplicate | EventKind::Corrupt(_) => {
+                let (l, r) = if from_left {
+                    (state_name(state), "")
+                } else {
+                    ("", state_name(state))
+                };
+                writeln!(
+                    out,
+                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{marker}"
+                )
+                .ok();
+            }
+            EventKind::Deliver => {
+                let (l, r) = if from_left {
+                    ("", state_name(state))
+                } else {
+                    (state_name(state), "")
+                };
+                let who = if outcome.host_count() > 2 {
+                    format!(" [{}]", host_name.unwrap_or_default())
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    out,
+                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{who}"
+                )
+                .ok();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn drop_text(reason: DropReason) -> String {
+    reason.to_string()
+}
+
+fn json_escape(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// One JSON object per trace event. Fields: `index`, `time_ns`, `event`
+/// (send, enqueue, drop, duplicate, corrupt, deliver, note), `node`, and for
+/// TCP segments `src`, `dst`, `flags`, `seq`, `ack`, `win`, `len`,
+/// `retransmission`; `reason` for drops; `bits` for corruption; `text` for notes.
+pub fn json_lines(outcome: &Outcome) -> String {
+    let segs = segments(outcome.world.trace());
+    let mut segs = segs.into_iter().peekable();
+    let mut out = String::new();
+    for (i, e) in outcome.world.trace().events().iter().enumerate() {
+        let (event, extra) = match &e.kind {
+            EventKind::Send => ("send", String::new()),
+            EventKind::Enqueue => ("enqueue", String::new()),
+            EventKind::Drop(r) => (
+                "drop",
+                format!(",\"reason\":{}", json_escape(&r.to_string())),
+            ),
+            EventKind::Duplicate => ("duplicate", String::new()),
+            EventKind::Corrupt(bits) => ("corrupt", format!(",\"bits\":{bits:?}")),
+            EventKind::Deliver => ("deliver", String::new()),
+            EventKind::Note(t) => ("note", format!(",\"text\":{}", json_escape(t))),
+        };
+        let node = json_escape(&outcome.node_name(e.node));
+        write!(
+            out,
+            "{{\"index\":{i},\"time_ns\":{},\"event\":\"{event}\",\"node\":{node}",
+            e.time.as_nanos()
+        )
+        .ok();
+        if let Some(seg) = segs.next_if(|s| s.trace_index == i) {
+            write!(
+                out,
+                ",\"src\":\"{}\",\"dst\":\"{}\",\"flags\":\"{}\",\"seq\":{},\"ack\":{},\"win\":{},\"len\":{},\"retransmission\":{}",
+                seg.src, seg.dst, seg.flags, seg.seq.0, seg.ack.0, seg.window, seg.payload_len, seg.retransmission
+            )
+            .ok();
+        }
+        writeln!(out, "{extra}}}").ok();
+    }
+    out
+}
+
+/// An `ss -nat`-style table of every host's sockets now, then the
+/// per-state counts (`ss -nat | awk '{print $1}' | sort | uniq -c`).
+pub fn ss_table(outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    for (name, sockets) in outcome.sockets_by_host() {
+        writeln!(out, "# {name}").ok();
+        writeln!(
+            out,
+            "{:<11} {:>7} {:>7} {:<22} {:<22}",
+            "State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
+        )
+        .ok();
+        for s in &sockets {
+            let peer = if s.state == State::Listen {
+                "*:*".to_string()
+            } else {
+                s.remote.to_string()
+            };
+            writeln!(
+                out,
+                "{:<11} {:>7} {:>7} {:<22} {:<22}",
+                s.state.ss_name(),
+                s.recv_queue,
+                s.send_queue,
+                s.local.to_string(),
+                peer
+            )
+            .ok();
+            *counts.entry(s.state.ss_name()).or_default() += 1;
+        }
+    }
+    writeln!(out, "# state counts").ok();
+    for (state, n) in counts {
+        writeln!(out, "{n:>7} {state}").ok();
+    }
+    out
+}
+
+/// Writes every Send event of host-originated packets as a pcap (what a
+/// capture on each host's interface would show), plus router forwards
+/// excluded so each packet appears once.
+pub fn pcap(outcome: &Outcome) -> std::io::Result<Vec<u8>> {
+    let mut w = pcap::PcapWriter::new(Vec::new())?;
+    for e in outcome.world.trace().events() {
+        if e.kind == EventKind::Send && outcome.is_host(e.node) {
+            w.write_packet(e.time.as_nanos(), &e.bytes, e.len as usize)?;
+        }
+    }
+    w.finish()
+}
