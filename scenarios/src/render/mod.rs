@@ -3,6 +3,7 @@
 pub mod pcap;
 
 use crate::analysis::{Isns, SegmentEvent, segments};
+use crate::host::Record;
 use crate::run::Outcome;
 use sim::{DropReason, EventKind};
 use stack::State;
@@ -77,7 +78,32 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
     .ok();
     let segs = segments(outcome.world.trace());
     let mut segs = segs.into_iter().peekable();
+    // Host records that no segment line shows: connections reaching CLOSED
+    // (timers, resets, aborts) and errors reported to the application.
+    let mut host_lines: Vec<(u64, sim::Time, String)> = Vec::new();
+    for h in 0..outcome.host_count() {
+        let host = outcome.host(h);
+        for l in &host.log {
+            let text = match &l.record {
+                Record::State {
+                    conn,
+                    from,
+                    to: State::Closed,
+                } => format!("{} {conn}: {from} -> CLOSED", host.name),
+                Record::Error { conn, error } => {
+                    format!("{} {conn}: error {}", host.name, error.errno_name())
+                }
+                _ => continue,
+            };
+            host_lines.push((l.trace_index, l.time, text));
+        }
+    }
+    host_lines.sort_by_key(|(index, time, _)| (*index, *time));
+    let mut host_lines = host_lines.into_iter().peekable();
     for (i, e) in outcome.world.trace().events().iter().enumerate() {
+        while let Some((_, time, text)) = host_lines.next_if(|(index, _, _)| *index <= i as u64) {
+            writeln!(out, "{:>11}  ;; {text}", time.to_string()).ok();
+        }
         if let EventKind::Note(text) = &e.kind {
             writeln!(out, "{:>11}  ;; {text}", e.time.to_string()).ok();
             continue;
@@ -123,9 +149,14 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 } else {
                     ("", state_name(state))
                 };
+                let who = if outcome.host_count() > 2 && seg.kind == EventKind::Send {
+                    format!(" [{}]", outcome.node_name(seg.node))
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{marker}"
+                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{marker}{who}"
                 )
                 .ok();
             }
@@ -148,6 +179,9 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
             }
             _ => {}
         }
+    }
+    for (_, time, text) in host_lines {
+        writeln!(out, "{:>11}  ;; {text}", time.to_string()).ok();
     }
     out
 }

@@ -1,0 +1,130 @@
+//! One snapshot per catalogue scenario at a fixed seed: the RFC-style ladder
+//! and the trace hash. A changed hash means the simulation changed; the
+//! ladder diff shows how.
+
+use scenarios::catalogue;
+use tcpsim_tests::{SNAPSHOT_SEED, snapshot_text};
+
+fn check(name: &str) {
+    // The scenario must pass its oracles and its own expectation, and its
+    // trace must match the reviewed snapshot line for line.
+    let scenario = catalogue::find(name).expect("scenario exists");
+    let outcome = scenario.run(SNAPSHOT_SEED).expect("runs within its budget");
+    assert!(outcome.passed(), "{name}: {}", outcome.verdict());
+    insta::assert_snapshot!(name, snapshot_text(name, &outcome));
+}
+
+#[test]
+fn every_scenario_has_a_snapshot_test() {
+    // Adding a scenario without a snapshot test below must fail here.
+    let tested = [
+        "handshake",
+        "four-way-close",
+        "three-way-close",
+        "simultaneous-open",
+        "simultaneous-close",
+        "lost-final-ack",
+        "old-duplicate-syn",
+        "delayed-syn-after-close",
+        "sequence-wraparound",
+        "connection-refused",
+        "rst-on-unread-close",
+        "abort",
+        "close-wait-abort",
+        "half-close",
+        "half-open",
+        "half-open-keepalive",
+        "blind-reset-attack",
+        "time-wait-assassination",
+        "zero-window",
+        "lossy-bulk",
+        "many-connections",
+    ];
+    let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
+    assert_eq!(names, tested);
+}
+
+#[test]
+fn handshake() {
+    check("handshake");
+}
+#[test]
+fn four_way_close() {
+    check("four-way-close");
+}
+#[test]
+fn three_way_close() {
+    check("three-way-close");
+}
+#[test]
+fn simultaneous_open() {
+    check("simultaneous-open");
+}
+#[test]
+fn simultaneous_close() {
+    check("simultaneous-close");
+}
+#[test]
+fn lost_final_ack() {
+    check("lost-final-ack");
+}
+#[test]
+fn old_duplicate_syn() {
+    check("old-duplicate-syn");
+}
+#[test]
+fn delayed_syn_after_close() {
+    check("delayed-syn-after-close");
+}
+#[test]
+fn sequence_wraparound() {
+    check("sequence-wraparound");
+}
+#[test]
+fn connection_refused() {
+    check("connection-refused");
+}
+#[test]
+fn rst_on_unread_close() {
+    check("rst-on-unread-close");
+}
+#[test]
+fn abort() {
+    check("abort");
+}
+#[test]
+fn close_wait_abort() {
+    check("close-wait-abort");
+}
+#[test]
+fn half_close() {
+    check("half-close");
+}
+#[test]
+fn half_open() {
+    check("half-open");
+}
+#[test]
+fn half_open_keepalive() {
+    check("half-open-keepalive");
+}
+#[test]
+fn blind_reset_attack() {
+    check("blind-reset-attack");
+}
+#[test]
+fn time_wait_assassination() {
+    check("time-wait-assassination");
+}
+#[test]
+fn zero_window() {
+    check("zero-window");
+}
+#[test]
+fn lossy_bulk() {
+    check("lossy-bulk");
+}
+#[test]
+fn many_connections() {
+    check("many-connections");
+}

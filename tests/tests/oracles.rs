@@ -1,0 +1,163 @@
+//! Each oracle is shown able to fail: fed a broken record, it reports it.
+
+use scenarios::analysis::SegmentEvent;
+use scenarios::host::{Logged, Record, Stream};
+use scenarios::oracle;
+use sim::{EventKind, NodeId, Time};
+use stack::wire::{Flags, TcpOptions};
+use stack::{SeqNum, SocketId, SocketInfo, State};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+fn a() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 1000)
+}
+fn b() -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80)
+}
+
+fn stream(local: SocketAddrV4, remote: SocketAddrV4, queued: u64, received: u64) -> Stream {
+    Stream {
+        local: Some(local),
+        remote: Some(remote),
+        queued,
+        requested: queued,
+        received,
+        ..Stream::default()
+    }
+}
+
+#[test]
+fn delivery_flags_a_corrupted_byte() {
+    // A byte that differs from the pattern at its offset means corruption,
+    // reordering or duplication reached the application.
+    let mut bad = stream(b(), a(), 0, 100);
+    bad.first_mismatch = Some(42);
+    let ok = [stream(a(), b(), 100, 0)];
+    let bad = [bad];
+    let v = oracle::check_delivery(&[("client", &ok), ("server", &bad)]);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].detail.contains("offset 42"), "{}", v[0]);
+}
+
+#[test]
+fn delivery_flags_more_bytes_read_than_sent() {
+    // Reading 150 bytes of a 100-byte stream means something was delivered twice.
+    let sender = [stream(a(), b(), 100, 0)];
+    let receiver = [stream(b(), a(), 0, 150)];
+    let v = oracle::check_delivery(&[("client", &sender), ("server", &receiver)]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.contains("only 100"));
+    // And the honest version passes.
+    let receiver = [stream(b(), a(), 0, 100)];
+    assert!(oracle::check_delivery(&[("client", &sender), ("server", &receiver)]).is_empty());
+}
+
+fn state(from: State, to: State) -> Logged {
+    Logged {
+        time: Time::ZERO,
+        trace_index: 0,
+        record: Record::State {
+            conn: SocketId(1),
+            from,
+            to,
+        },
+    }
+}
+
+#[test]
+fn transitions_flag_an_arc_missing_from_the_diagram() {
+    // LISTEN -> ESTABLISHED skips SYN-RECEIVED: not an arc of Figure 5.
+    let log = [
+        state(State::Closed, State::Listen),
+        state(State::Listen, State::Established),
+    ];
+    let v = oracle::check_transitions(&[("server", &log)]);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].detail.contains("LISTEN -> ESTABLISHED"));
+}
+
+#[test]
+fn transitions_flag_a_discontinuity() {
+    // Leaving FIN-WAIT-2 while the connection was in ESTABLISHED is a gap in the record.
+    let log = [
+        state(State::SynSent, State::Established),
+        state(State::FinWait2, State::TimeWait),
+    ];
+    let v = oracle::check_transitions(&[("client", &log)]);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].detail.contains("was in ESTABLISHED"));
+}
+
+#[test]
+fn termination_flags_a_connection_left_open() {
+    // ESTABLISHED at the end of a run means it never ended; TIME-WAIT and LISTEN are fine.
+    let info = |state| SocketInfo {
+        id: SocketId(1),
+        state,
+        local: a(),
+        remote: b(),
+        recv_queue: 0,
+        send_queue: 0,
+    };
+    let v = oracle::check_termination(&[(
+        "client",
+        &[info(State::Established), info(State::TimeWait)],
+    )]);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].detail.contains("still ESTABLISHED"));
+}
+
+fn seg(
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    flags: Flags,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    len: u32,
+) -> SegmentEvent {
+    SegmentEvent {
+        trace_index: 0,
+        time: Time::ZERO,
+        kind: EventKind::Send,
+        node: NodeId(0),
+        src,
+        dst,
+        flags,
+        seq: SeqNum(seq),
+        ack: SeqNum(ack),
+        window,
+        options: TcpOptions::default(),
+        payload_len: len,
+        retransmission: false,
+    }
+}
+
+#[test]
+fn segments_flag_an_ack_of_data_never_sent() {
+    // a sent SYN (seq 100) and 10 bytes: anything above 111 acks unsent data.
+    let trace = [
+        seg(a(), b(), Flags::SYN, 100, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 1000, 0),
+        seg(a(), b(), Flags::ACK, 101, 501, 1000, 10),
+        seg(b(), a(), Flags::ACK, 501, 200, 1000, 0),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.contains("never sent"));
+}
+
+#[test]
+fn segments_flag_data_beyond_the_advertised_window() {
+    // b acked 101 with window 100: a may send up to 201 (plus a 1-byte probe), not 301.
+    let trace = [
+        seg(a(), b(), Flags::SYN, 100, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 1000, 0),
+        seg(b(), a(), Flags::ACK, 501, 101, 100, 0),
+        seg(a(), b(), Flags::ACK, 101, 501, 1000, 100),
+        seg(a(), b(), Flags::ACK, 201, 501, 1000, 100),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.contains("beyond the peer's window"));
+}
