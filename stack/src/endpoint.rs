@@ -392,6 +392,29 @@ impl Endpoint {
         self.conn(id).and_then(|c| c.error)
     }
 
+    /// The congestion controller a connection runs ("newreno", "cubic").
+    pub fn congestion_control(&self, id: SocketId) -> Option<&'static str> {
+        self.conn(id).map(|c| c.cc.name())
+    }
+
+    /// Selects the congestion controller for one connection (before it carries data).
+    pub fn set_congestion_control(
+        &mut self,
+        id: SocketId,
+        algorithm: crate::cc::CongestionAlgorithm,
+    ) -> Result<(), SocketError> {
+        let conn = self.conn_mut(id)?;
+        let smss = conn.smss;
+        conn.config.congestion = algorithm;
+        conn.cc = match algorithm {
+            crate::cc::CongestionAlgorithm::NewReno => {
+                Box::new(crate::cc::newreno::NewReno::new(smss))
+            }
+            crate::cc::CongestionAlgorithm::Cubic => Box::new(crate::cc::cubic::Cubic::new(smss)),
+        };
+        Ok(())
+    }
+
     pub fn connection_counters(&self, id: SocketId) -> Option<Counters> {
         self.conn(id).map(|c| c.counters)
     }

@@ -67,3 +67,32 @@ fn three_duplicate_acks_trigger_fast_retransmit_and_partial_acks_continue_recove
     assert_eq!(counters.timeouts, 0);
     assert_eq!(h.ep.send_queue_len(c), 0);
 }
+
+#[test]
+fn congestion_control_is_selectable_per_connection() {
+    // Two connections on one endpoint: the default runs NewReno, the other
+    // is switched to CUBIC (RFC 9438) and both still recover from a loss.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    assert_eq!(h.ep.congestion_control(c), Some("newreno"));
+    h.ep.set_congestion_control(c, stack::cc::CongestionAlgorithm::Cubic)
+        .unwrap();
+    assert_eq!(h.ep.congestion_control(c), Some("cubic"));
+    h.ep.send(h.now, c, &[1u8; 5000]).unwrap();
+    let mut sent = 0;
+    while h.poll().is_some() {
+        sent += 1;
+    }
+    assert_eq!(
+        sent, 5,
+        "initial window of 10 segments covers 5 KB at MSS 1000"
+    );
+    for _ in 0..3 {
+        h.inject(Seg::new(Flags::NONE, 301).ack(101));
+    }
+    assert_eq!(
+        h.poll().map(|s| s.seq),
+        Some(101),
+        "fast retransmit under CUBIC too"
+    );
+}

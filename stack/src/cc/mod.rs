@@ -8,6 +8,7 @@
 //!
 //! Read before changing: RFC 5681 §3, RFC 6582 §3.2, RFC 9438 §4.
 
+pub mod cubic;
 pub mod newreno;
 
 use crate::time::{Duration, Instant};

@@ -178,9 +178,8 @@ impl Connection {
     ) -> Connection {
         let smss = u32::from(config.mss);
         let cc: Box<dyn CongestionControl> = match config.congestion {
-            CongestionAlgorithm::NewReno | CongestionAlgorithm::Cubic => {
-                Box::new(NewReno::new(smss))
-            }
+            CongestionAlgorithm::NewReno => Box::new(NewReno::new(smss)),
+            CongestionAlgorithm::Cubic => Box::new(crate::cc::cubic::Cubic::new(smss)),
         };
         Connection {
             state: State::Closed,
