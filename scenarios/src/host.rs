@@ -11,10 +11,34 @@ use stack::wire;
 use stack::{Endpoint, EndpointConfig, Event, Instant, SocketError, SocketId, State, TcpConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+/// The pattern repeats every `PATTERN_PERIOD` bytes: a prime, so no
+/// segment size or buffer size lines up with it, and a byte delivered at the
+/// wrong offset is caught unless it is off by an exact multiple of it.
+pub const PATTERN_PERIOD: usize = 65_521;
+
+fn pattern_table() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        // Two periods back to back so any window of one period is contiguous.
+        (0..2 * PATTERN_PERIOD as u64)
+            .map(|i| {
+                let j = i % PATTERN_PERIOD as u64;
+                let x = j.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                (x >> 56) as u8 ^ (j as u8)
+            })
+            .collect()
+    })
+}
+
 /// The byte at stream offset `i` of every connection's data.
 pub fn pattern(i: u64) -> u8 {
-    let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (x >> 56) as u8 ^ (i as u8)
+    pattern_table()[(i % PATTERN_PERIOD as u64) as usize]
+}
+
+/// `len` (at most one period) pattern bytes starting at stream offset `offset`.
+pub fn pattern_slice(offset: u64, len: usize) -> &'static [u8] {
+    let start = (offset % PATTERN_PERIOD as u64) as usize;
+    &pattern_table()[start..start + len.min(PATTERN_PERIOD)]
 }
 
 /// One step of the application.
@@ -356,14 +380,13 @@ impl Host {
                 let capacity = self.endpoint.send_capacity(id) as u64;
                 let n = (s.requested - s.queued)
                     .min(capacity)
-                    .min(self.read_buf.len() as u64);
-                if n > 0 {
-                    for (i, b) in self.read_buf[..n as usize].iter_mut().enumerate() {
-                        *b = pattern(s.queued + i as u64);
-                    }
-                    if let Ok(sent) = self.endpoint.send(now, id, &self.read_buf[..n as usize]) {
-                        s.queued += sent as u64;
-                    }
+                    .min(PATTERN_PERIOD as u64);
+                if n > 0
+                    && let Ok(sent) =
+                        self.endpoint
+                            .send(now, id, pattern_slice(s.queued, n as usize))
+                {
+                    s.queued += sent as u64;
                 }
             }
             if s.queued == s.requested {
@@ -389,11 +412,18 @@ impl Host {
                         }
                         Ok(n) => {
                             if s.first_mismatch.is_none() {
-                                for (i, &b) in self.read_buf[..n].iter().enumerate() {
-                                    if b != pattern(s.received + i as u64) {
-                                        s.first_mismatch = Some(s.received + i as u64);
+                                let mut checked = 0;
+                                while checked < n {
+                                    let len = (n - checked).min(PATTERN_PERIOD);
+                                    let offset = s.received + checked as u64;
+                                    let got = &self.read_buf[checked..checked + len];
+                                    let want = pattern_slice(offset, len);
+                                    if got != want {
+                                        let at = got.iter().zip(want).position(|(a, b)| a != b);
+                                        s.first_mismatch = Some(offset + at.unwrap_or(0) as u64);
                                         break;
                                     }
+                                    checked += len;
                                 }
                             }
                             s.received += n as u64;
@@ -409,12 +439,15 @@ impl Host {
             }
         }
         // Output: every datagram the endpoint has, recording the sender's state.
+        let keep_states = ctx.trace_kept();
         while self.endpoint.poll_transmit(now, &mut self.out) {
-            let state = self.state_for(&self.out.clone(), true);
-            self.departures.push(SegmentState {
-                trace_index: ctx.trace_len(),
-                state,
-            });
+            if keep_states {
+                let state = self.state_for(&self.out, true);
+                self.departures.push(SegmentState {
+                    trace_index: ctx.trace_len(),
+                    state,
+                });
+            }
             let dst = Addr(u32::from_be_bytes([
                 self.out[16],
                 self.out[17],
@@ -481,11 +514,13 @@ impl Node for Host {
         if self.endpoint.handle_packet(now, &packet.bytes).is_err() {
             self.malformed_count += 1;
         }
-        let state = self.state_for(&packet.bytes, false);
-        self.arrivals.push(SegmentState {
-            trace_index: deliver_index,
-            state,
-        });
+        if ctx.trace_kept() {
+            let state = self.state_for(&packet.bytes, false);
+            self.arrivals.push(SegmentState {
+                trace_index: deliver_index,
+                state,
+            });
+        }
         ctx.recycle(packet);
         self.pump(ctx);
     }

@@ -433,6 +433,11 @@ impl Ctx<'_> {
             0,
         );
     }
+    /// Whether trace events are kept (full mode): nodes can skip
+    /// bookkeeping that only renderers read.
+    pub fn trace_kept(&self) -> bool {
+        matches!(self.core.trace.mode(), crate::trace::TraceMode::Full { .. })
+    }
     /// The index the next trace event will have: lets a node keep its own
     /// structured log interleaved exactly with the engine's trace.
     pub fn trace_len(&self) -> u64 {
