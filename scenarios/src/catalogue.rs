@@ -961,6 +961,104 @@ fn expect_time_wait_assassination(o: &Outcome) -> Result<(), String> {
     }
 }
 
+fn build_time_wait_reuse(seed: u64) -> Result<Setup, SimError> {
+    let c = client(seed)
+        .at(
+            ms(0),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: Some(4000),
+            },
+        )
+        .at(
+            ms(500),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: Some(4000),
+            },
+        )
+        .at(
+            ms(550),
+            Action::Send {
+                conn: 1,
+                bytes: 1000,
+            },
+        )
+        .at(ms(600), Action::Close { conn: 1 })
+        .close_on_eof();
+    // The server closes first (its side goes to TIME-WAIT), then restarts:
+    // a plain listen is refused, a listen with address reuse succeeds, and
+    // the client's new SYN on the same 4-tuple reopens TIME-WAIT (RFC 6191).
+    let s = server(seed)
+        .at(ms(100), Action::Close { conn: 0 })
+        .at(ms(200), Action::CloseListeners)
+        .at(
+            ms(300),
+            Action::Listen {
+                port: PORT,
+                backlog: 16,
+            },
+        )
+        .at(
+            ms(400),
+            Action::ListenReuse {
+                port: PORT,
+                backlog: 16,
+            },
+        )
+        .close_on_eof();
+    pair(seed, c, s, lan(), vec![], Time::from_secs(120))
+}
+
+fn expect_time_wait_reuse(o: &Outcome) -> Result<(), String> {
+    let refused = o
+        .host(1)
+        .log
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.record,
+                crate::host::Record::CallFailed {
+                    error: SocketError::AddressInUse,
+                    ..
+                }
+            )
+        })
+        .count();
+    check(
+        refused == 1,
+        "the plain listen was refused with EADDRINUSE while TIME-WAIT lingered",
+    )?;
+    let accepted = o
+        .host(1)
+        .log
+        .iter()
+        .filter(|l| matches!(l.record, crate::host::Record::Accepted { .. }))
+        .count();
+    check(
+        accepted == 2,
+        "the restarted server accepted the new connection on the same 4-tuple",
+    )?;
+    let tw_cut = o.host(1).log.iter().any(|l| {
+        matches!(
+            l.record,
+            crate::host::Record::State {
+                from: State::TimeWait,
+                to: State::Closed,
+                ..
+            }
+        ) && l.time < Time::from_secs(1)
+    });
+    check(
+        tw_cut,
+        "the new SYN ended the old TIME-WAIT early (RFC 6191)",
+    )?;
+    check(
+        received(o, 1) == 1000,
+        "the new incarnation carried its data",
+    )
+}
+
 fn build_zero_window(seed: u64) -> Result<Setup, SimError> {
     let small = TcpConfig {
         recv_buffer: 16_384,
@@ -1141,7 +1239,7 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
     CATALOGUE.iter().find(|s| s.name == name)
 }
 
-static CATALOGUE: [Scenario; 21] = [
+static CATALOGUE: [Scenario; 22] = [
     Scenario {
         name: "handshake",
         summary: "three-way handshake, a little data, orderly close",
@@ -1267,6 +1365,13 @@ static CATALOGUE: [Scenario; 21] = [
         doc: "RFC 1337: an old duplicate makes the client ACK into a closed server, whose RST reaches the client in TIME-WAIT; TIME-WAIT is not cut short.",
         build: build_time_wait_assassination,
         expect: expect_time_wait_assassination,
+    },
+    Scenario {
+        name: "time-wait-reuse",
+        summary: "a restarted server rebinds with address reuse; a new SYN reopens TIME-WAIT",
+        doc: "RFC 6191 and RFC 9293 §3.6.1: the server closed first, so its side of the 4-tuple is in TIME-WAIT when it restarts. A plain listen fails with EADDRINUSE; with address reuse (SO_REUSEADDR) it succeeds, and the client's new SYN, whose timestamp is newer than TS.Recent, reopens the 4-tuple.",
+        build: build_time_wait_reuse,
+        expect: expect_time_wait_reuse,
     },
     Scenario {
         name: "zero-window",

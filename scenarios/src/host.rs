@@ -48,6 +48,12 @@ pub enum Action {
         port: u16,
         backlog: usize,
     },
+    /// Listen with address reuse (SO_REUSEADDR): allowed while old
+    /// connections on the port linger in TIME-WAIT.
+    ListenReuse {
+        port: u16,
+        backlog: usize,
+    },
     /// Active open; connections are numbered 0, 1, 2... in the order they
     /// are opened or accepted.
     Connect {
@@ -252,6 +258,10 @@ impl Host {
             Action::Listen { port, backlog } => self
                 .endpoint
                 .listen(*port, *backlog)
+                .map(|id| self.listeners.push(id)),
+            Action::ListenReuse { port, backlog } => self
+                .endpoint
+                .listen_reuse(*port, *backlog)
                 .map(|id| self.listeners.push(id)),
             Action::Connect { remote, local_port } => {
                 let r = match local_port {

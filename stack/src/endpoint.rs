@@ -108,6 +108,8 @@ pub struct Endpoint {
     sockets: Map<SocketId, Socket>,
     next_id: u32,
     connections: Map<TupleKey, SocketId>,
+    /// How many connections use each local port (for bind conflicts).
+    port_use: Map<u16, u32>,
     listeners: Map<u16, SocketId>,
     ready: VecDeque<SocketId>,
     /// Earliest deadline per socket as queued in `timers` (lazy heap).
@@ -129,6 +131,7 @@ impl Endpoint {
             sockets: Map::default(),
             next_id: 1,
             connections: Map::default(),
+            port_use: Map::default(),
             listeners: Map::default(),
             ready: VecDeque::new(),
             timers: BinaryHeap::new(),
@@ -164,9 +167,30 @@ impl Endpoint {
     // ----- the socket API -----
 
     /// Passive OPEN (§3.10.1): listen on `port` with `backlog` for both the
-    /// SYN queue and the accept queue.
+    /// SYN queue and the accept queue. Like a BSD bind without SO_REUSEADDR,
+    /// it fails with EADDRINUSE while any connection (TIME-WAIT included)
+    /// still uses the port.
     pub fn listen(&mut self, port: u16, backlog: usize) -> Result<SocketId, SocketError> {
+        self.listen_with(port, backlog, false)
+    }
+
+    /// Passive OPEN with address reuse (SO_REUSEADDR): succeeds while old
+    /// connections on the port linger (a restarted server whose previous
+    /// connections sit in TIME-WAIT); only another listener conflicts.
+    pub fn listen_reuse(&mut self, port: u16, backlog: usize) -> Result<SocketId, SocketError> {
+        self.listen_with(port, backlog, true)
+    }
+
+    fn listen_with(
+        &mut self,
+        port: u16,
+        backlog: usize,
+        reuse: bool,
+    ) -> Result<SocketId, SocketError> {
         if self.listeners.contains_key(&port) {
+            return Err(SocketError::AddressInUse);
+        }
+        if !reuse && self.port_use.get(&port).is_some_and(|&n| n > 0) {
             return Err(SocketError::AddressInUse);
         }
         let id = self.allocate_id();
@@ -222,6 +246,7 @@ impl Endpoint {
         conn.set_state(State::SynSent, &mut env);
         conn.syn_pending = true;
         self.connections.insert(key, id);
+        *self.port_use.entry(local_port).or_default() += 1;
         self.sockets.insert(id, Socket::Connection(Box::new(conn)));
         self.after_change(id);
         Ok(id)
@@ -493,6 +518,19 @@ impl Endpoint {
             local_port: seg.dst_port,
             remote,
         };
+        if let Some(&id) = self.connections.get(&key)
+            && self.listeners.contains_key(&seg.dst_port)
+            && let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id)
+            && conn.time_wait_accepts_new_syn(&seg)
+        {
+            // RFC 6191: a new SYN may reopen a 4-tuple in TIME-WAIT; the old
+            // TCB goes and the listener takes the SYN.
+            let events = &mut self.events;
+            let env = &mut Env { id, events };
+            conn.set_state(State::Closed, env);
+            env.events.push_back(Event::Closed(id));
+            self.remove(id);
+        }
         if let Some(&id) = self.connections.get(&key) {
             let events = &mut self.events;
             if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
@@ -585,6 +623,7 @@ impl Endpoint {
             },
             id,
         );
+        *self.port_use.entry(seg.dst_port).or_default() += 1;
         self.sockets.insert(id, Socket::Connection(Box::new(conn)));
         self.after_change(id);
     }
@@ -620,6 +659,12 @@ impl Endpoint {
             local_port: conn.local.port(),
             remote: conn.remote,
         });
+        if let Some(n) = self.port_use.get_mut(&conn.local.port()) {
+            *n -= 1;
+            if *n == 0 {
+                self.port_use.remove(&conn.local.port());
+            }
+        }
         self.timer_queued.remove(&id);
         // A passive half-open connection leaves its listener's SYN queue.
         if conn.passive

@@ -89,3 +89,52 @@ fn rst_in_time_wait_closes_when_rfc1337_is_off() {
     h.inject(Seg::new(R, 302));
     assert_eq!(h.ep.state(c), None);
 }
+
+/// The server closes first, so the server side of the tuple is in TIME-WAIT.
+fn server_in_time_wait(h: &mut Harness) -> (stack::SocketId, stack::SocketId) {
+    let (l, c) = h.accept_connection(100, 300);
+    h.ep.close(h.now, c).unwrap();
+    h.expect(F | A, 101, 301);
+    h.inject(Seg::new(F, 301).ack(102));
+    h.expect(A, 102, 302);
+    assert_eq!(h.ep.state(c), Some(State::TimeWait));
+    (l, c)
+}
+
+#[test]
+fn a_listener_cannot_rebind_over_time_wait_without_reuse() {
+    // A restarted server: its old connection lingers in TIME-WAIT. A plain
+    // listen fails with EADDRINUSE; with address reuse (SO_REUSEADDR) it works.
+    let mut h = Harness::plain(100);
+    let (l, _) = server_in_time_wait(&mut h);
+    h.ep.close(h.now, l).unwrap();
+    assert_eq!(
+        h.ep.listen(LOCAL_PORT, 8),
+        Err(stack::SocketError::AddressInUse)
+    );
+    assert!(h.ep.listen_reuse(LOCAL_PORT, 8).is_ok());
+}
+
+#[test]
+fn a_new_syn_with_a_higher_sequence_number_reopens_time_wait() {
+    // RFC 6191 without timestamps: the new incarnation's ISN (5000) is
+    // beyond the old connection's final sequence (302), so the listener
+    // answers with a SYN-ACK and the old TIME-WAIT TCB is gone.
+    let mut h = Harness::plain(100);
+    let (_, old) = server_in_time_wait(&mut h);
+    h.inject(Seg::new(Flags::SYN, 5000));
+    let syn_ack = h.poll().expect("SYN-ACK for the new incarnation");
+    assert_eq!((syn_ack.flags, syn_ack.ack), (Flags::SYN | A, 5001));
+    assert_eq!(h.ep.state(old), None);
+}
+
+#[test]
+fn a_new_syn_with_an_old_sequence_number_is_answered_as_time_wait_answers() {
+    // A SYN at or below the old RCV.NXT could be an old duplicate: TIME-WAIT
+    // stays and answers with an ACK (RFC 5961 challenge), no SYN-ACK.
+    let mut h = Harness::plain(100);
+    let (_, old) = server_in_time_wait(&mut h);
+    h.inject(Seg::new(Flags::SYN, 200));
+    h.expect(A, 102, 302);
+    assert_eq!(h.ep.state(old), Some(State::TimeWait));
+}

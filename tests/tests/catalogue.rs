@@ -36,6 +36,7 @@ fn every_scenario_has_a_snapshot_test() {
         "half-open-keepalive",
         "blind-reset-attack",
         "time-wait-assassination",
+        "time-wait-reuse",
         "zero-window",
         "lossy-bulk",
         "many-connections",
@@ -115,6 +116,10 @@ fn blind_reset_attack() {
 #[test]
 fn time_wait_assassination() {
     check("time-wait-assassination");
+}
+#[test]
+fn time_wait_reuse() {
+    check("time-wait-reuse");
 }
 #[test]
 fn zero_window() {

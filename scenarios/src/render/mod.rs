@@ -93,6 +93,9 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 Record::Error { conn, error } => {
                     format!("{} {conn}: error {}", host.name, error.errno_name())
                 }
+                Record::CallFailed { action, error } => {
+                    format!("{}: {action} failed: {}", host.name, error.errno_name())
+                }
                 _ => continue,
             };
             host_lines.push((l.trace_index, l.time, text));

@@ -58,6 +58,23 @@ impl Connection {
         self.restart_rto(now);
     }
 
+    /// RFC 6191 §2: in TIME-WAIT, a SYN (no ACK, no RST) may start a new
+    /// incarnation of the connection if it cannot be confused with the old
+    /// one: with timestamps, its TSval is newer than TS.Recent; without, its
+    /// sequence number is beyond the old connection's final RCV.NXT (RFC
+    /// 9293 §3.6.1's exception, as Linux does). Otherwise TIME-WAIT answers
+    /// it as usual.
+    pub(crate) fn time_wait_accepts_new_syn(&self, seg: &TcpRepr<'_>) -> bool {
+        if self.state != State::TimeWait || !seg.flags.syn() || seg.flags.ack() || seg.flags.rst() {
+            return false;
+        }
+        match (self.timestamps, seg.options.timestamps) {
+            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
+            (true, None) => false,
+            (false, _) => seg.seq.diff(self.rcv_nxt) > 0,
+        }
+    }
+
     /// SEGMENT ARRIVES for every state but LISTEN and CLOSED.
     pub(crate) fn on_segment(
         &mut self,
