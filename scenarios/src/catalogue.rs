@@ -1059,6 +1059,119 @@ fn expect_time_wait_reuse(o: &Outcome) -> Result<(), String> {
     )
 }
 
+/// SYNs per 100 ms from the flooder, and how long it floods.
+const FLOOD_PER_TICK: u32 = 20;
+const FLOOD_UNTIL_MS: u64 = 20_000;
+
+fn build_syn_flood(seed: u64, cookies: bool) -> Result<Setup, SimError> {
+    // The legitimate client gives up after 3 SYN retransmissions (16 s).
+    let patient = TcpConfig {
+        syn_retries: 3,
+        ..TcpConfig::default()
+    };
+    let c = host(seed, "client", CLIENT, patient)
+        .at(
+            ms(1000),
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(
+            ms(1100),
+            Action::Send {
+                conn: 0,
+                bytes: 1000,
+            },
+        )
+        .at(Time::from_secs(20), Action::Close { conn: 0 });
+    let s = host(seed, "server", SERVER, TcpConfig::default())
+        .syn_cookies(cookies)
+        .at(
+            Time::ZERO,
+            Action::Listen {
+                port: PORT,
+                backlog: 16,
+            },
+        )
+        .close_on_eof();
+    // Spoofed SYNs from addresses nobody routes back to: their SYN-ACKs die
+    // at the hub, so each SYN would pin a SYN-RECEIVED entry for ~63 s.
+    let mut script = Vec::new();
+    let mut n = 0u32;
+    for tick in 0..FLOOD_UNTIL_MS / 100 {
+        for _ in 0..FLOOD_PER_TICK {
+            let spoofed = SocketAddrV4::new(
+                Ipv4Addr::new(10, 9, (n >> 8) as u8, n as u8),
+                1024 + (n % 60000) as u16,
+            );
+            let isn = n.wrapping_mul(2_654_435_761);
+            script.push((
+                ms(10 + tick * 100),
+                forged(spoofed, server_addr(), Flags::SYN, isn),
+            ));
+            n += 1;
+        }
+    }
+    let times: Vec<Time> = script.iter().map(|(t, _)| *t).collect();
+    let mut world = World::new(WorldConfig::new(seed));
+    let star = topology::star(
+        &mut world,
+        vec![
+            Place::new("client", CLIENT, c),
+            Place::new("server", SERVER, s),
+            Place::new("attacker", ATTACKER, Injector { script }),
+        ],
+        lan(),
+    )?;
+    for (i, t) in times.into_iter().enumerate() {
+        world.wake_node_at(star.leaves[2], t, i as u64)?;
+    }
+    Ok(Setup {
+        world,
+        hosts: vec![star.leaves[0], star.leaves[1]],
+        horizon: Time::from_secs(120),
+        open_at_end: false,
+    })
+}
+
+fn build_syn_flood_cookies(seed: u64) -> Result<Setup, SimError> {
+    build_syn_flood(seed, true)
+}
+
+fn build_syn_flood_no_cookies(seed: u64) -> Result<Setup, SimError> {
+    build_syn_flood(seed, false)
+}
+
+fn expect_syn_flood_cookies(o: &Outcome) -> Result<(), String> {
+    let counters = o.host(1).endpoint.counters();
+    check(
+        counters.syn_cookies_sent > 1000,
+        "the flood overflowed the SYN queue and was answered with cookies",
+    )?;
+    check(
+        counters.syn_cookies_accepted == 1,
+        "exactly one cookie came back: the legitimate client's",
+    )?;
+    check(
+        o.visited(0, State::Established),
+        "the legitimate client connected during the flood",
+    )?;
+    check(received(o, 1) == 1000, "and its data arrived")
+}
+
+fn expect_syn_flood_no_cookies(o: &Outcome) -> Result<(), String> {
+    check(
+        o.host(1).endpoint.counters().syns_dropped_queue_full > 1000,
+        "the full SYN queue dropped the flood's SYNs",
+    )?;
+    check(
+        o.errors(0) == vec![SocketError::TimedOut],
+        "the legitimate client's SYNs were dropped too: ETIMEDOUT",
+    )?;
+    check(!o.visited(0, State::Established), "it never connected")
+}
+
 fn build_zero_window(seed: u64) -> Result<Setup, SimError> {
     let small = TcpConfig {
         recv_buffer: 16_384,
@@ -1239,7 +1352,7 @@ pub fn find(name: &str) -> Option<&'static Scenario> {
     CATALOGUE.iter().find(|s| s.name == name)
 }
 
-static CATALOGUE: [Scenario; 22] = [
+static CATALOGUE: [Scenario; 24] = [
     Scenario {
         name: "handshake",
         summary: "three-way handshake, a little data, orderly close",
@@ -1372,6 +1485,20 @@ static CATALOGUE: [Scenario; 22] = [
         doc: "RFC 6191 and RFC 9293 §3.6.1: the server closed first, so its side of the 4-tuple is in TIME-WAIT when it restarts. A plain listen fails with EADDRINUSE; with address reuse (SO_REUSEADDR) it succeeds, and the client's new SYN, whose timestamp is newer than TS.Recent, reopens the 4-tuple.",
         build: build_time_wait_reuse,
         expect: expect_time_wait_reuse,
+    },
+    Scenario {
+        name: "syn-flood",
+        summary: "spoofed SYNs fill the SYN queue; with SYN cookies a client still connects",
+        doc: "RFC 4987 §3.6 (SYN cookies, Linux's scheme). 200 spoofed SYNs per second fill a 16-entry SYN queue; further SYNs, the legitimate client's included, are answered statelessly with a cookie ISN, and the client's final ACK rebuilds its connection.",
+        build: build_syn_flood_cookies,
+        expect: expect_syn_flood_cookies,
+    },
+    Scenario {
+        name: "syn-flood-no-cookies",
+        summary: "the same flood with SYN cookies off: the client cannot connect",
+        doc: "RFC 4987 §2.2: with cookies off, a full SYN queue drops every new SYN; the legitimate client retransmits its SYN with backoff and gives up with ETIMEDOUT.",
+        build: build_syn_flood_no_cookies,
+        expect: expect_syn_flood_no_cookies,
     },
     Scenario {
         name: "zero-window",

@@ -157,6 +157,8 @@ pub struct Host {
     deferred: Vec<(usize, Action)>,
     /// Close each connection as soon as its peer's FIN has been read.
     close_on_eof: bool,
+    /// SYN cookies when a listener's SYN queue is full (on by default).
+    syn_cookies: bool,
     pub log: Vec<Logged>,
     /// Sender state per Send event (by trace index), for the ladder.
     pub departures: Vec<SegmentState>,
@@ -192,6 +194,7 @@ impl Host {
             reading: true,
             deferred: Vec::new(),
             close_on_eof: false,
+            syn_cookies: true,
             log: Vec::new(),
             departures: Vec::new(),
             arrivals: Vec::new(),
@@ -214,6 +217,15 @@ impl Host {
     /// server that answers EOF with its own FIN at once).
     pub fn close_on_eof(mut self) -> Host {
         self.close_on_eof = true;
+        self
+    }
+
+    /// Turns SYN cookies off (or on) for this host's endpoint.
+    pub fn syn_cookies(mut self, on: bool) -> Host {
+        self.syn_cookies = on;
+        let mut config = self.endpoint.config().clone();
+        config.syn_cookies = on;
+        self.endpoint = Endpoint::new(self.addr, config);
         self
     }
 
@@ -312,6 +324,7 @@ impl Host {
                 let mut config = EndpointConfig::new(self.secret);
                 config.secret[0] ^= self.boot_count as u8;
                 config.tcp = self.tcp.clone();
+                config.syn_cookies = self.syn_cookies;
                 self.endpoint = Endpoint::new(self.addr, config);
                 self.listeners.clear();
                 for s in &mut self.streams {

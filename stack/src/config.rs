@@ -122,6 +122,9 @@ pub struct EndpointConfig {
     pub tcp: TcpConfig,
     /// Ephemeral port range (Linux: 32768..=60999).
     pub ephemeral_ports: (u16, u16),
+    /// Answer SYNs statelessly with SYN cookies when a listener's SYN queue
+    /// is full (RFC 4987 §3.6; Linux's tcp_syncookies=1). Off: drop them.
+    pub syn_cookies: bool,
 }
 
 impl EndpointConfig {
@@ -130,6 +133,7 @@ impl EndpointConfig {
             secret,
             tcp: TcpConfig::default(),
             ephemeral_ports: (32768, 60999),
+            syn_cookies: true,
         }
     }
 }

@@ -67,7 +67,8 @@ enum Socket {
     Connection(Box<Connection>),
 }
 
-/// A RST for a segment that matched no connection.
+/// A segment sent without a connection: a RST for a segment that matched
+/// nothing, or a SYN-cookie SYN-ACK.
 #[derive(Clone, Copy, Debug)]
 struct Reset {
     pair: IpPair,
@@ -75,6 +76,8 @@ struct Reset {
     dst_port: u16,
     seq: SeqNum,
     ack: Option<SeqNum>,
+    /// SYN-ACK fields for a cookie reply; `None` for a RST.
+    syn_ack: Option<(u16, TcpOptions)>,
 }
 
 /// Endpoint-wide counters.
@@ -85,6 +88,10 @@ pub struct EndpointCounters {
     pub wrong_address_dropped: u64,
     pub resets_sent: u64,
     pub syns_dropped_queue_full: u64,
+    /// SYNs answered with a SYN cookie (no state kept).
+    pub syn_cookies_sent: u64,
+    /// Final ACKs whose cookie checked out and became connections.
+    pub syn_cookies_accepted: u64,
 }
 
 /// One row of an `ss -nat`-style listing.
@@ -570,6 +577,7 @@ impl Endpoint {
             dst_port: seg.src_port,
             seq,
             ack,
+            syn_ack: None,
         });
     }
 
@@ -585,8 +593,15 @@ impl Endpoint {
         if seg.flags.rst() {
             return;
         }
-        // Second, an ACK at a listener: <SEQ=SEG.ACK><CTL=RST>.
+        // Second, an ACK at a listener: <SEQ=SEG.ACK><CTL=RST> — unless it
+        // completes a SYN-cookie handshake.
         if seg.flags.ack() {
+            if self.config.syn_cookies
+                && !seg.flags.syn()
+                && self.accept_cookie(listener, pair, seg, now)
+            {
+                return;
+            }
             self.reset_for(pair, seg);
             return;
         }
@@ -599,8 +614,19 @@ impl Endpoint {
         };
         // A bounded SYN queue and accept queue (Linux drops the SYN when
         // either is full; the client retransmits it).
-        if l.syn_queue_len >= l.backlog || l.accept_queue.len() >= l.backlog {
+        // A bounded SYN queue and accept queue. A full accept queue drops
+        // the SYN (the client retransmits it), as Linux does. A full SYN queue
+        // is answered with a SYN cookie when cookies are on, else dropped.
+        if l.accept_queue.len() >= l.backlog {
             self.counters.syns_dropped_queue_full += 1;
+            return;
+        }
+        if l.syn_queue_len >= l.backlog {
+            if self.config.syn_cookies {
+                self.send_cookie(pair, seg, now);
+            } else {
+                self.counters.syns_dropped_queue_full += 1;
+            }
             return;
         }
         l.syn_queue_len += 1;
@@ -626,6 +652,106 @@ impl Endpoint {
         *self.port_use.entry(seg.dst_port).or_default() += 1;
         self.sockets.insert(id, Socket::Connection(Box::new(conn)));
         self.after_change(id);
+    }
+
+    /// Answers a SYN with a SYN-ACK whose ISN is a cookie; keeps no state.
+    fn send_cookie(&mut self, pair: IpPair, seg: &TcpRepr<'_>, now: Instant) {
+        let local = SocketAddrV4::new(pair.dst, seg.dst_port);
+        let remote = SocketAddrV4::new(pair.src, seg.src_port);
+        let peer_mss = seg.options.mss.unwrap_or(536);
+        let index = crate::syncookie::mss_index(peer_mss);
+        let iss = crate::syncookie::encode(&self.config.secret, local, remote, seg.seq, now, index);
+        let tcp = &self.config.tcp;
+        let mut options = TcpOptions {
+            mss: Some(tcp.mss),
+            ..TcpOptions::default()
+        };
+        // Window scale and SACK survive only inside the timestamp (Linux).
+        if let (true, Some((tsval, _))) = (tcp.timestamps, seg.options.timestamps) {
+            let window_scale = match (tcp.window_scale, seg.options.window_scale) {
+                (Some(ours), Some(_)) => Some(ours.min(14)),
+                _ => None,
+            };
+            let sack = tcp.sack && seg.options.sack_permitted;
+            let offset = self.keyed_hash(local, remote, 0x7473);
+            let clock = ((now.as_nanos() / 1_000_000) as u32).wrapping_add(offset);
+            let peer_ws = seg.options.window_scale.filter(|_| window_scale.is_some());
+            options.timestamps = Some((
+                (clock & !0x1f) | crate::syncookie::options_bits(peer_ws, sack),
+                tsval,
+            ));
+            options.window_scale = window_scale;
+            options.sack_permitted = sack;
+        }
+        let tcp = &self.config.tcp;
+        let window =
+            crate::syncookie::syn_window(tcp.recv_buffer.min(u32::MAX as usize) as u32, tcp.mss)
+                as u16;
+        self.resets.push_back(Reset {
+            pair: IpPair {
+                src: pair.dst,
+                dst: pair.src,
+            },
+            src_port: seg.dst_port,
+            dst_port: seg.src_port,
+            seq: iss,
+            ack: Some(seg.seq + 1),
+            syn_ack: Some((window, options)),
+        });
+        self.counters.syn_cookies_sent += 1;
+    }
+
+    /// A final ACK at a listener: if it carries a valid cookie, the
+    /// connection is rebuilt from it and queued for accept.
+    fn accept_cookie(
+        &mut self,
+        listener: SocketId,
+        pair: IpPair,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+    ) -> bool {
+        let local = SocketAddrV4::new(pair.dst, seg.dst_port);
+        let remote = SocketAddrV4::new(pair.src, seg.src_port);
+        let Some(mss) =
+            crate::syncookie::decode(&self.config.secret, local, remote, seg.seq, seg.ack, now)
+        else {
+            return false;
+        };
+        let Some(Socket::Listener(l)) = self.sockets.get(&listener) else {
+            return false;
+        };
+        if l.accept_queue.len() >= l.backlog {
+            // Linux drops the ACK when the accept queue is full.
+            return true;
+        }
+        let id = self.allocate_id();
+        let mut conn = self.new_connection(local, remote, now);
+        conn.iss = seg.ack - 1;
+        conn.accept_cookie(
+            seg,
+            mss,
+            now,
+            &mut Env {
+                id,
+                events: &mut self.events,
+            },
+        );
+        self.connections.insert(
+            TupleKey {
+                local_port: seg.dst_port,
+                remote,
+            },
+            id,
+        );
+        *self.port_use.entry(seg.dst_port).or_default() += 1;
+        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
+        self.counters.syn_cookies_accepted += 1;
+        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) {
+            l.accept_queue.push_back(id);
+            self.events.push_back(Event::Incoming(listener));
+        }
+        self.after_change(id);
+        true
     }
 
     fn listener_of(&self, conn: &Connection) -> Option<SocketId> {
@@ -751,10 +877,10 @@ impl Endpoint {
     /// Writes the next datagram to send into `out`; false when none.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         if let Some(r) = self.resets.pop_front() {
-            let flags = if r.ack.is_some() {
-                Flags::RST | Flags::ACK
-            } else {
-                Flags::RST
+            let (flags, window, options) = match (r.syn_ack, r.ack) {
+                (Some((window, options)), _) => (Flags::SYN | Flags::ACK, window, options),
+                (None, Some(_)) => (Flags::RST | Flags::ACK, 0, TcpOptions::default()),
+                (None, None) => (Flags::RST, 0, TcpOptions::default()),
             };
             let repr = TcpRepr {
                 src_port: r.src_port,
@@ -762,13 +888,15 @@ impl Endpoint {
                 seq: r.seq,
                 ack: r.ack.unwrap_or(SeqNum(0)),
                 flags,
-                window: 0,
+                window,
                 urgent: 0,
-                options: TcpOptions::default(),
+                options,
                 payload: &[],
             };
             wire::emit_datagram(r.pair, &repr, out);
-            self.counters.resets_sent += 1;
+            if r.syn_ack.is_none() {
+                self.counters.resets_sent += 1;
+            }
             return true;
         }
         while let Some(id) = self.ready.pop_front() {

@@ -21,6 +21,7 @@ mod conn;
 pub mod endpoint;
 pub mod rtt;
 pub mod seq;
+pub mod syncookie;
 pub mod time;
 pub mod types;
 pub mod wire;

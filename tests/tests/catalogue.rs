@@ -37,6 +37,8 @@ fn every_scenario_has_a_snapshot_test() {
         "blind-reset-attack",
         "time-wait-assassination",
         "time-wait-reuse",
+        "syn-flood",
+        "syn-flood-no-cookies",
         "zero-window",
         "lossy-bulk",
         "many-connections",
@@ -120,6 +122,14 @@ fn time_wait_assassination() {
 #[test]
 fn time_wait_reuse() {
     check("time-wait-reuse");
+}
+#[test]
+fn syn_flood() {
+    check("syn-flood");
+}
+#[test]
+fn syn_flood_no_cookies() {
+    check("syn-flood-no-cookies");
 }
 #[test]
 fn zero_window() {

@@ -123,7 +123,19 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
             continue;
         };
         isns.learn(&seg);
-        let from_left = outcome.node_of_addr(*seg.src.ip()) == Some(left_node);
+        // Columns: the left host's state on the left, everyone else's on
+        // the right; arrows point from sender to receiver. A segment from
+        // or to an address that is no host (a spoofing attacker) names it.
+        let sender = outcome.node_of_addr(*seg.src.ip());
+        let to_left = outcome.node_of_addr(*seg.dst.ip()) == Some(left_node);
+        let from_left = sender == Some(left_node);
+        let stranger = if sender.is_none() {
+            format!(" [from {}]", seg.src)
+        } else if outcome.node_of_addr(*seg.dst.ip()).is_none() {
+            format!(" [to {}]", seg.dst)
+        } else {
+            String::new()
+        };
         let notation = segment_notation(&seg, &isns, numbering);
         let (state, host_name) = match seg.kind {
             EventKind::Send => (outcome.departure_state(seg.node, i), None),
@@ -143,7 +155,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
             EventKind::Corrupt(bits) => format!(" (corrupted: {} bit(s))", bits.len()),
             _ => String::new(),
         };
-        let arrow = if from_left { "-->" } else { "<--" };
+        let arrow = if to_left { "<--" } else { "-->" };
         let time = e.time.to_string();
         match seg.kind {
             EventKind::Send | EventKind::Drop(_) | EventKind::Duplicate | EventKind::Corrupt(_) => {
@@ -159,15 +171,15 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 };
                 writeln!(
                     out,
-                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{marker}{who}"
+                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{marker}{who}{stranger}"
                 )
                 .ok();
             }
             EventKind::Deliver => {
-                let (l, r) = if from_left {
-                    ("", state_name(state))
-                } else {
+                let (l, r) = if to_left {
                     (state_name(state), "")
+                } else {
+                    ("", state_name(state))
                 };
                 let who = if outcome.host_count() > 2 {
                     format!(" [{}]", host_name.unwrap_or_default())
@@ -176,7 +188,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 };
                 writeln!(
                     out,
-                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{who}"
+                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{who}{stranger}"
                 )
                 .ok();
             }

@@ -75,6 +75,59 @@ impl Connection {
         }
     }
 
+    /// The final ACK of a SYN-cookie handshake (`crate::syncookie`): build
+    /// the connection the SYN would have made, straight into ESTABLISHED
+    /// (passing through SYN-RECEIVED, which existed only in the cookie).
+    pub(crate) fn accept_cookie(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        mss: u16,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) {
+        self.passive = true;
+        self.state = State::Listen;
+        self.irs = seg.seq - 1;
+        self.rcv_nxt = seg.seq;
+        self.snd_una = seg.ack;
+        self.snd_nxt = seg.ack;
+        self.snd_max = seg.ack;
+        self.peer_mss = mss;
+        let (window_scale, sack) = match (self.config.timestamps, seg.options.timestamps) {
+            (true, Some((tsval, tsecr))) => {
+                self.timestamps = true;
+                self.ts_recent = tsval;
+                self.ts_recent_stamp = now;
+                crate::syncookie::options_from_bits(tsecr)
+            }
+            _ => (None, false),
+        };
+        match (self.config.window_scale, window_scale) {
+            (Some(ours), Some(theirs)) => {
+                self.window_scaling = true;
+                self.rcv_wscale = ours.min(14);
+                self.snd_wscale = theirs.min(14);
+            }
+            _ => {}
+        }
+        self.sack_permitted = self.config.sack && sack;
+        let mss = u32::from(mss.min(self.config.mss)).max(64);
+        self.smss = if self.timestamps { mss - 12 } else { mss };
+        self.cc.set_mss(self.smss);
+        let offered = crate::syncookie::syn_window(self.recv_space(), self.config.mss);
+        self.syn_window = offered;
+        self.rcv_adv = self.rcv_nxt + offered;
+        self.last_ack_sent = self.rcv_nxt;
+        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        self.set_state(State::SynReceived, env);
+        self.set_state(State::Established, env);
+        self.touch_keepalive(now);
+        let _ = self.process_text_and_fin(seg, now, env);
+    }
+
     /// SEGMENT ARRIVES for every state but LISTEN and CLOSED.
     pub(crate) fn on_segment(
         &mut self,
