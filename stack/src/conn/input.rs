@@ -102,13 +102,10 @@ impl Connection {
             }
             _ => (None, false),
         };
-        match (self.config.window_scale, window_scale) {
-            (Some(ours), Some(theirs)) => {
-                self.window_scaling = true;
-                self.rcv_wscale = ours.min(14);
-                self.snd_wscale = theirs.min(14);
-            }
-            _ => {}
+        if let (Some(ours), Some(theirs)) = (self.config.window_scale, window_scale) {
+            self.window_scaling = true;
+            self.rcv_wscale = ours.min(14);
+            self.snd_wscale = theirs.min(14);
         }
         self.sack_permitted = self.config.sack && sack;
         let mss = u32::from(mss.min(self.config.mss)).max(64);
