@@ -50,6 +50,9 @@ pub struct TcpConfig {
     pub congestion: CongestionAlgorithm,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
+    /// Pin the timestamp clock's offset (RFC 7323 §5.4: TSval = ms since
+    /// start + offset); `None` keys it per 4-tuple, as Linux does.
+    pub ts_offset: Option<u32>,
 }
 
 /// Keepalive: idle time before the first probe, interval, probes before giving up.
@@ -96,6 +99,7 @@ impl Default for TcpConfig {
             challenge_ack_limit: 1000,
             congestion: CongestionAlgorithm::NewReno,
             isn: None,
+            ts_offset: None,
         }
     }
 }

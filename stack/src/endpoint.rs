@@ -270,7 +270,9 @@ impl Endpoint {
             Some(isn) => SeqNum(isn),
             None => SeqNum(self.isn(local, remote, now)),
         };
-        let ts_offset = self.keyed_hash(local, remote, 0x7473);
+        let ts_offset = tcp
+            .ts_offset
+            .unwrap_or_else(|| self.keyed_hash(local, remote, 0x7473));
         Connection::new(local, remote, iss, ts_offset, tcp, now)
     }
 

@@ -223,6 +223,9 @@ pub struct Counters {
     pub fast_retransmits: u64,
     pub challenge_acks: u64,
     pub dropped_segments: u64,
+    /// Segments dropped by PAWS (RFC 7323 §5.3), also counted in
+    /// `dropped_segments` (Linux's PAWSEstabRejected).
+    pub paws_rejected: u64,
     pub zero_window_probes: u64,
     pub keepalive_probes: u64,
     pub duplicate_acks: u64,

@@ -70,6 +70,7 @@ fn an_old_duplicate_from_the_previous_trip_around_the_sequence_space_is_rejected
         "the stale segment was not accepted"
     );
     assert_eq!(h.ep.connection_counters(c).unwrap().dropped_segments, 1);
+    assert_eq!(h.ep.connection_counters(c).unwrap().paws_rejected, 1);
 
     // The same bytes with a current timestamp are accepted.
     h.inject(Seg::new(P, seq).ack(101).ts(5030, our_tsval).data(b"fresh"));

@@ -27,6 +27,7 @@ fn every_scenario_has_a_snapshot_test() {
         "old-duplicate-syn",
         "delayed-syn-after-close",
         "sequence-wraparound",
+        "paws",
         "connection-refused",
         "rst-on-unread-close",
         "abort",
@@ -82,6 +83,10 @@ fn delayed_syn_after_close() {
 #[test]
 fn sequence_wraparound() {
     check("sequence-wraparound");
+}
+#[test]
+fn paws() {
+    check("paws");
 }
 #[test]
 fn connection_refused() {

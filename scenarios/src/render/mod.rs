@@ -69,7 +69,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
     let names: Vec<&str> = hosts.iter().map(|s| s.as_str()).collect();
     writeln!(
         out,
-        "{:>11}  {:<13}{:^52}{}",
+        "{:>11}  {:<13}{:^53}{}",
         "time",
         names.first().copied().unwrap_or(""),
         "",
@@ -171,7 +171,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 };
                 writeln!(
                     out,
-                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{marker}{who}{stranger}"
+                    "{time:>11}  {l:<13}{arrow} {notation:<46} {arrow} {r}{marker}{who}{stranger}"
                 )
                 .ok();
             }
@@ -188,7 +188,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 };
                 writeln!(
                     out,
-                    "{time:>11}  {l:<13}{arrow} {notation:<46}{arrow} {r}{who}{stranger}"
+                    "{time:>11}  {l:<13}{arrow} {notation:<46} {arrow} {r}{who}{stranger}"
                 )
                 .ok();
             }

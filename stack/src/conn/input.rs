@@ -302,6 +302,7 @@ impl Connection {
             && self.paws_recent_valid(now)
         {
             self.counters.dropped_segments += 1;
+            self.counters.paws_rejected += 1;
             self.ack_now = true;
             return Disposition::Keep;
         }
