@@ -4,7 +4,9 @@
 //!   one seed, a table of scenario, verdict, events, simulated time, hash;
 //! - `tcpsim list`: the catalogue;
 //! - `tcpsim run NAME [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
-//!   one scenario; the last line reports seed, trace hash and verdict.
+//!   one scenario; the last line reports seed, trace hash and verdict;
+//! - `tcpsim script FILE.pkt|DIR... [--seed N]`: packetdrill scripts against
+//!   the stack in virtual time (see [`crate::script`]).
 //!
 //! Bad input (unknown scenario, malformed seed, unwritable path) is a
 //! one-line error and exit status 2; a failing scenario exits 1.
@@ -58,6 +60,16 @@ pub enum Command {
         /// Absolute sequence numbers in the ladder (default: relative after the SYN).
         #[arg(long)]
         absolute: bool,
+    },
+    /// Run packetdrill scripts against the stack in virtual time.
+    Script {
+        /// Script files (`.pkt`); directories run every `.pkt` inside, sorted.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Seed for the stack's ISN secret (script numbers are relative, so
+        /// a correct script passes at every seed).
+        #[arg(long)]
+        seed: Option<String>,
     },
 }
 
@@ -174,6 +186,63 @@ fn render(outcome: &Outcome, format: Format, absolute: bool) -> Result<Vec<u8>, 
     })
 }
 
+/// Files as given, with each directory replaced by its `.pkt` files, sorted.
+pub fn expand_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p)
+                .map_err(|e| UsageError(format!("cannot read {}: {e}", p.display())))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "pkt"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(UsageError(format!("no .pkt files in {}", p.display())));
+            }
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Runs scripts, one line each, then `N passed, N failed`; true if all passed.
+pub fn run_scripts(files: &[PathBuf], seed: u64, out: &mut impl Write) -> std::io::Result<bool> {
+    let mut failed = 0;
+    for f in files {
+        match crate::script::run_file(f, seed) {
+            Ok(report) => {
+                for w in &report.warnings {
+                    writeln!(out, "warning: {w}")?;
+                }
+                writeln!(
+                    out,
+                    "ok    {}  ({} events, {} segments in, {} out, {}.{:06}s virtual)",
+                    f.display(),
+                    report.events,
+                    report.segments_in,
+                    report.segments_out,
+                    report.end / 1_000_000,
+                    report.end % 1_000_000
+                )?;
+            }
+            Err(e) => {
+                failed += 1;
+                writeln!(out, "FAIL  {e}")?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "seed {seed}: {} passed, {failed} failed",
+        files.len() - failed
+    )?;
+    Ok(failed == 0)
+}
+
 /// Runs the command line; returns the process exit status.
 pub fn main_with(cli: Cli) -> i32 {
     let stdout = std::io::stdout();
@@ -242,6 +311,11 @@ pub fn main_with(cli: Cli) -> i32 {
             )
             .map_err(|e| UsageError(e.to_string()))?;
             Ok(outcome.passed())
+        }
+        Some(Command::Script { files, seed }) => {
+            let seed = parse_seed(seed.as_deref())?;
+            let files = expand_scripts(&files)?;
+            run_scripts(&files, seed, &mut out).map_err(|e| UsageError(e.to_string()))
         }
     })();
     match result {

@@ -6,6 +6,7 @@
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
+//! - [`script`]: packetdrill scripts run against the stack in virtual time.
 //! - [`cli`]: the `tcpsim` command.
 
 pub mod analysis;
@@ -15,3 +16,4 @@ pub mod host;
 pub mod oracle;
 pub mod render;
 pub mod run;
+pub mod script;

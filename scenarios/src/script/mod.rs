@@ -1,0 +1,136 @@
+//! Packetdrill scripts in virtual time: `tcpsim script FILE.pkt...`.
+//!
+//! A script plays the remote host (192.0.2.1) against our stack, the local
+//! host (192.168.0.1). `<` lines inject a segment into the stack, `>` lines
+//! expect one from it, and system-call lines drive the stack's socket API
+//! and check what each call returns. Time is virtual: every check is exact
+//! unless the script sets `--tolerance_usecs`, and a script that waits ten
+//! minutes for a keepalive runs in microseconds.
+//!
+//! # The language (packetdrill's meaning)
+//!
+//! - Comments `//` and `/* */`. Option lines before the first event:
+//!   `--tolerance_usecs=N` (default 0: exact) and `--ip_version=ipv4`; any
+//!   other `--option` is ignored with a warning (they tune packetdrill's
+//!   harness, not TCP). Backtick shell lines are ignored with a warning.
+//! - Times: `0.100` (absolute seconds), `+0.1` / `+.1` (after the previous
+//!   event), `*` (any time), `0.1~0.2` (a range). A system call may give
+//!   `START...END`: it is expected to block and return at END. A call given
+//!   one time must return at once (within the tolerance).
+//! - Packets: `FLAGS start:end(len) [ack N] [win N] [<options>]` with flags
+//!   from `S F R P .` (`.` is ACK). Numbering as packetdrill and tcpdump: in
+//!   a segment with SYN, the remote side's sequence number and the stack's
+//!   ACK of it are absolute; otherwise the remote side's numbers (the seq of
+//!   `<` lines, the ack of `>` lines) are relative to the remote ISN, which
+//!   the runner learns from the script's latest `< S`. The stack's numbers
+//!   (the seq of `>` lines, the ack of `<` lines, SACK blocks in `<` lines)
+//!   are relative to the ISN the stack chose, learned from its SYN or
+//!   SYN-ACK; before it has chosen one they are absolute.
+//! - Options: `nop`, `eol`, `mss N`, `wscale N`, `sackOK`, `sack L:R ...`,
+//!   `TS val N ecr N`, or `<...>`. Outbound options are compared by meaning
+//!   (kind and value; NOP padding and order do not matter). An outbound
+//!   TSval is not compared (it is the stack's clock): the first one a `>`
+//!   line states fixes the offset between the script's clock and the
+//!   stack's, and the TS ecr of later `<` lines is translated by it, as
+//!   packetdrill does. `<...>` or an omitted `win` on a `>` line is not
+//!   checked; a `>` line without options expects a segment without options.
+//!   An inbound segment without `win` carries a window of 65535.
+//! - System calls: `socket`, `setsockopt`/`getsockopt` (SO_REUSEADDR,
+//!   SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY,
+//!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION), `fcntl`
+//!   (F_GETFL, F_SETFL with O_NONBLOCK), `bind`, `listen`, `accept`,
+//!   `connect`, `write`/`send`, `read`/`recv`, `shutdown` (SHUT_RD,
+//!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N` or `= -1 ERRNO`; a
+//!   parenthesised explanation after the errno is a comment.
+//!
+//! # Checking
+//!
+//! Each `>` line must find the stack's next segment at its time; a segment
+//! that no `>` line expects is an error, as is a call whose result or errno
+//! differs. The first mismatch stops the script with one message naming
+//! the file, the line, what was expected and what the stack did:
+//!
+//! ```text
+//! close.pkt:14: expected > F. 1001:1001(0) ack 2 at 0.400000, got > R. 1001:1001(0) ack 2 at 0.400000
+//! ```
+//!
+//! # The stack under test
+//!
+//! [`TcpConfig::default`](stack::TcpConfig): close to Linux's defaults:
+//! MSS 1460 (1500-byte path), window scale 7, SACK and timestamps on,
+//! initial RTO 1 s (RFC 6298), minimum RTO 200 ms, delayed ACK 40 ms after
+//! a quick-ACK start, NewReno, RFC 1337 on (unlike Linux). The stack binds
+//! to port 8080 unless told otherwise; the script's side uses port 40000
+//! when it connects, and 8080 when the stack connects to it. The stack's
+//! timestamp clock counts virtual milliseconds from the start of the
+//! script.
+
+mod parse;
+mod run;
+
+pub use parse::{Script, parse};
+pub use run::{Report, run};
+
+use std::fmt;
+use std::path::Path;
+
+/// Why a script failed: a syntax error, or the first mismatch between the
+/// script and what the stack did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptError {
+    pub file: String,
+    pub line: usize,
+    /// Set for syntax errors.
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ScriptError {
+    pub(crate) fn at(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
+        ScriptError {
+            file: file.to_string(),
+            line,
+            column: Some(column),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn line(file: &str, line: usize, message: impl Into<String>) -> Self {
+        ScriptError {
+            file: file.to_string(),
+            line,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            _ if self.line == 0 => write!(f, "{}: {}", self.file, self.message),
+            Some(c) => write!(f, "{}:{}:{}: {}", self.file, self.line, c, self.message),
+            None => write!(f, "{}:{}: {}", self.file, self.line, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// Parses and runs one script from text. `name` appears in messages.
+pub fn run_text(name: &str, text: &str, seed: u64) -> Result<Report, ScriptError> {
+    let script = parse(name, text)?;
+    run(&script, seed)
+}
+
+/// Reads, parses and runs one script file. Messages name the file as given.
+pub fn run_file(path: &Path, seed: u64) -> Result<Report, ScriptError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
+        file: name.clone(),
+        line: 0,
+        column: None,
+        message: format!("cannot read the script: {e}"),
+    })?;
+    run_text(&name, &text, seed)
+}

@@ -1,0 +1,1012 @@
+//! The packetdrill language, the subset `tcpsim script` runs (see the module
+//! docs of [`crate::script`] for the meaning of each construct).
+//!
+//! Parsing is line-oriented, as packetdrill scripts are written: one event
+//! per line, except that a line whose brackets are still open continues on
+//! the next. Every error names the line and column.
+
+use super::ScriptError;
+
+/// Microseconds of script time.
+pub type Micros = u64;
+
+/// A point in script time as written: `0.100` or `+0.1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeExpr {
+    Absolute(Micros),
+    Relative(Micros),
+}
+
+/// When an event happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// `0.100` or `+0.1`: at that instant (within the tolerance).
+    At(TimeExpr),
+    /// `*`: any time.
+    Any,
+    /// `0.1~0.2`: anywhere in the range (within the tolerance).
+    Range(TimeExpr, TimeExpr),
+}
+
+/// A TCP option as a script writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OptionSpec {
+    Nop,
+    Eol,
+    Mss(u16),
+    WindowScale(u8),
+    SackPermitted,
+    Timestamps {
+        val: u32,
+        ecr: u32,
+    },
+    /// SACK blocks as `left:right` pairs.
+    Sack(Vec<(u32, u32)>),
+}
+
+/// The option list of a packet line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OptionsSpec {
+    /// No `<...>` written: the segment carries no options.
+    None,
+    /// `<...>`: anything (not checked on `>` lines; none on `<` lines).
+    Wildcard,
+    List(Vec<OptionSpec>),
+}
+
+/// Direction of a packet line: `<` injects into the stack, `>` expects from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// The flags of a packet line in packetdrill's letters.
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const RST: u8 = 0x04;
+pub const PSH: u8 = 0x08;
+pub const ACK: u8 = 0x10;
+pub const URG: u8 = 0x20;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PacketSpec {
+    pub direction: Direction,
+    pub flags: u8,
+    pub start: u32,
+    pub end: u32,
+    pub len: u32,
+    pub ack: Option<u32>,
+    pub win: Option<u16>,
+    pub options: OptionsSpec,
+}
+
+/// A system call argument or result value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expr {
+    /// `...`: anything.
+    Ellipsis,
+    Int(i64),
+    /// A symbolic constant (`SOL_SOCKET`, `O_NONBLOCK`, `ECONNREFUSED`).
+    Name(String),
+    /// `A | B | C`.
+    Or(Vec<Expr>),
+    /// `[x]` or `[x, y]`.
+    List(Vec<Expr>),
+    /// `{onoff=1, linger=0}`.
+    Struct(Vec<(String, Expr)>),
+    Str(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallSpec {
+    pub name: String,
+    pub args: Vec<Expr>,
+    /// The expected return value.
+    pub ret: Expr,
+    /// The expected errno name when `ret` is -1.
+    pub errno: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Packet(PacketSpec),
+    Call(CallSpec),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// 1-based line of the event's first character.
+    pub line: usize,
+    pub when: When,
+    /// `START...END` on a blocking call: when it must return.
+    pub end: Option<TimeExpr>,
+    pub kind: EventKind,
+    /// The event as written (after the time), for messages.
+    pub text: String,
+}
+
+/// A parsed script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Script {
+    pub name: String,
+    /// `--tolerance_usecs`: how far from its time an event may happen.
+    pub tolerance: Micros,
+    /// Option lines and shell lines that were ignored, with their lines.
+    pub warnings: Vec<String>,
+    pub events: Vec<Event>,
+}
+
+/// Parses a script; `name` is used in error messages.
+pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
+    let mut script = Script {
+        name: name.to_string(),
+        tolerance: 0,
+        warnings: Vec::new(),
+        events: Vec::new(),
+    };
+    let lines = logical_lines(name, text)?;
+    for (line, body) in lines {
+        let trimmed = body.trim_start();
+        let indent = body.len() - trimmed.len();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Some(opt) = trimmed.strip_prefix("--") {
+            if !script.events.is_empty() {
+                return Err(ScriptError::at(
+                    name,
+                    line,
+                    indent + 1,
+                    "option lines must come before the first event",
+                ));
+            }
+            parse_option_line(&mut script, line, opt.trim_end())?;
+            continue;
+        }
+        if trimmed.starts_with('`') {
+            script.warnings.push(format!(
+                "{name}:{line}: shell command ignored (it configures a Linux host)"
+            ));
+            continue;
+        }
+        let mut p = Parser {
+            name,
+            line,
+            s: &body,
+            pos: indent,
+        };
+        script.events.push(p.event()?);
+    }
+    Ok(script)
+}
+
+/// Strips comments and joins lines whose brackets are still open.
+fn logical_lines(name: &str, text: &str) -> Result<Vec<(usize, String)>, ScriptError> {
+    let mut out = Vec::new();
+    let mut in_block: Option<(usize, usize)> = None;
+    let mut pending: Option<(usize, String, i32)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let mut clean = String::with_capacity(raw.len());
+        let bytes = raw.as_bytes();
+        let mut j = 0;
+        let mut in_string = false;
+        while j < bytes.len() {
+            if in_block.is_some() {
+                if raw[j..].starts_with("*/") {
+                    in_block = None;
+                    j += 2;
+                    clean.push(' ');
+                    clean.push(' ');
+                } else {
+                    j += 1;
+                    clean.push(' ');
+                }
+                continue;
+            }
+            let c = bytes[j];
+            if c == b'"' {
+                in_string = !in_string;
+            }
+            if !in_string && raw[j..].starts_with("//") {
+                break;
+            }
+            if !in_string && raw[j..].starts_with("/*") {
+                in_block = Some((line, j + 1));
+                j += 2;
+                clean.push(' ');
+                clean.push(' ');
+                continue;
+            }
+            // Keep column positions: copy the character as is.
+            let ch = raw[j..].chars().next().unwrap_or(' ');
+            clean.push(ch);
+            j += ch.len_utf8();
+        }
+        let depth: i32 = clean
+            .chars()
+            .map(|c| match c {
+                '(' | '[' | '{' => 1,
+                ')' | ']' | '}' => -1,
+                _ => 0,
+            })
+            .sum();
+        match pending.take() {
+            Some((start, mut acc, d)) => {
+                acc.push(' ');
+                acc.push_str(&clean);
+                let d = d + depth;
+                if d > 0 {
+                    pending = Some((start, acc, d));
+                } else {
+                    out.push((start, acc));
+                }
+            }
+            None => {
+                if depth > 0 {
+                    pending = Some((line, clean, depth));
+                } else {
+                    out.push((line, clean));
+                }
+            }
+        }
+    }
+    if let Some((line, col)) = in_block {
+        return Err(ScriptError::at(name, line, col, "unterminated /* comment"));
+    }
+    if let Some((line, _, _)) = pending {
+        return Err(ScriptError::at(
+            name,
+            line,
+            1,
+            "unbalanced brackets: the event never closes",
+        ));
+    }
+    Ok(out)
+}
+
+fn parse_option_line(script: &mut Script, line: usize, opt: &str) -> Result<(), ScriptError> {
+    let (key, value) = match opt.split_once('=') {
+        Some((k, v)) => (k.trim(), Some(v.trim())),
+        None => (opt.trim(), None),
+    };
+    match key {
+        "tolerance_usecs" => {
+            let v = value.ok_or_else(|| {
+                ScriptError::at(&script.name, line, 3, "--tolerance_usecs needs a value")
+            })?;
+            script.tolerance = v.parse::<u64>().map_err(|_| {
+                ScriptError::at(
+                    &script.name,
+                    line,
+                    3,
+                    format!("--tolerance_usecs: {v:?} is not a number of microseconds"),
+                )
+            })?;
+        }
+        "ip_version" => match value {
+            Some("ipv4") => {}
+            Some(other) => {
+                return Err(ScriptError::at(
+                    &script.name,
+                    line,
+                    3,
+                    format!("--ip_version={other}: only ipv4 is supported"),
+                ));
+            }
+            None => {
+                return Err(ScriptError::at(
+                    &script.name,
+                    line,
+                    3,
+                    "--ip_version needs a value (ipv4)",
+                ));
+            }
+        },
+        _ => script.warnings.push(format!(
+            "{}:{line}: option --{key} ignored (tcpsim runs in virtual time against its own stack)",
+            script.name
+        )),
+    }
+    Ok(())
+}
+
+struct Parser<'a> {
+    name: &'a str,
+    line: usize,
+    s: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, msg: impl Into<String>) -> ScriptError {
+        ScriptError::at(self.name, self.line, self.col(), msg)
+    }
+
+    fn col(&self) -> usize {
+        self.s[..self.pos.min(self.s.len())].chars().count() + 1
+    }
+
+    fn rest(&self) -> &str {
+        &self.s[self.pos..]
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(c) = self.rest().chars().next() {
+            if c.is_whitespace() {
+                self.pos += c.len_utf8();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.rest().chars().next()
+    }
+
+    fn eat(&mut self, token: &str) -> bool {
+        self.skip_ws();
+        if self.rest().starts_with(token) {
+            self.pos += token.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, token: &str, what: &str) -> Result<(), ScriptError> {
+        if self.eat(token) {
+            Ok(())
+        } else {
+            Err(self.err(format!("expected {what}, found {}", self.found())))
+        }
+    }
+
+    fn found(&self) -> String {
+        let r = self.rest().trim_start();
+        match r.split_whitespace().next() {
+            None => "end of line".to_string(),
+            Some(w) => format!("{w:?}"),
+        }
+    }
+
+    fn word(&mut self) -> &str {
+        self.skip_ws();
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        &self.s[start..self.pos]
+    }
+
+    fn number(&mut self, what: &str) -> Result<u64, ScriptError> {
+        self.skip_ws();
+        let start = self.pos;
+        let (digits, radix) = if self.rest().starts_with("0x") || self.rest().starts_with("0X") {
+            self.pos += 2;
+            (self.pos, 16)
+        } else {
+            (self.pos, 10)
+        };
+        while let Some(c) = self.peek() {
+            if c.is_digit(radix) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        if self.pos == digits {
+            self.pos = start;
+            return Err(self.err(format!("expected {what}, found {}", self.found())));
+        }
+        u64::from_str_radix(&self.s[digits..self.pos], radix).map_err(|_| {
+            self.pos = start;
+            self.err(format!("{what} is out of range"))
+        })
+    }
+
+    fn u32_value(&mut self, what: &str) -> Result<u32, ScriptError> {
+        let at = self.pos;
+        let v = self.number(what)?;
+        u32::try_from(v).map_err(|_| {
+            self.pos = at;
+            self.skip_ws();
+            self.err(format!("{what} {v} does not fit in 32 bits"))
+        })
+    }
+
+    fn u16_value(&mut self, what: &str) -> Result<u16, ScriptError> {
+        let at = self.pos;
+        let v = self.number(what)?;
+        u16::try_from(v).map_err(|_| {
+            self.pos = at;
+            self.skip_ws();
+            self.err(format!("{what} {v} does not fit in 16 bits"))
+        })
+    }
+
+    /// Seconds with up to six decimals, as microseconds: `0.1`, `.25`, `3`.
+    fn seconds(&mut self) -> Result<Micros, ScriptError> {
+        self.skip_ws();
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let whole = &self.s[start..self.pos];
+        let mut frac = "";
+        if self.peek() == Some('.') && !self.rest().starts_with("...") {
+            self.pos += 1;
+            let f = self.pos;
+            while let Some(c) = self.peek() {
+                if c.is_ascii_digit() {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
+            }
+            frac = &self.s[f..self.pos];
+        }
+        if whole.is_empty() && frac.is_empty() {
+            self.pos = start;
+            return Err(self.err(format!("expected a time, found {}", self.found())));
+        }
+        if frac.len() > 6 {
+            self.pos = start;
+            return Err(self.err("times have at most six decimals (microseconds)"));
+        }
+        let w: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| {
+                self.pos = start;
+                self.err("time is out of range")
+            })?
+        };
+        let mut f: u64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().unwrap_or(0)
+        };
+        for _ in frac.len()..6 {
+            f *= 10;
+        }
+        w.checked_mul(1_000_000)
+            .and_then(|x| x.checked_add(f))
+            .ok_or_else(|| {
+                self.pos = start;
+                self.err("time is out of range")
+            })
+    }
+
+    fn time_expr(&mut self) -> Result<TimeExpr, ScriptError> {
+        self.skip_ws();
+        if self.eat("+") {
+            Ok(TimeExpr::Relative(self.seconds()?))
+        } else {
+            Ok(TimeExpr::Absolute(self.seconds()?))
+        }
+    }
+
+    fn event(&mut self) -> Result<Event, ScriptError> {
+        self.skip_ws();
+        let when = if self.eat("*") {
+            When::Any
+        } else {
+            let t = self.time_expr()?;
+            if self.eat("~") {
+                When::Range(t, self.time_expr()?)
+            } else {
+                When::At(t)
+            }
+        };
+        let end = if self.eat("...") {
+            Some(self.time_expr()?)
+        } else {
+            None
+        };
+        self.skip_ws();
+        let text = self.rest().trim().to_string();
+        let kind = match self.peek() {
+            Some('<') => {
+                self.pos += 1;
+                EventKind::Packet(self.packet(Direction::Inbound)?)
+            }
+            Some('>') => {
+                self.pos += 1;
+                EventKind::Packet(self.packet(Direction::Outbound)?)
+            }
+            Some(c) if c.is_ascii_alphabetic() => EventKind::Call(self.call()?),
+            _ => {
+                return Err(self.err(format!(
+                    "expected `<`, `>` or a system call after the time, found {}",
+                    self.found()
+                )));
+            }
+        };
+        if end.is_some() && !matches!(kind, EventKind::Call(_)) {
+            return Err(ScriptError::at(
+                self.name,
+                self.line,
+                1,
+                "only a system call can have a START...END time",
+            ));
+        }
+        self.skip_ws();
+        if !self.rest().is_empty() {
+            return Err(self.err(format!(
+                "unexpected {} at the end of the event",
+                self.found()
+            )));
+        }
+        Ok(Event {
+            line: self.line,
+            when,
+            end,
+            kind,
+            text,
+        })
+    }
+
+    fn packet(&mut self, direction: Direction) -> Result<PacketSpec, ScriptError> {
+        self.skip_ws();
+        let mut flags = 0u8;
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            let bit = match c {
+                'F' => FIN,
+                'S' => SYN,
+                'R' => RST,
+                'P' => PSH,
+                '.' => ACK,
+                'U' => URG,
+                'E' | 'W' => {
+                    return Err(self.err("ECN flags (E, W) are not supported"));
+                }
+                _ => break,
+            };
+            if flags & bit != 0 {
+                return Err(self.err(format!("flag {c:?} written twice")));
+            }
+            flags |= bit;
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(self.err(format!(
+                "expected TCP flags (a combination of S, F, R, P and .), found {}",
+                self.found()
+            )));
+        }
+        if let Some(c) = self.peek()
+            && !c.is_whitespace()
+        {
+            return Err(self.err(format!("{c:?} is not a TCP flag")));
+        }
+        let seq_start = self.u32_value("a sequence number")?;
+        self.expect(":", "`:` in start:end(len)")?;
+        let seq_end = self.u32_value("an end sequence number")?;
+        self.expect("(", "`(len)` after start:end")?;
+        let len = self.u32_value("a payload length")?;
+        self.expect(")", "`)`")?;
+        if seq_end.wrapping_sub(seq_start) != len {
+            return Err(self.err(format!(
+                "{seq_start}:{seq_end}({len}): end minus start is not the length"
+            )));
+        }
+        if len > 65_000 {
+            return Err(self.err(format!("payload length {len} does not fit in a datagram")));
+        }
+        let mut spec = PacketSpec {
+            direction,
+            flags,
+            start: seq_start,
+            end: seq_end,
+            len,
+            ack: None,
+            win: None,
+            options: OptionsSpec::None,
+        };
+        loop {
+            self.skip_ws();
+            if self.rest().is_empty() {
+                break;
+            }
+            if self.peek() == Some('<') {
+                if spec.options != OptionsSpec::None {
+                    return Err(self.err("options written twice"));
+                }
+                self.pos += 1;
+                spec.options = self.options()?;
+                continue;
+            }
+            let at = self.pos;
+            match self.word() {
+                "ack" => {
+                    if spec.ack.is_some() {
+                        self.pos = at;
+                        return Err(self.err("`ack` written twice"));
+                    }
+                    spec.ack = Some(self.u32_value("an acknowledgment number")?);
+                }
+                "win" => {
+                    if spec.win.is_some() {
+                        self.pos = at;
+                        return Err(self.err("`win` written twice"));
+                    }
+                    spec.win = Some(self.u16_value("a window")?);
+                }
+                "" => {
+                    return Err(self.err(format!(
+                        "expected `ack`, `win` or `<options>`, found {}",
+                        self.found()
+                    )));
+                }
+                other => {
+                    let other = other.to_string();
+                    self.pos = at;
+                    self.skip_ws();
+                    return Err(self.err(format!(
+                        "unknown packet field {other:?} (expected `ack`, `win` or `<options>`)"
+                    )));
+                }
+            }
+        }
+        if spec.ack.is_some() && flags & ACK == 0 {
+            return Err(ScriptError::at(
+                self.name,
+                self.line,
+                1,
+                "`ack N` on a segment without the ACK flag (`.`)",
+            ));
+        }
+        Ok(spec)
+    }
+
+    fn options(&mut self) -> Result<OptionsSpec, ScriptError> {
+        if self.eat("...") {
+            self.expect(">", "`>` closing `<...>`")?;
+            return Ok(OptionsSpec::Wildcard);
+        }
+        let mut list = Vec::new();
+        loop {
+            self.skip_ws();
+            let at = self.pos;
+            let opt = match self.word() {
+                "nop" => OptionSpec::Nop,
+                "eol" => OptionSpec::Eol,
+                "mss" => OptionSpec::Mss(self.u16_value("an MSS")?),
+                "wscale" => {
+                    let at = self.pos;
+                    let v = self.number("a window scale shift")?;
+                    if v > 14 {
+                        self.pos = at;
+                        self.skip_ws();
+                        return Err(
+                            self.err(format!("wscale {v}: RFC 7323 §2.3 allows shifts up to 14"))
+                        );
+                    }
+                    OptionSpec::WindowScale(v as u8)
+                }
+                "sackOK" => OptionSpec::SackPermitted,
+                "TS" => {
+                    self.skip_ws();
+                    let kw = self.pos;
+                    if self.word() != "val" {
+                        self.pos = kw;
+                        return Err(self.err("expected `val` after TS"));
+                    }
+                    let val = self.u32_value("a TS value")?;
+                    self.skip_ws();
+                    let kw = self.pos;
+                    if self.word() != "ecr" {
+                        self.pos = kw;
+                        return Err(self.err("expected `ecr` after the TS value"));
+                    }
+                    let ecr = self.u32_value("a TS echo reply")?;
+                    OptionSpec::Timestamps { val, ecr }
+                }
+                "sack" => {
+                    let mut blocks = Vec::new();
+                    loop {
+                        self.skip_ws();
+                        if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                            break;
+                        }
+                        let l = self.u32_value("a SACK block's left edge")?;
+                        self.expect(":", "`:` in a SACK block")?;
+                        let r = self.u32_value("a SACK block's right edge")?;
+                        blocks.push((l, r));
+                    }
+                    if blocks.is_empty() {
+                        return Err(self.err("`sack` needs at least one left:right block"));
+                    }
+                    if blocks.len() > 4 {
+                        self.pos = at;
+                        return Err(self.err("at most four SACK blocks fit in the option space"));
+                    }
+                    OptionSpec::Sack(blocks)
+                }
+                "" => {
+                    return Err(self.err(format!("expected a TCP option, found {}", self.found())));
+                }
+                other => {
+                    let other = other.to_string();
+                    self.pos = at;
+                    self.skip_ws();
+                    return Err(self.err(format!(
+                        "unsupported TCP option {other:?} (supported: nop, eol, mss, wscale, sackOK, sack, TS val ecr)"
+                    )));
+                }
+            };
+            list.push(opt);
+            if self.eat(",") {
+                continue;
+            }
+            self.expect(">", "`,` or `>` in the option list")?;
+            break;
+        }
+        Ok(OptionsSpec::List(list))
+    }
+
+    fn call(&mut self) -> Result<CallSpec, ScriptError> {
+        let name = self.word().to_string();
+        self.expect("(", &format!("`(` after {name}"))?;
+        let mut args = Vec::new();
+        if !self.eat(")") {
+            loop {
+                args.push(self.expr()?);
+                if self.eat(",") {
+                    continue;
+                }
+                self.expect(")", "`,` or `)` in the argument list")?;
+                break;
+            }
+        }
+        self.expect("=", "`= result` after the call")?;
+        let ret = self.expr()?;
+        self.skip_ws();
+        let mut errno = None;
+        if self.peek().is_some_and(|c| c.is_ascii_uppercase()) {
+            errno = Some(self.word().to_string());
+        }
+        // A parenthesised explanation, like `(Connection refused)`, is a comment.
+        self.skip_ws();
+        if self.peek() == Some('(') {
+            let mut depth = 0;
+            while let Some(c) = self.peek() {
+                self.pos += c.len_utf8();
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if ret == Expr::Int(-1) && errno.is_none() {
+            return Err(self.err("a result of -1 needs an errno name (e.g. `= -1 ECONNRESET`)"));
+        }
+        if errno.is_some() && ret != Expr::Int(-1) {
+            return Err(self.err("an errno name follows only a result of -1"));
+        }
+        Ok(CallSpec {
+            name,
+            args,
+            ret,
+            errno,
+        })
+    }
+
+    fn expr(&mut self) -> Result<Expr, ScriptError> {
+        let first = self.atom()?;
+        if !self.rest().trim_start().starts_with('|') {
+            return Ok(first);
+        }
+        let mut parts = vec![first];
+        while self.eat("|") {
+            parts.push(self.atom()?);
+        }
+        Ok(Expr::Or(parts))
+    }
+
+    fn atom(&mut self) -> Result<Expr, ScriptError> {
+        self.skip_ws();
+        if self.eat("...") {
+            return Ok(Expr::Ellipsis);
+        }
+        match self.peek() {
+            Some('[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                if !self.eat("]") {
+                    loop {
+                        items.push(self.expr()?);
+                        if self.eat(",") {
+                            continue;
+                        }
+                        self.expect("]", "`,` or `]`")?;
+                        break;
+                    }
+                }
+                Ok(Expr::List(items))
+            }
+            Some('{') => {
+                self.pos += 1;
+                let mut fields = Vec::new();
+                if !self.eat("}") {
+                    loop {
+                        let f = self.word().to_string();
+                        if f.is_empty() {
+                            return Err(
+                                self.err(format!("expected a field name, found {}", self.found()))
+                            );
+                        }
+                        self.expect("=", "`=` after a field name")?;
+                        fields.push((f, self.expr()?));
+                        if self.eat(",") {
+                            continue;
+                        }
+                        self.expect("}", "`,` or `}`")?;
+                        break;
+                    }
+                }
+                Ok(Expr::Struct(fields))
+            }
+            Some('"') => {
+                self.pos += 1;
+                let start = self.pos;
+                while let Some(c) = self.peek() {
+                    if c == '"' {
+                        let s = self.s[start..self.pos].to_string();
+                        self.pos += 1;
+                        return Ok(Expr::Str(s));
+                    }
+                    self.pos += c.len_utf8();
+                }
+                Err(self.err("unterminated string"))
+            }
+            Some('-') => {
+                self.pos += 1;
+                let v = self.number("a number")?;
+                let v = i64::try_from(v).map_err(|_| self.err("number is out of range"))?;
+                Ok(Expr::Int(-v))
+            }
+            Some(c) if c.is_ascii_digit() => {
+                let v = self.number("a number")?;
+                let v = i64::try_from(v).map_err(|_| self.err("number is out of range"))?;
+                Ok(Expr::Int(v))
+            }
+            Some(c) if c.is_ascii_alphabetic() || c == '_' => {
+                Ok(Expr::Name(self.word().to_string()))
+            }
+            _ => Err(self.err(format!("expected a value, found {}", self.found()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(line: &str) -> Event {
+        let s = parse("t.pkt", line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.events.len(), 1);
+        s.events.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn packet_lines_parse_as_packetdrill_writes_them() {
+        // The seed script's own lines, including `ack 1<...>` without a space.
+        let e = one("0.100 > S. 0:0(0) ack 1<...>");
+        assert_eq!(e.when, When::At(TimeExpr::Absolute(100_000)));
+        let EventKind::Packet(p) = e.kind else {
+            panic!()
+        };
+        assert_eq!(p.flags, SYN | ACK);
+        assert_eq!(p.ack, Some(1));
+        assert_eq!(p.options, OptionsSpec::Wildcard);
+
+        let e = one(
+            "+.1 < S 4294966295:4294966295(0) win 32792 <mss 1460,sackOK,nop,nop,nop,wscale 7>",
+        );
+        assert_eq!(e.when, When::At(TimeExpr::Relative(100_000)));
+        let EventKind::Packet(p) = e.kind else {
+            panic!()
+        };
+        assert_eq!(p.start, 4294966295);
+        assert_eq!(p.win, Some(32792));
+        assert_eq!(
+            p.options,
+            OptionsSpec::List(vec![
+                OptionSpec::Mss(1460),
+                OptionSpec::SackPermitted,
+                OptionSpec::Nop,
+                OptionSpec::Nop,
+                OptionSpec::Nop,
+                OptionSpec::WindowScale(7),
+            ])
+        );
+        // Data that wraps: 4294967295:9(10) is ten bytes.
+        let e = one("0.2~0.3 < P. 4294967295:9(10) ack 1 <nop,nop,TS val 5 ecr 6,sack 1:2 3:4>");
+        assert_eq!(
+            e.when,
+            When::Range(TimeExpr::Absolute(200_000), TimeExpr::Absolute(300_000))
+        );
+    }
+
+    #[test]
+    fn calls_parse_with_errno_and_comment() {
+        let e = one("0.000...0.100 connect(3, ..., ...) = -1 ECONNREFUSED (Connection refused)");
+        assert_eq!(e.end, Some(TimeExpr::Absolute(100_000)));
+        let EventKind::Call(c) = e.kind else { panic!() };
+        assert_eq!(c.name, "connect");
+        assert_eq!(c.args, vec![Expr::Int(3), Expr::Ellipsis, Expr::Ellipsis]);
+        assert_eq!(c.errno.as_deref(), Some("ECONNREFUSED"));
+        let e = one("* fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0");
+        let EventKind::Call(c) = e.kind else { panic!() };
+        assert_eq!(
+            c.args[2],
+            Expr::Or(vec![
+                Expr::Name("O_RDWR".into()),
+                Expr::Name("O_NONBLOCK".into())
+            ])
+        );
+        let e = one("0 setsockopt(3, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0");
+        let EventKind::Call(c) = e.kind else { panic!() };
+        assert!(matches!(c.args[3], Expr::Struct(_)));
+    }
+
+    #[test]
+    fn comments_and_continuations() {
+        let s = parse(
+            "t.pkt",
+            "// header\n--tolerance_usecs=4000\n`sysctl -q net.ipv4.tcp_sack=1`\n/* block\n comment */ 0 socket(...,\n SOCK_STREAM, IPPROTO_TCP) = 3 // trailing\n",
+        )
+        .unwrap();
+        assert_eq!(s.tolerance, 4000);
+        assert_eq!(s.warnings.len(), 1);
+        assert_eq!(s.events.len(), 1);
+        assert_eq!(s.events[0].line, 5, "the event starts after the block comment");
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        // Why: a user fixing a script needs the exact spot, not just "syntax error".
+        let e = parse(
+            "x.pkt",
+            "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.1 < SX 0:0(0)\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "x.pkt:2:8: 'X' is not a TCP flag");
+        let e = parse("x.pkt", "0.1 < S 0:5(0)\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.pkt:1:15: 0:5(0): end minus start is not the length"
+        );
+        let e = parse("x.pkt", "0.1 < S 0:0(0) wn 5\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.pkt:1:16: unknown packet field \"wn\""),
+            "{e}"
+        );
+        let e = parse("x.pkt", "0.1 close(3) = -1\n").unwrap_err();
+        assert!(e.to_string().contains("needs an errno"), "{e}");
+        let e = parse("x.pkt", "abc close(3) = 0\n").unwrap_err();
+        assert_eq!(e.to_string(), "x.pkt:1:1: expected a time, found \"abc\"");
+        let e = parse("x.pkt", "--ip_version=ipv6\n").unwrap_err();
+        assert!(e.to_string().contains("only ipv4"), "{e}");
+    }
+}

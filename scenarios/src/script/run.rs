@@ -1,0 +1,1634 @@
+//! Running a parsed script against one [`Endpoint`] in virtual time.
+//!
+//! The runner keeps the stack's clock, a queue of the segments the stack
+//! has sent and no `>` line has claimed yet, a file-descriptor table that
+//! gives the stack's socket API BSD shape (fds from 3, O_NONBLOCK, SO_ERROR,
+//! blocking calls), and the two ISNs that script numbers are relative to.
+
+use super::ScriptError;
+use super::parse::{
+    ACK, CallSpec, Direction, Event, EventKind, Expr, FIN, Micros, OptionSpec, OptionsSpec, PSH,
+    PacketSpec, RST, SYN, Script, TimeExpr, URG, When,
+};
+use stack::cc::CongestionAlgorithm;
+use stack::wire::{self, Flags, IpPair, SackBlock, TcpOptions, TcpPacket, TcpRepr};
+use stack::{
+    Endpoint, EndpointConfig, Event as StackEvent, Instant, Keepalive, SeqNum, SocketError,
+    SocketId, State, TcpConfig,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// The stack under test.
+pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
+/// The host the script plays.
+pub const REMOTE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The port `bind` gives the stack's sockets, and the port the script's
+/// side listens on when the stack connects.
+pub const DEFAULT_PORT: u16 = 8080;
+/// The script's port when it connects to the stack.
+pub const REMOTE_PORT: u16 = 40_000;
+
+/// What a passing script did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    pub events: usize,
+    pub segments_in: usize,
+    pub segments_out: usize,
+    /// Virtual time of the last event.
+    pub end: Micros,
+    pub warnings: Vec<String>,
+}
+
+/// Runs `script`; `seed` keys the stack's ISNs (script numbers are
+/// relative, so a passing script passes at every seed).
+pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
+    let mut r = Runner::new(script, seed);
+    for (i, ev) in script.events.iter().enumerate() {
+        r.index = i;
+        r.event(ev)?;
+    }
+    r.finish()?;
+    Ok(Report {
+        events: script.events.len(),
+        segments_in: r.segments_in,
+        segments_out: r.segments_out,
+        end: r.last_time,
+        warnings: script.warnings.clone(),
+    })
+}
+
+/// Upper bound on timer firings while advancing, against a stack bug that
+/// would otherwise spin forever.
+const TIMER_BUDGET: u64 = 10_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FdKind {
+    /// `socket()` done; not yet listening or connecting.
+    Fresh,
+    Listener(SocketId),
+    Conn(SocketId),
+}
+
+#[derive(Clone, Debug)]
+struct Fd {
+    kind: FdKind,
+    port: Option<u16>,
+    reuse: bool,
+    nodelay: bool,
+    keepalive: bool,
+    keepalive_timing: Keepalive,
+    congestion: CongestionAlgorithm,
+    nonblock: bool,
+    linger_zero: bool,
+    /// A pending error (SO_ERROR), reported once.
+    error: Option<&'static str>,
+    /// The connection reached ESTABLISHED at some point.
+    connected: bool,
+    /// The stack released the connection (reset, timed out, closed).
+    gone: bool,
+    shut_rd: bool,
+}
+
+impl Fd {
+    fn new() -> Fd {
+        Fd {
+            kind: FdKind::Fresh,
+            port: None,
+            reuse: false,
+            nodelay: false,
+            keepalive: false,
+            keepalive_timing: Keepalive::default(),
+            congestion: CongestionAlgorithm::NewReno,
+            nonblock: false,
+            linger_zero: false,
+            error: None,
+            connected: false,
+            gone: false,
+            shut_rd: false,
+        }
+    }
+}
+
+/// A system call that blocked and has not returned yet.
+struct Pending {
+    line: usize,
+    call: CallSpec,
+    /// When it must return: [lo, hi] in stack time.
+    lo: Instant,
+    hi: Instant,
+    end: Micros,
+    /// Bytes still to write (a blocking `write`).
+    remaining: usize,
+}
+
+struct Runner<'s> {
+    script: &'s Script,
+    ep: Endpoint,
+    now: Instant,
+    tolerance: u64,
+    index: usize,
+    /// Script time of the previous event (the base of `+` times).
+    last_time: Micros,
+    /// Segments the stack sent that no `>` line has claimed: (time, bytes).
+    outq: VecDeque<(Instant, Vec<u8>)>,
+    scratch: Vec<u8>,
+    fds: BTreeMap<i32, Fd>,
+    by_socket: BTreeMap<SocketId, i32>,
+    next_fd: i32,
+    local_isn: Option<u32>,
+    remote_isn: Option<u32>,
+    /// The connection inbound segments address: (stack's port, script's port).
+    tuple: (u16, u16),
+    /// stack TSval - script TSval, once a `>` line has stated one.
+    ts_offset: Option<u32>,
+    pending: Option<Pending>,
+    segments_in: usize,
+    segments_out: usize,
+    /// Bytes a blocked `write` still has to queue.
+    write_left: usize,
+}
+
+fn micros_to_instant(us: Micros) -> Instant {
+    Instant(us.saturating_mul(1_000))
+}
+
+fn instant_to_micros(t: Instant) -> Micros {
+    t.0 / 1_000
+}
+
+fn fmt_time(t: Instant) -> String {
+    let us = instant_to_micros(t);
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+fn fmt_micros(us: Micros) -> String {
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+type CallResult = Result<i64, &'static str>;
+
+impl<'s> Runner<'s> {
+    fn new(script: &'s Script, seed: u64) -> Runner<'s> {
+        let mut secret = [0u8; 16];
+        secret[..8].copy_from_slice(&seed.to_le_bytes());
+        secret[8..].copy_from_slice(b"pktdrill");
+        let mut config = EndpointConfig::new(secret);
+        config.tcp = TcpConfig {
+            // The TS clock counts virtual milliseconds from the start.
+            ts_offset: Some(0),
+            ..TcpConfig::default()
+        };
+        Runner {
+            script,
+            ep: Endpoint::new(LOCAL_IP, config),
+            now: Instant(0),
+            tolerance: script.tolerance,
+            index: 0,
+            last_time: 0,
+            outq: VecDeque::new(),
+            scratch: Vec::with_capacity(2048),
+            fds: BTreeMap::new(),
+            by_socket: BTreeMap::new(),
+            next_fd: 3,
+            local_isn: None,
+            remote_isn: None,
+            tuple: (DEFAULT_PORT, REMOTE_PORT),
+            ts_offset: None,
+            pending: None,
+            segments_in: 0,
+            segments_out: 0,
+            write_left: 0,
+        }
+    }
+
+    fn line(&self) -> usize {
+        self.script.events[self.index].line
+    }
+
+    fn fail(&self, line: usize, msg: impl Into<String>) -> ScriptError {
+        ScriptError::line(&self.script.name, line, msg)
+    }
+
+    fn resolve(&self, t: TimeExpr) -> Micros {
+        match t {
+            TimeExpr::Absolute(us) => us,
+            TimeExpr::Relative(us) => self.last_time.saturating_add(us),
+        }
+    }
+
+    /// The acceptable window of an event's time, in stack time.
+    fn window(&self, when: When) -> (Instant, Instant, Option<Micros>) {
+        let tol = self.tolerance;
+        match when {
+            When::At(t) => {
+                let us = self.resolve(t);
+                (
+                    micros_to_instant(us.saturating_sub(tol)),
+                    micros_to_instant(us.saturating_add(tol)),
+                    Some(us),
+                )
+            }
+            When::Range(a, b) => {
+                let (a, b) = (self.resolve(a), self.resolve(b));
+                (
+                    micros_to_instant(a.saturating_sub(tol)),
+                    micros_to_instant(b.saturating_add(tol)),
+                    Some(a),
+                )
+            }
+            When::Any => (self.now, Instant(u64::MAX), None),
+        }
+    }
+
+    fn event(&mut self, ev: &Event) -> Result<(), ScriptError> {
+        let (lo, hi, nominal) = self.window(ev.when);
+        if let When::Range(a, b) = ev.when
+            && self.resolve(b) < self.resolve(a)
+        {
+            return Err(self.fail(ev.line, "time range ends before it starts"));
+        }
+        match &ev.kind {
+            EventKind::Packet(p) if p.direction == Direction::Outbound => {
+                self.expect_outbound(ev, p, lo, hi, nominal)?;
+            }
+            EventKind::Packet(p) => {
+                let at = nominal.map_or(self.now, micros_to_instant).max(self.now);
+                self.advance(at, false)?;
+                self.check_unexpected(ev.line, at)?;
+                self.inject(ev.line, p)?;
+                self.last_time = nominal.unwrap_or(instant_to_micros(self.now));
+            }
+            EventKind::Call(c) => {
+                let at = nominal.map_or(self.now, micros_to_instant).max(self.now);
+                self.advance(at, false)?;
+                self.check_unexpected(ev.line, at)?;
+                if let Some(p) = &self.pending {
+                    return Err(self.fail(
+                        ev.line,
+                        format!(
+                            "{} called while {} (line {}) is still blocked; packetdrill runs one blocking call at a time",
+                            c.name, p.call.name, p.line
+                        ),
+                    ));
+                }
+                let start = nominal.unwrap_or(instant_to_micros(self.now));
+                let end = ev.end.map(|e| match e {
+                    TimeExpr::Absolute(us) => us,
+                    TimeExpr::Relative(us) => start.saturating_add(us),
+                });
+                if let Some(end) = end
+                    && end < start
+                {
+                    return Err(self.fail(ev.line, "a blocking call cannot end before it starts"));
+                }
+                self.call(ev.line, c, start, end)?;
+                self.last_time = start;
+            }
+        }
+        Ok(())
+    }
+
+    // ----- time -----
+
+    /// Runs the stack's timers up to `to` (stopping early once a segment is
+    /// queued if `stop_on_segment`), collecting what it sends.
+    fn advance(&mut self, to: Instant, stop_on_segment: bool) -> Result<(), ScriptError> {
+        let mut budget = TIMER_BUDGET;
+        loop {
+            self.flush()?;
+            if stop_on_segment && !self.outq.is_empty() {
+                return Ok(());
+            }
+            match self.ep.poll_timeout() {
+                Some(t) if t <= to => {
+                    let t = t.max(self.now);
+                    self.check_deadline(t)?;
+                    self.now = t;
+                    self.ep.handle_timeout(t);
+                    budget -= 1;
+                    if budget == 0 {
+                        return Err(self.fail(
+                            self.line(),
+                            format!(
+                                "the stack's timers fired {TIMER_BUDGET} times without time passing"
+                            ),
+                        ));
+                    }
+                }
+                _ => break,
+            }
+        }
+        if to > self.now && to != Instant(u64::MAX) {
+            self.check_deadline(to)?;
+            self.now = to;
+        }
+        Ok(())
+    }
+
+    /// Collects transmitted segments and application events, and completes
+    /// a blocked call if it can return now.
+    fn flush(&mut self) -> Result<(), ScriptError> {
+        loop {
+            let mut buf = Vec::new();
+            if !self.ep.poll_transmit(self.now, &mut buf) {
+                break;
+            }
+            self.learn_from_outbound(&buf);
+            self.segments_out += 1;
+            self.outq.push_back((self.now, buf));
+        }
+        while let Some(e) = self.ep.poll_event() {
+            match e {
+                StackEvent::Connected(id) => {
+                    if let Some(fd) = self.fd_of(id) {
+                        fd.connected = true;
+                    }
+                }
+                StackEvent::Error(id, err) => {
+                    if let Some(fd) = self.fd_of(id) {
+                        fd.error = Some(err.errno_name());
+                        fd.gone = true;
+                    }
+                }
+                StackEvent::Closed(id) => {
+                    if let Some(fd) = self.fd_of(id) {
+                        fd.gone = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.try_complete()
+    }
+
+    fn fd_of(&mut self, id: SocketId) -> Option<&mut Fd> {
+        let fd = *self.by_socket.get(&id)?;
+        self.fds.get_mut(&fd)
+    }
+
+    /// The stack's SYN or SYN-ACK fixes the ISN its numbers are relative to.
+    fn learn_from_outbound(&mut self, bytes: &[u8]) {
+        if let Ok((_, seg)) = wire::parse_datagram(bytes)
+            && seg.flags.syn()
+        {
+            self.local_isn = Some(seg.seq.0);
+            self.tuple = (seg.src_port, seg.dst_port);
+        }
+    }
+
+    fn check_deadline(&self, t: Instant) -> Result<(), ScriptError> {
+        if let Some(p) = &self.pending
+            && t > p.hi
+        {
+            return Err(self.fail(
+                p.line,
+                format!(
+                    "{}: expected to return at {}, still blocked at {}",
+                    p.call.name,
+                    fmt_micros(p.end),
+                    fmt_time(t)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_unexpected(&self, line: usize, at: Instant) -> Result<(), ScriptError> {
+        if let Some((t, bytes)) = self.outq.front()
+            && t.0.saturating_add(self.tolerance * 1_000) < at.0
+        {
+            return Err(self.fail(
+                line,
+                format!(
+                    "unexpected {} at {} (no > line expects it before this line)",
+                    self.render_actual(bytes, None),
+                    fmt_time(*t)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), ScriptError> {
+        self.flush()?;
+        let line = self.script.events.last().map_or(1, |e| e.line);
+        if let Some((t, bytes)) = self.outq.front() {
+            return Err(self.fail(
+                line,
+                format!(
+                    "unexpected {} at {} (no > line expects it)",
+                    self.render_actual(bytes, None),
+                    fmt_time(*t)
+                ),
+            ));
+        }
+        if let Some(p) = &self.pending {
+            return Err(self.fail(
+                p.line,
+                format!(
+                    "{}: expected to return at {}, still blocked when the script ended",
+                    p.call.name,
+                    fmt_micros(p.end)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    // ----- packets -----
+
+    fn expect_outbound(
+        &mut self,
+        ev: &Event,
+        spec: &PacketSpec,
+        lo: Instant,
+        hi: Instant,
+        nominal: Option<Micros>,
+    ) -> Result<(), ScriptError> {
+        if self.outq.is_empty() {
+            self.advance(hi, true)?;
+        }
+        let expected_at = match nominal {
+            Some(us) => fmt_micros(us),
+            None => "*".to_string(),
+        };
+        let Some((t, bytes)) = self.outq.pop_front() else {
+            let by = if hi == Instant(u64::MAX) {
+                "the stack has nothing left to send".to_string()
+            } else {
+                format!("no segment by {}", fmt_time(hi))
+            };
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "expected {} at {expected_at}, got nothing ({by})",
+                    self.render_spec(spec)
+                ),
+            ));
+        };
+        let mismatch = self.compare(spec, &bytes);
+        if mismatch.is_some() || t < lo || t > hi {
+            let why = match mismatch {
+                Some(m) => m,
+                None => "wrong time".to_string(),
+            };
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "expected {} at {expected_at}, got {} at {} ({why})",
+                    self.render_spec(spec),
+                    self.render_actual(&bytes, Some(spec)),
+                    fmt_time(t)
+                ),
+            ));
+        }
+        self.learn_ts_offset(spec, &bytes);
+        self.last_time = nominal.unwrap_or(instant_to_micros(t));
+        Ok(())
+    }
+
+    /// Absolute value of a remote-side number written in the script.
+    fn remote_abs(&self, v: u32, syn: bool) -> u32 {
+        if syn {
+            v
+        } else {
+            self.remote_isn.unwrap_or(0).wrapping_add(v)
+        }
+    }
+
+    /// Absolute value of a stack-side number written in the script.
+    fn local_abs(&self, v: u32) -> u32 {
+        self.local_isn.unwrap_or(0).wrapping_add(v)
+    }
+
+    /// `None` when `bytes` is what `spec` describes; else what differs.
+    fn compare(&self, spec: &PacketSpec, bytes: &[u8]) -> Option<String> {
+        let Ok((_, seg)) = wire::parse_datagram(bytes) else {
+            return Some("the stack sent a malformed datagram".into());
+        };
+        let flags = seg.flags.0 & (FIN | SYN | RST | PSH | ACK | URG);
+        if flags != spec.flags {
+            return Some("flags differ".into());
+        }
+        // A SYN from the stack defines its ISN: its own seq is then 0.
+        let seq_ok = if spec.flags & SYN != 0 {
+            spec.start == 0
+        } else {
+            seg.seq.0 == self.local_abs(spec.start)
+        };
+        if !seq_ok {
+            return Some("sequence number differs".into());
+        }
+        if seg.payload.len() as u32 != spec.len {
+            return Some("payload length differs".into());
+        }
+        if let Some(a) = spec.ack
+            && seg.ack.0 != self.remote_abs(a, spec.flags & SYN != 0)
+        {
+            return Some("ack differs".into());
+        }
+        if let Some(w) = spec.win
+            && seg.window != w
+        {
+            return Some("window differs".into());
+        }
+        match &spec.options {
+            OptionsSpec::Wildcard => None,
+            OptionsSpec::None => {
+                if seg.options == TcpOptions::default() {
+                    None
+                } else {
+                    Some("the segment carries options the line does not list".into())
+                }
+            }
+            OptionsSpec::List(list) => self.compare_options(list, &seg.options),
+        }
+    }
+
+    fn compare_options(&self, list: &[OptionSpec], got: &TcpOptions) -> Option<String> {
+        let mut want = TcpOptions::default();
+        let mut want_ts = false;
+        for o in list {
+            match o {
+                OptionSpec::Nop | OptionSpec::Eol => {}
+                OptionSpec::Mss(v) => want.mss = Some(*v),
+                OptionSpec::WindowScale(v) => want.window_scale = Some(*v),
+                OptionSpec::SackPermitted => want.sack_permitted = true,
+                OptionSpec::Timestamps { val, ecr } => {
+                    want_ts = true;
+                    want.timestamps = Some((*val, *ecr));
+                }
+                OptionSpec::Sack(blocks) => {
+                    for (i, (l, r)) in blocks.iter().enumerate() {
+                        want.sack_blocks[i] = SackBlock {
+                            left: SeqNum(self.remote_abs(*l, false)),
+                            right: SeqNum(self.remote_abs(*r, false)),
+                        };
+                    }
+                    want.sack_count = blocks.len() as u8;
+                }
+            }
+        }
+        if want.mss != got.mss {
+            return Some("MSS option differs".into());
+        }
+        if want.window_scale != got.window_scale {
+            return Some("window scale option differs".into());
+        }
+        if want.sack_permitted != got.sack_permitted {
+            return Some("SACK-permitted option differs".into());
+        }
+        match (want.timestamps, got.timestamps) {
+            (None, None) => {}
+            (Some((_, ecr)), Some((_, got_ecr))) if want_ts => {
+                if ecr != got_ecr {
+                    return Some("TS ecr differs".into());
+                }
+            }
+            _ => return Some("timestamps option differs".into()),
+        }
+        if want.sack() != got.sack() {
+            return Some("SACK blocks differ".into());
+        }
+        None
+    }
+
+    fn learn_ts_offset(&mut self, spec: &PacketSpec, bytes: &[u8]) {
+        if self.ts_offset.is_some() {
+            return;
+        }
+        let OptionsSpec::List(list) = &spec.options else {
+            return;
+        };
+        let Some(script_val) = list.iter().find_map(|o| match o {
+            OptionSpec::Timestamps { val, .. } => Some(*val),
+            _ => None,
+        }) else {
+            return;
+        };
+        if let Ok((_, seg)) = wire::parse_datagram(bytes)
+            && let Some((val, _)) = seg.options.timestamps
+        {
+            self.ts_offset = Some(val.wrapping_sub(script_val));
+        }
+    }
+
+    fn inject(&mut self, line: usize, spec: &PacketSpec) -> Result<(), ScriptError> {
+        let syn = spec.flags & SYN != 0;
+        if syn {
+            self.remote_isn = Some(spec.start);
+        }
+        let seq = self.remote_abs(spec.start, syn);
+        let ack = spec.ack.map_or(0, |a| self.local_abs(a));
+        let mut options = TcpOptions::default();
+        match &spec.options {
+            OptionsSpec::None => {}
+            OptionsSpec::Wildcard => {
+                return Err(self.fail(
+                    line,
+                    "`<...>` on an inbound segment: write the options it carries",
+                ));
+            }
+            OptionsSpec::List(list) => {
+                for o in list {
+                    match o {
+                        OptionSpec::Nop | OptionSpec::Eol => {}
+                        OptionSpec::Mss(v) => options.mss = Some(*v),
+                        OptionSpec::WindowScale(v) => options.window_scale = Some(*v),
+                        OptionSpec::SackPermitted => options.sack_permitted = true,
+                        OptionSpec::Timestamps { val, ecr } => {
+                            let ecr = if *ecr == 0 {
+                                0
+                            } else {
+                                ecr.wrapping_add(self.ts_offset.unwrap_or(0))
+                            };
+                            options.timestamps = Some((*val, ecr));
+                        }
+                        OptionSpec::Sack(blocks) => {
+                            for (i, (l, r)) in blocks.iter().enumerate() {
+                                options.sack_blocks[i] = SackBlock {
+                                    left: SeqNum(self.local_abs(*l)),
+                                    right: SeqNum(self.local_abs(*r)),
+                                };
+                            }
+                            options.sack_count = blocks.len() as u8;
+                        }
+                    }
+                }
+                if options.len() > 40 {
+                    return Err(self.fail(line, "the options do not fit in 40 bytes"));
+                }
+            }
+        }
+        let payload = vec![b'x'; spec.len as usize];
+        let repr = TcpRepr {
+            src_port: self.tuple.1,
+            dst_port: self.tuple.0,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags: Flags(spec.flags),
+            window: spec.win.unwrap_or(65_535),
+            urgent: 0,
+            options,
+            payload: &payload,
+        };
+        wire::emit_datagram(
+            IpPair {
+                src: REMOTE_IP,
+                dst: LOCAL_IP,
+            },
+            &repr,
+            &mut self.scratch,
+        );
+        let bytes = std::mem::take(&mut self.scratch);
+        let result = self.ep.handle_packet(self.now, &bytes);
+        self.scratch = bytes;
+        if let Err(e) = result {
+            return Err(self.fail(line, format!("the stack rejected the datagram: {e}")));
+        }
+        self.segments_in += 1;
+        self.flush()
+    }
+
+    // ----- rendering -----
+
+    fn render_spec(&self, spec: &PacketSpec) -> String {
+        let mut s = String::from(match spec.direction {
+            Direction::Inbound => "< ",
+            Direction::Outbound => "> ",
+        });
+        s.push_str(&flag_letters(spec.flags));
+        let _ = write!(s, " {}:{}({})", spec.start, spec.end, spec.len);
+        if let Some(a) = spec.ack {
+            let _ = write!(s, " ack {a}");
+        }
+        if let Some(w) = spec.win {
+            let _ = write!(s, " win {w}");
+        }
+        match &spec.options {
+            OptionsSpec::None => {}
+            OptionsSpec::Wildcard => s.push_str(" <...>"),
+            OptionsSpec::List(list) => {
+                let parts: Vec<String> = list.iter().map(option_text).collect();
+                let _ = write!(s, " <{}>", parts.join(","));
+            }
+        }
+        s
+    }
+
+    /// A segment the stack sent, in script notation and numbering; with
+    /// `like`, the same fields the expectation wrote.
+    fn render_actual(&self, bytes: &[u8], like: Option<&PacketSpec>) -> String {
+        let Ok((_, seg)) = wire::parse_datagram(bytes) else {
+            return "> (malformed datagram)".into();
+        };
+        let syn = seg.flags.syn();
+        let start = if syn {
+            0
+        } else {
+            seg.seq.0.wrapping_sub(self.local_isn.unwrap_or(0))
+        };
+        let len = seg.payload.len() as u32;
+        let mut s = format!(
+            "> {} {}:{}({})",
+            flag_letters(seg.flags.0),
+            start,
+            start.wrapping_add(len),
+            len
+        );
+        if seg.flags.ack() {
+            let a = if syn {
+                seg.ack.0
+            } else {
+                seg.ack.0.wrapping_sub(self.remote_isn.unwrap_or(0))
+            };
+            let _ = write!(s, " ack {a}");
+        }
+        let show_win = like.is_none_or(|l| l.win.is_some());
+        if show_win {
+            let _ = write!(s, " win {}", seg.window);
+        }
+        let show_opts = match like.map(|l| &l.options) {
+            Some(OptionsSpec::Wildcard) => false,
+            _ => seg.options != TcpOptions::default(),
+        };
+        if show_opts && let Ok(ip) = wire::Ipv4Packet::new_checked(bytes) {
+            let tcp = TcpPacket::new_checked(ip.payload_slice());
+            if let Ok(tcp) = tcp {
+                let _ = write!(s, " <{}>", self.raw_options(tcp.options()));
+            }
+        }
+        s
+    }
+
+    /// Options in the order and layout the stack wrote them.
+    fn raw_options(&self, mut b: &[u8]) -> String {
+        let mut parts = Vec::new();
+        while let Some(&kind) = b.first() {
+            match kind {
+                0 => {
+                    parts.push("eol".to_string());
+                    break;
+                }
+                1 => {
+                    parts.push("nop".to_string());
+                    b = &b[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(&len) = b.get(1) else { break };
+            let len = usize::from(len);
+            if len < 2 || len > b.len() {
+                break;
+            }
+            let body = &b[2..len];
+            let be32 =
+                |i: usize| u32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+            parts.push(match (kind, body.len()) {
+                (2, 2) => format!("mss {}", u16::from_be_bytes([body[0], body[1]])),
+                (3, 1) => format!("wscale {}", body[0]),
+                (4, 0) => "sackOK".to_string(),
+                (8, 8) => {
+                    let val = be32(0).wrapping_sub(self.ts_offset.unwrap_or(0));
+                    format!("TS val {val} ecr {}", be32(4))
+                }
+                (5, n) if n % 8 == 0 => {
+                    let base = self.remote_isn.unwrap_or(0);
+                    let blocks: Vec<String> = (0..n / 8)
+                        .map(|i| {
+                            format!(
+                                "{}:{}",
+                                be32(i * 8).wrapping_sub(base),
+                                be32(i * 8 + 4).wrapping_sub(base)
+                            )
+                        })
+                        .collect();
+                    format!("sack {}", blocks.join(" "))
+                }
+                _ => format!("kind {kind} len {len}"),
+            });
+            b = &b[len..];
+        }
+        parts.join(",")
+    }
+
+    // ----- system calls -----
+
+    fn call(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        start: Micros,
+        end: Option<Micros>,
+    ) -> Result<(), ScriptError> {
+        let name = c.name.as_str();
+        let result = match name {
+            "socket" => self.sys_socket(line, c)?,
+            "setsockopt" => self.sys_setsockopt(line, c)?,
+            "getsockopt" => self.sys_getsockopt(line, c)?,
+            "fcntl" => self.sys_fcntl(line, c)?,
+            "bind" => self.sys_bind(line, c)?,
+            "listen" => self.sys_listen(line, c)?,
+            "close" => self.sys_close(line, c)?,
+            "shutdown" => self.sys_shutdown(line, c)?,
+            "accept" | "connect" | "read" | "recv" | "write" | "send" => {
+                match self.try_blocking(line, c, None)? {
+                    Some(r) => r,
+                    None => {
+                        // It blocks: it must return at END (or at once, if
+                        // the line gave a single time).
+                        let end = end.unwrap_or(start);
+                        let tol = self.tolerance;
+                        let remaining = self.write_left;
+                        self.pending = Some(Pending {
+                            line,
+                            call: c.clone(),
+                            lo: micros_to_instant(end.saturating_sub(tol)),
+                            hi: micros_to_instant(end.saturating_add(tol)),
+                            end,
+                            remaining,
+                        });
+                        return self.try_complete();
+                    }
+                }
+            }
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, bind, listen, accept, connect, write, send, read, recv, shutdown, close)"
+                    ),
+                ));
+            }
+        };
+        if let Some(end) = end {
+            return Err(self.fail(
+                line,
+                format!(
+                    "{name}: expected to block until {}, returned at once at {}",
+                    fmt_micros(end),
+                    fmt_time(self.now)
+                ),
+            ));
+        }
+        self.check_result(line, c, result)?;
+        self.flush()
+    }
+
+    /// Completes the blocked call if it can return now.
+    fn try_complete(&mut self) -> Result<(), ScriptError> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        match self.try_blocking(p.line, &p.call, Some(p.remaining))? {
+            None => {
+                let mut p = p;
+                p.remaining = self.write_left;
+                self.pending = Some(p);
+                Ok(())
+            }
+            Some(result) => {
+                if self.now < p.lo || self.now > p.hi {
+                    return Err(self.fail(
+                        p.line,
+                        format!(
+                            "{}: expected to return at {}, returned at {}",
+                            p.call.name,
+                            fmt_micros(p.end),
+                            fmt_time(self.now)
+                        ),
+                    ));
+                }
+                self.check_result(p.line, &p.call, result)?;
+                // Its return may have queued output (a read opening the window).
+                let mut buf = Vec::new();
+                while self.ep.poll_transmit(self.now, &mut buf) {
+                    self.learn_from_outbound(&buf);
+                    self.segments_out += 1;
+                    self.outq.push_back((self.now, std::mem::take(&mut buf)));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn check_result(&self, line: usize, c: &CallSpec, got: CallResult) -> Result<(), ScriptError> {
+        let want_text = match &c.errno {
+            Some(e) => format!("-1 {e}"),
+            None => expr_text(&c.ret),
+        };
+        let got_text = match got {
+            Ok(v) => v.to_string(),
+            Err(e) => format!("-1 {e}"),
+        };
+        let ok = match (&c.errno, got) {
+            (Some(want), Err(e)) => want == e,
+            (Some(_), Ok(_)) => false,
+            (None, Err(_)) => false,
+            (None, Ok(v)) => match &c.ret {
+                Expr::Ellipsis => true,
+                e => match eval(e) {
+                    Some(want) => want == v,
+                    None => {
+                        return Err(self.fail(
+                            line,
+                            format!(
+                                "{}: cannot evaluate the expected result {want_text}",
+                                c.name
+                            ),
+                        ));
+                    }
+                },
+            },
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(
+                line,
+                format!(
+                    "{}: expected = {want_text}, got = {got_text} at {}",
+                    c.name,
+                    fmt_time(self.now)
+                ),
+            ))
+        }
+    }
+
+    fn arg<'c>(&self, line: usize, c: &'c CallSpec, i: usize) -> Result<&'c Expr, ScriptError> {
+        c.args
+            .get(i)
+            .ok_or_else(|| self.fail(line, format!("{}: missing argument {}", c.name, i + 1)))
+    }
+
+    fn int_arg(&self, line: usize, c: &CallSpec, i: usize) -> Result<i64, ScriptError> {
+        let e = self.arg(line, c, i)?;
+        eval(e).ok_or_else(|| {
+            self.fail(
+                line,
+                format!(
+                    "{}: argument {} ({}) is not a number",
+                    c.name,
+                    i + 1,
+                    expr_text(e)
+                ),
+            )
+        })
+    }
+
+    fn length_arg(&self, line: usize, c: &CallSpec) -> Result<usize, ScriptError> {
+        let n = self.int_arg(line, c, 2)?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= 64 * 1024 * 1024)
+            .ok_or_else(|| {
+                self.fail(
+                    line,
+                    format!("{}: length {n} is out of range (0..=64 MiB)", c.name),
+                )
+            })
+    }
+
+    fn fd_arg(&self, line: usize, c: &CallSpec) -> Result<i32, ScriptError> {
+        let v = self.int_arg(line, c, 0)?;
+        i32::try_from(v)
+            .map_err(|_| self.fail(line, format!("{}: bad file descriptor {v}", c.name)))
+    }
+
+    fn sys_socket(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let want = [
+            (0, &["AF_INET", "PF_INET"][..]),
+            (1, &["SOCK_STREAM"][..]),
+            (2, &["IPPROTO_TCP", "0"][..]),
+        ];
+        for (i, names) in want {
+            match self.arg(line, c, i)? {
+                Expr::Ellipsis => {}
+                Expr::Int(0) if i == 2 => {}
+                Expr::Name(n) if names.contains(&n.as_str()) => {}
+                other => {
+                    return Err(self.fail(
+                        line,
+                        format!(
+                            "socket: argument {} is {}; tcpsim runs IPv4 TCP sockets ({})",
+                            i + 1,
+                            expr_text(other),
+                            names.join(" or ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let fd = self.next_fd;
+        self.next_fd += 1;
+        self.fds.insert(fd, Fd::new());
+        Ok(Ok(i64::from(fd)))
+    }
+
+    fn sys_setsockopt(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let level = expr_text(self.arg(line, c, 1)?);
+        let opt = expr_text(self.arg(line, c, 2)?);
+        let value = self.arg(line, c, 3)?.clone();
+        if !self.fds.contains_key(&fd) {
+            return Ok(Err("EBADF"));
+        }
+        let int_value = |e: &Expr| -> Option<i64> {
+            match e {
+                Expr::List(v) if v.len() == 1 => eval(&v[0]),
+                other => eval(other),
+            }
+        };
+        let file = self.script.name.clone();
+        let bad = |what: &str| ScriptError::line(&file, line, format!("setsockopt {opt}: {what}"));
+        let now = self.now;
+        let level_ok = match opt.as_str() {
+            "SO_REUSEADDR" | "SO_KEEPALIVE" | "SO_LINGER" | "SO_RCVBUF" | "SO_SNDBUF" => {
+                level == "SOL_SOCKET"
+            }
+            "TCP_NODELAY" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" | "TCP_CONGESTION" => {
+                level == "IPPROTO_TCP" || level == "SOL_TCP"
+            }
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION)"
+                    ),
+                ));
+            }
+        };
+        if !level_ok {
+            return Ok(Err("ENOPROTOOPT"));
+        }
+        match opt.as_str() {
+            "SO_REUSEADDR" | "SO_KEEPALIVE" | "TCP_NODELAY" => {
+                let v = int_value(&value).ok_or_else(|| bad("the value must be [0] or [1]"))? != 0;
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                match opt.as_str() {
+                    "SO_REUSEADDR" => f.reuse = v,
+                    "SO_KEEPALIVE" => f.keepalive = v,
+                    _ => f.nodelay = v,
+                }
+            }
+            "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" => {
+                let v = int_value(&value)
+                    .filter(|&v| (1..=32_767).contains(&v))
+                    .ok_or_else(|| bad("the value must be [1..32767]"))?;
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                match opt.as_str() {
+                    "TCP_KEEPIDLE" => {
+                        f.keepalive_timing.idle = stack::Duration::from_secs(v as u64)
+                    }
+                    "TCP_KEEPINTVL" => {
+                        f.keepalive_timing.interval = stack::Duration::from_secs(v as u64)
+                    }
+                    _ => f.keepalive_timing.probes = v as u32,
+                }
+            }
+            "SO_LINGER" => {
+                let Expr::Struct(fields) = &value else {
+                    return Err(bad("the value must be {onoff=N, linger=N}"));
+                };
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .and_then(|(_, e)| eval(e))
+                };
+                let (Some(onoff), Some(secs)) = (get("onoff"), get("linger")) else {
+                    return Err(bad("the value must be {onoff=N, linger=N}"));
+                };
+                if onoff != 0 && secs != 0 {
+                    return Err(bad("only linger 0 (close sends RST) is supported"));
+                }
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.linger_zero = onoff != 0;
+            }
+            "SO_RCVBUF" | "SO_SNDBUF" => {
+                let v = int_value(&value)
+                    .filter(|&v| (1..=1 << 30).contains(&v))
+                    .ok_or_else(|| bad("the value must be [bytes] between 1 and 2^30"))?;
+                // Endpoint-wide: applies to connections created after this call.
+                let cfg = self.ep.tcp_config_mut();
+                if opt == "SO_RCVBUF" {
+                    cfg.recv_buffer = v as usize;
+                } else {
+                    cfg.send_buffer = v as usize;
+                }
+            }
+            "TCP_CONGESTION" => {
+                let alg = match &value {
+                    Expr::Str(s) if s == "reno" || s == "newreno" => CongestionAlgorithm::NewReno,
+                    Expr::Str(s) if s == "cubic" => CongestionAlgorithm::Cubic,
+                    _ => return Ok(Err("ENOENT")),
+                };
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.congestion = alg;
+            }
+            _ => unreachable!("checked above"),
+        }
+        // Options on a live connection apply now.
+        if let Some(f) = self.fds.get(&fd).cloned()
+            && let FdKind::Conn(id) = f.kind
+        {
+            self.apply_options(now, id, &f);
+        }
+        Ok(Ok(0))
+    }
+
+    fn apply_options(&mut self, now: Instant, id: SocketId, f: &Fd) {
+        let _ = self.ep.set_nodelay(id, f.nodelay);
+        let ka = f.keepalive.then_some(f.keepalive_timing);
+        let _ = self.ep.set_keepalive(now, id, ka);
+        if self.ep.congestion_control(id)
+            != Some(match f.congestion {
+                CongestionAlgorithm::NewReno => "newreno",
+                CongestionAlgorithm::Cubic => "cubic",
+            })
+        {
+            let _ = self.ep.set_congestion_control(id, f.congestion);
+        }
+    }
+
+    fn sys_getsockopt(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let opt = expr_text(self.arg(line, c, 2)?);
+        if opt != "SO_ERROR" {
+            return Err(self.fail(
+                line,
+                format!("getsockopt: unsupported option {opt} (supported: SO_ERROR)"),
+            ));
+        }
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        let got = f.error.take();
+        let want = match self.arg(line, c, 3)? {
+            Expr::List(v) if v.len() == 1 => v[0].clone(),
+            Expr::Ellipsis => Expr::Ellipsis,
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "getsockopt SO_ERROR: expected a value like [0] or [ECONNREFUSED], found {}",
+                        expr_text(other)
+                    ),
+                ));
+            }
+        };
+        let ok = match (&want, got) {
+            (Expr::Ellipsis, _) => true,
+            (Expr::Int(0), None) => true,
+            (Expr::Name(n), Some(e)) => n == e,
+            _ => false,
+        };
+        if !ok {
+            return Err(self.fail(
+                line,
+                format!(
+                    "getsockopt: expected SO_ERROR [{}], got [{}]",
+                    expr_text(&want),
+                    got.unwrap_or("0")
+                ),
+            ));
+        }
+        Ok(Ok(0))
+    }
+
+    fn sys_fcntl(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let cmd = expr_text(self.arg(line, c, 1)?);
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        match cmd.as_str() {
+            "F_GETFL" => Ok(Ok(O_RDWR | if f.nonblock { O_NONBLOCK } else { 0 })),
+            "F_SETFL" => {
+                let e = c
+                    .args
+                    .get(2)
+                    .ok_or_else(|| self.fail(line, "fcntl F_SETFL: missing flags"))?;
+                let flags = eval(e).ok_or_else(|| {
+                    self.fail(
+                        line,
+                        format!("fcntl F_SETFL: cannot evaluate {}", expr_text(e)),
+                    )
+                })?;
+                if let Some(f) = self.fds.get_mut(&fd) {
+                    f.nonblock = flags & O_NONBLOCK != 0;
+                }
+                Ok(Ok(0))
+            }
+            other => Err(self.fail(
+                line,
+                format!("fcntl: unsupported command {other} (supported: F_GETFL, F_SETFL)"),
+            )),
+        }
+    }
+
+    fn port_in_use(&self, port: u16, reuse: bool) -> bool {
+        self.ep.sockets().iter().any(|s| {
+            s.local.port() == port
+                && (s.state == State::Listen || !reuse)
+                && !(reuse && s.state == State::TimeWait)
+        })
+    }
+
+    fn sys_bind(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let Some(f) = self.fds.get(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        if f.kind != FdKind::Fresh || f.port.is_some() {
+            return Ok(Err("EINVAL"));
+        }
+        if self.port_in_use(DEFAULT_PORT, f.reuse) {
+            return Ok(Err("EADDRINUSE"));
+        }
+        if let Some(f) = self.fds.get_mut(&fd) {
+            f.port = Some(DEFAULT_PORT);
+        }
+        Ok(Ok(0))
+    }
+
+    fn sys_listen(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let backlog = self.int_arg(line, c, 1)?.clamp(1, 65_535) as usize;
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Err("EBADF"));
+        };
+        match f.kind {
+            FdKind::Listener(_) => return Ok(Ok(0)),
+            FdKind::Conn(_) => return Ok(Err("EINVAL")),
+            FdKind::Fresh => {}
+        }
+        let port = f.port.unwrap_or(DEFAULT_PORT);
+        let r = if f.reuse {
+            self.ep.listen_reuse(port, backlog)
+        } else {
+            self.ep.listen(port, backlog)
+        };
+        match r {
+            Ok(id) => {
+                let f = self.fds.get_mut(&fd).expect("checked above");
+                f.kind = FdKind::Listener(id);
+                f.port = Some(port);
+                self.by_socket.insert(id, fd);
+                self.tuple = (port, REMOTE_PORT);
+                Ok(Ok(0))
+            }
+            Err(e) => Ok(Err(e.errno_name())),
+        }
+    }
+
+    fn sys_close(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let Some(f) = self.fds.remove(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        match f.kind {
+            FdKind::Fresh => {}
+            FdKind::Listener(id) | FdKind::Conn(id) => {
+                self.by_socket.remove(&id);
+                if !f.gone && self.ep.state(id).is_some() {
+                    let r = if f.linger_zero && matches!(f.kind, FdKind::Conn(_)) {
+                        self.ep.abort(self.now, id)
+                    } else {
+                        self.ep.close(self.now, id)
+                    };
+                    if let Err(e) = r {
+                        return Ok(Err(e.errno_name()));
+                    }
+                }
+            }
+        }
+        Ok(Ok(0))
+    }
+
+    fn sys_shutdown(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let how = expr_text(self.arg(line, c, 1)?);
+        let (rd, wr) = match how.as_str() {
+            "SHUT_RD" | "0" => (true, false),
+            "SHUT_WR" | "1" => (false, true),
+            "SHUT_RDWR" | "2" => (true, true),
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!("shutdown: unknown mode {other} (SHUT_RD, SHUT_WR or SHUT_RDWR)"),
+                ));
+            }
+        };
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Err("EBADF"));
+        };
+        let FdKind::Conn(id) = f.kind else {
+            return Ok(Err("ENOTCONN"));
+        };
+        if f.gone || self.ep.state(id).is_none() {
+            return Ok(Err("ENOTCONN"));
+        }
+        if wr {
+            match self.ep.shutdown(self.now, id) {
+                Ok(()) | Err(SocketError::BrokenPipe) => {}
+                Err(e) => return Ok(Err(e.errno_name())),
+            }
+        }
+        if rd && let Some(f) = self.fds.get_mut(&fd) {
+            f.shut_rd = true;
+        }
+        Ok(Ok(0))
+    }
+
+    /// accept, connect, read/recv, write/send: `Some(result)` when the
+    /// call returns now, `None` when it blocks. `resume` is set when a
+    /// blocked call is retried (with the bytes a write still has to queue).
+    fn try_blocking(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        resume: Option<usize>,
+    ) -> Result<Option<CallResult>, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Some(Err("EBADF")));
+        };
+        let now = self.now;
+        self.write_left = 0;
+        match c.name.as_str() {
+            "accept" => {
+                let FdKind::Listener(lid) = f.kind else {
+                    return Ok(Some(Err("EINVAL")));
+                };
+                match self.ep.accept(lid) {
+                    Ok(id) => {
+                        let newfd = self.next_fd;
+                        self.next_fd += 1;
+                        let mut child = Fd::new();
+                        child.kind = FdKind::Conn(id);
+                        child.connected = true;
+                        child.nodelay = f.nodelay;
+                        child.keepalive = f.keepalive;
+                        child.keepalive_timing = f.keepalive_timing;
+                        child.congestion = f.congestion;
+                        child.linger_zero = f.linger_zero;
+                        child.gone = self.ep.state(id).is_none();
+                        self.apply_options(now, id, &child);
+                        if let Some((local, remote)) = self.ep.addresses(id) {
+                            self.tuple = (local.port(), remote.port());
+                        }
+                        self.fds.insert(newfd, child);
+                        self.by_socket.insert(id, newfd);
+                        Ok(Some(Ok(i64::from(newfd))))
+                    }
+                    Err(SocketError::WouldBlock) if f.nonblock => Ok(Some(Err("EAGAIN"))),
+                    Err(SocketError::WouldBlock) => Ok(None),
+                    Err(e) => Ok(Some(Err(e.errno_name()))),
+                }
+            }
+            "connect" => match f.kind {
+                FdKind::Listener(_) => Ok(Some(Err("EINVAL"))),
+                FdKind::Fresh => {
+                    if resume.is_some() {
+                        return Ok(Some(Err("EBADF")));
+                    }
+                    let remote = SocketAddrV4::new(REMOTE_IP, DEFAULT_PORT);
+                    let r = match f.port {
+                        Some(p) => self.ep.connect_from(now, p, remote),
+                        None => self.ep.connect(now, remote),
+                    };
+                    let id = match r {
+                        Ok(id) => id,
+                        Err(e) => return Ok(Some(Err(e.errno_name()))),
+                    };
+                    let fdm = self.fds.get_mut(&fd).expect("looked up above");
+                    fdm.kind = FdKind::Conn(id);
+                    let snapshot = fdm.clone();
+                    self.by_socket.insert(id, fd);
+                    self.apply_options(now, id, &snapshot);
+                    if let Some((local, remote)) = self.ep.addresses(id) {
+                        self.tuple = (local.port(), remote.port());
+                    }
+                    self.flush()?;
+                    if f.nonblock {
+                        return Ok(Some(Err("EINPROGRESS")));
+                    }
+                    self.connect_status(fd)
+                }
+                FdKind::Conn(_) if resume.is_some() => self.connect_status(fd),
+                FdKind::Conn(id) => {
+                    // A second connect: Linux reports the outcome so far.
+                    if let Some(e) = self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
+                        return Ok(Some(Err(e)));
+                    }
+                    match self.ep.state(id) {
+                        Some(State::SynSent | State::SynReceived) => Ok(Some(Err("EALREADY"))),
+                        Some(_) if f.connected => Ok(Some(Err("EISCONN"))),
+                        _ => Ok(Some(Err("EISCONN"))),
+                    }
+                }
+            },
+            "read" | "recv" => {
+                let n = self.length_arg(line, c)?;
+                let FdKind::Conn(id) = f.kind else {
+                    return Ok(Some(Err("ENOTCONN")));
+                };
+                let gone = f.gone || self.ep.state(id).is_none();
+                if gone {
+                    // Linux: a pending error is reported once, then EOF.
+                    return Ok(Some(
+                        match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
+                            Some(e) => Err(e),
+                            None => Ok(0),
+                        },
+                    ));
+                }
+                let mut buf = vec![0u8; n];
+                match self.ep.recv(now, id, &mut buf) {
+                    Ok(k) => Ok(Some(Ok(k as i64))),
+                    Err(SocketError::WouldBlock) if f.shut_rd => Ok(Some(Ok(0))),
+                    Err(SocketError::WouldBlock) if f.nonblock => Ok(Some(Err("EAGAIN"))),
+                    Err(SocketError::WouldBlock) => Ok(None),
+                    Err(e) => {
+                        if let Some(f) = self.fds.get_mut(&fd) {
+                            f.error = None;
+                        }
+                        Ok(Some(Err(e.errno_name())))
+                    }
+                }
+            }
+            "write" | "send" => {
+                let total = self.length_arg(line, c)?;
+                let mut left = resume.unwrap_or(total);
+                let FdKind::Conn(id) = f.kind else {
+                    return Ok(Some(Err(if f.kind == FdKind::Fresh {
+                        "EPIPE"
+                    } else {
+                        "ENOTCONN"
+                    })));
+                };
+                if f.gone || self.ep.state(id).is_none() {
+                    return Ok(Some(
+                        match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
+                            Some(e) => Err(e),
+                            None => Err("EPIPE"),
+                        },
+                    ));
+                }
+                // Linux: writing before the handshake completes blocks (or EAGAIN).
+                if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived)) {
+                    return Ok(if f.nonblock {
+                        Some(Err("EAGAIN"))
+                    } else {
+                        None
+                    });
+                }
+                let data = vec![b'y'; left.min(1 << 20)];
+                while left > 0 {
+                    match self.ep.send(now, id, &data[..left.min(data.len())]) {
+                        Ok(0) | Err(SocketError::WouldBlock) => break,
+                        Ok(k) => left -= k,
+                        Err(e) => return Ok(Some(Err(e.errno_name()))),
+                    }
+                }
+                self.flush_transmit();
+                if left == 0 {
+                    Ok(Some(Ok(total as i64)))
+                } else if f.nonblock {
+                    if left == total {
+                        Ok(Some(Err("EAGAIN")))
+                    } else {
+                        Ok(Some(Ok((total - left) as i64)))
+                    }
+                } else {
+                    self.write_left = left;
+                    Ok(None)
+                }
+            }
+            _ => unreachable!("only blocking calls come here"),
+        }
+    }
+
+    fn flush_transmit(&mut self) {
+        let mut buf = Vec::new();
+        while self.ep.poll_transmit(self.now, &mut buf) {
+            self.learn_from_outbound(&buf);
+            self.segments_out += 1;
+            self.outq.push_back((self.now, std::mem::take(&mut buf)));
+        }
+    }
+
+    fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Ok(Some(Err("EBADF")));
+        };
+        if f.connected {
+            return Ok(Some(Ok(0)));
+        }
+        if let Some(e) = f.error.take() {
+            return Ok(Some(Err(e)));
+        }
+        Ok(None)
+    }
+}
+
+const O_RDWR: i64 = 0x2;
+const O_NONBLOCK: i64 = 0x800;
+
+/// Linux's values for the symbolic constants scripts use.
+fn constant(name: &str) -> Option<i64> {
+    Some(match name {
+        "O_RDONLY" => 0,
+        "O_WRONLY" => 1,
+        "O_RDWR" => O_RDWR,
+        "O_NONBLOCK" => O_NONBLOCK,
+        "F_GETFL" => 3,
+        "F_SETFL" => 4,
+        "SOL_SOCKET" => 1,
+        "IPPROTO_TCP" | "SOL_TCP" => 6,
+        "AF_INET" | "PF_INET" => 2,
+        "SOCK_STREAM" => 1,
+        "SHUT_RD" => 0,
+        "SHUT_WR" => 1,
+        "SHUT_RDWR" => 2,
+        "MSG_NOSIGNAL" => 0x4000,
+        "MSG_DONTWAIT" => 0x40,
+        _ => return None,
+    })
+}
+
+fn eval(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Int(v) => Some(*v),
+        Expr::Name(n) => constant(n),
+        Expr::Or(parts) => parts.iter().try_fold(0i64, |acc, p| Some(acc | eval(p)?)),
+        Expr::List(v) if v.len() == 1 => eval(&v[0]),
+        _ => None,
+    }
+}
+
+fn expr_text(e: &Expr) -> String {
+    match e {
+        Expr::Ellipsis => "...".into(),
+        Expr::Int(v) => v.to_string(),
+        Expr::Name(n) => n.clone(),
+        Expr::Or(parts) => parts.iter().map(expr_text).collect::<Vec<_>>().join("|"),
+        Expr::List(v) => format!(
+            "[{}]",
+            v.iter().map(expr_text).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Struct(fields) => format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", expr_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Expr::Str(s) => format!("{s:?}"),
+    }
+}
+
+/// Flags in packetdrill's letters and order: `S.`, `FP.`, `R.`.
+fn flag_letters(flags: u8) -> String {
+    let mut s = String::new();
+    for (bit, c) in [
+        (FIN, 'F'),
+        (SYN, 'S'),
+        (RST, 'R'),
+        (PSH, 'P'),
+        (URG, 'U'),
+        (ACK, '.'),
+    ] {
+        if flags & bit != 0 {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push_str("(none)");
+    }
+    s
+}
+
+fn option_text(o: &OptionSpec) -> String {
+    match o {
+        OptionSpec::Nop => "nop".into(),
+        OptionSpec::Eol => "eol".into(),
+        OptionSpec::Mss(v) => format!("mss {v}"),
+        OptionSpec::WindowScale(v) => format!("wscale {v}"),
+        OptionSpec::SackPermitted => "sackOK".into(),
+        OptionSpec::Timestamps { val, ecr } => format!("TS val {val} ecr {ecr}"),
+        OptionSpec::Sack(blocks) => format!(
+            "sack {}",
+            blocks
+                .iter()
+                .map(|(l, r)| format!("{l}:{r}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
