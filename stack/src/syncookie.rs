@@ -26,7 +26,14 @@ const AGE_MAX: u32 = 2;
 /// down to a multiple of the MSS (64240 for MSS 1460).
 pub fn syn_window(space: u32, mss: u16) -> u32 {
     let mss = u32::from(mss.max(1));
-    space.min(65535) / mss * mss
+    let space = space.min(65535);
+    // Linux (tcp_select_initial_window): round down only a window larger
+    // than one MSS; a smaller buffer is offered as it is.
+    if space > mss {
+        space / mss * mss
+    } else {
+        space
+    }
 }
 
 /// The 64-second counter cookies are stamped with.

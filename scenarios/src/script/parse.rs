@@ -312,6 +312,13 @@ fn parse_option_line(script: &mut Script, line: usize, opt: &str) -> Result<(), 
     Ok(())
 }
 
+/// "a window" -> "window", for messages that start with the noun.
+fn bare(what: &str) -> &str {
+    what.strip_prefix("an ")
+        .or_else(|| what.strip_prefix("a "))
+        .unwrap_or(what)
+}
+
 struct Parser<'a> {
     name: &'a str,
     line: usize,
@@ -417,7 +424,7 @@ impl Parser<'_> {
         u32::try_from(v).map_err(|_| {
             self.pos = at;
             self.skip_ws();
-            self.err(format!("{what} {v} does not fit in 32 bits"))
+            self.err(format!("{} {v} does not fit in 32 bits", bare(what)))
         })
     }
 
@@ -427,7 +434,7 @@ impl Parser<'_> {
         u16::try_from(v).map_err(|_| {
             self.pos = at;
             self.skip_ws();
-            self.err(format!("{what} {v} does not fit in 16 bits"))
+            self.err(format!("{} {v} does not fit in 16 bits", bare(what)))
         })
     }
 
@@ -979,7 +986,10 @@ mod tests {
         assert_eq!(s.tolerance, 4000);
         assert_eq!(s.warnings.len(), 1);
         assert_eq!(s.events.len(), 1);
-        assert_eq!(s.events[0].line, 5, "the event starts after the block comment");
+        assert_eq!(
+            s.events[0].line, 5,
+            "the event starts after the block comment"
+        );
     }
 
     #[test]

@@ -413,6 +413,22 @@ impl<'s> Runner<'s> {
 
     fn finish(&mut self) -> Result<(), ScriptError> {
         self.flush()?;
+        // A call still blocked runs on to its deadline: its return is part
+        // of the script.
+        if let Some(hi) = self.pending.as_ref().map(|p| p.hi) {
+            self.advance(hi, false)?;
+            if let Some((t, bytes)) = self.outq.front() {
+                let line = self.pending.as_ref().map_or(1, |p| p.line);
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "unexpected {} at {} (no > line expects it)",
+                        self.render_actual(bytes, None),
+                        fmt_time(*t)
+                    ),
+                ));
+            }
+        }
         let line = self.script.events.last().map_or(1, |e| e.line);
         if let Some((t, bytes)) = self.outq.front() {
             return Err(self.fail(
