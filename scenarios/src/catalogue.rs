@@ -845,18 +845,22 @@ fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
         )
         .close_on_eof();
     let spoofed = SocketAddrV4::new(Ipv4Addr::from(CLIENT), client_port);
-    let in_window = 1_000_000 + 1 + 30_000;
+    // In window but never exact: 30 KB ahead of RCV.NXT while the 200 KB
+    // transfer runs, then 1 KB past its end once it is done.
+    let during = 1_000_000 + 1 + 30_000;
+    let after = 1_000_000 + 1 + 200_000 + 1_000;
+    let attacks = [
+        (ms(60), Flags::RST, during),
+        (ms(600), Flags::SYN, after),
+        // 50 ms after the last challenge ACK: inside Linux's 500 ms
+        // out-of-window rate limit, so it draws nothing.
+        (ms(650), Flags::RST, after),
+    ];
     let attacker = Injector {
-        script: vec![
-            (
-                ms(60),
-                forged(spoofed, server_addr(), Flags::RST, in_window),
-            ),
-            (
-                ms(70),
-                forged(spoofed, server_addr(), Flags::SYN, in_window),
-            ),
-        ],
+        script: attacks
+            .iter()
+            .map(|&(at, flags, seq)| (at, forged(spoofed, server_addr(), flags, seq)))
+            .collect(),
     };
     let mut world = World::new(WorldConfig::new(seed));
     let star = topology::star(
@@ -868,8 +872,8 @@ fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
         ],
         lan(),
     )?;
-    for i in 0..2u64 {
-        world.wake_node_at(star.leaves[2], [ms(60), ms(70)][i as usize], i)?;
+    for (i, &(at, _, _)) in attacks.iter().enumerate() {
+        world.wake_node_at(star.leaves[2], at, i as u64)?;
     }
     Ok(Setup {
         world,
@@ -880,9 +884,14 @@ fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
 }
 
 fn expect_blind_reset(o: &Outcome) -> Result<(), String> {
+    let server = o.streams(1)[0].counters;
     check(
-        o.streams(1)[0].counters.challenge_acks >= 2,
+        server.challenge_acks == 2,
         "server answered the forged RST and SYN with challenge ACKs",
+    )?;
+    check(
+        server.oow_acks_suppressed == 1,
+        "the third forgery, 50 ms after a challenge ACK, drew none (rate limit)",
     )?;
     check(
         o.errors(1).is_empty() && o.errors(0).is_empty(),
@@ -1575,7 +1584,7 @@ static CATALOGUE: [Scenario; 25] = [
     Scenario {
         name: "blind-reset-attack",
         summary: "in-window RST and SYN from an off-path attacker draw challenge ACKs",
-        doc: "RFC 5961 §3 and §4: the forged RST is in the window but not exact and the forged SYN is in a synchronized state; both get challenge ACKs and the transfer continues.",
+        doc: "RFC 5961 §3 and §4: the forged RST is in the window but not exact and the forged SYN is in a synchronized state; both get challenge ACKs and the transfer continues. A third forgery 50 ms after the second challenge ACK draws nothing: like Linux (net.ipv4.tcp_invalid_ratelimit), ACKs to unacceptable segments go out at most once per 500 ms (the throttle RFC 5961 §7 asks for).",
         build: build_blind_reset,
         expect: expect_blind_reset,
     },

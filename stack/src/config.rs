@@ -47,6 +47,9 @@ pub struct TcpConfig {
     pub rfc1337: bool,
     /// RFC 5961 §7: challenge ACKs per second per connection.
     pub challenge_ack_limit: u32,
+    /// Linux's net.ipv4.tcp_invalid_ratelimit: at most one ACK per interval
+    /// in reply to unacceptable segments (challenge ACKs, dup ACKs).
+    pub invalid_ack_ratelimit: Duration,
     pub congestion: CongestionAlgorithm,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
@@ -97,6 +100,7 @@ impl Default for TcpConfig {
             keepalive: None,
             rfc1337: true,
             challenge_ack_limit: 1000,
+            invalid_ack_ratelimit: Duration::from_millis(500),
             congestion: CongestionAlgorithm::NewReno,
             isn: None,
             ts_offset: None,

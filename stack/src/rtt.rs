@@ -53,8 +53,8 @@ impl RttEstimator {
     }
 
     /// A new sample: RFC 6298 §2.2 (first) and §2.3 (later), then §2.4's
-    /// floor (configurable: Linux's 200 ms rather than the RFC's 1 s) and
-    /// the §2.5 ceiling. A valid sample also ends backoff (§5.7 spirit, as Linux).
+    /// floor (configurable: Linux's 200 ms rather than the RFC's 1 s, on the
+    /// variance term as Linux applies it) and the §2.5 ceiling. A valid sample also ends backoff (§5.7 spirit, as Linux).
     pub fn sample(&mut self, r: Duration) {
         let r_ns = r.as_nanos();
         match self.srtt {
@@ -70,8 +70,14 @@ impl RttEstimator {
             }
         }
         let srtt = self.srtt.unwrap_or(r);
-        let var_term = Duration::from_nanos(4 * self.rttvar.as_nanos()).max(GRANULARITY);
-        self.rto = (srtt + var_term).max(self.rto_min).min(self.rto_max);
+        // RFC 6298 §2.3: RTO = SRTT + max(G, K*RTTVAR). §2.4's floor is a
+        // SHOULD; we apply it as Linux does (tcp_rtt_estimator keeps its
+        // variance term at least tcp_rto_min): RTO = SRTT + max(4·RTTVAR,
+        // rto_min), so a 100 ms path gets 300 ms, not 200 ms.
+        let var_term = Duration::from_nanos(4 * self.rttvar.as_nanos())
+            .max(GRANULARITY)
+            .max(self.rto_min);
+        self.rto = (srtt + var_term).min(self.rto_max);
         self.backoff_count = 0;
     }
 }
@@ -112,13 +118,29 @@ mod tests {
 
     #[test]
     fn small_rtts_are_floored_at_the_minimum() {
-        // A 1 ms path must not get a 3 ms RTO: §2.4's floor applies.
+        // A 1 ms path must not get a 3 ms RTO: §2.4's floor applies, to the
+        // variance term as in Linux, so RTO = SRTT + 200 ms.
         let mut e = RttEstimator::new(
             Duration::from_secs(1),
             Duration::from_millis(200),
             Duration::from_secs(120),
         );
         e.sample(Duration::from_millis(1));
-        assert_eq!(e.rto(), Duration::from_millis(200));
+        assert_eq!(e.rto(), Duration::from_millis(201));
+    }
+
+    #[test]
+    fn a_steady_rtt_keeps_the_floor_above_srtt() {
+        // Two equal 100 ms samples shrink RTTVAR to 37.5 ms; RFC 6298 alone
+        // would give 250 ms, Linux's floor on the variance term 300 ms.
+        let mut e = RttEstimator::new(
+            Duration::from_secs(1),
+            Duration::from_millis(200),
+            Duration::from_secs(120),
+        );
+        e.sample(Duration::from_millis(100));
+        e.sample(Duration::from_millis(100));
+        assert_eq!(e.rttvar(), Duration::from_micros(37_500));
+        assert_eq!(e.rto(), Duration::from_millis(300));
     }
 }

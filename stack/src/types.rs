@@ -226,6 +226,8 @@ pub struct Counters {
     /// Segments dropped by PAWS (RFC 7323 §5.3), also counted in
     /// `dropped_segments` (Linux's PAWSEstabRejected).
     pub paws_rejected: u64,
+    /// ACKs to unacceptable segments withheld by the 500 ms rate limit.
+    pub oow_acks_suppressed: u64,
     pub zero_window_probes: u64,
     pub keepalive_probes: u64,
     pub duplicate_acks: u64,

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use stack::wire::Flags;
-use stack::{Event, SocketError, State, TcpConfig};
+use stack::{Duration, Event, SocketError, State, TcpConfig};
 
 const A: Flags = Flags::ACK;
 const S: Flags = Flags::SYN;
@@ -58,10 +58,12 @@ fn syn_in_a_synchronized_state_draws_a_challenge_ack() {
 
 #[test]
 fn challenge_acks_are_rate_limited() {
-    // With a limit of 2 per second, a burst of 5 blind RSTs draws 2 ACKs.
+    // With the 500 ms out-of-window limit off and a cap of 2 per second, a
+    // burst of 5 blind RSTs draws exactly 2 ACKs (RFC 5961 §7's throttle).
     let mut h = Harness::new(TcpConfig {
         isn: Some(100),
         challenge_ack_limit: 2,
+        invalid_ack_ratelimit: Duration::ZERO,
         ..TcpConfig::plain()
     });
     let c = h.open_connection(100, 300);
@@ -74,6 +76,35 @@ fn challenge_acks_are_rate_limited() {
     }
     assert_eq!(replies, 2);
     assert_eq!(h.ep.connection_counters(c).unwrap().challenge_acks, 2);
+}
+
+#[test]
+fn acks_to_unacceptable_segments_wait_500_ms_as_on_linux() {
+    // Linux's tcp_invalid_ratelimit: one ACK per 500 ms in reply to
+    // unacceptable segments, so a burst of blind RSTs draws one challenge
+    // ACK, and the next one only after half a second.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    for i in 0..5 {
+        h.inject(Seg::new(R, 400 + i));
+    }
+    h.expect(A, 101, 301);
+    h.expect_nothing();
+    h.advance(Duration::from_millis(499));
+    h.inject(Seg::new(R, 410));
+    h.expect_nothing();
+    h.advance(Duration::from_millis(1));
+    h.inject(Seg::new(R, 411));
+    h.expect(A, 101, 301);
+    let counters = h.ep.connection_counters(c).unwrap();
+    assert_eq!(counters.challenge_acks, 2);
+    assert_eq!(counters.oow_acks_suppressed, 5);
+    // Data is exempt: an old data segment is always answered.
+    h.inject(Seg::new(A, 250).ack(101).data(b"old"));
+    h.expect(A, 101, 301);
 }
 
 #[test]

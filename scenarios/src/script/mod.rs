@@ -22,7 +22,9 @@
 //!   a segment with SYN, the remote side's sequence number and the stack's
 //!   ACK of it are absolute; otherwise the remote side's numbers (the seq of
 //!   `<` lines, the ack of `>` lines) are relative to the remote ISN, which
-//!   the runner learns from the script's latest `< S`. The stack's numbers
+//!   the runner learns from the script's first inbound SYN or SYN-ACK (a
+//!   new `connect` starts afresh), as packetdrill does; a later SYN on the
+//!   same 4-tuple does not move it. The stack's numbers
 //!   (the seq of `>` lines, the ack of `<` lines, SACK blocks in `<` lines)
 //!   are relative to the ISN the stack chose, learned from its SYN or
 //!   SYN-ACK; before it has chosen one they are absolute.
@@ -34,14 +36,22 @@
 //!   stack's, and the TS ecr of later `<` lines is translated by it, as
 //!   packetdrill does. `<...>` or an omitted `win` on a `>` line is not
 //!   checked; a `>` line without options expects a segment without options.
-//!   An inbound segment without `win` carries a window of 65535.
+//!   An inbound line must give `win` (packetdrill requires it too).
 //! - System calls: `socket`, `setsockopt`/`getsockopt` (SO_REUSEADDR,
 //!   SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY,
 //!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION), `fcntl`
 //!   (F_GETFL, F_SETFL with O_NONBLOCK), `bind`, `listen`, `accept`,
 //!   `connect`, `write`/`send`, `read`/`recv`, `shutdown` (SHUT_RD,
 //!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N` or `= -1 ERRNO`; a
-//!   parenthesised explanation after the errno is a comment.
+//!   parenthesised explanation after the errno is a comment. SO_RCVBUF and
+//!   SO_SNDBUF follow Linux's arithmetic (the value is doubled, at least
+//!   2304 / 4608 bytes, and half is usable: a 1000-byte SO_RCVBUF offers
+//!   a 1152-byte window) and apply to connections created afterwards.
+//! - A `>` line whose payload is longer than one segment matches the run of
+//!   consecutive segments that adds up to it (packetdrill does the same for
+//!   remote hosts), so scripts recorded against Linux with TSO/GSO bursts
+//!   such as `> P. 1:2001(2000)` still apply to a stack that sends MSS-sized
+//!   segments.
 //!
 //! # Checking
 //!

@@ -667,6 +667,14 @@ impl Parser<'_> {
                 }
             }
         }
+        if direction == Direction::Inbound && spec.win.is_none() {
+            return Err(ScriptError::at(
+                self.name,
+                self.line,
+                1,
+                "window must be specified for inbound packets (`win N`, as packetdrill requires)",
+            ));
+        }
         if spec.ack.is_some() && flags & ACK == 0 {
             return Err(ScriptError::at(
                 self.name,
@@ -947,7 +955,9 @@ mod tests {
             ])
         );
         // Data that wraps: 4294967295:9(10) is ten bytes.
-        let e = one("0.2~0.3 < P. 4294967295:9(10) ack 1 <nop,nop,TS val 5 ecr 6,sack 1:2 3:4>");
+        let e = one(
+            "0.2~0.3 < P. 4294967295:9(10) ack 1 win 100 <nop,nop,TS val 5 ecr 6,sack 1:2 3:4>",
+        );
         assert_eq!(
             e.when,
             When::Range(TimeExpr::Absolute(200_000), TimeExpr::Absolute(300_000))
@@ -1012,6 +1022,8 @@ mod tests {
                 .starts_with("x.pkt:1:16: unknown packet field \"wn\""),
             "{e}"
         );
+        let e = parse("x.pkt", "0.1 < S 0:0(0)\n").unwrap_err();
+        assert!(e.to_string().contains("window must be specified"), "{e}");
         let e = parse("x.pkt", "0.1 close(3) = -1\n").unwrap_err();
         assert!(e.to_string().contains("needs an errno"), "{e}");
         let e = parse("x.pkt", "abc close(3) = 0\n").unwrap_err();

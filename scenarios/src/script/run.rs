@@ -86,6 +86,9 @@ struct Fd {
     error: Option<&'static str>,
     /// The connection reached ESTABLISHED at some point.
     connected: bool,
+    /// A connect call has returned 0 (Linux's SS_CONNECTED): a further
+    /// connect reports EISCONN.
+    connect_reported: bool,
     /// The stack released the connection (reset, timed out, closed).
     gone: bool,
     shut_rd: bool,
@@ -105,6 +108,7 @@ impl Fd {
             linger_zero: false,
             error: None,
             connected: false,
+            connect_reported: false,
             gone: false,
             shut_rd: false,
         }
@@ -168,6 +172,35 @@ fn fmt_micros(us: Micros) -> String {
 }
 
 type CallResult = Result<i64, &'static str>;
+
+/// A segment the stack sent (or a run of them merged), as the runner
+/// compares and prints it: absolute numbers, TCP fields only.
+#[derive(Clone, Debug)]
+struct Seen {
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    len: u32,
+    options: TcpOptions,
+    /// The option bytes as written, for messages.
+    raw_options: Vec<u8>,
+}
+
+fn seen(bytes: &[u8]) -> Option<Seen> {
+    let (_, seg) = wire::parse_datagram(bytes).ok()?;
+    let ip = wire::Ipv4Packet::new_checked(bytes).ok()?;
+    let tcp = TcpPacket::new_checked(ip.payload_slice()).ok()?;
+    Some(Seen {
+        flags: seg.flags.0 & (FIN | SYN | RST | PSH | ACK | URG),
+        seq: seg.seq.0,
+        ack: seg.ack.0,
+        window: seg.window,
+        len: seg.payload.len() as u32,
+        options: seg.options,
+        raw_options: tcp.options().to_vec(),
+    })
+}
 
 impl<'s> Runner<'s> {
     fn new(script: &'s Script, seed: u64) -> Runner<'s> {
@@ -403,7 +436,7 @@ impl<'s> Runner<'s> {
                 line,
                 format!(
                     "unexpected {} at {} (no > line expects it before this line)",
-                    self.render_actual(bytes, None),
+                    self.render_bytes(bytes),
                     fmt_time(*t)
                 ),
             ));
@@ -423,7 +456,7 @@ impl<'s> Runner<'s> {
                     line,
                     format!(
                         "unexpected {} at {} (no > line expects it)",
-                        self.render_actual(bytes, None),
+                        self.render_bytes(bytes),
                         fmt_time(*t)
                     ),
                 ));
@@ -435,7 +468,7 @@ impl<'s> Runner<'s> {
                 line,
                 format!(
                     "unexpected {} at {} (no > line expects it)",
-                    self.render_actual(bytes, None),
+                    self.render_bytes(bytes),
                     fmt_time(*t)
                 ),
             ));
@@ -484,7 +517,45 @@ impl<'s> Runner<'s> {
                 ),
             ));
         };
-        let mismatch = self.compare(spec, &bytes);
+        let Some(mut got) = seen(&bytes) else {
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "expected {} at {expected_at}, got a malformed datagram",
+                    self.render_spec(spec)
+                ),
+            ));
+        };
+        // As packetdrill does for remote hosts: a line that expects more
+        // payload than one segment carries matches the run of consecutive
+        // segments that adds up to it, the way a TSO/GSO burst from Linux
+        // appears as one large packet on packetdrill's tun device.
+        if spec.flags & (SYN | RST) == 0 && got.len > 0 && spec.len > got.len {
+            while got.len < spec.len {
+                if self.outq.is_empty() {
+                    self.advance(hi, true)?;
+                }
+                let Some(next) = self.outq.front().and_then(|(at, b)| Some((*at, seen(b)?))) else {
+                    break;
+                };
+                let (at, next) = next;
+                let same = |f: u8| f & !(PSH | FIN);
+                if at > hi
+                    || next.len == 0
+                    || next.seq != got.seq.wrapping_add(got.len)
+                    || next.ack != got.ack
+                    || same(next.flags) != same(got.flags)
+                    || got.flags & FIN != 0
+                {
+                    break;
+                }
+                self.outq.pop_front();
+                got.len += next.len;
+                got.flags |= next.flags & (PSH | FIN);
+                got.window = next.window;
+            }
+        }
+        let mismatch = self.compare(spec, &got);
         if mismatch.is_some() || t < lo || t > hi {
             let why = match mismatch {
                 Some(m) => m,
@@ -495,12 +566,12 @@ impl<'s> Runner<'s> {
                 format!(
                     "expected {} at {expected_at}, got {} at {} ({why})",
                     self.render_spec(spec),
-                    self.render_actual(&bytes, Some(spec)),
+                    self.render_actual(&got, Some(spec)),
                     fmt_time(t)
                 ),
             ));
         }
-        self.learn_ts_offset(spec, &bytes);
+        self.learn_ts_offset(spec, &got);
         self.last_time = nominal.unwrap_or(instant_to_micros(t));
         Ok(())
     }
@@ -520,28 +591,24 @@ impl<'s> Runner<'s> {
     }
 
     /// `None` when `bytes` is what `spec` describes; else what differs.
-    fn compare(&self, spec: &PacketSpec, bytes: &[u8]) -> Option<String> {
-        let Ok((_, seg)) = wire::parse_datagram(bytes) else {
-            return Some("the stack sent a malformed datagram".into());
-        };
-        let flags = seg.flags.0 & (FIN | SYN | RST | PSH | ACK | URG);
-        if flags != spec.flags {
+    fn compare(&self, spec: &PacketSpec, seg: &Seen) -> Option<String> {
+        if seg.flags != spec.flags {
             return Some("flags differ".into());
         }
         // A SYN from the stack defines its ISN: its own seq is then 0.
         let seq_ok = if spec.flags & SYN != 0 {
             spec.start == 0
         } else {
-            seg.seq.0 == self.local_abs(spec.start)
+            seg.seq == self.local_abs(spec.start)
         };
         if !seq_ok {
             return Some("sequence number differs".into());
         }
-        if seg.payload.len() as u32 != spec.len {
+        if seg.len != spec.len {
             return Some("payload length differs".into());
         }
         if let Some(a) = spec.ack
-            && seg.ack.0 != self.remote_abs(a, spec.flags & SYN != 0)
+            && seg.ack != self.remote_abs(a, spec.flags & SYN != 0)
         {
             return Some("ack differs".into());
         }
@@ -611,7 +678,7 @@ impl<'s> Runner<'s> {
         None
     }
 
-    fn learn_ts_offset(&mut self, spec: &PacketSpec, bytes: &[u8]) {
+    fn learn_ts_offset(&mut self, spec: &PacketSpec, seg: &Seen) {
         if self.ts_offset.is_some() {
             return;
         }
@@ -624,16 +691,17 @@ impl<'s> Runner<'s> {
         }) else {
             return;
         };
-        if let Ok((_, seg)) = wire::parse_datagram(bytes)
-            && let Some((val, _)) = seg.options.timestamps
-        {
+        if let Some((val, _)) = seg.options.timestamps {
             self.ts_offset = Some(val.wrapping_sub(script_val));
         }
     }
 
     fn inject(&mut self, line: usize, spec: &PacketSpec) -> Result<(), ScriptError> {
         let syn = spec.flags & SYN != 0;
-        if syn {
+        // As packetdrill: the remote ISN is the script's first SYN (or
+        // SYN-ACK) for the connection under test; a later SYN on the same
+        // 4-tuple does not move it, so numbers stay comparable with Linux.
+        if syn && self.remote_isn.is_none() {
             self.remote_isn = Some(spec.start);
         }
         let seq = self.remote_abs(spec.start, syn);
@@ -734,47 +802,46 @@ impl<'s> Runner<'s> {
         s
     }
 
+    fn render_bytes(&self, bytes: &[u8]) -> String {
+        match seen(bytes) {
+            Some(seg) => self.render_actual(&seg, None),
+            None => "> (a malformed datagram)".into(),
+        }
+    }
+
     /// A segment the stack sent, in script notation and numbering; with
     /// `like`, the same fields the expectation wrote.
-    fn render_actual(&self, bytes: &[u8], like: Option<&PacketSpec>) -> String {
-        let Ok((_, seg)) = wire::parse_datagram(bytes) else {
-            return "> (malformed datagram)".into();
-        };
-        let syn = seg.flags.syn();
+    fn render_actual(&self, seg: &Seen, like: Option<&PacketSpec>) -> String {
+        let syn = seg.flags & SYN != 0;
         let start = if syn {
             0
         } else {
-            seg.seq.0.wrapping_sub(self.local_isn.unwrap_or(0))
+            seg.seq.wrapping_sub(self.local_isn.unwrap_or(0))
         };
-        let len = seg.payload.len() as u32;
         let mut s = format!(
             "> {} {}:{}({})",
-            flag_letters(seg.flags.0),
+            flag_letters(seg.flags),
             start,
-            start.wrapping_add(len),
-            len
+            start.wrapping_add(seg.len),
+            seg.len
         );
-        if seg.flags.ack() {
+        if seg.flags & ACK != 0 {
             let a = if syn {
-                seg.ack.0
+                seg.ack
             } else {
-                seg.ack.0.wrapping_sub(self.remote_isn.unwrap_or(0))
+                seg.ack.wrapping_sub(self.remote_isn.unwrap_or(0))
             };
             let _ = write!(s, " ack {a}");
         }
-        let show_win = like.is_none_or(|l| l.win.is_some());
-        if show_win {
+        if like.is_none_or(|l| l.win.is_some()) {
             let _ = write!(s, " win {}", seg.window);
         }
         let show_opts = match like.map(|l| &l.options) {
             Some(OptionsSpec::Wildcard) => false,
-            _ => seg.options != TcpOptions::default(),
+            _ => !seg.raw_options.is_empty(),
         };
-        if show_opts && let Ok(ip) = wire::Ipv4Packet::new_checked(bytes) {
-            let tcp = TcpPacket::new_checked(ip.payload_slice());
-            if let Ok(tcp) = tcp {
-                let _ = write!(s, " <{}>", self.raw_options(tcp.options()));
-            }
+        if show_opts {
+            let _ = write!(s, " <{}>", self.raw_options(&seg.raw_options));
         }
         s
     }
@@ -1128,12 +1195,17 @@ impl<'s> Runner<'s> {
                 let v = int_value(&value)
                     .filter(|&v| (1..=1 << 30).contains(&v))
                     .ok_or_else(|| bad("the value must be [bytes] between 1 and 2^30"))?;
-                // Endpoint-wide: applies to connections created after this call.
+                // As Linux: the kernel doubles the value (with a floor of
+                // SOCK_MIN_RCVBUF 2304 / SOCK_MIN_SNDBUF 4608) and keeps
+                // half of it for bookkeeping, so the window a receive
+                // buffer offers is max(v, 1152). Endpoint-wide: applies to
+                // connections created after this call.
+                let v = v as usize;
                 let cfg = self.ep.tcp_config_mut();
                 if opt == "SO_RCVBUF" {
-                    cfg.recv_buffer = v as usize;
+                    cfg.recv_buffer = (2 * v).max(2304) / 2;
                 } else {
-                    cfg.send_buffer = v as usize;
+                    cfg.send_buffer = (2 * v).max(4608) / 2;
                 }
             }
             "TCP_CONGESTION" => {
@@ -1413,6 +1485,9 @@ impl<'s> Runner<'s> {
                         return Ok(Some(Err("EBADF")));
                     }
                     let remote = SocketAddrV4::new(REMOTE_IP, DEFAULT_PORT);
+                    // A new active connection: its peer's ISN comes from
+                    // the SYN-ACK the script will send.
+                    self.remote_isn = None;
                     let r = match f.port {
                         Some(p) => self.ep.connect_from(now, p, remote),
                         None => self.ep.connect(now, remote),
@@ -1437,14 +1512,21 @@ impl<'s> Runner<'s> {
                 }
                 FdKind::Conn(_) if resume.is_some() => self.connect_status(fd),
                 FdKind::Conn(id) => {
-                    // A second connect: Linux reports the outcome so far.
-                    if let Some(e) = self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
-                        return Ok(Some(Err(e)));
+                    // connect again (__inet_stream_connect): EALREADY while
+                    // the handshake runs; once it is done, the first call
+                    // returns 0 and later ones EISCONN; after a failure the
+                    // pending error (else ECONNABORTED).
+                    if f.connect_reported {
+                        return Ok(Some(Err("EISCONN")));
                     }
                     match self.ep.state(id) {
                         Some(State::SynSent | State::SynReceived) => Ok(Some(Err("EALREADY"))),
-                        Some(_) if f.connected => Ok(Some(Err("EISCONN"))),
-                        _ => Ok(Some(Err("EISCONN"))),
+                        Some(_) if f.connected && !f.gone => self.connect_status(fd),
+                        _ => Ok(Some(Err(self
+                            .fds
+                            .get_mut(&fd)
+                            .and_then(|f| f.error.take())
+                            .unwrap_or("ECONNABORTED")))),
                     }
                 }
             },
@@ -1543,6 +1625,7 @@ impl<'s> Runner<'s> {
             return Ok(Some(Err("EBADF")));
         };
         if f.connected {
+            f.connect_reported = true;
             return Ok(Some(Ok(0)));
         }
         if let Some(e) = f.error.take() {

@@ -1,6 +1,6 @@
 //! SEGMENT ARRIVES (RFC 9293 §3.10.7.3 and §3.10.7.4), in the RFC's order.
 
-use super::{Connection, Disposition, Env, Timer};
+use super::{Connection, Disposition, Env, SYN_SENT_QUICK_RETRY, Timer};
 use crate::cc::AckSample;
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -159,6 +159,14 @@ impl Connection {
                 self.counters.dropped_segments += 1;
                 if !seg.flags.rst() {
                     self.reply_rst = Some(seg.ack);
+                    // Linux (tcp_rcv_synsent_state_process, "previous
+                    // FIN/ACK or RST/ACK might be ignored"): before any
+                    // retransmission, resend the SYN almost at once
+                    // (TCP_TIMEOUT_MIN, 2 jiffies: 2 ms at HZ=1000) rather
+                    // than after a whole initial RTO.
+                    if self.retries == 0 {
+                        self.set_timer(Timer::Retransmit, now + SYN_SENT_QUICK_RETRY);
+                    }
                 }
                 return Disposition::Keep;
             }
@@ -232,7 +240,31 @@ impl Connection {
     }
 
     /// RFC 5961 §7: challenge ACKs are rate limited per second.
-    fn challenge_ack(&mut self, now: Instant) {
+    /// Linux's out-of-window ACK rate limit (tcp_oow_rate_limited,
+    /// net.ipv4.tcp_invalid_ratelimit = 500 ms): ACKs sent in reply to
+    /// unacceptable segments (dup ACKs, PAWS rejections, challenge ACKs)
+    /// go out at most once per interval per connection, so two stacks
+    /// that disagree cannot ACK each other in a loop (RFC 5961 §7 leaves
+    /// the throttle to the implementation). A segment with data and no
+    /// SYN is exempt unless `strict`: it cannot be part of an ACK loop.
+    fn oow_ack_allowed(&mut self, now: Instant, seg: &TcpRepr<'_>, strict: bool) -> bool {
+        if !strict && !seg.payload.is_empty() && !seg.flags.syn() {
+            return true;
+        }
+        if let Some(last) = self.last_oow_ack
+            && now.saturating_since(last) < self.config.invalid_ack_ratelimit
+        {
+            self.counters.oow_acks_suppressed += 1;
+            return false;
+        }
+        self.last_oow_ack = Some(now);
+        true
+    }
+
+    fn challenge_ack(&mut self, now: Instant, seg: &TcpRepr<'_>) {
+        if !self.oow_ack_allowed(now, seg, true) {
+            return;
+        }
         if now.saturating_since(self.challenge_window_start) >= Duration::from_secs(1) {
             self.challenge_window_start = now;
             self.challenge_count = 0;
@@ -303,7 +335,9 @@ impl Connection {
         {
             self.counters.dropped_segments += 1;
             self.counters.paws_rejected += 1;
-            self.ack_now = true;
+            if self.oow_ack_allowed(now, seg, false) {
+                self.ack_now = true;
+            }
             return Disposition::Keep;
         }
 
@@ -312,7 +346,7 @@ impl Connection {
             self.counters.dropped_segments += 1;
             // "If an incoming segment is not acceptable, an acknowledgment
             // should be sent in reply (unless the RST bit is set)".
-            if !seg.flags.rst() {
+            if !seg.flags.rst() && self.oow_ack_allowed(now, seg, false) {
                 self.ack_now = true;
             }
             return Disposition::Keep;
@@ -321,7 +355,7 @@ impl Connection {
         // Second: RST (RFC 5961 §3.2): exact match resets, otherwise challenge.
         if seg.flags.rst() {
             if seg.seq != self.rcv_nxt {
-                self.challenge_ack(now);
+                self.challenge_ack(now, seg);
                 return Disposition::Keep;
             }
             return match self.state {
@@ -332,9 +366,12 @@ impl Connection {
                     Disposition::Delete
                 }
                 State::SynReceived => self.fail(SocketError::ConnectionRefused, env),
-                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                State::Established | State::FinWait1 | State::FinWait2 => {
                     self.fail(SocketError::ConnectionReset, env)
                 }
+                // The application already saw EOF; Linux (tcp_reset)
+                // reports EPIPE rather than ECONNRESET in CLOSE-WAIT.
+                State::CloseWait => self.fail(SocketError::BrokenPipe, env),
                 // RFC 1337: ignore RST in TIME-WAIT (TIME-WAIT assassination).
                 State::TimeWait if self.config.rfc1337 => {
                     self.counters.dropped_segments += 1;
@@ -346,7 +383,7 @@ impl Connection {
 
         // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
         if seg.flags.syn() {
-            self.challenge_ack(now);
+            self.challenge_ack(now, seg);
             return Disposition::Keep;
         }
 
@@ -359,7 +396,7 @@ impl Connection {
         let ack_floor = self.snd_una - self.max_snd_wnd;
         if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
             self.counters.dropped_segments += 1;
-            self.challenge_ack(now);
+            self.challenge_ack(now, seg);
             return Disposition::Keep;
         }
 
@@ -499,6 +536,14 @@ impl Connection {
         let data_acked = data_acked.min(self.send_buffer.len() as u32);
         let flight_before = self.flight_size();
         self.send_buffer.consume(data_acked as usize);
+        self.snd_consumed += u64::from(data_acked);
+        while self
+            .push_marks
+            .front()
+            .is_some_and(|&m| m <= self.snd_consumed)
+        {
+            self.push_marks.pop_front();
+        }
         if data_acked > 0 && self.writable_blocked {
             self.writable_blocked = false;
         }
@@ -645,6 +690,7 @@ impl Connection {
         if data.len() > room {
             data = &data[..room];
             self.ack_now = true;
+            self.ack_forced = true;
             self.counters.dropped_segments += 1;
         }
         if data.is_empty() {
@@ -664,6 +710,7 @@ impl Connection {
             if filled_hole {
                 // RFC 5681 §4.2: ACK at once when a segment fills a hole.
                 self.ack_now = true;
+                self.ack_forced = true;
             }
             self.schedule_ack(seg, now);
             if let Some(fin) = self.pending_fin
@@ -710,6 +757,29 @@ impl Connection {
         }
     }
 
+    /// Linux (tcp_fin enters "pingpong" mode): once data has flowed, the
+    /// ACK of the peer's FIN waits for the delayed-ACK timer, expecting the
+    /// application's own FIN to carry it: the three-way close. RFC 1122
+    /// 4.2.3.2 allows the delay. Linux ACKs at once when nothing was ever
+    /// received (its delayed-ACK engine is not yet started), when more than
+    /// one full segment is unacknowledged, and when the segment filled a hole.
+    fn delay_fin_ack(&mut self, now: Instant) {
+        let Some(delay) = self.config.delayed_ack else {
+            return;
+        };
+        let rcv_mss = u32::from(self.config.mss) - if self.timestamps { 12 } else { 0 };
+        if self.counters.bytes_received == 0
+            || self.ack_forced
+            || self.rcv_nxt.since(self.last_ack_sent) > rcv_mss
+        {
+            return;
+        }
+        self.ack_now = false;
+        if self.timer(Timer::DelayedAck).is_none() {
+            self.set_timer(Timer::DelayedAck, now + delay);
+        }
+    }
+
     /// The FIN is in order: RCV.NXT advances over it, ACK it, signal EOF.
     fn receive_fin(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
         if self.fin_received {
@@ -722,7 +792,10 @@ impl Connection {
         env.events.push_back(Event::PeerClosed(env.id));
         env.events.push_back(Event::Readable(env.id));
         match self.state {
-            State::SynReceived | State::Established => self.set_state(State::CloseWait, env),
+            State::SynReceived | State::Established => {
+                self.set_state(State::CloseWait, env);
+                self.delay_fin_ack(now);
+            }
             State::FinWait1 => {
                 let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una.diff(fin) > 0);
                 if fin_acked {

@@ -64,6 +64,10 @@ pub(crate) struct Env<'a> {
 }
 
 /// RFC 7323 §5.5: TS.Recent older than 24 days is invalid for PAWS.
+/// Linux's TCP_TIMEOUT_MIN (2 jiffies at HZ=1000): the quick SYN resend
+/// after answering an unacceptable SYN-ACK with a RST in SYN-SENT.
+pub(crate) const SYN_SENT_QUICK_RETRY: Duration = Duration::from_millis(2);
+
 const PAWS_IDLE_LIMIT: Duration = Duration::from_secs(24 * 24 * 3600);
 
 #[derive(Debug)]
@@ -100,6 +104,16 @@ pub(crate) struct Connection {
     pub(crate) syn_window: u32,
     /// The ACK number of the last segment we sent (RFC 7323 Last.ACK.sent).
     pub(crate) last_ack_sent: SeqNum,
+    /// Bytes ever queued by `send`, and ever acknowledged (stream offsets).
+    pub(crate) snd_written: u64,
+    pub(crate) snd_consumed: u64,
+    /// Stream offsets where a write ended and not yet acknowledged: the
+    /// segment that ends at one carries PSH.
+    pub(crate) push_marks: VecDeque<u64>,
+    /// This segment must be ACKed at once (a hole filled, data trimmed).
+    pub(crate) ack_forced: bool,
+    /// When the last ACK in reply to an unacceptable segment went out.
+    pub(crate) last_oow_ack: Option<Instant>,
 
     // Options negotiated on the handshake.
     pub(crate) window_scaling: bool,
@@ -202,6 +216,11 @@ impl Connection {
             rcv_wscale: 0,
             syn_window: 0,
             last_ack_sent: SeqNum(0),
+            snd_written: 0,
+            snd_consumed: 0,
+            push_marks: VecDeque::new(),
+            ack_forced: false,
+            last_oow_ack: None,
             window_scaling: false,
             timestamps: false,
             sack_permitted: false,
@@ -333,6 +352,12 @@ impl Connection {
             return Err(SocketError::BrokenPipe);
         }
         let n = self.send_buffer.push(data);
+        if n > 0 {
+            // Linux marks PSH at the end of each write (tcp_push), and a
+            // segment keeps its PSH when retransmitted.
+            self.snd_written += n as u64;
+            self.push_marks.push_back(self.snd_written);
+        }
         if n == 0 && !data.is_empty() {
             self.writable_blocked = true;
             return Err(SocketError::WouldBlock);
@@ -363,7 +388,13 @@ impl Connection {
         // window only once it has grown by min(buffer/2, MSS).
         let opened = self.recv_space() - before;
         let threshold = (self.config.recv_buffer as u32 / 2).min(u32::from(self.config.mss));
-        if self.state.is_synchronized() && self.rcv_wnd() < threshold && opened > 0 {
+        // No update once the peer's FIN is in: no more data can come (Linux's
+        // tcp_cleanup_rbuf skips it after RCV_SHUTDOWN).
+        if self.state.is_synchronized()
+            && !self.fin_received
+            && self.rcv_wnd() < threshold
+            && opened > 0
+        {
             let potential = self.recv_space().saturating_sub(self.rcv_wnd());
             if potential >= threshold {
                 self.ack_now = true;

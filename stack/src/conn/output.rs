@@ -97,6 +97,7 @@ impl Connection {
         if seg.flags.ack() {
             self.last_ack_sent = seg.ack;
             self.ack_now = false;
+            self.ack_forced = false;
             self.ack_pending_segments = 0;
             self.clear_timer(Timer::DelayedAck);
         }
@@ -294,9 +295,10 @@ impl Connection {
         self.send_buffer
             .copy_to(offset as usize, len as usize, payload);
         let mut flags = Flags::ACK;
-        // PSH on the segment carrying the last byte queued (Linux marks
-        // the end of each write).
-        if len > 0 && offset + len == buffered {
+        // PSH on a segment that ends where a write ended (Linux marks the
+        // end of each write, and a retransmission keeps the mark).
+        let end = self.snd_consumed + u64::from(offset) + u64::from(len);
+        if len > 0 && self.push_marks.binary_search(&end).is_ok() {
             flags |= Flags::PSH;
         }
         if fin_due {
