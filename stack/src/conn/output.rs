@@ -250,14 +250,12 @@ impl Connection {
         ) {
             return None;
         }
-        if !self.sack_permitted {
-            return self.poll_send(now, payload, force, None);
-        }
-        if self.recovery.is_some() {
+        if self.sack_permitted && self.recovery.is_some() {
             return self.poll_sack_recovery(now, payload);
         }
-        // Outside recovery the in-flight estimate leaves out SACKed data:
-        // RFC 6675 §5 step (3)'s limited transmit governed by pipe.
+        // NewReno, or SACK outside recovery, where the in-flight estimate
+        // leaves out SACKed data: RFC 6675 §5 step (3), limited transmit
+        // governed by pipe.
         self.poll_send(now, payload, force, None)
     }
 

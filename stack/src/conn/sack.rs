@@ -397,8 +397,8 @@ impl Connection {
     }
 
     /// RFC 6675 §5 for an ACK that moved SND.UNA (called after the send
-    /// buffer and RTT bookkeeping). `data_acked` and `flight_before` feed
-    /// the congestion controller outside recovery.
+    /// buffer and RTT bookkeeping). `sample` feeds the congestion controller
+    /// outside recovery.
     pub(crate) fn sack_on_cumulative_ack(
         &mut self,
         seg: &TcpRepr<'_>,
@@ -610,6 +610,15 @@ impl Connection {
     }
 
     fn emit_retransmission(&mut self, r: Rxt, now: Instant, payload: &mut Vec<u8>) -> Outgoing {
+        // Karn's algorithm (RFC 6298 §3): a segment sent twice gives no RTT
+        // sample, so stop timing it (new data sent during recovery may be
+        // the one being timed).
+        if self
+            .rtt_timing
+            .is_some_and(|(timed, _)| timed.diff(r.seq) >= 0 && timed.diff(r.end()) < 0)
+        {
+            self.rtt_timing = None;
+        }
         let offset = r.seq.since(self.snd_una);
         self.emit_data(r.seq, offset, r.len, r.fin, true, now, payload)
     }
