@@ -184,8 +184,15 @@ impl Connection {
         }
         if self.ack_now {
             let window = self.window_to_advertise(false);
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with SND.NXT as the peer
+            // knows it: the highest sequence sent (Linux's snd_nxt never
+            // moves back). After an RTO rewound our SND.NXT for go-back-N,
+            // the old value can lie below the peer's RCV.NXT; the peer would
+            // find the ACK unacceptable (RFC 9293 §3.10.7.4), drop its ACK
+            // field and answer with an ACK of its own -- and if its SND.NXT
+            // was rewound too, the two ACK each other forever.
             let seg = Outgoing {
-                seq: self.snd_nxt,
+                seq: self.snd_max,
                 ack: self.rcv_nxt,
                 flags: Flags::ACK,
                 window,
