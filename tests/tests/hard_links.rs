@@ -1,6 +1,6 @@
 //! Whole transfers, both directions at once, over links far worse than the
 //! catalogue's: 10% loss; 5% loss with heavy reordering; duplication with
-//! reordering; a small drop-tail queue. Each runs with SACK (timestamps on
+//! reordering; loss in bursts on a long path; a small drop-tail queue. Each runs with SACK (timestamps on
 //! and off, NewReno and CUBIC) and without, over several seeds, and must
 //! finish: every byte delivered in order, every connection closed.
 
@@ -8,7 +8,7 @@ use scenarios::catalogue::{CLIENT, PORT, SERVER};
 use scenarios::host::{Action, Host};
 use scenarios::run::{Setup, execute};
 use sim::topology::{self, Endpoint as Place};
-use sim::{Duration, LinkConfig, Reorder, Time, World, WorldConfig};
+use sim::{Duration, GilbertElliott, LinkConfig, Reorder, Time, World, WorldConfig};
 use stack::TcpConfig;
 use stack::cc::CongestionAlgorithm;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -99,6 +99,17 @@ fn transfers_over_hard_links_complete_with_and_without_sack() {
                     probability: 0.2,
                     extra_delay: Duration::from_millis(2),
                 }),
+        ),
+        (
+            "bursts of loss (Gilbert-Elliott), 50 ms one way",
+            LinkConfig::new(100_000_000, Duration::from_millis(50)).with_gilbert_elliott(
+                GilbertElliott {
+                    good_to_bad: 0.01,
+                    bad_to_good: 0.3,
+                    loss_good: 0.001,
+                    loss_bad: 0.5,
+                },
+            ),
         ),
         (
             "10 Mbit/s, 20-packet queue, 1% loss",
