@@ -1626,7 +1626,7 @@ static CATALOGUE: [Scenario; 25] = [
     Scenario {
         name: "lossy-bulk",
         summary: "1 MB under loss, duplication, reordering and corruption",
-        doc: "RFC 6298, RFC 5681, RFC 6582: 2% loss, 1% duplication, 2% reordering and 0.5% bit corruption (caught by the checksum); every byte arrives once, in order.",
+        doc: "RFC 6298, RFC 5681, RFC 2018 and RFC 6675 (SACK-based recovery fills the holes the receiver reports): 2% loss, 1% duplication, 2% reordering and 0.5% bit corruption (caught by the checksum); every byte arrives once, in order.",
         build: build_lossy_bulk,
         expect: expect_lossy_bulk,
     },

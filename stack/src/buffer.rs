@@ -56,15 +56,19 @@ impl SendBuffer {
     }
 }
 
-/// Out-of-order segments, keyed by stream offset, merged on insert.
+/// Out-of-order data, keyed by stream offset. Each entry is a maximal
+/// contiguous block: an insert merges with the blocks it touches or abuts,
+/// so the entries are exactly the blocks a SACK option reports (RFC 2018 §3)
+/// and finding the block around an offset is one map lookup.
 #[derive(Debug, Default)]
 pub struct Reassembly {
-    segments: BTreeMap<u64, Vec<u8>>,
+    blocks: BTreeMap<u64, Vec<u8>>,
     stored_bytes: usize,
 }
 
-/// Most distinct holes tracked; beyond this new out-of-order segments are
-/// dropped (they will be retransmitted). Linux bounds its queue by memory.
+/// Most distinct blocks (holes) tracked; beyond this, data that would open
+/// a new block is dropped (it will be retransmitted). Linux bounds its queue
+/// by memory.
 pub const REASSEMBLY_SEGMENTS_MAX: usize = 1024;
 
 impl Reassembly {
@@ -72,83 +76,88 @@ impl Reassembly {
         self.stored_bytes
     }
     pub fn is_empty(&self) -> bool {
-        self.segments.is_empty()
+        self.blocks.is_empty()
     }
 
-    /// Stores `data` at `offset`, trimming overlap with what is stored.
-    /// Returns false if it was dropped for lack of room.
-    pub fn insert(&mut self, mut offset: u64, mut data: &[u8]) -> bool {
-        // Trim against the segment that starts at or before `offset`.
-        if let Some((&start, seg)) = self.segments.range(..=offset).next_back() {
-            let end = start + seg.len() as u64;
-            if end >= offset + data.len() as u64 {
-                return true;
-            }
-            if end > offset {
-                data = &data[(end - offset) as usize..];
-                offset = end;
-            }
+    /// Stores `data` at `offset`, keeping bytes already stored and merging
+    /// with neighbouring blocks. Returns false if it was dropped for lack of room.
+    pub fn insert(&mut self, offset: u64, data: &[u8]) -> bool {
+        if data.is_empty() {
+            return true;
         }
-        // Insert pieces around the segments that start inside [offset, offset+len).
-        while !data.is_empty() {
-            let next = self
-                .segments
-                .range(offset..)
-                .next()
-                .map(|(&s, v)| (s, v.len()));
-            let piece_len = match next {
-                Some((start, _)) if start < offset + data.len() as u64 => (start - offset) as usize,
-                _ => data.len(),
-            };
-            if piece_len > 0 {
-                if self.segments.len() >= REASSEMBLY_SEGMENTS_MAX {
-                    return false;
-                }
-                self.segments.insert(offset, data[..piece_len].to_vec());
-                self.stored_bytes += piece_len;
-            }
-            // Skip over the overlapping stored segment.
-            match next {
-                Some((start, len)) if start < offset + data.len() as u64 => {
-                    let skip_to = (start + len as u64).min(offset + data.len() as u64);
-                    data = &data[(skip_to - offset) as usize..];
-                    offset = skip_to;
-                }
-                _ => break,
-            }
+        let end = offset + data.len() as u64;
+        // The block starting at or before `offset`, if it reaches `offset`.
+        let left = self
+            .blocks
+            .range(..=offset)
+            .next_back()
+            .map(|(&s, v)| (s, s + v.len() as u64))
+            .filter(|&(_, e)| e >= offset);
+        if left.is_some_and(|(_, e)| e >= end) {
+            return true;
         }
+        let touches_right = self.blocks.range(offset..=end).next().is_some();
+        if left.is_none() && !touches_right && self.blocks.len() >= REASSEMBLY_SEGMENTS_MAX {
+            return false;
+        }
+        let (start, mut block) = match left {
+            Some((s, _)) => (s, self.blocks.remove(&s).unwrap_or_default()),
+            None => (offset, Vec::with_capacity(data.len())),
+        };
+        // Walk right from the end of what is assembled so far: new bytes fill
+        // the gaps, stored blocks that start within reach are absorbed whole.
+        let mut cursor = start + block.len() as u64;
+        while cursor <= end {
+            let next = self.blocks.range(cursor..=end).next().map(|(&s, _)| s);
+            let gap_end = next.unwrap_or(end);
+            if gap_end > cursor {
+                let from = (cursor - offset) as usize;
+                let to = (gap_end - offset) as usize;
+                block.extend_from_slice(&data[from..to]);
+                self.stored_bytes += to - from;
+            }
+            let Some(s) = next else { break };
+            let absorbed = self.blocks.remove(&s).unwrap_or_default();
+            block.extend_from_slice(&absorbed);
+            cursor = s + absorbed.len() as u64;
+        }
+        self.blocks.insert(start, block);
         true
     }
 
-    /// Removes and returns the segment starting exactly at `offset` if any,
-    /// trimming any segment that starts before it.
+    /// Removes and returns the data from `offset` on if a block covers
+    /// `offset`, discarding anything stored before it.
     pub fn pop_at(&mut self, offset: u64) -> Option<Vec<u8>> {
         loop {
-            let (&start, _) = self.segments.iter().next()?;
+            let (&start, _) = self.blocks.iter().next()?;
             if start > offset {
                 return None;
             }
-            let seg = self.segments.remove(&start)?;
-            self.stored_bytes -= seg.len();
-            let end = start + seg.len() as u64;
+            let block = self.blocks.remove(&start)?;
+            self.stored_bytes -= block.len();
+            let end = start + block.len() as u64;
             if end <= offset {
                 continue;
             }
-            return Some(seg[(offset - start) as usize..].to_vec());
+            if start == offset {
+                return Some(block);
+            }
+            return Some(block[(offset - start) as usize..].to_vec());
         }
     }
 
-    /// The stored ranges as `[start, end)` offsets, merged, in order.
+    /// The stored blocks as `[start, end)` offsets, in order.
     pub fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let mut merged: Vec<(u64, u64)> = Vec::new();
-        for (&s, v) in &self.segments {
-            let e = s + v.len() as u64;
-            match merged.last_mut() {
-                Some(last) if last.1 >= s => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        merged.into_iter()
+        self.blocks.iter().map(|(&s, v)| (s, s + v.len() as u64))
+    }
+
+    /// The block holding the byte at `offset`, as `[start, end)`.
+    pub fn block_containing(&self, offset: u64) -> Option<(u64, u64)> {
+        self.blocks
+            .range(..=offset)
+            .next_back()
+            .map(|(&s, v)| (s, s + v.len() as u64))
+            .filter(|&(_, e)| e > offset)
     }
 }
 
@@ -175,6 +184,58 @@ mod tests {
         // The piece at 5..8 lies before the delivery point: it was discarded, not kept.
         assert!(r.is_empty());
         assert_eq!(r.stored_bytes(), 0);
+    }
+
+    #[test]
+    fn blocks_merge_when_a_segment_bridges_or_abuts_them() {
+        // Entries are maximal blocks (what a SACK option reports): a piece
+        // filling the gap between two blocks leaves one block, and a piece
+        // that only touches a block's edge extends it.
+        let stream: Vec<u8> = (0..100u8).collect();
+        let mut r = Reassembly::default();
+        assert!(r.insert(10, &stream[10..20]));
+        assert!(r.insert(30, &stream[30..40]));
+        assert_eq!(r.ranges().collect::<Vec<_>>(), vec![(10, 20), (30, 40)]);
+        assert!(r.insert(40, &stream[40..45]));
+        assert_eq!(r.block_containing(44), Some((30, 45)));
+        assert_eq!(r.block_containing(45), None);
+        assert!(r.insert(15, &stream[15..35]));
+        assert_eq!(r.ranges().collect::<Vec<_>>(), vec![(10, 45)]);
+        assert_eq!(r.stored_bytes(), 35);
+        assert_eq!(r.pop_at(10).unwrap(), &stream[10..45]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reassembly_matches_a_byte_map(pieces in proptest::collection::vec((0u64..200, 1usize..40), 1..30)) {
+            // Whatever order and overlap pieces arrive in, the stored blocks
+            // are exactly the maximal runs of bytes received, each byte once.
+            let stream: Vec<u8> = (0..255u8).collect();
+            let mut r = Reassembly::default();
+            let mut have = [false; 240];
+            for &(offset, len) in &pieces {
+                let o = offset as usize;
+                proptest::prop_assert!(r.insert(offset, &stream[o..o + len]));
+                have[o..o + len].iter_mut().for_each(|b| *b = true);
+            }
+            let mut runs = Vec::new();
+            let mut i = 0;
+            while i < have.len() {
+                if have[i] {
+                    let s = i;
+                    while i < have.len() && have[i] { i += 1; }
+                    runs.push((s as u64, i as u64));
+                } else {
+                    i += 1;
+                }
+            }
+            proptest::prop_assert_eq!(r.ranges().collect::<Vec<_>>(), runs.clone());
+            proptest::prop_assert_eq!(r.stored_bytes(), have.iter().filter(|&&b| b).count());
+            for (s, e) in runs {
+                proptest::prop_assert_eq!(r.block_containing(s), Some((s, e)));
+                proptest::prop_assert_eq!(r.pop_at(s).unwrap(), &stream[s as usize..e as usize]);
+            }
+        }
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub struct TcpConfig {
     pub window_scale: Option<u8>,
     /// RFC 7323 timestamps.
     pub timestamps: bool,
-    /// RFC 2018 SACK-permitted (we report SACK blocks as a receiver).
+    /// RFC 2018 SACK-permitted. When both ends permit it we report SACK
+    /// blocks as a receiver and recover losses per RFC 6675 as a sender;
+    /// otherwise loss recovery is RFC 6582 NewReno.
     pub sack: bool,
     /// Nagle's algorithm (RFC 9293 §3.7.4); `false` is TCP_NODELAY.
     pub nagle: bool,

@@ -6,7 +6,8 @@
 //! - [`time`]: `Instant`/`Duration` passed in by the driver.
 //! - [`wire`]: IPv4 + TCP parse/emit, options, checksums; malformed bytes are errors.
 //! - [`endpoint`]: one host's TCP: socket API, demultiplexing, listeners, RSTs, ISNs.
-//! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing.
+//! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing,
+//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675).
 //! - [`buffer`]: send ring buffer and out-of-order reassembly.
 //! - [`rtt`]: RFC 6298 retransmission timeout.
 //! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).

@@ -220,7 +220,20 @@ pub struct Counters {
     pub retransmitted_segments: u64,
     pub retransmitted_bytes: u64,
     pub timeouts: u64,
+    /// Fast retransmits: the segment at SND.UNA resent when loss recovery
+    /// starts on duplicate ACKs or SACK information.
     pub fast_retransmits: u64,
+    /// Loss recoveries run by RFC 6675 (SACK). Each starts with a fast
+    /// retransmit, unless a previous recovery already resent that segment.
+    pub sack_recoveries: u64,
+    /// RFC 6675 §4 NextSeg rule (4) rescue retransmissions.
+    pub rescue_retransmits: u64,
+    /// SACK blocks ignored as invalid: not inside (SND.UNA, SND.MAX]
+    /// (RFC 2018 §4, RFC 6675 §5).
+    pub sack_blocks_ignored: u64,
+    /// The peer discarded data it had SACKed (reneging, RFC 2018 §8): the
+    /// cumulative ACK stopped inside a SACKed range; the scoreboard was cleared.
+    pub sack_reneging: u64,
     pub challenge_acks: u64,
     pub dropped_segments: u64,
     /// Segments dropped by PAWS (RFC 7323 §5.3), also counted in
@@ -230,5 +243,7 @@ pub struct Counters {
     pub oow_acks_suppressed: u64,
     pub zero_window_probes: u64,
     pub keepalive_probes: u64,
+    /// Duplicate ACKs: RFC 5681's definition without SACK, RFC 6675 §2's
+    /// (an ACK that SACKs new data) with it.
     pub duplicate_acks: u64,
 }

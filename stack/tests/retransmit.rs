@@ -96,3 +96,26 @@ fn congestion_control_is_selectable_per_connection() {
         "fast retransmit under CUBIC too"
     );
 }
+
+#[test]
+fn an_ack_sent_after_a_timeout_carries_the_highest_sequence_sent() {
+    // After an RTO, go-back-N rewinds SND.NXT to SND.UNA, but the peer may
+    // already hold everything up to SND.MAX (here only its ACK was lost).
+    // A pure ACK must carry SEQ = 3101, the highest sent: with the rewound
+    // 1101 it would be below the peer's RCV.NXT, unacceptable (RFC 9293
+    // §3.10.7.4), its ACK field ignored and answered by an ACK -- a loop
+    // if the peer has rewound too. Linux never moves snd_nxt back.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(101).data(&[2u8; 100]));
+    h.expect(A, 101, 401);
+    h.ep.send(h.now, c, &[1u8; 3000]).unwrap();
+    h.expect(A, 101, 401);
+    h.expect(A, 1101, 401);
+    h.expect(P | A, 2101, 401);
+    h.fire_next_timer();
+    h.expect(A, 101, 401);
+    // The peer resends its old segment; we answer with a duplicate ACK.
+    h.inject(Seg::new(P, 301).ack(101).data(&[2u8; 100]));
+    h.expect(A, 3101, 401);
+}

@@ -93,9 +93,10 @@ fn tshark_decodes_every_packet_and_sees_our_retransmissions() {
         }
     }
     // tshark calls a resend that follows the original within its RTT
-    // estimate "out of order" rather than "retransmission" (NewReno's
-    // partial-ACK resend, RFC 6582 §3.2 step 4, often is); in a capture taken
-    // at the sender both mean the same bytes went out again.
+    // estimate "out of order" rather than "retransmission" (a hole filled
+    // by SACK recovery within the same round trip, RFC 6675, or NewReno's
+    // partial-ACK resend, RFC 6582 §3.2 step 4, often is); in a capture
+    // taken at the sender both mean the same bytes went out again.
     let ours: BTreeSet<usize> = sent
         .iter()
         .enumerate()

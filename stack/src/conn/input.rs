@@ -476,6 +476,10 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
             }
             self.on_bytes_acked(previous_una, now, seg);
+        } else if self.sack_permitted {
+            // RFC 6675 §5: every ACK's SACK blocks update the scoreboard; a
+            // duplicate ACK is one that SACKs new data (§2).
+            self.sack_on_ack_without_progress(seg, now);
         } else if acked == 0
             && seg.payload.is_empty()
             && !seg.flags.fin()
@@ -571,7 +575,15 @@ impl Connection {
         self.retries = 0;
         self.persist_backoff = 0;
 
-        if let Some(recover) = self.recovery {
+        if self.sack_permitted {
+            let sample = AckSample {
+                bytes_acked: data_acked,
+                flight_size: flight_before,
+                rtt,
+                srtt: self.rtt.srtt(),
+            };
+            self.sack_on_cumulative_ack(seg, now, sample);
+        } else if let Some(recover) = self.recovery {
             if seg.ack.diff(recover) >= 0 {
                 // RFC 6582 §3.2 step 3: full acknowledgment, leave recovery.
                 self.recovery = None;
@@ -705,6 +717,9 @@ impl Connection {
                 self.recv_buffer.extend(&chunk);
                 self.advance_rcv(chunk.len() as u32);
             }
+            if filled_hole {
+                self.sack_report.delivered(self.rcv_offset);
+            }
             self.counters.bytes_received += data.len() as u64;
             env.events.push_back(Event::Readable(env.id));
             if filled_hole {
@@ -722,7 +737,13 @@ impl Connection {
         } else {
             // Out of order: keep it, ACK at once (a duplicate ACK, RFC 5681 §4.2).
             let offset = self.rcv_offset + u64::from(seq.since(self.rcv_nxt));
-            self.reassembly.insert(offset, data);
+            if self.reassembly.insert(offset, data)
+                && let Some(block) = self.reassembly.block_containing(offset)
+            {
+                // RFC 2018 §4: this ACK's first SACK block is the one
+                // holding the segment that triggered it.
+                self.sack_report.record(block);
+            }
             self.ack_now = true;
         }
     }

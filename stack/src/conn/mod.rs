@@ -2,13 +2,19 @@
 //!
 //! Split by concern: this file holds the TCB, the user calls (§3.10.1–6)
 //! and the timeouts (§3.10.8); [`input`] is SEGMENT ARRIVES (§3.10.7) in
-//! the RFC's order of checks; [`output`] decides what to send next.
+//! the RFC's order of checks; [`output`] decides what to send next;
+//! [`sack`] is SACK reporting (RFC 2018) and SACK-based loss recovery
+//! (RFC 6675), used instead of NewReno when both ends permit SACK.
 //!
 //! Read before changing: RFC 9293 §3.10, RFC 5961, RFC 6298, RFC 5681,
-//! RFC 6582, RFC 7323, RFC 1337, RFC 2525 §2.17.
+//! RFC 6582, RFC 6675, RFC 2018, RFC 7323, RFC 1337, RFC 2525 §2.17.
 
 mod input;
 mod output;
+mod sack;
+
+use output::Outgoing;
+use sack::{SackReport, Scoreboard};
 
 use crate::buffer::{Reassembly, SendBuffer};
 use crate::cc::newreno::NewReno;
@@ -150,11 +156,29 @@ pub(crate) struct Connection {
     /// Round-trip timing of one segment without timestamps (Karn).
     pub(crate) rtt_timing: Option<(SeqNum, Instant)>,
     pub(crate) dup_acks: u32,
-    /// RFC 6582 `recover`: set while in fast recovery.
+    /// Set while in loss recovery: RFC 6582 `recover` without SACK, RFC
+    /// 6675 RecoveryPoint + 1 (= HighData + 1, SND.MAX at entry) with it.
     pub(crate) recovery: Option<SeqNum>,
     pub(crate) recovery_inflation: u32,
     /// Retransmit the segment at SND.UNA on the next output.
     pub(crate) retransmit_head: bool,
+
+    // SACK (RFC 2018, RFC 6675), used when `sack_permitted`.
+    /// What the peer has SACKed above SND.UNA.
+    pub(crate) scoreboard: Scoreboard,
+    /// RFC 6675 HighRxt + 1: the end of what recovery retransmitted. Kept
+    /// after recovery ends, so a recovery that follows at once does not
+    /// resend what is still outstanding from the last one.
+    pub(crate) high_rxt: SeqNum,
+    /// RFC 6675 RescueRxt + 1, once set in this recovery.
+    pub(crate) rescue_rxt: Option<SeqNum>,
+    /// RFC 6675 `pipe` during recovery (SetPipe, plus octets sent since).
+    pub(crate) pipe: u32,
+    /// RFC 6675 §5.1: SND.MAX at the last RTO; no new recovery until
+    /// SND.UNA reaches it.
+    pub(crate) rto_recovery_point: Option<SeqNum>,
+    /// Receiver side: the SACK blocks reported most recently, latest first.
+    pub(crate) sack_report: SackReport,
     pub(crate) last_send_time: Instant,
     /// End of the last small segment sent (Minshall's Nagle variant, as Linux's snd_sml).
     pub(crate) snd_sml: SeqNum,
@@ -246,6 +270,12 @@ impl Connection {
             recovery: None,
             recovery_inflation: 0,
             retransmit_head: false,
+            scoreboard: Scoreboard::default(),
+            high_rxt: iss,
+            rescue_rxt: None,
+            pipe: 0,
+            rto_recovery_point: None,
+            sack_report: SackReport::default(),
             last_send_time: now,
             snd_sml: iss,
             ack_now: false,
@@ -581,8 +611,12 @@ impl Connection {
                 self.recovery = None;
                 self.recovery_inflation = 0;
                 self.dup_acks = 0;
-                // Retransmit from SND.UNA (go-back-N, as Linux after RTO); the
-                // FIN, if sent, is resent once the data before it is.
+                if self.sack_permitted {
+                    self.sack_on_rto();
+                }
+                // Retransmit from SND.UNA (go-back-N, as Linux after RTO; with
+                // SACK skipping what the receiver holds); the FIN, if sent,
+                // is resent once the data before it is.
                 self.snd_nxt = self.snd_una;
             }
         }

@@ -26,6 +26,7 @@ impl Connection {
             || self.ack_now
             || self.probe_pending
             || self.retransmit_head
+            || (self.sack_permitted && self.sack_retransmission_ready())
             || (self.state.is_synchronized() || self.state == State::SynReceived)
                 && self.has_sendable()
     }
@@ -72,21 +73,40 @@ impl Connection {
             o.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
         if self.sack_permitted && !self.reassembly.is_empty() {
-            // RFC 2018 §4: report the out-of-order blocks; we list them in
-            // sequence order (the block containing the most recent segment
-            // first is the RFC's SHOULD; listing all held blocks keeps the
-            // sender's scoreboard complete).
+            // RFC 2018 §4: the first block holds the most recently received
+            // out-of-order segment, then the blocks reported most recently,
+            // then (as many distinct blocks as fit) the others in sequence
+            // order. RFC 2018 §3: 40 bytes of options hold 4 blocks, or 3
+            // beside the timestamp option (`encode_into` truncates the same way).
+            let room = if self.timestamps {
+                crate::wire::MAX_SACK_BLOCKS - 1
+            } else {
+                crate::wire::MAX_SACK_BLOCKS
+            };
+            let base = self.rcv_offset;
+            let to_block = |(start, end): (u64, u64)| SackBlock {
+                left: self.rcv_nxt + (start - base) as u32,
+                right: self.rcv_nxt + (end - base) as u32,
+            };
             let mut n = 0;
-            let base_offset = self.rcv_offset;
-            for (start, end) in self.reassembly.ranges() {
-                if n == crate::wire::MAX_SACK_BLOCKS {
+            for &block in self.sack_report.blocks() {
+                if n == room {
                     break;
                 }
-                o.sack_blocks[n] = SackBlock {
-                    left: self.rcv_nxt + (start - base_offset) as u32,
-                    right: self.rcv_nxt + (end - base_offset) as u32,
-                };
-                n += 1;
+                if self.reassembly.block_containing(block.0) == Some(block) {
+                    o.sack_blocks[n] = to_block(block);
+                    n += 1;
+                }
+            }
+            for block in self.reassembly.ranges() {
+                if n == room {
+                    break;
+                }
+                let candidate = to_block(block);
+                if !o.sack_blocks[..n].contains(&candidate) {
+                    o.sack_blocks[n] = candidate;
+                    n += 1;
+                }
             }
             o.sack_count = n as u8;
         }
@@ -165,8 +185,15 @@ impl Connection {
         }
         if self.ack_now {
             let window = self.window_to_advertise(false);
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with SND.NXT as the peer
+            // knows it: the highest sequence sent (Linux's snd_nxt never
+            // moves back). After an RTO rewound our SND.NXT for go-back-N,
+            // the old value can lie below the peer's RCV.NXT; the peer would
+            // find the ACK unacceptable (RFC 9293 §3.10.7.4), drop its ACK
+            // field and answer with an ACK of its own -- and if its SND.NXT
+            // was rewound too, the two ACK each other forever.
             let seg = Outgoing {
-                seq: self.snd_nxt,
+                seq: self.snd_max,
                 ack: self.rcv_nxt,
                 flags: Flags::ACK,
                 window,
@@ -231,8 +258,36 @@ impl Connection {
         ) {
             return None;
         }
+        if self.sack_permitted && self.recovery.is_some() {
+            return self.poll_sack_recovery(now, payload);
+        }
+        // NewReno, or SACK outside recovery, where the in-flight estimate
+        // leaves out SACKed data: RFC 6675 §5 step (3), limited transmit
+        // governed by pipe.
+        self.poll_send(now, payload, force, None)
+    }
+
+    /// Sends from SND.NXT (new data, or data an RTO rewound), or the
+    /// segment at SND.UNA when `retransmit_head` asks. `pipe` replaces the
+    /// in-flight estimate during RFC 6675 recovery.
+    pub(super) fn poll_send(
+        &mut self,
+        now: Instant,
+        payload: &mut Vec<u8>,
+        force: bool,
+        pipe: Option<u32>,
+    ) -> Option<Outgoing> {
         let buffered = self.send_buffer.len() as u32;
         let mut retransmission = false;
+        if self.sack_permitted
+            && !self.retransmit_head
+            && self.snd_nxt.diff(self.snd_max) < 0
+            && !self.scoreboard.is_empty()
+        {
+            // RFC 6675 §5.1: after an RTO, fill in the holes: skip what the
+            // receiver reported holding.
+            self.snd_nxt = self.scoreboard.first_unsacked_from(self.snd_nxt);
+        }
         let mut seq = self.snd_nxt;
         let mut offset = self.snd_nxt.since(self.snd_una);
         if self.retransmit_head {
@@ -244,14 +299,36 @@ impl Connection {
             retransmission = true;
         }
         let unsent = buffered.saturating_sub(offset);
-        let in_flight = self.snd_nxt.since(self.snd_una);
-        let window_limit = self.snd_wnd.min(self.cwnd());
+        let outstanding = self.snd_nxt.since(self.snd_una);
+        // Octets in the network for the congestion window: everything
+        // outstanding, less (with SACK) what the receiver holds, or the
+        // recovery's `pipe`.
+        let in_flight = match pipe {
+            Some(p) => p,
+            None if self.sack_permitted => {
+                outstanding - self.scoreboard.sacked_between(self.snd_una, self.snd_nxt)
+            }
+            None => outstanding,
+        };
         let usable = if retransmission {
             self.smss.min(self.snd_wnd.max(1))
         } else {
-            window_limit.saturating_sub(in_flight)
+            self.snd_wnd
+                .saturating_sub(outstanding)
+                .min(self.cwnd().saturating_sub(in_flight))
         };
         let mut len = unsent.min(self.smss).min(usable);
+        // With SACK, resent data stops where the receiver's next block starts.
+        let mut sack_clipped = false;
+        if self.sack_permitted
+            && !retransmission
+            && self.snd_nxt.diff(self.snd_max) < 0
+            && let Some(left) = self.scoreboard.next_sacked_after(seq)
+            && left.since(seq) < len
+        {
+            len = left.since(seq);
+            sack_clipped = true;
+        }
         let fin_after_data = self.fin_queued && offset + len == buffered;
         // The FIN goes out with the last data, and again whenever the data
         // before it is resent (after an RTO rewound SND.NXT, or a retransmit).
@@ -261,7 +338,7 @@ impl Connection {
                 Some(fin) => fin == seq + len && (retransmission || self.snd_nxt.diff(fin) <= 0),
             };
 
-        if !retransmission && !force && len < self.smss && len < unsent {
+        if !retransmission && !force && !sack_clipped && len < self.smss && len < unsent {
             // Limited by the window, not by data: sender SWS avoidance
             // (§3.8.6.2.1) unless the piece is at least half the largest window.
             if len < self.max_snd_wnd / 2 {
@@ -275,7 +352,7 @@ impl Connection {
             && len < self.smss
             && len == unsent
             && self.config.nagle
-            && in_flight > 0
+            && outstanding > 0
             && small_unacked
             && !fin_due
         {
@@ -287,11 +364,29 @@ impl Connection {
             // Data waiting, nothing in flight, and the window (zero, or too
             // small to be worth it) stops us: the persist timer will probe
             // or override (RFC 9293 §3.8.6.1, §3.8.6.2.1).
-            if unsent > 0 && in_flight == 0 && self.timer(Timer::Persist).is_none() {
+            if unsent > 0 && outstanding == 0 && self.timer(Timer::Persist).is_none() {
                 self.arm_persist(now);
             }
             return None;
         }
+        Some(self.emit_data(seq, offset, len, fin_due, retransmission, now, payload))
+    }
+
+    /// Builds the segment carrying `len` bytes from `offset` past SND.UNA
+    /// (sequence number `seq`), with the FIN if `fin`, and does the
+    /// bookkeeping: SND.NXT/SND.MAX (not for a `retransmission` of an
+    /// earlier segment), counters, RTT timing, the retransmission timer.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn emit_data(
+        &mut self,
+        seq: SeqNum,
+        offset: u32,
+        len: u32,
+        fin: bool,
+        retransmission: bool,
+        now: Instant,
+        payload: &mut Vec<u8>,
+    ) -> Outgoing {
         self.send_buffer
             .copy_to(offset as usize, len as usize, payload);
         let mut flags = Flags::ACK;
@@ -301,7 +396,7 @@ impl Connection {
         if len > 0 && self.push_marks.binary_search(&end).is_ok() {
             flags |= Flags::PSH;
         }
-        if fin_due {
+        if fin {
             flags |= Flags::FIN;
         }
         let window = self.window_to_advertise(false);
@@ -312,8 +407,8 @@ impl Connection {
             window,
             options: self.ack_options(now),
         };
-        let end = seq + len + u32::from(fin_due);
-        if fin_due {
+        let end = seq + len + u32::from(fin);
+        if fin {
             self.fin_seq = Some(seq + len);
         }
         let is_retransmission = retransmission || end.diff(self.snd_max) <= 0;
@@ -336,6 +431,6 @@ impl Connection {
             self.restart_rto(now);
         }
         self.mark_sent(&seg, len as usize, now);
-        Some(seg)
+        seg
     }
 }

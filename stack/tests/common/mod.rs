@@ -65,6 +65,30 @@ impl Seg {
         self.options.timestamps = Some((val, ecr));
         self
     }
+    pub fn sack_ok(mut self) -> Seg {
+        self.options.sack_permitted = true;
+        self
+    }
+    /// SACK blocks `[left, right)`, first block first (at most 4 are kept).
+    pub fn sack(mut self, blocks: &[(u32, u32)]) -> Seg {
+        let n = blocks.len().min(wire::MAX_SACK_BLOCKS);
+        for (slot, &(left, right)) in self.options.sack_blocks.iter_mut().zip(&blocks[..n]) {
+            *slot = wire::SackBlock {
+                left: SeqNum(left),
+                right: SeqNum(right),
+            };
+        }
+        self.options.sack_count = n as u8;
+        self
+    }
+    /// The SACK blocks as `(left, right)` pairs, first block first.
+    pub fn sacks(&self) -> Vec<(u32, u32)> {
+        self.options
+            .sack()
+            .iter()
+            .map(|b| (b.left.0, b.right.0))
+            .collect()
+    }
     pub fn wscale(mut self, shift: u8) -> Seg {
         self.options.window_scale = Some(shift);
         self
