@@ -676,3 +676,20 @@ impl Connection {
         now.saturating_since(self.ts_recent_stamp) < PAWS_IDLE_LIMIT
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn a_half_open_entry_is_bounded() {
+        // What a SYN costs the listener before the handshake completes
+        // (RFC 4987 §3.1): one boxed TCB whose buffers are still empty
+        // (they allocate only when data arrives), plus the congestion
+        // controller's box and the endpoint's table entries. The figure is
+        // stated in `Endpoint`'s docs; this keeps it honest.
+        let tcb = std::mem::size_of::<Connection>();
+        println!("Connection: {tcb} bytes");
+        assert!(tcb <= 1536, "a TCB is {tcb} bytes");
+    }
+}
