@@ -105,12 +105,12 @@ fn unexpected_packet() {
     // the peer's next segment at 0.2.
     assert_eq!(
         fails("+0    write(4, ..., 10) = 10\n+0.1  < . 1:1(0) ack 11 win 65535\n"),
-        "t.pkt:9: unexpected > P. 1:11(10) ack 1 win 65535 at 0.100000 (no > line expects it before this line)"
+        "t.pkt:9: unexpected > P. 1:11(10) ack 1 win 64240 at 0.100000 (no > line expects it before this line)"
     );
     // ...and at the end of the script.
     assert_eq!(
         fails("+0    write(4, ..., 10) = 10\n"),
-        "t.pkt:8: unexpected > P. 1:11(10) ack 1 win 65535 at 0.100000 (no > line expects it)"
+        "t.pkt:8: unexpected > P. 1:11(10) ack 1 win 64240 at 0.100000 (no > line expects it)"
     );
 }
 
@@ -212,6 +212,6 @@ fn the_seed_notes_script_runs() {
     let e = run_text("seed.pkt", text, 1).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "seed.pkt:11: unexpected > . 1:1461(1460) ack 1 win 49152 at 0.250000 (no > line expects it before this line)"
+        "seed.pkt:11: unexpected > . 1:1461(1460) ack 1 win 502 at 0.250000 (no > line expects it before this line)"
     );
 }

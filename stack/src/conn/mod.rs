@@ -108,6 +108,8 @@ pub(crate) struct Connection {
     pub(crate) rcv_wscale: u8,
     /// The (unscaled) window our SYN or SYN-ACK offered.
     pub(crate) syn_window: u32,
+    /// Linux's rcv_ssthresh: the most window we offer for now.
+    pub(crate) rcv_ssthresh: u32,
     /// The ACK number of the last segment we sent (RFC 7323 Last.ACK.sent).
     pub(crate) last_ack_sent: SeqNum,
     /// Bytes ever queued by `send`, and ever acknowledged (stream offsets).
@@ -239,6 +241,7 @@ impl Connection {
             rcv_adv: SeqNum(0),
             rcv_wscale: 0,
             syn_window: 0,
+            rcv_ssthresh: 0,
             last_ack_sent: SeqNum(0),
             snd_written: 0,
             snd_consumed: 0,

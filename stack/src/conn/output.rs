@@ -47,9 +47,14 @@ impl Connection {
             // down to a multiple of the MSS (64240 for MSS 1460).
             let w = crate::syncookie::syn_window(space, self.config.mss);
             self.syn_window = w;
+            self.rcv_ssthresh = w;
             self.rcv_adv = self.rcv_nxt + w;
             return w as u16;
         }
+        // Linux offers no more than rcv_ssthresh, which starts at the SYN's
+        // window and grows as full-sized segments arrive (tcp_grow_window),
+        // so early ACKs read `win 502` at wscale 7 whatever the buffer.
+        let space = space.min(self.rcv_ssthresh.max(self.syn_window));
         let current = self.rcv_wnd();
         let threshold = (self.config.recv_buffer as u32 / 2).min(u32::from(self.config.mss));
         let mut wnd = if space >= current + threshold || space == 0 || space < current {
@@ -58,6 +63,10 @@ impl Connection {
             current
         };
         let shift = u32::from(self.rcv_wscale);
+        // Linux rounds the window up to the scale's granularity so that
+        // scaling never announces less than it means (tcp_select_window).
+        let unit = (1u32 << shift) - 1;
+        wnd = wnd.saturating_add(unit) & !unit;
         wnd = wnd.min(65535u32 << shift);
         let field = (wnd >> shift) as u16;
         let edge = self.rcv_nxt + (u32::from(field) << shift);
