@@ -414,9 +414,12 @@ impl Connection {
         }
         let before = self.recv_space();
         let n = buf.len().min(self.recv_buffer.len());
-        for (dst, src) in buf.iter_mut().zip(self.recv_buffer.drain(..n)) {
-            *dst = src;
-        }
+        // Two memcpys from the ring's halves, then drop the bytes read.
+        let (front, back) = self.recv_buffer.as_slices();
+        let k = n.min(front.len());
+        buf[..k].copy_from_slice(&front[..k]);
+        buf[k..n].copy_from_slice(&back[..n - k]);
+        self.recv_buffer.drain(..n);
         // RFC 9293 §3.8.6.2.2 receiver SWS avoidance: announce the opened
         // window only once it has grown by min(buffer/2, MSS).
         let opened = self.recv_space() - before;
