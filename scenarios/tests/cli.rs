@@ -109,3 +109,37 @@ fn json_lines_parse_and_ss_counts_states() {
     assert!(out.contains("# state counts"));
     assert!(out.contains("LISTEN"), "{out}");
 }
+
+#[test]
+fn script_exit_status_and_summary() {
+    // `tcpsim script` is used in CI pipelines: exit 0 only when every
+    // script passed, 1 when one failed (with its one-line message), and
+    // the summary line counts both.
+    let dir = std::env::temp_dir().join(format!("tcpsim-cli-script-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.pkt");
+    let bad = dir.join("bad.pkt");
+    std::fs::write(
+        &good,
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n",
+    )
+    .unwrap();
+    std::fs::write(&bad, "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n").unwrap();
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/close-active.pkt");
+
+    let (code, out, _) = tcpsim(&["script", good.to_str().unwrap(), suite]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.ends_with("seed 1: 2 passed, 0 failed\n"), "{out}");
+
+    let (code, out, _) = tcpsim(&["script", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("bad.pkt:1: socket: expected = 4, got = 3 at 0.000000"),
+        "{out}"
+    );
+    assert!(out.ends_with("seed 1: 1 passed, 1 failed\n"), "{out}");
+
+    let (code, _, err) = tcpsim(&["script"]);
+    assert_eq!(code, 2, "no files is a usage error: {err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -215,3 +215,58 @@ fn the_seed_notes_script_runs() {
         "seed.pkt:11: unexpected > . 1:1461(1460) ack 1 win 502 at 0.250000 (no > line expects it before this line)"
     );
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+    use scenarios::script::run_text;
+
+    /// Pieces of the language, so random scripts get past the first token
+    /// often enough to reach the runner.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n".to_string()),
+            Just("+0 bind(3, ..., ...) = 0\n+0 listen(3, 1) = 0\n".to_string()),
+            Just(
+                "+0 < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 14>\n"
+                    .to_string()
+            ),
+            Just("+0 > S. 0:0(0) ack 1 <...>\n".to_string()),
+            Just("+.1 < . 1:1(0) ack 1 win 0\n".to_string()),
+            Just("* > . 1:1(0) ack 1\n".to_string()),
+            Just("+0 accept(3, ..., ...) = 4\n".to_string()),
+            Just("+0...9 read(4, ..., 100) = 0\n".to_string()),
+            Just("+0 write(4, ..., 67108864) = 67108864\n".to_string()),
+            Just("0.1~0.05 close(4) = 0\n".to_string()),
+            Just("+0 < FPRU. 4294967295:4294967294(4294967295) win 1\n".to_string()),
+            Just(
+                "+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0\n".to_string()
+            ),
+            Just(
+                "+0 < P. 1:65001(65000) ack 4294967295 win 65535 <sack 1:2 3:4 5:6 7:8>\n"
+                    .to_string()
+            ),
+            "[ -~]{0,40}\n",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn arbitrary_text_is_an_error_or_a_pass_never_a_panic(text in "\\PC{0,200}") {
+            // Why: a script is user input; the only acceptable outcomes are
+            // a verdict or a message, so reaching the end proves the point.
+            let _ = run_text("fuzz.pkt", &text, 1);
+        }
+
+        #[test]
+        fn scripts_assembled_from_real_lines_never_panic(
+            parts in proptest::collection::vec(fragment(), 0..12),
+        ) {
+            let text: String = parts.concat();
+            if let Err(e) = run_text("fuzz.pkt", &text, 1) {
+                prop_assert!(e.to_string().starts_with("fuzz.pkt:"), "{e}");
+            }
+        }
+    }
+}

@@ -200,7 +200,9 @@ fn logical_lines(name: &str, text: &str) -> Result<Vec<(usize, String)>, ScriptE
                     clean.push(' ');
                     clean.push(' ');
                 } else {
-                    j += 1;
+                    // One space per character keeps columns (counted in
+                    // characters) where they were.
+                    j += raw[j..].chars().next().map_or(1, char::len_utf8);
                     clean.push(' ');
                 }
                 continue;
