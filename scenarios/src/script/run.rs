@@ -363,15 +363,7 @@ impl<'s> Runner<'s> {
     /// Collects transmitted segments and application events, and completes
     /// a blocked call if it can return now.
     fn flush(&mut self) -> Result<(), ScriptError> {
-        loop {
-            let mut buf = Vec::new();
-            if !self.ep.poll_transmit(self.now, &mut buf) {
-                break;
-            }
-            self.learn_from_outbound(&buf);
-            self.segments_out += 1;
-            self.outq.push_back((self.now, buf));
-        }
+        self.flush_transmit();
         while let Some(e) = self.ep.poll_event() {
             match e {
                 StackEvent::Connected(id) => {
@@ -631,29 +623,9 @@ impl<'s> Runner<'s> {
     }
 
     fn compare_options(&self, list: &[OptionSpec], got: &TcpOptions) -> Option<String> {
-        let mut want = TcpOptions::default();
-        let mut want_ts = false;
-        for o in list {
-            match o {
-                OptionSpec::Nop | OptionSpec::Eol => {}
-                OptionSpec::Mss(v) => want.mss = Some(*v),
-                OptionSpec::WindowScale(v) => want.window_scale = Some(*v),
-                OptionSpec::SackPermitted => want.sack_permitted = true,
-                OptionSpec::Timestamps { val, ecr } => {
-                    want_ts = true;
-                    want.timestamps = Some((*val, *ecr));
-                }
-                OptionSpec::Sack(blocks) => {
-                    for (i, (l, r)) in blocks.iter().enumerate() {
-                        want.sack_blocks[i] = SackBlock {
-                            left: SeqNum(self.remote_abs(*l, false)),
-                            right: SeqNum(self.remote_abs(*r, false)),
-                        };
-                    }
-                    want.sack_count = blocks.len() as u8;
-                }
-            }
-        }
+        // SACK blocks in a `>` line are the peer's numbers; the TS ecr
+        // echoes the script's own TSval as written.
+        let want = options_from(list, |v| self.remote_abs(v, false), |ecr| ecr);
         if want.mss != got.mss {
             return Some("MSS option differs".into());
         }
@@ -665,7 +637,7 @@ impl<'s> Runner<'s> {
         }
         match (want.timestamps, got.timestamps) {
             (None, None) => {}
-            (Some((_, ecr)), Some((_, got_ecr))) if want_ts => {
+            (Some((_, ecr)), Some((_, got_ecr))) => {
                 if ecr != got_ecr {
                     return Some("TS ecr differs".into());
                 }
@@ -716,31 +688,21 @@ impl<'s> Runner<'s> {
                 ));
             }
             OptionsSpec::List(list) => {
-                for o in list {
-                    match o {
-                        OptionSpec::Nop | OptionSpec::Eol => {}
-                        OptionSpec::Mss(v) => options.mss = Some(*v),
-                        OptionSpec::WindowScale(v) => options.window_scale = Some(*v),
-                        OptionSpec::SackPermitted => options.sack_permitted = true,
-                        OptionSpec::Timestamps { val, ecr } => {
-                            let ecr = if *ecr == 0 {
-                                0
-                            } else {
-                                ecr.wrapping_add(self.ts_offset.unwrap_or(0))
-                            };
-                            options.timestamps = Some((*val, ecr));
+                // SACK blocks in a `<` line are the stack's numbers; a
+                // non-zero TS ecr echoes a script TSval, mapped onto the
+                // stack's clock.
+                let offset = self.ts_offset.unwrap_or(0);
+                options = options_from(
+                    list,
+                    |v| self.local_abs(v),
+                    |ecr| {
+                        if ecr == 0 {
+                            0
+                        } else {
+                            ecr.wrapping_add(offset)
                         }
-                        OptionSpec::Sack(blocks) => {
-                            for (i, (l, r)) in blocks.iter().enumerate() {
-                                options.sack_blocks[i] = SackBlock {
-                                    left: SeqNum(self.local_abs(*l)),
-                                    right: SeqNum(self.local_abs(*r)),
-                                };
-                            }
-                            options.sack_count = blocks.len() as u8;
-                        }
-                    }
-                }
+                    },
+                );
                 if options.len() > 40 {
                     return Err(self.fail(line, "the options do not fit in 40 bytes"));
                 }
@@ -987,12 +949,7 @@ impl<'s> Runner<'s> {
                 }
                 self.check_result(p.line, &p.call, result)?;
                 // Its return may have queued output (a read opening the window).
-                let mut buf = Vec::new();
-                while self.ep.poll_transmit(self.now, &mut buf) {
-                    self.learn_from_outbound(&buf);
-                    self.segments_out += 1;
-                    self.outq.push_back((self.now, std::mem::take(&mut buf)));
-                }
+                self.flush_transmit();
                 Ok(())
             }
         }
@@ -1633,6 +1590,35 @@ impl<'s> Runner<'s> {
         }
         Ok(None)
     }
+}
+
+/// The options a script line lists, by meaning: NOP and EOL are layout
+/// only. `seq` maps SACK edges and `ecr` the TS echo to absolute values.
+fn options_from(
+    list: &[OptionSpec],
+    seq: impl Fn(u32) -> u32,
+    ecr: impl Fn(u32) -> u32,
+) -> TcpOptions {
+    let mut o = TcpOptions::default();
+    for item in list {
+        match item {
+            OptionSpec::Nop | OptionSpec::Eol => {}
+            OptionSpec::Mss(v) => o.mss = Some(*v),
+            OptionSpec::WindowScale(v) => o.window_scale = Some(*v),
+            OptionSpec::SackPermitted => o.sack_permitted = true,
+            OptionSpec::Timestamps { val, ecr: e } => o.timestamps = Some((*val, ecr(*e))),
+            OptionSpec::Sack(blocks) => {
+                for (i, (l, r)) in blocks.iter().enumerate() {
+                    o.sack_blocks[i] = SackBlock {
+                        left: SeqNum(seq(*l)),
+                        right: SeqNum(seq(*r)),
+                    };
+                }
+                o.sack_count = blocks.len() as u8;
+            }
+        }
+    }
+    o
 }
 
 const O_RDWR: i64 = 0x2;
