@@ -260,9 +260,7 @@ impl Endpoint {
         };
         conn.set_state(State::SynSent, &mut env);
         conn.syn_pending = true;
-        self.connections.insert(key, id);
-        *self.port_use.entry(local_port).or_default() += 1;
-        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
+        self.register(id, conn);
         self.after_change(id);
         Ok(id)
     }
@@ -650,15 +648,7 @@ impl Endpoint {
                 events: &mut self.events,
             },
         );
-        self.connections.insert(
-            TupleKey {
-                local_port: seg.dst_port,
-                remote,
-            },
-            id,
-        );
-        *self.port_use.entry(seg.dst_port).or_default() += 1;
-        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
+        self.register(id, conn);
         self.after_change(id);
     }
 
@@ -744,15 +734,7 @@ impl Endpoint {
                 events: &mut self.events,
             },
         );
-        self.connections.insert(
-            TupleKey {
-                local_port: seg.dst_port,
-                remote,
-            },
-            id,
-        );
-        *self.port_use.entry(seg.dst_port).or_default() += 1;
-        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
+        self.register(id, conn);
         self.counters.syn_cookies_accepted += 1;
         if let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) {
             l.accept_queue.push_back(id);
@@ -783,6 +765,20 @@ impl Endpoint {
             }
             Disposition::Delete => self.remove(id),
         }
+    }
+
+    /// Files a new connection under its id and 4-tuple (the inverse of `remove`).
+    fn register(&mut self, id: SocketId, conn: Connection) {
+        let local_port = conn.local.port();
+        self.connections.insert(
+            TupleKey {
+                local_port,
+                remote: conn.remote,
+            },
+            id,
+        );
+        *self.port_use.entry(local_port).or_default() += 1;
+        self.sockets.insert(id, Socket::Connection(Box::new(conn)));
     }
 
     fn remove(&mut self, id: SocketId) {
