@@ -465,7 +465,7 @@ impl Host {
         let keep_states = ctx.trace_kept();
         while self.endpoint.poll_transmit(now, &mut self.out) {
             if keep_states {
-                let state = self.state_for(&self.out, true);
+                let state = self.state_for(&self.out, true, false);
                 self.departures.push(SegmentState {
                     trace_index: ctx.trace_len(),
                     state,
@@ -504,16 +504,24 @@ impl Host {
         }
     }
 
-    /// The state of the connection a datagram belongs to (as sender or receiver).
-    fn state_for(&self, datagram: &[u8], outgoing: bool) -> Option<State> {
+    /// The local port and remote address a datagram concerns on this host.
+    fn tuple_of(datagram: &[u8], outgoing: bool) -> Option<(u16, SocketAddrV4)> {
         let (pair, seg) = wire::parse_datagram(datagram).ok()?;
-        let (local_port, remote) = if outgoing {
+        Some(if outgoing {
             (seg.src_port, SocketAddrV4::new(pair.dst, seg.dst_port))
         } else {
             (seg.dst_port, SocketAddrV4::new(pair.src, seg.src_port))
-        };
+        })
+    }
+
+    /// The state to print beside a segment. `had_connection`: a connection
+    /// owned the segment's 4-tuple before it arrived, so if none does now,
+    /// the segment ended it (CLOSED) rather than reaching a listener.
+    fn state_for(&self, datagram: &[u8], outgoing: bool, had_connection: bool) -> Option<State> {
+        let (local_port, remote) = Self::tuple_of(datagram, outgoing)?;
         match self.endpoint.lookup(local_port, remote) {
             Some(id) => self.endpoint.state(id),
+            None if had_connection => Some(State::Closed),
             None => {
                 let listening = self
                     .endpoint
@@ -534,11 +542,14 @@ impl Node for Host {
     fn on_packet(&mut self, ctx: &mut Ctx<'_>, packet: Packet) {
         let deliver_index = ctx.trace_len().saturating_sub(1);
         let now = to_instant(ctx.now());
+        let had_connection = ctx.trace_kept()
+            && Self::tuple_of(&packet.bytes, false)
+                .is_some_and(|(port, remote)| self.endpoint.lookup(port, remote).is_some());
         if self.endpoint.handle_packet(now, &packet.bytes).is_err() {
             self.malformed_count += 1;
         }
         if ctx.trace_kept() {
-            let state = self.state_for(&packet.bytes, false);
+            let state = self.state_for(&packet.bytes, false, had_connection);
             self.arrivals.push(SegmentState {
                 trace_index: deliver_index,
                 state,
