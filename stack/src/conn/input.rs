@@ -712,6 +712,7 @@ impl Connection {
         }
         if seq == self.rcv_nxt {
             self.grow_window(data.len());
+            self.on_data_received(now);
             let filled_hole = !self.reassembly.is_empty();
             self.recv_buffer.extend(data);
             self.advance_rcv(data.len() as u32);
@@ -773,15 +774,16 @@ impl Connection {
     /// segment, else within the delayed-ACK time; at the start of a
     /// connection ACK every segment (Linux quick-ack).
     fn schedule_ack(&mut self, seg: &TcpRepr<'_>, now: Instant) {
-        if self.quick_acks_left > 0 {
+        if self.quick_acks_left > 0 && !self.pingpong {
             self.quick_acks_left -= 1;
             self.ack_now = true;
             return;
         }
-        let Some(delay) = self.config.delayed_ack else {
+        if self.config.delayed_ack.is_none() {
             self.ack_now = true;
             return;
-        };
+        }
+        let delay = self.delack_timeout();
         // Count received bytes against two full-sized segments (Linux compares
         // with its receive MSS estimate; ours is the MSS we announced, less
         // the timestamp option when it is in use).
@@ -794,6 +796,58 @@ impl Connection {
         }
     }
 
+    /// Linux's tcp_event_data_recv, for in-order data: the first data
+    /// starts the engine (ato = the minimum delay, 40 ms); a segment that
+    /// follows the last within half of it pulls ato down, one within ato
+    /// sets it to about the gap, and one after more than an RTO of silence
+    /// returns to quick-ACK mode (the sender is restarting its window).
+    fn on_data_received(&mut self, now: Instant) {
+        let Some(ato_min) = self.config.delayed_ack else {
+            return;
+        };
+        if self.ato == Duration::ZERO {
+            self.ato = ato_min;
+        } else {
+            let gap = now.saturating_since(self.lrcvtime);
+            let rto = self.rtt.rto();
+            let half = Duration::from_nanos(self.ato.as_nanos() / 2);
+            if gap.as_nanos() <= ato_min.as_nanos() / 2 {
+                self.ato = half + Duration::from_nanos(ato_min.as_nanos() / 2);
+            } else if gap < self.ato {
+                self.ato = (half + gap).min(rto);
+            } else if gap > rto {
+                // tcp_incr_quickack: window / (2 * rcv_mss) quick ACKs,
+                // at least 2, at most the configured number.
+                let rcv_mss = u32::from(self.config.mss) - if self.timestamps { 12 } else { 0 };
+                let quick = (self.rcv_wnd() / (2 * rcv_mss.max(1)))
+                    .max(2)
+                    .min(self.config.quick_ack_segments);
+                self.quick_acks_left = self.quick_acks_left.max(quick);
+            }
+        }
+        self.lrcvtime = now;
+    }
+
+    /// How long an ACK may wait (Linux's tcp_send_delayed_ack): ato, but
+    /// beyond the 40 ms minimum no longer than the smoothed RTT, nor than
+    /// 200 ms in pingpong mode or 500 ms otherwise.
+    pub(crate) fn delack_timeout(&self) -> Duration {
+        let ato_min = self.config.delayed_ack.unwrap_or(Duration::ZERO);
+        let ato = self.ato;
+        if ato <= ato_min {
+            return ato;
+        }
+        let mut max_ato = if self.pingpong {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_millis(500)
+        };
+        if let Some(srtt) = self.rtt.srtt() {
+            max_ato = max_ato.min(srtt.max(ato_min));
+        }
+        ato.min(max_ato)
+    }
+
     /// Linux (tcp_fin enters "pingpong" mode): once data has flowed, the
     /// ACK of the peer's FIN waits for the delayed-ACK timer, expecting the
     /// application's own FIN to carry it: the three-way close. RFC 1122
@@ -801,9 +855,11 @@ impl Connection {
     /// received (its delayed-ACK engine is not yet started), when more than
     /// one full segment is unacknowledged, and when the segment filled a hole.
     fn delay_fin_ack(&mut self, now: Instant) {
-        let Some(delay) = self.config.delayed_ack else {
+        if self.config.delayed_ack.is_none() {
             return;
-        };
+        }
+        self.pingpong = true;
+        let delay = self.delack_timeout();
         let rcv_mss = u32::from(self.config.mss) - if self.timestamps { 12 } else { 0 };
         if self.counters.bytes_received == 0
             || self.ack_forced

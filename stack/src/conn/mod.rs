@@ -190,6 +190,13 @@ pub(crate) struct Connection {
     /// Bytes received since our last ACK (ACK at least every second full segment).
     pub(crate) ack_pending_segments: u32,
     pub(crate) quick_acks_left: u32,
+    /// Linux's delayed-ACK engine (tcp_event_data_recv): `ato` estimates
+    /// the peer's gap between data segments (zero until data arrives),
+    /// `lrcvtime` is when data last arrived, and `pingpong` marks an
+    /// interactive exchange, where ACKs wait to ride on the reply.
+    pub(crate) ato: Duration,
+    pub(crate) lrcvtime: Instant,
+    pub(crate) pingpong: bool,
     /// SYN or SYN-ACK waiting to be (re)sent.
     pub(crate) syn_pending: bool,
     pub(crate) probe_pending: bool,
@@ -284,6 +291,9 @@ impl Connection {
             ack_now: false,
             ack_pending_segments: 0,
             quick_acks_left: config.quick_ack_segments,
+            ato: Duration::ZERO,
+            lrcvtime: now,
+            pingpong: false,
             syn_pending: false,
             probe_pending: false,
             keepalive_probes_sent: 0,
@@ -563,6 +573,16 @@ impl Connection {
             let d = match timer {
                 Timer::Retransmit => self.on_retransmit_timeout(now, env),
                 Timer::DelayedAck => {
+                    // Linux (tcp_delack_timer_handler): a delayed ACK that
+                    // no reply carried ends pingpong mode and resets ato;
+                    // outside it, ato doubles (up to the RTO).
+                    let ato_min = self.config.delayed_ack.unwrap_or(Duration::ZERO);
+                    if self.pingpong {
+                        self.pingpong = false;
+                        self.ato = ato_min;
+                    } else {
+                        self.ato = self.ato.saturating_mul(2).min(self.rtt.rto());
+                    }
                     self.ack_now = true;
                     Disposition::Keep
                 }

@@ -3,7 +3,7 @@
 
 use super::{Connection, Timer};
 use crate::seq::SeqNum;
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::types::State;
 use crate::wire::{Flags, SackBlock, TcpOptions};
 
@@ -421,6 +421,16 @@ impl Connection {
             self.fin_seq = Some(seq + len);
         }
         let is_retransmission = retransmission || end.diff(self.snd_max) <= 0;
+        // Linux (tcp_event_data_sent): new data within ato of the last data
+        // received is a reply: the exchange is interactive (pingpong), so
+        // the next ACK waits to ride on the next reply.
+        if !is_retransmission
+            && len > 0
+            && self.ato > Duration::ZERO
+            && now.saturating_since(self.lrcvtime) < self.ato
+        {
+            self.pingpong = true;
+        }
         if is_retransmission {
             self.counters.retransmitted_segments += 1;
             self.counters.retransmitted_bytes += u64::from(len);
