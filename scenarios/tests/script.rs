@@ -146,12 +146,27 @@ fn blocking_call_returns_late_or_never() {
     );
     // START...END: the read returns when the data arrives at 0.3, not 0.2.
     assert_eq!(
-        fails("+0...0.2 read(4, ..., 10) = 10\n0.3   < P. 1:11(10) ack 1 win 65535\n"),
+        fails("0.1...0.2 read(4, ..., 10) = 10\n0.3   < P. 1:11(10) ack 1 win 65535\n"),
         "t.pkt:8: read: expected to return at 0.200000, still blocked at 0.300000"
     );
+    // With a relative start, END counts from the same base as START (the
+    // previous event at 0.1), as packetdrill reads it: this read ends at 0.3.
     let text = format!(
-        "{ACCEPTED}+0...0.3 read(4, ..., 10) = 10\n0.3   < P. 1:11(10) ack 1 win 65535\n+0    > . 1:1(0) ack 11\n"
+        "{ACCEPTED}+0...0.2 read(4, ..., 10) = 10\n0.3   < P. 1:11(10) ack 1 win 65535\n+0    > . 1:1(0) ack 11\n"
     );
+    run_text("t.pkt", &text, 1).unwrap();
+}
+
+#[test]
+fn wrong_poll_revents() {
+    // No data has arrived, so the connection is writable but not readable.
+    assert_eq!(
+        fails("+0    poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLIN|POLLOUT}], 1, 0) = 1\n"),
+        "t.pkt:8: poll: expected revents POLLIN|POLLOUT for fd 4, got POLLOUT at 0.100000"
+    );
+    // A poll that times out returns 0 at its deadline, in virtual time.
+    let text =
+        format!("{ACCEPTED}+0...2 poll([{{fd=4, events=POLLIN, revents=0}}], 1, 2000) = 0\n");
     run_text("t.pkt", &text, 1).unwrap();
 }
 
@@ -234,6 +249,11 @@ mod never_panics {
             Just("+.1 < . 1:1(0) ack 1 win 0\n".to_string()),
             Just("* > . 1:1(0) ack 1\n".to_string()),
             Just("+0 accept(3, ..., ...) = 4\n".to_string()),
+            Just(
+                "+0...1 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLIN}], 1, -1) = 1\n"
+                    .to_string()
+            ),
+            Just("+0 poll([{fd=9, events=POLLIN}, 7], 2, 0) = 0\n".to_string()),
             Just("+0...9 read(4, ..., 100) = 0\n".to_string()),
             Just("+0 write(4, ..., 67108864) = 67108864\n".to_string()),
             Just("0.1~0.05 close(4) = 0\n".to_string()),

@@ -15,8 +15,11 @@
 //!   harness, not TCP). Backtick shell lines are ignored with a warning.
 //! - Times: `0.100` (absolute seconds), `+0.1` / `+.1` (after the previous
 //!   event), `*` (any time), `0.1~0.2` (a range). A system call may give
-//!   `START...END`: it is expected to block and return at END. A call given
-//!   one time must return at once (within the tolerance).
+//!   `START...END`: it is expected to block and return at END (when START is
+//!   relative, END counts from the same base, as in packetdrill; `...+D`
+//!   means D after START). A call given one time must return at once
+//!   (within the tolerance). Events after a blocking call are timed from
+//!   its start.
 //! - Packets: `FLAGS start:end(len) [ack N] [win N] [<options>]` with flags
 //!   from `S F R P .` (`.` is ACK). Numbering as packetdrill and tcpdump: in
 //!   a segment with SYN, the remote side's sequence number and the stack's
@@ -41,7 +44,9 @@
 //!   SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY,
 //!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION), `fcntl`
 //!   (F_GETFL, F_SETFL with O_NONBLOCK), `bind`, `listen`, `accept`,
-//!   `connect`, `write`/`send`, `read`/`recv`, `shutdown` (SHUT_RD,
+//!   `connect`, `write`/`send`, `read`/`recv`, `poll` (POLLIN, POLLOUT,
+//!   POLLERR, POLLHUP, POLLRDHUP, ... as Linux's tcp_poll reports them, with
+//!   a timeout that blocks in virtual time), `shutdown` (SHUT_RD,
 //!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N` or `= -1 ERRNO`; a
 //!   parenthesised explanation after the errno is a comment. SO_RCVBUF and
 //!   SO_SNDBUF follow Linux's arithmetic (the value is doubled, at least

@@ -92,6 +92,10 @@ struct Fd {
     /// The stack released the connection (reset, timed out, closed).
     gone: bool,
     shut_rd: bool,
+    /// shutdown(SHUT_WR) or SHUT_RDWR was called.
+    shut_wr: bool,
+    /// The peer's FIN arrived (Linux's RCV_SHUTDOWN).
+    peer_fin: bool,
 }
 
 impl Fd {
@@ -111,6 +115,8 @@ impl Fd {
             connect_reported: false,
             gone: false,
             shut_rd: false,
+            shut_wr: false,
+            peer_fin: false,
         }
     }
 }
@@ -152,6 +158,8 @@ struct Runner<'s> {
     segments_out: usize,
     /// Bytes a blocked `write` still has to queue.
     write_left: usize,
+    /// When a blocked `poll` times out (None: no poll, or no timeout).
+    poll_deadline: Option<Instant>,
 }
 
 fn micros_to_instant(us: Micros) -> Instant {
@@ -233,6 +241,7 @@ impl<'s> Runner<'s> {
             segments_in: 0,
             segments_out: 0,
             write_left: 0,
+            poll_deadline: None,
         }
     }
 
@@ -307,7 +316,14 @@ impl<'s> Runner<'s> {
                     ));
                 }
                 let start = nominal.unwrap_or(instant_to_micros(self.now));
+                // As packetdrill: when the start is relative, the END of
+                // `START...END` is relative to the same base (the previous
+                // event), so `+0.1...0.3` ends 0.3 s after the previous
+                // event. `...+D` (our extension) means D after the start.
+                let base = self.last_time;
+                let start_relative = matches!(ev.when, When::At(TimeExpr::Relative(_)));
                 let end = ev.end.map(|e| match e {
+                    TimeExpr::Absolute(us) if start_relative => base.saturating_add(us),
                     TimeExpr::Absolute(us) => us,
                     TimeExpr::Relative(us) => start.saturating_add(us),
                 });
@@ -334,11 +350,18 @@ impl<'s> Runner<'s> {
             if stop_on_segment && !self.outq.is_empty() {
                 return Ok(());
             }
-            match self.ep.poll_timeout() {
+            let next = match (self.ep.poll_timeout(), self.poll_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match next {
                 Some(t) if t <= to => {
                     let t = t.max(self.now);
                     self.check_deadline(t)?;
                     self.now = t;
+                    if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
+                        self.poll_deadline = None;
+                    }
                     self.ep.handle_timeout(t);
                     budget -= 1;
                     if budget == 0 {
@@ -380,6 +403,11 @@ impl<'s> Runner<'s> {
                 StackEvent::Closed(id) => {
                     if let Some(fd) = self.fd_of(id) {
                         fd.gone = true;
+                    }
+                }
+                StackEvent::PeerClosed(id) => {
+                    if let Some(fd) = self.fd_of(id) {
+                        fd.peer_fin = true;
                     }
                 }
                 _ => {}
@@ -879,7 +907,7 @@ impl<'s> Runner<'s> {
             "listen" => self.sys_listen(line, c)?,
             "close" => self.sys_close(line, c)?,
             "shutdown" => self.sys_shutdown(line, c)?,
-            "accept" | "connect" | "read" | "recv" | "write" | "send" => {
+            "accept" | "connect" | "read" | "recv" | "write" | "send" | "poll" => {
                 match self.try_blocking(line, c, None)? {
                     Some(r) => r,
                     None => {
@@ -904,7 +932,7 @@ impl<'s> Runner<'s> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, bind, listen, accept, connect, write, send, read, recv, shutdown, close)"
+                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, bind, listen, accept, connect, write, send, read, recv, poll, shutdown, close)"
                     ),
                 ));
             }
@@ -1383,8 +1411,9 @@ impl<'s> Runner<'s> {
                 Err(e) => return Ok(Err(e.errno_name())),
             }
         }
-        if rd && let Some(f) = self.fds.get_mut(&fd) {
-            f.shut_rd = true;
+        if let Some(f) = self.fds.get_mut(&fd) {
+            f.shut_rd |= rd;
+            f.shut_wr |= wr;
         }
         Ok(Ok(0))
     }
@@ -1398,6 +1427,9 @@ impl<'s> Runner<'s> {
         c: &CallSpec,
         resume: Option<usize>,
     ) -> Result<Option<CallResult>, ScriptError> {
+        if c.name == "poll" {
+            return self.sys_poll(line, c, resume.is_some());
+        }
         let fd = self.fd_arg(line, c)?;
         let Some(f) = self.fds.get(&fd).cloned() else {
             return Ok(Some(Err("EBADF")));
@@ -1568,6 +1600,125 @@ impl<'s> Runner<'s> {
         }
     }
 
+    /// poll(2) over the script's fds: `[{fd=N, events=..., revents=...}]`,
+    /// nfds, timeout in ms (0: return at once; -1: no limit). Each fd's
+    /// revents must be what the script expects; the result counts the fds
+    /// with any. With nothing ready and a timeout, the call blocks.
+    fn sys_poll(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        resumed: bool,
+    ) -> Result<Option<CallResult>, ScriptError> {
+        let Expr::List(items) = self.arg(line, c, 0)? else {
+            return Err(self.fail(
+                line,
+                "poll: the first argument must be a list like [{fd=4, events=POLLIN, revents=POLLIN}]",
+            ));
+        };
+        let timeout = self.int_arg(line, c, 2)?;
+        let mut wanted = Vec::new();
+        for item in items {
+            let Expr::Struct(fields) = item else {
+                return Err(self.fail(
+                    line,
+                    "poll: each entry must be {fd=..., events=..., revents=...}",
+                ));
+            };
+            let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, e)| e);
+            let fd = get("fd").and_then(eval).and_then(|v| i32::try_from(v).ok());
+            let events = get("events").and_then(eval);
+            let (Some(fd), Some(events)) = (fd, events) else {
+                return Err(self.fail(line, "poll: each entry needs fd=N and events=FLAGS"));
+            };
+            let revents = match get("revents") {
+                None | Some(Expr::Ellipsis) => None,
+                Some(e) => Some(eval(e).ok_or_else(|| {
+                    self.fail(
+                        line,
+                        format!("poll: cannot evaluate revents {}", expr_text(e)),
+                    )
+                })?),
+            };
+            wanted.push((fd, events, revents));
+        }
+        let got: Vec<i64> = wanted
+            .iter()
+            .map(|&(fd, events, _)| self.poll_mask(fd) & (events | POLLERR | POLLHUP | POLLNVAL))
+            .collect();
+        let ready = got.iter().filter(|&&r| r != 0).count() as i64;
+        let timed_out = self.poll_deadline.is_some_and(|d| self.now >= d);
+        if ready == 0 && timeout != 0 && !timed_out {
+            if !resumed {
+                self.poll_deadline = u64::try_from(timeout)
+                    .ok()
+                    .map(|ms| self.now + stack::Duration::from_millis(ms));
+            }
+            return Ok(None);
+        }
+        self.poll_deadline = None;
+        for (&(fd, _, want), &have) in wanted.iter().zip(&got) {
+            if let Some(want) = want
+                && want != have
+            {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "poll: expected revents {} for fd {fd}, got {} at {}",
+                        poll_text(want),
+                        poll_text(have),
+                        fmt_time(self.now)
+                    ),
+                ));
+            }
+        }
+        Ok(Some(Ok(ready)))
+    }
+
+    /// What Linux's tcp_poll would report for an fd.
+    fn poll_mask(&self, fd: i32) -> i64 {
+        let Some(f) = self.fds.get(&fd) else {
+            return POLLNVAL;
+        };
+        match f.kind {
+            // An unconnected socket: TCP_CLOSE.
+            FdKind::Fresh => POLLOUT | POLLWRNORM | POLLHUP,
+            FdKind::Listener(id) => {
+                let waiting = self
+                    .ep
+                    .sockets()
+                    .iter()
+                    .any(|s| s.id == id && s.recv_queue > 0);
+                if waiting { POLLIN | POLLRDNORM } else { 0 }
+            }
+            FdKind::Conn(id) => {
+                let state = if f.gone { None } else { self.ep.state(id) };
+                let closed = matches!(state, None | Some(State::Closed));
+                let rcv_shut = f.peer_fin || f.shut_rd || closed;
+                let snd_shut = f.shut_wr || closed;
+                let mut mask = 0;
+                if closed || (rcv_shut && snd_shut) {
+                    mask |= POLLHUP;
+                }
+                if rcv_shut {
+                    mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+                }
+                if !matches!(state, Some(State::SynSent | State::SynReceived)) {
+                    if self.ep.recv_queue_len(id) > 0 {
+                        mask |= POLLIN | POLLRDNORM;
+                    }
+                    if snd_shut || self.ep.send_capacity(id) > 0 {
+                        mask |= POLLOUT | POLLWRNORM;
+                    }
+                }
+                if f.error.is_some() {
+                    mask |= POLLERR;
+                }
+                mask
+            }
+        }
+    }
+
     fn flush_transmit(&mut self) {
         let mut buf = Vec::new();
         while self.ep.poll_transmit(self.now, &mut buf) {
@@ -1621,6 +1772,39 @@ fn options_from(
     o
 }
 
+const POLLIN: i64 = 0x1;
+const POLLOUT: i64 = 0x4;
+const POLLERR: i64 = 0x8;
+const POLLHUP: i64 = 0x10;
+const POLLNVAL: i64 = 0x20;
+const POLLRDNORM: i64 = 0x40;
+const POLLWRNORM: i64 = 0x100;
+const POLLRDHUP: i64 = 0x2000;
+
+/// Poll flags by name, as a script would write them.
+fn poll_text(mask: i64) -> String {
+    let names = [
+        (POLLIN, "POLLIN"),
+        (POLLOUT, "POLLOUT"),
+        (POLLERR, "POLLERR"),
+        (POLLHUP, "POLLHUP"),
+        (POLLNVAL, "POLLNVAL"),
+        (POLLRDNORM, "POLLRDNORM"),
+        (POLLWRNORM, "POLLWRNORM"),
+        (POLLRDHUP, "POLLRDHUP"),
+    ];
+    let parts: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| mask & bit != 0)
+        .map(|&(_, n)| n)
+        .collect();
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
+}
+
 const O_RDWR: i64 = 0x2;
 const O_NONBLOCK: i64 = 0x800;
 
@@ -1642,6 +1826,17 @@ fn constant(name: &str) -> Option<i64> {
         "SHUT_RDWR" => 2,
         "MSG_NOSIGNAL" => 0x4000,
         "MSG_DONTWAIT" => 0x40,
+        "POLLIN" => POLLIN,
+        "POLLPRI" => 0x2,
+        "POLLOUT" => POLLOUT,
+        "POLLERR" => POLLERR,
+        "POLLHUP" => POLLHUP,
+        "POLLNVAL" => POLLNVAL,
+        "POLLRDNORM" => POLLRDNORM,
+        "POLLRDBAND" => 0x80,
+        "POLLWRNORM" => POLLWRNORM,
+        "POLLWRBAND" => 0x200,
+        "POLLRDHUP" => POLLRDHUP,
         _ => return None,
     })
 }
