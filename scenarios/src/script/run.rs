@@ -464,35 +464,31 @@ impl<'s> Runner<'s> {
         Ok(())
     }
 
-    fn finish(&mut self) -> Result<(), ScriptError> {
-        self.flush()?;
-        // A call still blocked runs on to its deadline: its return is part
-        // of the script.
-        if let Some(hi) = self.pending.as_ref().map(|p| p.hi) {
-            self.advance(hi, false)?;
-            if let Some((t, bytes)) = self.outq.front() {
-                let line = self.pending.as_ref().map_or(1, |p| p.line);
-                return Err(self.fail(
-                    line,
-                    format!(
-                        "unexpected {} at {} (no > line expects it)",
-                        self.render_bytes(bytes),
-                        fmt_time(*t)
-                    ),
-                ));
-            }
-        }
-        let line = self.script.events.last().map_or(1, |e| e.line);
-        if let Some((t, bytes)) = self.outq.front() {
-            return Err(self.fail(
+    /// At the end: a segment still queued is one no `>` line expected.
+    fn check_none_left(&self, line: usize) -> Result<(), ScriptError> {
+        match self.outq.front() {
+            None => Ok(()),
+            Some((t, bytes)) => Err(self.fail(
                 line,
                 format!(
                     "unexpected {} at {} (no > line expects it)",
                     self.render_bytes(bytes),
                     fmt_time(*t)
                 ),
-            ));
+            )),
         }
+    }
+
+    fn finish(&mut self) -> Result<(), ScriptError> {
+        self.flush()?;
+        // A call still blocked runs on to its deadline: its return is part
+        // of the script.
+        if let Some(hi) = self.pending.as_ref().map(|p| p.hi) {
+            self.advance(hi, false)?;
+            let line = self.pending.as_ref().map_or(1, |p| p.line);
+            self.check_none_left(line)?;
+        }
+        self.check_none_left(self.script.events.last().map_or(1, |e| e.line))?;
         if let Some(p) = &self.pending {
             return Err(self.fail(
                 p.line,

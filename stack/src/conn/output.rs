@@ -76,6 +76,20 @@ impl Connection {
         field
     }
 
+    /// A segment with no data: ACK of RCV.NXT at `seq`, current window.
+    fn pure_ack(&mut self, seq: SeqNum, now: Instant) -> Outgoing {
+        let window = self.window_to_advertise(false);
+        let seg = Outgoing {
+            seq,
+            ack: self.rcv_nxt,
+            flags: Flags::ACK,
+            window,
+            options: self.ack_options(now),
+        };
+        self.mark_sent(&seg, 0, now);
+        seg
+    }
+
     fn ack_options(&self, now: Instant) -> TcpOptions {
         let mut o = TcpOptions::default();
         if self.timestamps {
@@ -181,19 +195,9 @@ impl Connection {
             }
             // Zero-window and keepalive probes: SEQ = SND.UNA - 1, no data
             // (Linux's tcp_xmit_probe_skb), which the peer must ACK.
-            let window = self.window_to_advertise(false);
-            let seg = Outgoing {
-                seq: self.snd_una - 1,
-                ack: self.rcv_nxt,
-                flags: Flags::ACK,
-                window,
-                options: self.ack_options(now),
-            };
-            self.mark_sent(&seg, 0, now);
-            return Some(seg);
+            return Some(self.pure_ack(self.snd_una - 1, now));
         }
         if self.ack_now {
-            let window = self.window_to_advertise(false);
             // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with SND.NXT as the peer
             // knows it: the highest sequence sent (Linux's snd_nxt never
             // moves back). After an RTO rewound our SND.NXT for go-back-N,
@@ -201,15 +205,7 @@ impl Connection {
             // find the ACK unacceptable (RFC 9293 §3.10.7.4), drop its ACK
             // field and answer with an ACK of its own -- and if its SND.NXT
             // was rewound too, the two ACK each other forever.
-            let seg = Outgoing {
-                seq: self.snd_max,
-                ack: self.rcv_nxt,
-                flags: Flags::ACK,
-                window,
-                options: self.ack_options(now),
-            };
-            self.mark_sent(&seg, 0, now);
-            return Some(seg);
+            return Some(self.pure_ack(self.snd_max, now));
         }
         self.ack_now = false;
         None
