@@ -570,7 +570,12 @@ impl Parser<'_> {
         self.skip_ws();
         let mut flags = 0u8;
         let start = self.pos;
-        while let Some(c) = self.peek() {
+        // packetdrill writes a segment with no flags at all as `-`.
+        let none = self.peek() == Some('-');
+        if none {
+            self.pos += 1;
+        }
+        while let Some(c) = self.peek().filter(|_| !none) {
             let bit = match c {
                 'F' => FIN,
                 'S' => SYN,
@@ -591,7 +596,7 @@ impl Parser<'_> {
         }
         if self.pos == start {
             return Err(self.err(format!(
-                "expected TCP flags (a combination of S, F, R, P and .), found {}",
+                "expected TCP flags (a combination of S, F, R, P and ., or - for none), found {}",
                 self.found()
             )));
         }

@@ -1885,7 +1885,7 @@ fn flag_letters(flags: u8) -> String {
         }
     }
     if s.is_empty() {
-        s.push_str("(none)");
+        s.push('-');
     }
     s
 }
