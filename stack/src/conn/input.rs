@@ -657,8 +657,12 @@ impl Connection {
                     if self.orphaned {
                         // Linux: data for a socket the application closed
                         // draws a RST (tcp_rcv_state_process, RFC 9293
-                        // §3.10.4's "no more data will be received").
-                        self.rst_pending = true;
+                        // §3.10.4's "no more data will be received"), in
+                        // the form of a reply to an unwanted segment
+                        // (§3.10.7.1): <SEQ=SEG.ACK><CTL=RST>, as Linux's
+                        // tcp_v4_send_reset answers it (this segment
+                        // passed the ACK check, so SEG.ACK is set).
+                        self.reply_rst = Some(seg.ack);
                         self.error = Some(SocketError::ConnectionReset);
                         self.set_state(State::Closed, env);
                         env.events.push_back(Event::Closed(env.id));
@@ -681,6 +685,10 @@ impl Connection {
             if in_order_end.diff(self.rcv_nxt) > 0 && in_order_end.diff(self.rcv_adv) <= 0 {
                 // A FIN beyond a hole: remember it until the hole fills.
                 self.pending_fin = Some(fin_offset);
+                // It is an out-of-order segment even without data: a
+                // duplicate ACK at once (RFC 5681 §4.2), as Linux queues
+                // it out of order and ACKs (tcp_data_queue_ofo).
+                self.ack_now = true;
             }
         }
         Disposition::Keep
