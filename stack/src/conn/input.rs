@@ -394,7 +394,18 @@ impl Connection {
             return Disposition::Keep;
         }
         // RFC 5961 §5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT].
-        let ack_floor = self.snd_una - self.max_snd_wnd;
+        // Like Linux (tcp_ack: "do not accept ACK for bytes we never
+        // sent"), the span below SND.UNA is also no more than the octets
+        // acknowledged so far (data and FIN, not the SYN), so an ACK at or
+        // below the ISS is never a harmless duplicate. SYN-RECEIVED keeps
+        // the plain range: there an unacceptable ACK draws a RST below.
+        let mut below = self.max_snd_wnd;
+        if self.state != State::SynReceived {
+            let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una.diff(fin) > 0);
+            let acked = self.snd_consumed + u64::from(fin_acked);
+            below = below.min(acked.min(u64::from(u32::MAX)) as u32);
+        }
+        let ack_floor = self.snd_una - below;
         if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
             self.counters.dropped_segments += 1;
             self.challenge_ack(now, seg);
