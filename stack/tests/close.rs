@@ -187,3 +187,40 @@ fn a_fin_beyond_a_hole_draws_a_duplicate_ack_at_once() {
     h.expect(A, 102, 307);
     assert_eq!(h.ep.state(c), Some(State::TimeWait));
 }
+
+#[test]
+fn every_retransmission_of_the_peers_fin_is_acked_in_close_wait() {
+    // Our ACK of the peer's FIN was lost and the FIN comes again, twice
+    // within 500 ms: each copy is a duplicate (SEQ below RCV.NXT) and is
+    // ACKed. The 500 ms limit on ACKs to unacceptable segments spares a
+    // segment that occupies sequence space (Linux tcp_oow_rate_limited), so
+    // the second ACK is not suppressed.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.advance(stack::Duration::from_millis(100));
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+}
+
+#[test]
+fn a_second_fin_past_the_first_is_ignored_in_close_wait() {
+    // After the peer's FIN (RCV.NXT = 302) a FIN at 302, or further on,
+    // would end a stream that has already ended: it is ignored without a
+    // reply, as Linux ignores anything at or past RCV.NXT in CLOSE-WAIT.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.inject(Seg::new(F, 302).ack(101));
+    h.expect_nothing();
+    h.inject(Seg::new(F, 310).ack(101));
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+    h.ep.send(h.now, c, b"still").unwrap();
+    h.expect(P | A, 101, 302);
+}

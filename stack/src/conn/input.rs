@@ -246,10 +246,11 @@ impl Connection {
     /// unacceptable segments (dup ACKs, PAWS rejections, challenge ACKs)
     /// go out at most once per interval per connection, so two stacks
     /// that disagree cannot ACK each other in a loop (RFC 5961 §7 leaves
-    /// the throttle to the implementation). A segment with data and no
-    /// SYN is exempt unless `strict`: it cannot be part of an ACK loop.
+    /// the throttle to the implementation). A segment with data or a FIN
+    /// and no SYN (one that occupies sequence space, as Linux counts it) is
+    /// exempt unless `strict`: it cannot be part of an ACK loop.
     fn oow_ack_allowed(&mut self, now: Instant, seg: &TcpRepr<'_>, strict: bool) -> bool {
-        if !strict && !seg.payload.is_empty() && !seg.flags.syn() {
+        if !strict && (!seg.payload.is_empty() || seg.flags.fin()) && !seg.flags.syn() {
             return true;
         }
         if let Some(last) = self.last_oow_ack
@@ -693,7 +694,10 @@ impl Connection {
             if in_order_end == self.rcv_nxt || (seg.payload.is_empty() && seg.seq == self.rcv_nxt) {
                 return self.receive_fin(now, env);
             }
-            if in_order_end.diff(self.rcv_nxt) > 0 && in_order_end.diff(self.rcv_adv) <= 0 {
+            if !self.fin_received
+                && in_order_end.diff(self.rcv_nxt) > 0
+                && in_order_end.diff(self.rcv_adv) <= 0
+            {
                 // A FIN beyond a hole: remember it until the hole fills.
                 self.pending_fin = Some(fin_offset);
                 // It is an out-of-order segment even without data: a
@@ -895,7 +899,13 @@ impl Connection {
     /// The FIN is in order: RCV.NXT advances over it, ACK it, signal EOF.
     fn receive_fin(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
         if self.fin_received {
-            self.ack_now = true;
+            // A second FIN past the first. In CLOSE-WAIT, CLOSING and
+            // LAST-ACK it is ignored without a reply, as Linux ignores any
+            // segment text at or past RCV.NXT there (tcp_rcv_state_process);
+            // RFC 9293 §3.10.7.4 only says to remain in the state.
+            if self.state == State::TimeWait {
+                self.ack_now = true;
+            }
             return Disposition::Keep;
         }
         self.fin_received = true;
