@@ -237,3 +237,45 @@ fn the_receive_window_is_open_whatever_the_peers_isn() {
         assert_eq!(h.ep.recv_queue_len(c), 4, "peer ISN {peer_isn:#x}");
     }
 }
+
+#[test]
+fn syn_ack_with_data_and_fin_from_an_isn_above_two_to_the_31() {
+    // SYN-SENT <-- <SEQ=0x9000_0000><ACK=101><CTL=SYN,ACK,FIN> carrying
+    // "hi": the peer's ISN is in the upper half of the sequence space.
+    // Before any ACK of ours went out, "the last ACK we sent" must already
+    // be a number of this connection (RCV.NXT), not 0, or the delayed-ACK
+    // decision for the FIN compares numbers 2^31 apart (a debug assertion).
+    // The text starts after the SYN, at ISN + 1: the reader must get both
+    // octets ("hi", not "i"), and our ACK covers the data and the FIN:
+    // ack = ISN + 1 + 2 + 1.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        timestamps: false,
+        sack: false,
+        window_scale: None,
+        ..TcpConfig::default()
+    });
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    let peer = 0x9000_0000u32;
+    h.inject(
+        Seg::new(S | Flags::FIN, peer)
+            .ack(101)
+            .mss(1000)
+            .data(b"hi"),
+    );
+    // The ACK of a FIN after data may wait for the delayed-ACK timer.
+    let ack = match h.poll() {
+        Some(seg) => seg,
+        None => {
+            h.fire_next_timer();
+            h.poll().expect("the data and FIN are acknowledged")
+        }
+    };
+    assert!(ack.flags.ack());
+    assert_eq!(ack.ack, peer.wrapping_add(4), "got {}", ack.summary());
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+    let mut buf = [0u8; 8];
+    assert_eq!(h.ep.recv(h.now, c, &mut buf), Ok(2));
+    assert_eq!(&buf[..2], b"hi");
+}

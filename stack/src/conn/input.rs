@@ -47,6 +47,7 @@ impl Connection {
         self.state = State::Listen;
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        self.last_ack_sent = self.rcv_nxt;
         self.take_syn_options(seg, now);
         // SYN windows are never scaled (RFC 7323 §2.2).
         self.snd_wnd = u32::from(seg.window);
@@ -189,6 +190,10 @@ impl Connection {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        // RFC 7323 Last.ACK.sent starts at the first ACK we will send: a
+        // number of this connection, so comparisons with it stay within
+        // 2^31 whatever the peer's ISN.
+        self.last_ack_sent = self.rcv_nxt;
         // Our SYN offered `syn_window` before we knew where the peer's
         // sequence space starts; the right edge is relative to RCV.NXT.
         self.rcv_adv = self.rcv_nxt + self.syn_window;
@@ -212,8 +217,16 @@ impl Connection {
             self.touch_keepalive(now);
             self.ack_now = true;
             if !seg.payload.is_empty() || seg.flags.fin() {
-                // Data or FIN on a SYN-ACK: continue with the sixth step and after.
-                return self.process_text_and_fin(seg, now, env);
+                // Data or FIN on a SYN-ACK: continue with the sixth step and
+                // after. The SYN occupies SEG.SEQ, so the text starts at
+                // SEG.SEQ + 1 (= RCV.NXT): take the SYN off before the text
+                // step, or its first octet would be trimmed as a duplicate.
+                let text = TcpRepr {
+                    flags: crate::wire::Flags(seg.flags.0 & !crate::wire::Flags::SYN.0),
+                    seq: seg.seq + 1,
+                    ..*seg
+                };
+                return self.process_text_and_fin(&text, now, env);
             }
         } else {
             // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
