@@ -519,6 +519,10 @@ impl Connection {
             self.rst_pending = true;
         }
         self.recv_buffer.clear();
+        // Linux (tcp_abort): the socket's error becomes ECONNABORTED, so a
+        // read or write after a local abort fails instead of reading as
+        // end of stream; an error already there (a reset) is kept.
+        self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, env);
         env.events.push_back(Event::Closed(env.id));
         // Keep the TCB until the RST is out; the endpoint deletes it after output.
