@@ -172,3 +172,39 @@ fn a_window_too_small_to_use_is_overridden_by_the_persist_timer() {
     let seg = h.expect(A, 101, 301);
     assert_eq!(seg.payload.len(), 100);
 }
+
+#[test]
+fn keepalive_finds_a_dead_peer_after_our_half_close() {
+    // We shut down our sending side (SHUT_WR, not close): FIN-WAIT-1, the
+    // peer ACKs our FIN (FIN-WAIT-2), then the peer vanishes. The socket
+    // is still open for reading, so only keepalive can find out: Linux's
+    // keepalive timer probes in every state but CLOSE and SYN-SENT
+    // (tcp_keepalive_timer), so probes go out at idle (10 s after the last
+    // segment) and one interval later, then a RST and ETIMEDOUT.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        keepalive: Some(stack::Keepalive {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(1),
+            probes: 2,
+        }),
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    h.ep.shutdown(h.now, c).unwrap();
+    h.expect(F | A, 101, 301);
+    h.advance(Duration::from_millis(100));
+    h.inject(Seg::new(Flags::NONE, 301).ack(102));
+    assert_eq!(h.ep.state(c), Some(State::FinWait2));
+    assert_eq!(h.fire_next_timer().as_nanos(), 10_100_000_000);
+    h.expect(A, 101, 301);
+    h.fire_next_timer();
+    h.expect(A, 101, 301);
+    h.fire_next_timer();
+    h.expect(Flags::RST | A, 102, 301);
+    assert!(
+        h.events()
+            .contains(&stack::Event::Error(c, stack::SocketError::TimedOut))
+    );
+    assert_eq!(h.ep.state(c), None);
+}

@@ -658,9 +658,7 @@ impl Connection {
         let Some(ka) = self.config.keepalive else {
             return Disposition::Keep;
         };
-        if !matches!(self.state, State::Established | State::CloseWait)
-            || self.snd_una != self.snd_max
-        {
+        if !self.keepalive_applies() || self.snd_una != self.snd_max {
             self.set_timer(Timer::Keepalive, now + ka.idle);
             return Disposition::Keep;
         }
@@ -681,10 +679,33 @@ impl Connection {
         Disposition::Keep
     }
 
+    /// Whether keepalive runs in this state. Linux's keepalive timer
+    /// (tcp_keepalive_timer) runs in every state of a full socket but
+    /// CLOSE and SYN-SENT, so a half-closed socket in FIN-WAIT-2 whose
+    /// peer vanished is found too; probes wait while anything is
+    /// outstanding (the retransmission timer covers that). An orphaned
+    /// FIN-WAIT-2 has its own timeout instead (tcp_fin_timeout), and
+    /// TIME-WAIT is a mini-socket with none.
+    fn keepalive_applies(&self) -> bool {
+        match self.state {
+            State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => true,
+            State::FinWait2 => !self.orphaned,
+            State::Closed
+            | State::Listen
+            | State::SynSent
+            | State::SynReceived
+            | State::TimeWait => false,
+        }
+    }
+
     /// Keepalive restarts from any segment received (RFC 9293 §3.8.4: idle time).
     pub(crate) fn touch_keepalive(&mut self, now: Instant) {
         if let Some(ka) = self.config.keepalive
-            && matches!(self.state, State::Established | State::CloseWait)
+            && self.keepalive_applies()
         {
             self.keepalive_probes_sent = 0;
             self.set_timer(Timer::Keepalive, now + ka.idle);
