@@ -49,11 +49,7 @@ impl Connection {
         self.rcv_nxt = seg.seq + 1;
         self.last_ack_sent = self.rcv_nxt;
         self.take_syn_options(seg, now);
-        // SYN windows are never scaled (RFC 7323 §2.2).
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = self.iss;
+        self.take_syn_window(seg, self.iss);
         self.set_state(State::SynReceived, env);
         self.syn_pending = true;
         self.restart_rto(now);
@@ -117,10 +113,8 @@ impl Connection {
         self.rcv_ssthresh = offered;
         self.rcv_adv = self.rcv_nxt + offered;
         self.last_ack_sent = self.rcv_nxt;
-        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
+        self.update_send_window(seg);
+        self.snd_max_edge = self.snd_wnd_edge();
         self.set_state(State::SynReceived, env);
         self.set_state(State::Established, env);
         self.touch_keepalive(now);
@@ -198,13 +192,10 @@ impl Connection {
         // sequence space starts; the right edge is relative to RCV.NXT.
         self.rcv_adv = self.rcv_nxt + self.syn_window;
         self.take_syn_options(seg, now);
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
+        self.take_syn_window(seg, if ack_acceptable { seg.ack } else { self.iss });
         if ack_acceptable {
             // The ACK covers our SYN only: SND.UNA moves past it; no data
             // (which may already be queued) is acknowledged by it.
-            self.snd_wl2 = seg.ack;
             self.snd_una = seg.ack;
             self.on_bytes_acked(self.iss, now, seg);
         }
@@ -428,10 +419,7 @@ impl Connection {
             // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise RST <SEQ=SEG.ACK>.
             if seg.ack.diff(self.snd_una) > 0 && seg.ack.diff(self.snd_max) <= 0 {
                 self.snd_una = seg.ack;
-                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                self.snd_wl1 = seg.seq;
-                self.snd_wl2 = seg.ack;
+                self.update_send_window(seg);
                 self.clear_timer(Timer::Retransmit);
                 self.retries = 0;
                 self.syn_pending = false;
@@ -462,6 +450,29 @@ impl Connection {
         self.process_ack_and_rest(seg, now, env)
     }
 
+    /// The window of the peer's SYN or SYN-ACK, never scaled (RFC 7323
+    /// §2.2), counted from `wl2`: the first send window.
+    fn take_syn_window(&mut self, seg: &TcpRepr<'_>, wl2: SeqNum) {
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = wl2;
+        self.snd_max_edge = self.snd_wnd_edge();
+    }
+
+    /// Takes the window of `seg` (scaled) as SND.WND, from SND.WL2 =
+    /// SEG.ACK, and remembers the highest right edge the peer has offered.
+    fn update_send_window(&mut self, seg: &TcpRepr<'_>) {
+        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        let edge = self.snd_wnd_edge();
+        if edge.diff(self.snd_max_edge) > 0 {
+            self.snd_max_edge = edge;
+        }
+    }
+
     fn take_rtt_sample_from_handshake(&mut self, seg: &TcpRepr<'_>, now: Instant) {
         if self.retries == 0 && !self.timestamps {
             self.rtt.sample(now.saturating_since(self.last_send_time));
@@ -483,8 +494,8 @@ impl Connection {
         env: &mut Env<'_>,
     ) -> Disposition {
         let acked = seg.ack.diff(self.snd_una);
+        let previous_una = self.snd_una;
         if acked > 0 {
-            let previous_una = self.snd_una;
             self.snd_una = seg.ack;
             if self.snd_nxt.diff(self.snd_una) < 0 {
                 self.snd_nxt = self.snd_una;
@@ -502,14 +513,19 @@ impl Connection {
         {
             self.on_duplicate_ack(now);
         }
-        // Window update (§3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
-        if self.snd_wl1.diff(seg.seq) < 0
-            || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0)
+        // Window update (§3.10.7.4): "If SND.UNA =< SEG.ACK =< SND.NXT, the
+        // send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
+        // SEG.SEQ and SND.WL2 =< SEG.ACK))". Linux (tcp_may_update_window)
+        // also takes the window of any ACK that advances SND.UNA, whatever
+        // its SEQ (typically the peer's retransmission): the window belongs
+        // to that ACK, and keeping the old one would slide it right from
+        // the new SND.UNA, past any edge the peer offered.
+        if seg.ack.diff(previous_una) >= 0
+            && (acked > 0
+                || self.snd_wl1.diff(seg.seq) < 0
+                || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0))
         {
-            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = seg.ack;
+            self.update_send_window(seg);
             if self.snd_wnd > 0 {
                 self.clear_timer(Timer::Persist);
                 self.persist_backoff = 0;

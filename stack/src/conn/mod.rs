@@ -96,6 +96,9 @@ pub(crate) struct Connection {
     pub(crate) snd_wl2: SeqNum,
     /// RFC 5961 §5: the largest window the peer has advertised.
     pub(crate) max_snd_wnd: u32,
+    /// The highest right edge (SEG.ACK + window) the peer has offered: no
+    /// data is ever sent beyond it (asserted in output).
+    pub(crate) snd_max_edge: SeqNum,
     pub(crate) snd_wscale: u8,
 
     // Receive sequence variables.
@@ -241,6 +244,7 @@ impl Connection {
             snd_wl1: SeqNum(0),
             snd_wl2: iss,
             max_snd_wnd: 0,
+            snd_max_edge: iss,
             snd_wscale: 0,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
@@ -352,6 +356,20 @@ impl Connection {
     /// (§5.4), as Linux's 1 kHz TS clock.
     pub(crate) fn ts_now(&self, now: Instant) -> u32 {
         ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// The right edge of the send window as the peer offered it: the
+    /// window counts from the ACK that carried it (SND.WL2), not from
+    /// SND.UNA, which may have moved on with an ACK whose window was
+    /// refused (RFC 9293 §3.10.7.4's SND.WL1/SND.WL2 test).
+    pub(crate) fn snd_wnd_edge(&self) -> SeqNum {
+        self.snd_wl2 + self.snd_wnd
+    }
+
+    /// Octets of send window from SND.UNA to the offered right edge
+    /// (zero if the edge is behind SND.UNA).
+    pub(crate) fn send_window(&self) -> u32 {
+        self.snd_wnd_edge().diff(self.snd_una).max(0) as u32
     }
 
     /// Bytes sent and not yet acknowledged (SYN and FIN excluded).

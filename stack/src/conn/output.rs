@@ -188,7 +188,7 @@ impl Connection {
             // The persist timer overrides sender SWS avoidance: if the
             // window has room for any data, send what fits (RFC 9293
             // §3.8.6.2.1 "override timeout"; Linux's tcp_write_wakeup).
-            if self.snd_wnd > self.snd_nxt.since(self.snd_una)
+            if self.send_window() > self.snd_nxt.since(self.snd_una)
                 && let Some(seg) = self.poll_data(now, payload, true)
             {
                 return Some(seg);
@@ -316,9 +316,9 @@ impl Connection {
             None => outstanding,
         };
         let usable = if retransmission {
-            self.smss.min(self.snd_wnd.max(1))
+            self.smss.min(self.send_window().max(1))
         } else {
-            self.snd_wnd
+            self.send_window()
                 .saturating_sub(outstanding)
                 .min(self.cwnd().saturating_sub(in_flight))
         };
@@ -412,6 +412,14 @@ impl Connection {
             window,
             options: self.ack_options(now),
         };
+        // The invariant the segment oracle also checks: no data beyond the
+        // highest right edge the peer offered, but for a one-octet probe
+        // (RFC 9293 §3.8.6.1).
+        debug_assert!(
+            len <= 1 || (seq + len).diff(self.snd_max_edge) <= 0,
+            "data {seq:?}+{len} beyond the peer's highest right edge {:?}",
+            self.snd_max_edge
+        );
         let end = seq + len + u32::from(fin);
         if fin {
             self.fin_seq = Some(seq + len);
