@@ -495,6 +495,7 @@ impl Connection {
     ) -> Disposition {
         let acked = seg.ack.diff(self.snd_una);
         let previous_una = self.snd_una;
+        let syn_was_unacked = self.syn_unacked();
         if acked > 0 {
             self.snd_una = seg.ack;
             if self.snd_nxt.diff(self.snd_una) < 0 {
@@ -532,6 +533,11 @@ impl Connection {
             }
         }
 
+        if syn_was_unacked && !self.syn_unacked() && !self.passive {
+            // Our SYN's ACK came after a CLOSE in SYN-RECEIVED had already
+            // moved us on to FIN-WAIT-1 (or CLOSING): the open completed.
+            env.events.push_back(Event::Connected(env.id));
+        }
         // Our FIN acknowledged?
         let fin_acked = self.fin_seq.is_some_and(|fin| seg.ack.diff(fin) > 0);
         match self.state {
@@ -558,8 +564,11 @@ impl Connection {
         // SYN and FIN occupy sequence space but not the send buffer: only
         // the data octets in (previous_una, SND.UNA] leave the buffer.
         let mut data_acked = self.snd_una.since(previous_una);
-        if previous_una == self.iss {
+        // snd_consumed has not moved yet: this ACK is the SYN's if the SYN
+        // was unacknowledged before it.
+        if previous_una == self.iss && self.snd_consumed == 0 {
             data_acked -= 1;
+            self.syn_pending = false;
         }
         if let Some(fin) = self.fin_seq
             && fin.diff(previous_una) >= 0

@@ -372,6 +372,14 @@ impl Connection {
         self.snd_wnd_edge().diff(self.snd_una).max(0) as u32
     }
 
+    /// Our SYN is sent (or due) and not yet acknowledged. SND.UNA - ISS
+    /// counts the SYN, the data acknowledged and the FIN, so SND.UNA = ISS
+    /// with no data acknowledged means the SYN's ACK has not come, however
+    /// many times the sequence space has wrapped since.
+    pub(crate) fn syn_unacked(&self) -> bool {
+        self.snd_una == self.iss && self.snd_consumed == 0
+    }
+
     /// Bytes sent and not yet acknowledged (SYN and FIN excluded).
     pub(crate) fn flight_size(&self) -> u32 {
         self.snd_max
@@ -471,9 +479,25 @@ impl Connection {
     /// CLOSE for the write side (§3.10.4 as SHUT_WR): queue a FIN after the data.
     pub(crate) fn shutdown(&mut self, env: &mut Env<'_>) -> Result<(), SocketError> {
         match self.state {
-            State::Established | State::SynReceived => {
+            State::Established => {
                 self.fin_queued = true;
                 self.set_state(State::FinWait1, env);
+                Ok(())
+            }
+            State::SynReceived => {
+                // §3.10.4 CLOSE in SYN-RECEIVED: "If no SENDs have been
+                // issued and there is no pending data to send, then form a
+                // FIN segment and send it, and enter FIN-WAIT-1 state;
+                // otherwise, queue for processing after entering
+                // ESTABLISHED state." The FIN then sits behind our
+                // unacknowledged SYN (Linux's tcp_shutdown moves to
+                // FIN-WAIT-1 and sends it the same way). With data queued
+                // the close waits: the SYN-RECEIVED ACK step enters
+                // FIN-WAIT-1 once our SYN is acknowledged.
+                self.fin_queued = true;
+                if self.send_buffer.is_empty() {
+                    self.set_state(State::FinWait1, env);
+                }
                 Ok(())
             }
             State::CloseWait => {
@@ -649,8 +673,13 @@ impl Connection {
         self.rtt.back_off();
         self.rtt_timing = None;
         match self.state {
-            State::SynSent | State::SynReceived => {
+            _ if self.syn_unacked() => {
+                // The SYN (or SYN,ACK) goes again; a FIN queued behind it
+                // (CLOSE in SYN-RECEIVED) follows it again from ISS + 1.
                 self.syn_pending = true;
+                if self.state != State::SynSent && self.state != State::SynReceived {
+                    self.snd_nxt = self.iss + 1;
+                }
             }
             _ => {
                 // RFC 5681 §3.1 loss window, RFC 6582 §3.2 step 4: leave recovery.

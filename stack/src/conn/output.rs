@@ -32,9 +32,16 @@ impl Connection {
     }
 
     fn has_sendable(&self) -> bool {
-        let sent = self.snd_nxt.since(self.snd_una) as usize;
+        let sent = self.data_offset(self.snd_nxt) as usize;
         self.send_buffer.len() > sent.min(self.send_buffer.len())
             || (self.fin_queued && self.fin_seq.is_none_or(|fin| self.snd_nxt.diff(fin) <= 0))
+    }
+
+    /// Where `seq` falls in the send buffer: octets of data from SND.UNA,
+    /// not counting our SYN while it is unacknowledged (the data starts
+    /// at ISS + 1 whatever SND.UNA says).
+    fn data_offset(&self, seq: SeqNum) -> u32 {
+        seq.since(self.snd_una) - u32::from(self.syn_unacked())
     }
 
     /// The receive window to advertise, scaled, never shrinking the right
@@ -177,7 +184,9 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent => return self.poll_syn(now, false),
-            State::SynReceived if self.syn_pending => return self.poll_syn(now, true),
+            // The SYN,ACK, also when a FIN waits behind it (CLOSE in
+            // SYN-RECEIVED moved us on to FIN-WAIT-1 before its ACK).
+            _ if self.syn_pending => return self.poll_syn(now, true),
             _ => {}
         }
         if let Some(seg) = self.poll_data(now, payload, false) {
@@ -294,7 +303,7 @@ impl Connection {
             self.snd_nxt = self.scoreboard.first_unsacked_from(self.snd_nxt);
         }
         let mut seq = self.snd_nxt;
-        let mut offset = self.snd_nxt.since(self.snd_una);
+        let mut offset = self.data_offset(self.snd_nxt);
         if self.retransmit_head {
             // Fast retransmit / partial ACK: resend the segment at SND.UNA
             // whatever the congestion window says (RFC 5681 §3.2 step 2).
