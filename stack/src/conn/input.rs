@@ -250,10 +250,11 @@ impl Connection {
     /// unacceptable segments (dup ACKs, PAWS rejections, challenge ACKs)
     /// go out at most once per interval per connection, so two stacks
     /// that disagree cannot ACK each other in a loop (RFC 5961 §7 leaves
-    /// the throttle to the implementation). A segment with data and no
-    /// SYN is exempt unless `strict`: it cannot be part of an ACK loop.
+    /// the throttle to the implementation). A segment that occupies
+    /// sequence space (data or FIN) and has no SYN is exempt unless
+    /// `strict`: it cannot be part of an ACK loop (Linux's rule too).
     fn oow_ack_allowed(&mut self, now: Instant, seg: &TcpRepr<'_>, strict: bool) -> bool {
-        if !strict && !seg.payload.is_empty() && !seg.flags.syn() {
+        if !strict && seg.seq_len() > 0 && !seg.flags.syn() {
             return true;
         }
         if let Some(last) = self.last_oow_ack
@@ -309,16 +310,8 @@ impl Connection {
         } else {
             seg
         };
-        // TIME-WAIT: a retransmission of the peer's FIN is ACKed again and
-        // restarts 2·MSL (§3.10.7.4 eighth step; the lost-final-ACK case).
-        if self.state == State::TimeWait
-            && seg.flags.fin()
-            && !seg.flags.rst()
-            && seg.seq + seg.seq_len() == self.rcv_nxt
-        {
-            self.ack_now = true;
-            self.set_timer(Timer::TimeWait, now + self.config.msl.saturating_mul(2));
-            return Disposition::Keep;
+        if self.state == State::TimeWait {
+            return self.on_segment_time_wait(seg, now, env);
         }
         // SYN-RECEIVED: the peer retransmitted its SYN (our SYN-ACK was
         // lost): retransmit the SYN-ACK, as Linux does.
@@ -377,11 +370,11 @@ impl Connection {
                 // The application already saw EOF; Linux (tcp_reset)
                 // reports EPIPE rather than ECONNRESET in CLOSE-WAIT.
                 State::CloseWait => self.fail(SocketError::BrokenPipe, env),
-                // RFC 1337: ignore RST in TIME-WAIT (TIME-WAIT assassination).
-                State::TimeWait if self.config.rfc1337 => {
-                    self.counters.dropped_segments += 1;
-                    Disposition::Keep
-                }
+                // The application may still hold the socket (a shutdown,
+                // not a close): Linux's tcp_reset reports ECONNRESET in
+                // every state but SYN-SENT and CLOSE-WAIT.
+                State::LastAck | State::Closing => self.fail(SocketError::ConnectionReset, env),
+                // TIME-WAIT is handled apart (on_segment_time_wait).
                 _ => self.finish(env),
             };
         }
@@ -471,6 +464,69 @@ impl Connection {
         if edge.diff(self.snd_max_edge) > 0 {
             self.snd_max_edge = edge;
         }
+    }
+
+    /// SEGMENT ARRIVES in TIME-WAIT (a new SYN that may reopen the
+    /// connection was taken out before, RFC 6191). RFC 9293 §3.10.7.4
+    /// answers the peer's retransmitted FIN with an ACK and restarts
+    /// 2·MSL (the lost-final-ACK case); RFC 1337 ignores a RST. Every
+    /// other case is left to the implementation, and we do what Linux's
+    /// TIME-WAIT socket does (tcp_timewait_state_process):
+    /// - a bare segment exactly at RCV.NXT (no data, SYN or FIN) restarts
+    ///   2·MSL and draws no reply;
+    /// - a RST exactly at RCV.NXT is ignored with RFC 1337, otherwise it
+    ///   ends TIME-WAIT; any other RST is dropped;
+    /// - everything else (the FIN again, a FIN or data past RCV.NXT, an old
+    ///   segment, a PAWS-rejected one, a SYN not taken as new) is ACKed,
+    ///   with the out-of-window rate limit, and restarts 2·MSL if it
+    ///   carries an ACK or failed PAWS.
+    fn on_segment_time_wait(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        let two_msl = now + self.config.msl.saturating_mul(2);
+        // RFC 7323 §5.3 (PAWS), which does not apply to a RST.
+        let paws_reject = self.timestamps
+            && !seg.flags.rst()
+            && seg
+                .options
+                .timestamps
+                .is_some_and(|(tsval, _)| (tsval.wrapping_sub(self.ts_recent) as i32) < 0)
+            && self.paws_recent_valid(now);
+        if paws_reject {
+            self.counters.paws_rejected += 1;
+        }
+        if !paws_reject && seg.seq == self.rcv_nxt && (seg.seq_len() == 0 || seg.flags.rst()) {
+            if seg.flags.rst() {
+                if !self.config.rfc1337 {
+                    return self.finish(env);
+                }
+                // RFC 1337: no TIME-WAIT assassination.
+                self.counters.dropped_segments += 1;
+            } else {
+                self.set_timer(Timer::TimeWait, two_msl);
+            }
+            if let Some((tsval, _)) = seg.options.timestamps
+                && self.timestamps
+            {
+                self.ts_recent = tsval;
+                self.ts_recent_stamp = now;
+            }
+            return Disposition::Keep;
+        }
+        self.counters.dropped_segments += 1;
+        if seg.flags.rst() {
+            return Disposition::Keep;
+        }
+        if paws_reject || seg.flags.ack() {
+            self.set_timer(Timer::TimeWait, two_msl);
+        }
+        if self.oow_ack_allowed(now, seg, false) {
+            self.ack_now = true;
+        }
+        Disposition::Keep
     }
 
     fn take_rtt_sample_from_handshake(&mut self, seg: &TcpRepr<'_>, now: Instant) {

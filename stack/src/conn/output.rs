@@ -170,13 +170,20 @@ impl Connection {
         }
         if self.rst_pending {
             self.rst_pending = false;
-            // RFC 9293 §3.10.5 / Linux: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
+            // RFC 9293 §3.10.5 / Linux: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>,
+            // with the timestamp option when the connection uses it (RFC
+            // 7323 §3.2: "TSopt SHOULD be sent in an <RST> segment"; Linux's
+            // tcp_send_active_reset does).
+            let mut options = TcpOptions::default();
+            if self.timestamps {
+                options.timestamps = Some((self.ts_now(now), self.ts_recent));
+            }
             let seg = Outgoing {
                 seq: self.snd_max,
                 ack: self.rcv_nxt,
                 flags: Flags::RST | Flags::ACK,
                 window: 0,
-                options: TcpOptions::default(),
+                options,
             };
             self.counters.segments_sent += 1;
             return Some(seg);
