@@ -489,15 +489,14 @@ impl Connection {
                 // issued and there is no pending data to send, then form a
                 // FIN segment and send it, and enter FIN-WAIT-1 state;
                 // otherwise, queue for processing after entering
-                // ESTABLISHED state." The FIN then sits behind our
-                // unacknowledged SYN (Linux's tcp_shutdown moves to
-                // FIN-WAIT-1 and sends it the same way). With data queued
-                // the close waits: the SYN-RECEIVED ACK step enters
-                // FIN-WAIT-1 once our SYN is acknowledged.
+                // ESTABLISHED state." Linux queues in both cases: its FIN
+                // waits until our SYN is acknowledged (packetdrill on Linux
+                // 6.18: after a simultaneous open, shutdown(SHUT_WR) sends
+                // nothing; the RTO resends the SYN,ACK alone; the FIN
+                // follows the peer's ACK; scripts/simultaneous-open-shutdown).
+                // So the close waits here and the SYN-RECEIVED ACK step
+                // enters FIN-WAIT-1; the FIN never overtakes the SYN.
                 self.fin_queued = true;
-                if self.send_buffer.is_empty() {
-                    self.set_state(State::FinWait1, env);
-                }
                 Ok(())
             }
             State::CloseWait => {
@@ -673,13 +672,8 @@ impl Connection {
         self.rtt.back_off();
         self.rtt_timing = None;
         match self.state {
-            _ if self.syn_unacked() => {
-                // The SYN (or SYN,ACK) goes again; a FIN queued behind it
-                // (CLOSE in SYN-RECEIVED) follows it again from ISS + 1.
+            State::SynSent | State::SynReceived => {
                 self.syn_pending = true;
-                if self.state != State::SynSent && self.state != State::SynReceived {
-                    self.snd_nxt = self.iss + 1;
-                }
             }
             _ => {
                 // RFC 5681 §3.1 loss window, RFC 6582 §3.2 step 4: leave recovery.
