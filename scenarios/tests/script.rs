@@ -231,6 +231,53 @@ fn the_seed_notes_script_runs() {
     );
 }
 
+#[test]
+fn deeply_nested_brackets_are_an_error_with_line_and_column() {
+    // Why: 30,000 nested brackets overflowed the recursive parser's stack
+    // (exit 134); the depth is bounded and the message points at the
+    // first bracket too deep.
+    let deep = format!(
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0 setsockopt(3, SOL_SOCKET, SO_LINGER, {}{}, 8) = 0\n",
+        "[".repeat(30_000),
+        "]".repeat(30_000)
+    );
+    let e = run_text("s.pkt", &deep, 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "s.pkt:2:{}: brackets nested more than 100 deep",
+            39 + 100 + 1
+        )
+    );
+    // In an event continued over several lines, the line and column are
+    // those of the bracket itself.
+    let continued = format!(
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0 setsockopt(3, SOL_SOCKET,\n  SO_LINGER, {}{}, 8) = 0\n",
+        "{a=".repeat(101),
+        "}".repeat(101)
+    );
+    let e = run_text("s.pkt", &continued, 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "s.pkt:3:{}: brackets nested more than 100 deep",
+            14 + 3 * 100
+        )
+    );
+    // A hundred levels are still a value (the call then rejects it).
+    let ok = format!(
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0 setsockopt(3, SOL_SOCKET, SO_LINGER, {}{}, 8) = 0\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    let e = run_text("s.pkt", &ok, 1).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("s.pkt:2: setsockopt SO_LINGER: the value must be"),
+        "{e}"
+    );
+}
+
 mod never_panics {
     use proptest::prelude::*;
     use scenarios::script::run_text;

@@ -58,6 +58,9 @@
 //!   such as `> P. 1:2001(2000)` still apply to a stack that sends MSS-sized
 //!   segments.
 //!
+//! - Values (`[...]`, `{...}`) nest at most 100 deep; deeper is a syntax
+//!   error naming the line and column of the first bracket too many.
+//!
 //! # Checking
 //!
 //! Each `>` line must find the stack's next segment at its time; a segment
