@@ -52,6 +52,13 @@ fn fails(extra: &str) -> String {
     }
 }
 
+fn passes(extra: &str) {
+    let text = format!("{ACCEPTED}{extra}");
+    if let Err(e) = run_text("t.pkt", &text, 1) {
+        panic!("{e}\n{text}");
+    }
+}
+
 #[test]
 fn a_passing_prefix_passes() {
     // The shared prefix must pass on its own, or the mismatch tests below
@@ -228,6 +235,34 @@ fn the_seed_notes_script_runs() {
     assert_eq!(
         e.to_string(),
         "seed.pkt:11: unexpected > . 1:1461(1460) ack 1 win 502 at 0.250000 (no > line expects it before this line)"
+    );
+}
+
+#[test]
+fn ack_without_the_ack_flag_fills_the_field_and_leaves_the_flag_clear() {
+    // As packetdrill: `ack N` on a segment without `.` is accepted. The
+    // flag stays clear, so the stack drops this data segment (RFC 9293
+    // §3.10.7.4, fifth check: "if the ACK bit is off, drop the segment")
+    // and the read still blocks; the same data with `.` is then read and
+    // acknowledged.
+    passes(
+        "+0    < P 1:11(10) ack 1 win 65535\n+0.1  < P. 1:11(10) ack 1 win 65535\n+0    read(4, ..., 10) = 10\n+0    > . 1:1(0) ack 11\n",
+    );
+    // Outbound, the field is compared as it is (absolute, as packetdrill
+    // compares it): the stack's RST for a segment to a closed port that
+    // carried no ACK (SEQ=0, ACK=SEG.SEQ+SEG.LEN, RFC 9293 §3.10.7.1) has
+    // ACK; one that did carry ACK gets <SEQ=SEG.ACK><CTL=RST> with the
+    // field zero.
+    let closed = "\
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0    < . 1:1(0) ack 1000 win 65535
++0    > R 1000:1000(0) ack 0
+";
+    run_text("t.pkt", closed, 1).unwrap();
+    let e = run_text("t.pkt", &closed.replace("ack 0\n", "ack 7\n"), 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.pkt:3: expected > R 1000:1000(0) ack 7 at 0.000000, got > R 1000:1000(0) ack 0 at 0.000000 (ack differs)"
     );
 }
 

@@ -21,7 +21,11 @@
 //!   (within the tolerance). Events after a blocking call are timed from
 //!   its start.
 //! - Packets: `FLAGS start:end(len) [ack N] [win N] [<options>]` with flags
-//!   from `S F R P .` (`.` is ACK). Numbering as packetdrill and tcpdump: in
+//!   from `S F R P .` (`.` is ACK). As in packetdrill, `ack N` on a segment
+//!   without `.` fills the acknowledgment field with N as written
+//!   (absolute) and leaves the flag clear; on a `>` line that field is
+//!   compared as it is. An omitted `ack` is not checked. Numbering as
+//!   packetdrill and tcpdump (for segments with `.`): in
 //!   a segment with SYN, the remote side's sequence number and the stack's
 //!   ACK of it are absolute; otherwise the remote side's numbers (the seq of
 //!   `<` lines, the ack of `>` lines) are relative to the remote ISN, which

@@ -716,14 +716,6 @@ impl Parser<'_> {
                 "window must be specified for inbound packets (`win N`, as packetdrill requires)",
             ));
         }
-        if spec.ack.is_some() && flags & ACK == 0 {
-            return Err(ScriptError::at(
-                self.name,
-                self.line,
-                1,
-                "`ack N` on a segment without the ACK flag (`.`)",
-            ));
-        }
         Ok(spec)
     }
 

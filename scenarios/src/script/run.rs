@@ -623,8 +623,15 @@ impl<'s> Runner<'s> {
         if seg.len != spec.len {
             return Some("payload length differs".into());
         }
+        // Without the ACK flag the field is compared as it is, absolute
+        // (packetdrill maps it only when the flag is set).
         if let Some(a) = spec.ack
-            && seg.ack != self.remote_abs(a, spec.flags & SYN != 0)
+            && seg.ack
+                != if spec.flags & ACK != 0 {
+                    self.remote_abs(a, spec.flags & SYN != 0)
+                } else {
+                    a
+                }
         {
             return Some("ack differs".into());
         }
@@ -701,7 +708,13 @@ impl<'s> Runner<'s> {
             self.remote_isn = Some(spec.start);
         }
         let seq = self.remote_abs(spec.start, syn);
-        let ack = spec.ack.map_or(0, |a| self.local_abs(a));
+        // As packetdrill: `ack N` without the ACK flag fills the field as
+        // written (absolute) and leaves the flag clear.
+        let ack = match spec.ack {
+            None => 0,
+            Some(a) if spec.flags & ACK != 0 => self.local_abs(a),
+            Some(a) => a,
+        };
         let mut options = TcpOptions::default();
         match &spec.options {
             OptionsSpec::None => {}
@@ -752,6 +765,11 @@ impl<'s> Runner<'s> {
             &repr,
             &mut self.scratch,
         );
+        if spec.flags & ACK == 0 && ack != 0 {
+            // The stack's emitter zeroes the field of a segment without
+            // ACK, as a sender should; the script's peer need not.
+            set_ack_field(&mut self.scratch, ack);
+        }
         let bytes = std::mem::take(&mut self.scratch);
         let result = self.ep.handle_packet(self.now, &bytes);
         self.scratch = bytes;
@@ -811,7 +829,11 @@ impl<'s> Runner<'s> {
             start.wrapping_add(seg.len),
             seg.len
         );
-        if seg.flags & ACK != 0 {
+        if seg.flags & ACK == 0 && like.is_some_and(|l| l.ack.is_some()) {
+            // The line states the field of a segment without ACK: show it
+            // as it is.
+            let _ = write!(s, " ack {}", seg.ack);
+        } else if seg.flags & ACK != 0 {
             let a = if syn {
                 seg.ack
             } else {
@@ -1739,6 +1761,26 @@ impl<'s> Runner<'s> {
     }
 }
 
+/// Writes `ack` into the acknowledgment field of an IPv4 datagram carrying
+/// TCP and updates the TCP checksum incrementally (RFC 1624 eqn. 3:
+/// HC' = ~(~HC + ~m + m') over each 16-bit word changed).
+fn set_ack_field(datagram: &mut [u8], ack: u32) {
+    let t = usize::from(datagram[0] & 0x0f) * 4;
+    let word = |d: &[u8], i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
+    let mut sum = u32::from(!word(datagram, t + 16));
+    for i in [t + 8, t + 10] {
+        sum += u32::from(!word(datagram, i));
+    }
+    datagram[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
+    for i in [t + 8, t + 10] {
+        sum += u32::from(word(datagram, i));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    datagram[t + 16..t + 18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
 /// The options a script line lists, by meaning: NOP and EOL are layout
 /// only. `seq` maps SACK edges and `ecr` the TS echo to absolute values.
 fn options_from(
@@ -1906,5 +1948,42 @@ fn option_text(o: &OptionSpec) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::parse;
+
+    /// The datagram the runner builds for the `<` line of `text`, with the
+    /// stack's ISN taken to be 1000.
+    fn injected(text: &str) -> (u32, Flags) {
+        let script = parse("t.pkt", text).unwrap_or_else(|e| panic!("{e}"));
+        let mut r = Runner::new(&script, 1);
+        r.local_isn = Some(1000);
+        let EventKind::Packet(p) = &script.events[0].kind else {
+            panic!("not a packet line")
+        };
+        r.inject(1, p).unwrap_or_else(|e| panic!("{e}"));
+        let (_, seg) = wire::parse_datagram(&r.scratch).expect("a well-formed datagram");
+        (seg.ack.0, seg.flags)
+    }
+
+    #[test]
+    fn ack_without_the_ack_flag_goes_into_the_field_as_written() {
+        // Why: as packetdrill, `ack N` on a `<` line without `.` fills the
+        // field with N itself (packetdrill maps it onto the stack's ISN
+        // only when the flag is set) and leaves the flag clear.
+        let (ack, flags) = injected("0 < R 5:5(0) ack 12345 win 0\n");
+        assert_eq!(ack, 12345);
+        assert!(!flags.ack() && flags.rst());
+        // With `.`, the same N counts from the stack's ISN.
+        let (ack, flags) = injected("0 < R. 5:5(0) ack 12345 win 0\n");
+        assert_eq!(ack, 13345);
+        assert!(flags.ack());
+        // All ones, where the checksum update must fold its carries.
+        let (ack, _) = injected("0 < S 0:0(0) ack 4294967295 win 65535\n");
+        assert_eq!(ack, u32::MAX);
     }
 }
