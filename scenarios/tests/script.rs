@@ -267,6 +267,112 @@ fn ack_without_the_ack_flag_fills_the_field_and_leaves_the_flag_clear() {
 }
 
 #[test]
+fn start_dots_end_with_end_equal_to_start_may_return_at_once() {
+    // `0.1...0.1` says the call ends when it starts: a write that queues
+    // its data at once satisfies it, as in packetdrill (which checks only
+    // the return time).
+    passes("0.1...0.1 write(4, ..., 10) = 10\n+0    > P. 1:11(10) ack 1\n");
+    passes("+0...0 write(4, ..., 10) = 10\n+0    > P. 1:11(10) ack 1\n");
+    // An END later than the start still requires the call to block.
+    assert_eq!(
+        fails("0.1...0.2 write(4, ..., 10) = 10\n"),
+        "t.pkt:8: write: expected to block until 0.200000, returned at once at 0.100000"
+    );
+}
+
+#[test]
+fn relative_time_after_a_range_counts_from_when_it_happened() {
+    // The data leaves at 0.1, inside the range 0.05~0.15; its
+    // retransmission follows one RTO (300 ms) later, at 0.4. Counted from
+    // when the segment left, `+0.3` is 0.4 (packetdrill's
+    // adjust_relative_event_times); counted from the range's start it
+    // would be 0.35.
+    passes(
+        "+0    write(4, ..., 10) = 10\n0.05~0.15 > P. 1:11(10) ack 1\n+0.3  > P. 1:11(10) ack 1\n+0    < . 1:1(0) ack 11 win 65535\n",
+    );
+    // Likewise within a tolerance: the first `>` is written for 0.098 and
+    // found at 0.1; the retransmission is then +0.3 from 0.1.
+    let text = format!(
+        "--tolerance_usecs=2000\n{ACCEPTED}+0    write(4, ..., 10) = 10\n0.098 > P. 1:11(10) ack 1\n+0.3  > P. 1:11(10) ack 1\n+0    < . 1:1(0) ack 11 win 65535\n"
+    );
+    run_text("t.pkt", &text, 1).unwrap();
+}
+
+#[test]
+fn absolute_times_that_go_backward_are_an_error() {
+    // packetdrill (run.c, get_next_event) rejects an absolute time before
+    // the absolute time of the event just before it, with this message.
+    assert_eq!(
+        fails("0.3   write(4, ..., 10) = 10\n0.2   < . 1:1(0) ack 11 win 65535\n"),
+        "t.pkt:9: time goes backward in script from 300000 usec to 200000 usec"
+    );
+    // After a relative event the order is checked as the script runs: the
+    // inbound segment written for 0.2 cannot arrive at 0.3 instead.
+    assert_eq!(
+        fails(
+            "0.3   write(4, ..., 10) = 10\n+0    > P. 1:11(10) ack 1\n0.2   < . 1:1(0) ack 11 win 65535\n"
+        ),
+        "t.pkt:10: timing error: expected inbound packet at 0.200000, but the script is already at 0.300000"
+    );
+    // Equal absolute times are fine.
+    passes("0.3   write(4, ..., 10) = 10\n0.3   > P. 1:11(10) ack 1\n");
+}
+
+/// The peer has closed its window with 500 bytes still queued: the stack
+/// sends a zero-window probe every time its persist timer fires.
+const PERSISTING: &str = "\
++0    write(4, ..., 2000) = 2000
++0    > . 1:1461(1460) ack 1
++0    > P. 1461:2001(540) ack 1
++0.1  < . 1:1(0) ack 2001 win 0
++0    write(4, ..., 500) = 500
+";
+
+#[test]
+fn a_huge_wait_fails_at_the_first_unexpected_probe() {
+    // Why: with a wait of 10^11 s the first probe (at 0.5) is a segment no
+    // line expects, so the script fails there and then; before, the
+    // runner ran the persist timer for the whole wait, queueing ten
+    // million probes (785 MB) and reporting a timer spin.
+    assert_eq!(
+        fails(&format!(
+            "{PERSISTING}+100000000000 < . 1:1(0) ack 2001 win 0\n"
+        )),
+        "t.pkt:13: unexpected > . 2000:2000(0) ack 1 win 64240 at 0.500000 (no > line expects it before this line)"
+    );
+}
+
+#[test]
+fn huge_and_overflowing_times_are_clear_errors() {
+    // With nothing to send, the wait reaches the end of the virtual clock
+    // (10^9 s): an error, not a jump to a time the stack cannot hold.
+    assert_eq!(
+        fails("+100000000000 < . 1:1(0) ack 1 win 65535\n"),
+        "t.pkt:8: this wait goes past the end of tcpsim's virtual clock at 1000000000.000000 (about 31.7 years)"
+    );
+    // Relative times that add up past u64 microseconds saturate into the
+    // same error.
+    assert_eq!(
+        fails("+18446744073709 close(4) = 0\n+18446744073709 close(4) = -1 EBADF\n"),
+        "t.pkt:8: this wait goes past the end of tcpsim's virtual clock at 1000000000.000000 (about 31.7 years)"
+    );
+    // A literal beyond u64 microseconds is a syntax error.
+    let e = run_text("t.pkt", "18446744073710 close(3) = 0\n", 1).unwrap_err();
+    assert_eq!(e.to_string(), "t.pkt:1:1: time is out of range");
+    // A poll timeout of i64::MAX milliseconds blocks (no overflow); the
+    // script ends with the call still blocked past its END.
+    assert_eq!(
+        fails("+0...1 poll([{fd=4, events=POLLIN, revents=0}], 1, 9223372036854775807) = 0\n"),
+        "t.pkt:8: poll: expected to return at 1.100000, still blocked when the script ended"
+    );
+    // A tolerance of u64::MAX microseconds does not overflow either.
+    let text = format!(
+        "--tolerance_usecs=18446744073709551615\n{ACCEPTED}+0    write(4, ..., 10) = 10\n+1    > P. 1:11(10) ack 1\n"
+    );
+    run_text("t.pkt", &text, 1).unwrap();
+}
+
+#[test]
 fn deeply_nested_brackets_are_an_error_with_line_and_column() {
     // Why: 30,000 nested brackets overflowed the recursive parser's stack
     // (exit 134); the depth is bounded and the message points at the

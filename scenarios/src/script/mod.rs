@@ -14,12 +14,24 @@
 //!   other `--option` is ignored with a warning (they tune packetdrill's
 //!   harness, not TCP). Backtick shell lines are ignored with a warning.
 //! - Times: `0.100` (absolute seconds), `+0.1` / `+.1` (after the previous
-//!   event), `*` (any time), `0.1~0.2` (a range). A system call may give
-//!   `START...END`: it is expected to block and return at END (when START is
-//!   relative, END counts from the same base, as in packetdrill; `...+D`
-//!   means D after START). A call given one time must return at once
-//!   (within the tolerance). Events after a blocking call are timed from
-//!   its start.
+//!   event), `*` (any time), `0.1~0.2` (a range). A relative time counts
+//!   from when the previous event actually happened, as packetdrill's
+//!   `adjust_relative_event_times`: after a `>` line, from when its segment
+//!   left (anywhere in a range, within the tolerance, or at any time for
+//!   `*`; for a run of segments, when the last left). An absolute time
+//!   earlier than the absolute time just before it is an error, with
+//!   packetdrill's message (`time goes backward in script from 300000 usec
+//!   to 200000 usec`); a `<` line or a call written for a time the script
+//!   has already passed (beyond the tolerance) is a timing error. A
+//!   system call may give `START...END`: it must return at END, blocking
+//!   until then (when START is relative, END counts from the same base, as
+//!   in packetdrill; `...+D` means D after START); one whose END is START
+//!   (within the tolerance) may return at once. A call given one time must
+//!   return at once (within the tolerance). Events after a blocking call
+//!   are timed from its start. The virtual clock ends at 10^9 s (about 31.7
+//!   years): a script may write later times, and fails when it would have
+//!   to reach one (after the stack's own output up to there has been
+//!   judged: a wait of 10^11 s with a probe due fails at the probe).
 //! - Packets: `FLAGS start:end(len) [ack N] [win N] [<options>]` with flags
 //!   from `S F R P .` (`.` is ACK). As in packetdrill, `ack N` on a segment
 //!   without `.` fills the acknowledgment field with N as written
@@ -69,8 +81,9 @@
 //!
 //! Each `>` line must find the stack's next segment at its time; a segment
 //! that no `>` line expects is an error, as is a call whose result or errno
-//! differs. The first mismatch stops the script with one message naming
-//! the file, the line, what was expected and what the stack did:
+//! differs. The first mismatch stops the script, at the time it happened,
+//! with one message naming the file, the line, what was expected and what
+//! the stack did:
 //!
 //! ```text
 //! close.pkt:14: expected > F. 1001:1001(0) ack 2 at 0.400000, got > R. 1001:1001(0) ack 2 at 0.400000

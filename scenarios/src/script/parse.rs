@@ -178,9 +178,37 @@ pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
             pos: indent,
             depth: 0,
         };
-        script.events.push(p.event()?);
+        let event = p.event()?;
+        check_time_order(name, script.events.last(), &event)?;
+        script.events.push(event);
     }
     Ok(script)
+}
+
+/// The absolute start of an event's time, if it has one: `0.1` or `0.1~0.2`.
+fn absolute_start(when: When) -> Option<Micros> {
+    match when {
+        When::At(TimeExpr::Absolute(us)) | When::Range(TimeExpr::Absolute(us), _) => Some(us),
+        _ => None,
+    }
+}
+
+/// As packetdrill (run.c, get_next_event): an absolute time earlier than
+/// the absolute time of the event just before it is an error, with
+/// packetdrill's message. (Times after a relative or `*` event are
+/// checked when the script runs: the runner cannot go back in time.)
+fn check_time_order(name: &str, prev: Option<&Event>, event: &Event) -> Result<(), ScriptError> {
+    if let Some(prev) = prev
+        && let (Some(before), Some(now)) = (absolute_start(prev.when), absolute_start(event.when))
+        && now < before
+    {
+        return Err(ScriptError::line(
+            name,
+            event.line,
+            format!("time goes backward in script from {before} usec to {now} usec"),
+        ));
+    }
+    Ok(())
 }
 
 /// An event's text (one line, or several joined with a space), its first

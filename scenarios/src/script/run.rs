@@ -54,14 +54,38 @@ pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
         events: script.events.len(),
         segments_in: r.segments_in,
         segments_out: r.segments_out,
-        end: r.last_time,
+        end: instant_to_micros(r.last_time),
         warnings: script.warnings.clone(),
     })
 }
 
-/// Upper bound on timer firings while advancing, against a stack bug that
-/// would otherwise spin forever.
-const TIMER_BUDGET: u64 = 10_000_000;
+/// Upper bound on timer firings at one instant, against a stack bug that
+/// would otherwise spin forever without time passing.
+const SAME_INSTANT_BUDGET: u64 = 100_000;
+
+/// Upper bound on timer firings in one wait: a timer that keeps firing
+/// (a persist or keepalive timer over a wait of years, with nothing the
+/// script could object to) would otherwise run for minutes.
+const TIMER_BUDGET: u64 = 1_000_000;
+
+/// The end of the virtual clock, 10^9 s (about 31.7 years): the stack's
+/// clock counts u64 nanoseconds, and this leaves its timers room. A script
+/// may write later times; the runner fails when it would have to reach
+/// one (after the stack has had its say up to here).
+const CLOCK_END_US: Micros = 1_000_000_000 * 1_000_000;
+const CLOCK_END: Instant = Instant(CLOCK_END_US * 1_000);
+
+/// What [`Runner::advance`] does with the segments the stack sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Collect {
+    /// Stop at the first one (a `>` line is waiting for it).
+    First,
+    /// Queue them, and stop at the first one that no `>` line can claim
+    /// any more (sent more than the tolerance before the target): it
+    /// fails the script at its time, so running on would only pile up
+    /// more of them.
+    UntilUnexpected,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FdKind {
@@ -128,7 +152,7 @@ struct Pending {
     /// When it must return: [lo, hi] in stack time.
     lo: Instant,
     hi: Instant,
-    end: Micros,
+    end: Instant,
     /// Bytes still to write (a blocking `write`).
     remaining: usize,
 }
@@ -139,8 +163,8 @@ struct Runner<'s> {
     now: Instant,
     tolerance: u64,
     index: usize,
-    /// Script time of the previous event (the base of `+` times).
-    last_time: Micros,
+    /// When the previous event happened (the base of `+` times).
+    last_time: Instant,
     /// Segments the stack sent that no `>` line has claimed: (time, bytes).
     outq: VecDeque<(Instant, Vec<u8>)>,
     scratch: Vec<u8>,
@@ -162,8 +186,19 @@ struct Runner<'s> {
     poll_deadline: Option<Instant>,
 }
 
+/// Script time to stack time. Times past [`CLOCK_END`] map to
+/// [`PAST_CLOCK_END`] (never onto `Instant(u64::MAX)`, which stands for
+/// "no limit").
 fn micros_to_instant(us: Micros) -> Instant {
-    Instant(us.saturating_mul(1_000))
+    Instant(us.min(CLOCK_END_US + 1) * 1_000)
+}
+
+/// Where every time past the end of the clock lands.
+const PAST_CLOCK_END: Instant = Instant((CLOCK_END_US + 1) * 1_000);
+
+/// `t + ns`, or [`PAST_CLOCK_END`] if that is past the end of the clock.
+fn later(t: Instant, ns: u64) -> Instant {
+    Instant(t.0.saturating_add(ns).min(PAST_CLOCK_END.0))
 }
 
 fn instant_to_micros(t: Instant) -> Micros {
@@ -172,10 +207,6 @@ fn instant_to_micros(t: Instant) -> Micros {
 
 fn fmt_time(t: Instant) -> String {
     let us = instant_to_micros(t);
-    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
-}
-
-fn fmt_micros(us: Micros) -> String {
     format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
 }
 
@@ -227,7 +258,7 @@ impl<'s> Runner<'s> {
             now: Instant(0),
             tolerance: script.tolerance,
             index: 0,
-            last_time: 0,
+            last_time: Instant(0),
             outq: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
             fds: BTreeMap::new(),
@@ -253,32 +284,27 @@ impl<'s> Runner<'s> {
         ScriptError::line(&self.script.name, line, msg)
     }
 
-    fn resolve(&self, t: TimeExpr) -> Micros {
+    /// A time as written, in stack time: relative times count from when
+    /// the previous event happened.
+    fn resolve(&self, t: TimeExpr) -> Instant {
         match t {
-            TimeExpr::Absolute(us) => us,
-            TimeExpr::Relative(us) => self.last_time.saturating_add(us),
+            TimeExpr::Absolute(us) => micros_to_instant(us),
+            TimeExpr::Relative(us) => later(self.last_time, micros_to_instant(us).0),
         }
     }
 
-    /// The acceptable window of an event's time, in stack time.
-    fn window(&self, when: When) -> (Instant, Instant, Option<Micros>) {
-        let tol = self.tolerance;
+    /// The acceptable window of an event's time, in stack time, and the
+    /// time it is written for (the start of a range).
+    fn window(&self, when: When) -> (Instant, Instant, Option<Instant>) {
+        let tol = self.tolerance_ns();
         match when {
             When::At(t) => {
-                let us = self.resolve(t);
-                (
-                    micros_to_instant(us.saturating_sub(tol)),
-                    micros_to_instant(us.saturating_add(tol)),
-                    Some(us),
-                )
+                let at = self.resolve(t);
+                (Instant(at.0.saturating_sub(tol)), later(at, tol), Some(at))
             }
             When::Range(a, b) => {
                 let (a, b) = (self.resolve(a), self.resolve(b));
-                (
-                    micros_to_instant(a.saturating_sub(tol)),
-                    micros_to_instant(b.saturating_add(tol)),
-                    Some(a),
-                )
+                (Instant(a.0.saturating_sub(tol)), later(b, tol), Some(a))
             }
             When::Any => (self.now, Instant(u64::MAX), None),
         }
@@ -286,6 +312,27 @@ impl<'s> Runner<'s> {
 
     fn event(&mut self, ev: &Event) -> Result<(), ScriptError> {
         let (lo, hi, nominal) = self.window(ev.when);
+        // The clock cannot go back: an inbound segment or a call written
+        // for a time already past (beyond the tolerance) is a timing error,
+        // as packetdrill's check_event_time reports it. (An outbound line
+        // finds its segment late, or none.)
+        if !matches!(&ev.kind, EventKind::Packet(p) if p.direction == Direction::Outbound)
+            && let Some(at) = nominal
+            && hi < self.now
+        {
+            let what = match ev.kind {
+                EventKind::Packet(_) => "inbound packet",
+                EventKind::Call(_) => "system call start",
+            };
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "timing error: expected {what} at {}, but the script is already at {}",
+                    fmt_time(at),
+                    fmt_time(self.now)
+                ),
+            ));
+        }
         if let When::Range(a, b) = ev.when
             && self.resolve(b) < self.resolve(a)
         {
@@ -296,15 +343,15 @@ impl<'s> Runner<'s> {
                 self.expect_outbound(ev, p, lo, hi, nominal)?;
             }
             EventKind::Packet(p) => {
-                let at = nominal.map_or(self.now, micros_to_instant).max(self.now);
-                self.advance(at, false)?;
+                let at = nominal.unwrap_or(self.now).max(self.now);
+                self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
                 self.inject(ev.line, p)?;
-                self.last_time = nominal.unwrap_or(instant_to_micros(self.now));
+                self.last_time = at;
             }
             EventKind::Call(c) => {
-                let at = nominal.map_or(self.now, micros_to_instant).max(self.now);
-                self.advance(at, false)?;
+                let at = nominal.unwrap_or(self.now).max(self.now);
+                self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
                 if let Some(p) = &self.pending {
                     return Err(self.fail(
@@ -315,7 +362,7 @@ impl<'s> Runner<'s> {
                         ),
                     ));
                 }
-                let start = nominal.unwrap_or(instant_to_micros(self.now));
+                let start = at;
                 // As packetdrill: when the start is relative, the END of
                 // `START...END` is relative to the same base (the previous
                 // event), so `+0.1...0.3` ends 0.3 s after the previous
@@ -323,9 +370,11 @@ impl<'s> Runner<'s> {
                 let base = self.last_time;
                 let start_relative = matches!(ev.when, When::At(TimeExpr::Relative(_)));
                 let end = ev.end.map(|e| match e {
-                    TimeExpr::Absolute(us) if start_relative => base.saturating_add(us),
-                    TimeExpr::Absolute(us) => us,
-                    TimeExpr::Relative(us) => start.saturating_add(us),
+                    TimeExpr::Absolute(us) if start_relative => {
+                        later(base, micros_to_instant(us).0)
+                    }
+                    TimeExpr::Absolute(us) => micros_to_instant(us),
+                    TimeExpr::Relative(us) => later(start, micros_to_instant(us).0),
                 });
                 if let Some(end) = end
                     && end < start
@@ -341,46 +390,91 @@ impl<'s> Runner<'s> {
 
     // ----- time -----
 
-    /// Runs the stack's timers up to `to` (stopping early once a segment is
-    /// queued if `stop_on_segment`), collecting what it sends.
-    fn advance(&mut self, to: Instant, stop_on_segment: bool) -> Result<(), ScriptError> {
-        let mut budget = TIMER_BUDGET;
+    /// Runs the stack's timers up to `to`, collecting what it sends as
+    /// `collect` says; returns early when that says to stop.
+    fn advance(&mut self, to: Instant, collect: Collect) -> Result<(), ScriptError> {
+        // `Instant(u64::MAX)` is "no limit" (a `*` line): run while the
+        // stack has timers, but never move the clock there.
+        let unbounded = to == Instant(u64::MAX);
+        let limit = to.min(CLOCK_END);
+        let from = self.now;
+        let mut fired = 0u64;
+        let mut same_instant = 0u64;
         loop {
             self.flush()?;
-            if stop_on_segment && !self.outq.is_empty() {
-                return Ok(());
+            match collect {
+                Collect::First if !self.outq.is_empty() => return Ok(()),
+                Collect::UntilUnexpected if self.doomed(to) => return Ok(()),
+                _ => {}
             }
             let next = match (self.ep.poll_timeout(), self.poll_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            match next {
-                Some(t) if t <= to => {
-                    let t = t.max(self.now);
-                    self.check_deadline(t)?;
-                    self.now = t;
-                    if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
-                        self.poll_deadline = None;
-                    }
-                    self.ep.handle_timeout(t);
-                    budget -= 1;
-                    if budget == 0 {
-                        return Err(self.fail(
-                            self.line(),
-                            format!(
-                                "the stack's timers fired {TIMER_BUDGET} times without time passing"
-                            ),
-                        ));
-                    }
-                }
-                _ => break,
+            let Some(t) = next.filter(|&t| t <= limit) else {
+                break;
+            };
+            let t = t.max(self.now);
+            self.check_deadline(t)?;
+            same_instant = if t == self.now { same_instant + 1 } else { 0 };
+            fired += 1;
+            if same_instant >= SAME_INSTANT_BUDGET {
+                return Err(self.fail(
+                    self.line(),
+                    format!(
+                        "the stack's timers fired {SAME_INSTANT_BUDGET} times at {} without time passing",
+                        fmt_time(t)
+                    ),
+                ));
             }
+            if fired > TIMER_BUDGET {
+                return Err(self.fail(
+                    self.line(),
+                    format!(
+                        "the stack's timers fired {TIMER_BUDGET} times between {} and {} and keep firing; tcpsim gives up on this wait",
+                        fmt_time(from),
+                        fmt_time(t)
+                    ),
+                ));
+            }
+            self.now = t;
+            if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
+                self.poll_deadline = None;
+            }
+            self.ep.handle_timeout(t);
         }
-        if to > self.now && to != Instant(u64::MAX) {
+        if unbounded {
+            return Ok(());
+        }
+        if to > CLOCK_END {
+            // A call that had to return before then is the first failure.
+            self.check_deadline(CLOCK_END)?;
+            return Err(self.fail(
+                self.line(),
+                format!(
+                    "this wait goes past the end of tcpsim's virtual clock at {} (about 31.7 years)",
+                    fmt_time(CLOCK_END)
+                ),
+            ));
+        }
+        if to > self.now {
             self.check_deadline(to)?;
             self.now = to;
         }
         Ok(())
+    }
+
+    /// The tolerance in stack time.
+    fn tolerance_ns(&self) -> u64 {
+        self.tolerance.saturating_mul(1_000)
+    }
+
+    /// The oldest queued segment can no longer be claimed by an event at
+    /// `at`: it went out more than the tolerance before.
+    fn doomed(&self, at: Instant) -> bool {
+        self.outq
+            .front()
+            .is_some_and(|(t, _)| t.0.saturating_add(self.tolerance_ns()) < at.0)
     }
 
     /// Collects transmitted segments and application events, and completes
@@ -440,7 +534,7 @@ impl<'s> Runner<'s> {
                 format!(
                     "{}: expected to return at {}, still blocked at {}",
                     p.call.name,
-                    fmt_micros(p.end),
+                    fmt_time(p.end),
                     fmt_time(t)
                 ),
             ));
@@ -449,8 +543,8 @@ impl<'s> Runner<'s> {
     }
 
     fn check_unexpected(&self, line: usize, at: Instant) -> Result<(), ScriptError> {
-        if let Some((t, bytes)) = self.outq.front()
-            && t.0.saturating_add(self.tolerance * 1_000) < at.0
+        if self.doomed(at)
+            && let Some((t, bytes)) = self.outq.front()
         {
             return Err(self.fail(
                 line,
@@ -484,7 +578,7 @@ impl<'s> Runner<'s> {
         // A call still blocked runs on to its deadline: its return is part
         // of the script.
         if let Some(hi) = self.pending.as_ref().map(|p| p.hi) {
-            self.advance(hi, false)?;
+            self.advance(hi, Collect::First)?;
             let line = self.pending.as_ref().map_or(1, |p| p.line);
             self.check_none_left(line)?;
         }
@@ -495,7 +589,7 @@ impl<'s> Runner<'s> {
                 format!(
                     "{}: expected to return at {}, still blocked when the script ended",
                     p.call.name,
-                    fmt_micros(p.end)
+                    fmt_time(p.end)
                 ),
             ));
         }
@@ -510,13 +604,13 @@ impl<'s> Runner<'s> {
         spec: &PacketSpec,
         lo: Instant,
         hi: Instant,
-        nominal: Option<Micros>,
+        nominal: Option<Instant>,
     ) -> Result<(), ScriptError> {
         if self.outq.is_empty() {
-            self.advance(hi, true)?;
+            self.advance(hi, Collect::First)?;
         }
         let expected_at = match nominal {
-            Some(us) => fmt_micros(us),
+            Some(at) => fmt_time(at),
             None => "*".to_string(),
         };
         let Some((t, bytes)) = self.outq.pop_front() else {
@@ -546,10 +640,11 @@ impl<'s> Runner<'s> {
         // payload than one segment carries matches the run of consecutive
         // segments that adds up to it, the way a TSO/GSO burst from Linux
         // appears as one large packet on packetdrill's tun device.
+        let mut last_at = t;
         if spec.flags & (SYN | RST) == 0 && got.len > 0 && spec.len > got.len {
             while got.len < spec.len {
                 if self.outq.is_empty() {
-                    self.advance(hi, true)?;
+                    self.advance(hi, Collect::First)?;
                 }
                 let Some(next) = self.outq.front().and_then(|(at, b)| Some((*at, seen(b)?))) else {
                     break;
@@ -566,6 +661,7 @@ impl<'s> Runner<'s> {
                     break;
                 }
                 self.outq.pop_front();
+                last_at = at;
                 got.len += next.len;
                 got.flags |= next.flags & (PSH | FIN);
                 got.window = next.window;
@@ -588,7 +684,11 @@ impl<'s> Runner<'s> {
             ));
         }
         self.learn_ts_offset(spec, &got);
-        self.last_time = nominal.unwrap_or(instant_to_micros(t));
+        // As packetdrill's adjust_relative_event_times: the next relative
+        // time counts from when this segment actually left (anywhere in a
+        // range, within the tolerance, or at any time for `*`); for a run
+        // of segments, when the last of them left.
+        self.last_time = last_at;
         Ok(())
     }
 
@@ -912,8 +1012,8 @@ impl<'s> Runner<'s> {
         &mut self,
         line: usize,
         c: &CallSpec,
-        start: Micros,
-        end: Option<Micros>,
+        start: Instant,
+        end: Option<Instant>,
     ) -> Result<(), ScriptError> {
         let name = c.name.as_str();
         let result = match name {
@@ -932,13 +1032,13 @@ impl<'s> Runner<'s> {
                         // It blocks: it must return at END (or at once, if
                         // the line gave a single time).
                         let end = end.unwrap_or(start);
-                        let tol = self.tolerance;
+                        let tol = self.tolerance_ns();
                         let remaining = self.write_left;
                         self.pending = Some(Pending {
                             line,
                             call: c.clone(),
-                            lo: micros_to_instant(end.saturating_sub(tol)),
-                            hi: micros_to_instant(end.saturating_add(tol)),
+                            lo: Instant(end.0.saturating_sub(tol)),
+                            hi: later(end, tol),
                             end,
                             remaining,
                         });
@@ -955,12 +1055,17 @@ impl<'s> Runner<'s> {
                 ));
             }
         };
-        if let Some(end) = end {
+        // As packetdrill, which checks only when the call returned: one
+        // given `START...END` may return at once if END is now (within the
+        // tolerance), as `0.1...0.1` says.
+        if let Some(end) = end
+            && self.now.0.saturating_add(self.tolerance_ns()) < end.0
+        {
             return Err(self.fail(
                 line,
                 format!(
                     "{name}: expected to block until {}, returned at once at {}",
-                    fmt_micros(end),
+                    fmt_time(end),
                     fmt_time(self.now)
                 ),
             ));
@@ -988,7 +1093,7 @@ impl<'s> Runner<'s> {
                         format!(
                             "{}: expected to return at {}, returned at {}",
                             p.call.name,
-                            fmt_micros(p.end),
+                            fmt_time(p.end),
                             fmt_time(self.now)
                         ),
                     ));
@@ -1670,7 +1775,7 @@ impl<'s> Runner<'s> {
             if !resumed {
                 self.poll_deadline = u64::try_from(timeout)
                     .ok()
-                    .map(|ms| self.now + stack::Duration::from_millis(ms));
+                    .map(|ms| self.now + stack::Duration(ms.saturating_mul(1_000_000)));
             }
             return Ok(None);
         }
