@@ -2,7 +2,7 @@
 //! mismatch is reported as one message naming the file, the line, what
 //! was expected and what the stack did.
 
-use scenarios::script::run_text;
+use scenarios::script::{Options, run_text, run_text_with};
 use std::path::PathBuf;
 
 fn suite() -> Vec<PathBuf> {
@@ -16,16 +16,21 @@ fn suite() -> Vec<PathBuf> {
     files
 }
 
+/// The team's own scripts are held to the stronger end check: nothing the
+/// stack sends after the last line goes unaccounted for.
+const STRICT: Options = Options { strict_end: true };
+
 #[test]
 fn the_script_suite_passes_at_every_seed() {
     // Script numbers are relative to the ISNs, so the stack's keyed ISNs
-    // (which change with the seed) must not change any verdict.
+    // (which change with the seed) must not change any verdict; and with
+    // --strict-end, no script leaves a segment unaccounted for at its end.
     let files = suite();
     assert!(files.len() >= 40, "only {} scripts", files.len());
     let mut failures = Vec::new();
     for seed in [1, 2, 0xdead_beef] {
         for f in &files {
-            if let Err(e) = scenarios::script::run_file(f, seed) {
+            if let Err(e) = scenarios::script::run_file_with(f, seed, STRICT) {
                 failures.push(format!("seed {seed}: {e}"));
             }
         }
@@ -45,8 +50,12 @@ const ACCEPTED: &str = "\
 ";
 
 fn fails(extra: &str) -> String {
+    fails_with(extra, Options::default())
+}
+
+fn fails_with(extra: &str, options: Options) -> String {
     let text = format!("{ACCEPTED}{extra}");
-    match run_text("t.pkt", &text, 1) {
+    match run_text_with("t.pkt", &text, 1, options) {
         Ok(_) => panic!("the script passed:\n{text}"),
         Err(e) => e.to_string(),
     }
@@ -114,10 +123,26 @@ fn unexpected_packet() {
         fails("+0    write(4, ..., 10) = 10\n+0.1  < . 1:1(0) ack 11 win 65535\n"),
         "t.pkt:9: unexpected > P. 1:11(10) ack 1 win 64240 at 0.100000 (no > line expects it before this line)"
     );
-    // ...and at the end of the script.
+}
+
+#[test]
+fn segments_after_the_last_line_are_ignored_unless_strict_end() {
+    // As packetdrill: the data the last line's write sends is after the
+    // end of the script, so it passes; --strict-end (the team's suite)
+    // still names it.
+    passes("+0    write(4, ..., 10) = 10\n");
     assert_eq!(
-        fails("+0    write(4, ..., 10) = 10\n"),
+        fails_with("+0    write(4, ..., 10) = 10\n", STRICT),
         "t.pkt:8: unexpected > P. 1:11(10) ack 1 win 64240 at 0.100000 (no > line expects it)"
+    );
+    // A call still blocked at the end runs to its deadline (the poll
+    // returns 0 at 2.1); the retransmission the stack sends meanwhile is
+    // after the last line too.
+    let blocked = "+0    write(4, ..., 10) = 10\n+0    > P. 1:11(10) ack 1\n+0...2 poll([{fd=4, events=POLLIN, revents=0}], 1, 2000) = 0\n";
+    passes(blocked);
+    assert_eq!(
+        fails_with(blocked, STRICT),
+        "t.pkt:10: unexpected > P. 1:11(10) ack 1 win 64240 at 0.400000 (no > line expects it)"
     );
 }
 
@@ -236,6 +261,38 @@ fn the_seed_notes_script_runs() {
         e.to_string(),
         "seed.pkt:11: unexpected > . 1:1461(1460) ack 1 win 502 at 0.250000 (no > line expects it before this line)"
     );
+}
+
+#[test]
+fn tcpsim_script_takes_strict_end() {
+    // Why: the CLI must reach the same two verdicts. The data of the last
+    // line's write is sent after the end of the script: ignored by
+    // default (exit 0), named with --strict-end (exit 1).
+    let dir = std::env::temp_dir().join(format!("tcpsim-strict-end-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("last-write.pkt");
+    std::fs::write(&file, format!("{ACCEPTED}+0    write(4, ..., 10) = 10\n")).unwrap();
+    let tcpsim = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+            .arg("script")
+            .args(extra)
+            .arg(&file)
+            .output()
+            .expect("tcpsim runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = tcpsim(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = tcpsim(&["--strict-end"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("last-write.pkt:8: unexpected > P. 1:11(10) ack 1 win 64240 at 0.100000 (no > line expects it)"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -81,9 +81,12 @@
 //!
 //! Each `>` line must find the stack's next segment at its time; a segment
 //! that no `>` line expects is an error, as is a call whose result or errno
-//! differs. The first mismatch stops the script, at the time it happened,
-//! with one message naming the file, the line, what was expected and what
-//! the stack did:
+//! differs. A segment the stack sends after the last line (or while a call
+//! blocked on the last line waits for its END) is not checked, as in
+//! packetdrill, unless the script runs with `--strict-end`
+//! ([`Options::strict_end`]; the team's own suite does). The first
+//! mismatch stops the script, at the time it happened, with one message
+//! naming the file, the line, what was expected and what the stack did:
 //!
 //! ```text
 //! close.pkt:14: expected > F. 1001:1001(0) ack 2 at 0.400000, got > R. 1001:1001(0) ack 2 at 0.400000
@@ -104,7 +107,7 @@ mod parse;
 mod run;
 
 pub use parse::{Script, parse};
-pub use run::{Report, run};
+pub use run::{Report, run, run_with};
 
 use std::fmt;
 use std::path::Path;
@@ -152,14 +155,38 @@ impl fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
+/// How a script is judged, beyond what the script itself says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--strict-end`: a segment the stack sends after the last line (or
+    /// during a call still blocked there) fails the script. packetdrill
+    /// ignores them, and so does the default.
+    pub strict_end: bool,
+}
+
 /// Parses and runs one script from text. `name` appears in messages.
 pub fn run_text(name: &str, text: &str, seed: u64) -> Result<Report, ScriptError> {
+    run_text_with(name, text, seed, Options::default())
+}
+
+/// [`run_text`] with [`Options`].
+pub fn run_text_with(
+    name: &str,
+    text: &str,
+    seed: u64,
+    options: Options,
+) -> Result<Report, ScriptError> {
     let script = parse(name, text)?;
-    run(&script, seed)
+    run_with(&script, seed, options)
 }
 
 /// Reads, parses and runs one script file. Messages name the file as given.
 pub fn run_file(path: &Path, seed: u64) -> Result<Report, ScriptError> {
+    run_file_with(path, seed, Options::default())
+}
+
+/// [`run_file`] with [`Options`].
+pub fn run_file_with(path: &Path, seed: u64, options: Options) -> Result<Report, ScriptError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
         file: name.clone(),
@@ -167,5 +194,5 @@ pub fn run_file(path: &Path, seed: u64) -> Result<Report, ScriptError> {
         column: None,
         message: format!("cannot read the script: {e}"),
     })?;
-    run_text(&name, &text, seed)
+    run_text_with(&name, &text, seed, options)
 }

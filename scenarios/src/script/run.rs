@@ -5,11 +5,11 @@
 //! gives the stack's socket API BSD shape (fds from 3, O_NONBLOCK, SO_ERROR,
 //! blocking calls), and the two ISNs that script numbers are relative to.
 
-use super::ScriptError;
 use super::parse::{
     ACK, CallSpec, Direction, Event, EventKind, Expr, FIN, Micros, OptionSpec, OptionsSpec, PSH,
     PacketSpec, RST, SYN, Script, TimeExpr, URG, When,
 };
+use super::{Options, ScriptError};
 use stack::cc::CongestionAlgorithm;
 use stack::wire::{self, Flags, IpPair, SackBlock, TcpOptions, TcpPacket, TcpRepr};
 use stack::{
@@ -44,7 +44,12 @@ pub struct Report {
 /// Runs `script`; `seed` keys the stack's ISNs (script numbers are
 /// relative, so a passing script passes at every seed).
 pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
-    let mut r = Runner::new(script, seed);
+    run_with(script, seed, Options::default())
+}
+
+/// [`run`] with [`Options`].
+pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, ScriptError> {
+    let mut r = Runner::new(script, seed, options);
     for (i, ev) in script.events.iter().enumerate() {
         r.index = i;
         r.event(ev)?;
@@ -85,6 +90,9 @@ enum Collect {
     /// fails the script at its time, so running on would only pile up
     /// more of them.
     UntilUnexpected,
+    /// Drop them: they come after the last line, which packetdrill
+    /// ignores.
+    Discard,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +167,7 @@ struct Pending {
 
 struct Runner<'s> {
     script: &'s Script,
+    options: Options,
     ep: Endpoint,
     now: Instant,
     tolerance: u64,
@@ -242,7 +251,7 @@ fn seen(bytes: &[u8]) -> Option<Seen> {
 }
 
 impl<'s> Runner<'s> {
-    fn new(script: &'s Script, seed: u64) -> Runner<'s> {
+    fn new(script: &'s Script, seed: u64, options: Options) -> Runner<'s> {
         let mut secret = [0u8; 16];
         secret[..8].copy_from_slice(&seed.to_le_bytes());
         secret[8..].copy_from_slice(b"pktdrill");
@@ -254,6 +263,7 @@ impl<'s> Runner<'s> {
         };
         Runner {
             script,
+            options,
             ep: Endpoint::new(LOCAL_IP, config),
             now: Instant(0),
             tolerance: script.tolerance,
@@ -405,6 +415,12 @@ impl<'s> Runner<'s> {
             match collect {
                 Collect::First if !self.outq.is_empty() => return Ok(()),
                 Collect::UntilUnexpected if self.doomed(to) => return Ok(()),
+                Collect::Discard => {
+                    self.outq.clear();
+                    if self.pending.is_none() {
+                        return Ok(());
+                    }
+                }
                 _ => {}
             }
             let next = match (self.ep.poll_timeout(), self.poll_deadline) {
@@ -575,12 +591,22 @@ impl<'s> Runner<'s> {
 
     fn finish(&mut self) -> Result<(), ScriptError> {
         self.flush()?;
+        let strict = self.options.strict_end;
+        // As packetdrill: what the stack sends after the last line is not
+        // the script's business (unless --strict-end).
+        if !strict {
+            self.outq.clear();
+        }
         // A call still blocked runs on to its deadline: its return is part
         // of the script.
         if let Some(hi) = self.pending.as_ref().map(|p| p.hi) {
-            self.advance(hi, Collect::First)?;
-            let line = self.pending.as_ref().map_or(1, |p| p.line);
-            self.check_none_left(line)?;
+            if strict {
+                self.advance(hi, Collect::First)?;
+                let line = self.pending.as_ref().map_or(1, |p| p.line);
+                self.check_none_left(line)?;
+            } else {
+                self.advance(hi, Collect::Discard)?;
+            }
         }
         self.check_none_left(self.script.events.last().map_or(1, |e| e.line))?;
         if let Some(p) = &self.pending {
@@ -2065,7 +2091,7 @@ mod tests {
     /// stack's ISN taken to be 1000.
     fn injected(text: &str) -> (u32, Flags) {
         let script = parse("t.pkt", text).unwrap_or_else(|e| panic!("{e}"));
-        let mut r = Runner::new(&script, 1);
+        let mut r = Runner::new(&script, 1, Options::default());
         r.local_isn = Some(1000);
         let EventKind::Packet(p) = &script.events[0].kind else {
             panic!("not a packet line")
