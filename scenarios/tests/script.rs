@@ -510,6 +510,11 @@ mod never_panics {
                 "+0 < P. 1:65001(65000) ack 4294967295 win 65535 <sack 1:2 3:4 5:6 7:8>\n"
                     .to_string()
             ),
+            Just("+100000000000 < . 1:1(0) ack 1 win 0\n".to_string()),
+            Just("0.1...0.1 read(4, ..., 10) = 10\n".to_string()),
+            Just("0.05~0.15 > P. 1:11(10) ack 1\n".to_string()),
+            Just("+0 < R 1:1(0) ack 4294967295 win 0\n".to_string()),
+            Just("* > R 0:0(0) ack 0\n".to_string()),
             "[ -~]{0,40}\n",
         ]
     }
