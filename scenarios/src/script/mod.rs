@@ -73,7 +73,6 @@
 //!   remote hosts), so scripts recorded against Linux with TSO/GSO bursts
 //!   such as `> P. 1:2001(2000)` still apply to a stack that sends MSS-sized
 //!   segments.
-//!
 //! - Values (`[...]`, `{...}`) nest at most 100 deep; deeper is a syntax
 //!   error naming the line and column of the first bracket too many.
 //!
