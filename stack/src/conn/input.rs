@@ -221,9 +221,11 @@ impl Connection {
             }
         } else {
             // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            // The SYN's retransmission timer keeps running (Linux: the
+            // SYN,ACK goes again when the SYN's RTO expires, checked with
+            // packetdrill, scripts/simultaneous-open-shutdown.pkt).
             self.set_state(State::SynReceived, env);
             self.syn_pending = true;
-            self.restart_rto(now);
         }
         Disposition::Keep
     }
@@ -560,9 +562,11 @@ impl Connection {
         now: Instant,
         env: &mut Env<'_>,
     ) -> Disposition {
+        // The peer is alive: its ACK answers any zero-window probe (Linux's
+        // tcp_ack clears icsk_probes_out).
+        self.probes_unanswered = 0;
         let acked = seg.ack.diff(self.snd_una);
         let previous_una = self.snd_una;
-        let syn_was_unacked = self.syn_unacked();
         if acked > 0 {
             self.snd_una = seg.ack;
             if self.snd_nxt.diff(self.snd_una) < 0 {
@@ -600,11 +604,6 @@ impl Connection {
             }
         }
 
-        if syn_was_unacked && !self.syn_unacked() && !self.passive {
-            // Our SYN's ACK came after a CLOSE in SYN-RECEIVED had already
-            // moved us on to FIN-WAIT-1 (or CLOSING): the open completed.
-            env.events.push_back(Event::Connected(env.id));
-        }
         // Our FIN acknowledged?
         let fin_acked = self.fin_seq.is_some_and(|fin| seg.ack.diff(fin) > 0);
         match self.state {
@@ -635,7 +634,6 @@ impl Connection {
         // was unacknowledged before it.
         if previous_una == self.iss && self.snd_consumed == 0 {
             data_acked -= 1;
-            self.syn_pending = false;
         }
         if let Some(fin) = self.fin_seq
             && fin.diff(previous_una) >= 0

@@ -205,6 +205,9 @@ pub(crate) struct Connection {
     pub(crate) probe_pending: bool,
     pub(crate) keepalive_probes_sent: u32,
     pub(crate) persist_backoff: u32,
+    /// Zero-window probes sent since the peer's last acceptable ACK
+    /// (Linux's icsk_probes_out).
+    pub(crate) probes_unanswered: u32,
     pub(crate) challenge_window_start: Instant,
     pub(crate) challenge_count: u32,
     /// A RST to send with `<SEQ=SND.NXT><ACK=RCV.NXT>` (abort, unread close).
@@ -302,6 +305,7 @@ impl Connection {
             probe_pending: false,
             keepalive_probes_sent: 0,
             persist_backoff: 0,
+            probes_unanswered: 0,
             challenge_window_start: now,
             challenge_count: 0,
             rst_pending: false,
@@ -489,15 +493,14 @@ impl Connection {
                 // issued and there is no pending data to send, then form a
                 // FIN segment and send it, and enter FIN-WAIT-1 state;
                 // otherwise, queue for processing after entering
-                // ESTABLISHED state." The FIN then sits behind our
-                // unacknowledged SYN (Linux's tcp_shutdown moves to
-                // FIN-WAIT-1 and sends it the same way). With data queued
-                // the close waits: the SYN-RECEIVED ACK step enters
-                // FIN-WAIT-1 once our SYN is acknowledged.
+                // ESTABLISHED state." Linux queues in both cases: its FIN
+                // waits until our SYN is acknowledged (packetdrill on Linux
+                // 6.18: after a simultaneous open, shutdown(SHUT_WR) sends
+                // nothing; the RTO resends the SYN,ACK alone; the FIN
+                // follows the peer's ACK; scripts/simultaneous-open-shutdown).
+                // So the close waits here and the SYN-RECEIVED ACK step
+                // enters FIN-WAIT-1; the FIN never overtakes the SYN.
                 self.fin_queued = true;
-                if self.send_buffer.is_empty() {
-                    self.set_state(State::FinWait1, env);
-                }
                 Ok(())
             }
             State::CloseWait => {
@@ -633,6 +636,14 @@ impl Connection {
                     Disposition::Keep
                 }
                 Timer::Persist => {
+                    // RFC 9293 §3.8.6.1 lets probing go on while the peer
+                    // answers; a peer that answers nothing is dead. Linux
+                    // (tcp_probe_timer) gives up after tcp_retries2
+                    // unanswered probes with ETIMEDOUT, sending no RST.
+                    if self.probes_unanswered >= self.config.data_retries {
+                        return self.fail(SocketError::TimedOut, env);
+                    }
+                    self.probes_unanswered += 1;
                     // RFC 9293 §3.8.6.1: probe the zero window; Linux sends
                     // an ACK with SEQ = SND.UNA - 1 and no data.
                     self.probe_pending = true;
@@ -673,13 +684,8 @@ impl Connection {
         self.rtt.back_off();
         self.rtt_timing = None;
         match self.state {
-            _ if self.syn_unacked() => {
-                // The SYN (or SYN,ACK) goes again; a FIN queued behind it
-                // (CLOSE in SYN-RECEIVED) follows it again from ISS + 1.
+            State::SynSent | State::SynReceived => {
                 self.syn_pending = true;
-                if self.state != State::SynSent && self.state != State::SynReceived {
-                    self.snd_nxt = self.iss + 1;
-                }
             }
             _ => {
                 // RFC 5681 §3.1 loss window, RFC 6582 §3.2 step 4: leave recovery.

@@ -191,9 +191,7 @@ impl Connection {
         match self.state {
             State::Closed | State::Listen => return None,
             State::SynSent => return self.poll_syn(now, false),
-            // The SYN,ACK, also when a FIN waits behind it (CLOSE in
-            // SYN-RECEIVED moved us on to FIN-WAIT-1 before its ACK).
-            _ if self.syn_pending => return self.poll_syn(now, true),
+            State::SynReceived if self.syn_pending => return self.poll_syn(now, true),
             _ => {}
         }
         if let Some(seg) = self.poll_data(now, payload, false) {
