@@ -372,7 +372,9 @@ fn stdout_error(e: io::Error) -> UsageError {
 /// its old contents or the new rendering. A symbolic link is followed (the
 /// file it names is replaced, the link stays), and an existing file keeps
 /// its permissions. Anything else that exists (a device such as
-/// `/dev/null`, a FIFO) is written in place.
+/// `/dev/null`, a FIFO) is written in place. The temporary file exists only
+/// while the finished rendering is written (the folder is probed before the
+/// run), so a kill can at worst leave it behind, never a truncated FILE.
 #[derive(Debug)]
 pub struct OutFile {
     /// The path as the user gave it, for messages.
