@@ -514,8 +514,10 @@ impl Connection {
             | State::LastAck
             | State::TimeWait => Ok(()),
             State::SynSent => {
-                // §3.10.4: CLOSE in SYN-SENT deletes the TCB.
+                // §3.10.4: CLOSE in SYN-SENT deletes the TCB (the endpoint
+                // removes it, timers and all, on seeing CLOSED).
                 self.set_state(State::Closed, env);
+                env.events.push_back(Event::Closed(env.id));
                 Ok(())
             }
             State::Closed | State::Listen => Err(SocketError::NotConnected),
