@@ -61,7 +61,13 @@ pub enum Jitter {
     Exponential { mean: Duration, max: Duration },
 }
 
-/// Random corruption: with `probability`, flip `bits` random bits.
+/// The most bits one corruption may flip: every bit of the largest IPv4
+/// datagram (65,535 bytes). More could only flip some bits twice, and an
+/// unbounded count would let one packet stall the run.
+pub const CORRUPTION_BITS_MAX: u32 = 65_535 * 8;
+
+/// Random corruption: with `probability`, flip `bits` random bits
+/// (1 to [`CORRUPTION_BITS_MAX`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Corruption {
     pub probability: f64,
@@ -124,6 +130,19 @@ fn check_probability(name: &str, p: f64) -> Result<(), LinkConfigError> {
             "{name} = {p} is not a probability in [0, 1]"
         )))
     }
+}
+
+/// A corruption's bit count must be in `1..=CORRUPTION_BITS_MAX`.
+pub(crate) fn check_corruption_bits(name: &str, bits: u32) -> Result<(), LinkConfigError> {
+    if bits == 0 {
+        return Err(LinkConfigError(format!("{name} must be at least 1")));
+    }
+    if bits > CORRUPTION_BITS_MAX {
+        return Err(LinkConfigError(format!(
+            "{name} = {bits} exceeds {CORRUPTION_BITS_MAX}, every bit of the largest IPv4 datagram"
+        )));
+    }
+    Ok(())
 }
 
 impl LinkConfig {
@@ -191,9 +210,7 @@ impl LinkConfig {
         }
         if let Some(c) = self.corruption {
             check_probability("corruption.probability", c.probability)?;
-            if c.bits == 0 {
-                return Err(LinkConfigError("corruption.bits must be at least 1".into()));
-            }
+            check_corruption_bits("corruption.bits", c.bits)?;
         }
         match self.jitter {
             Some(Jitter::Uniform { min, max }) if min > max => {
@@ -517,10 +534,12 @@ impl LinkDirection {
             None => Duration::ZERO,
             Some(Jitter::Uniform { min, max }) => {
                 let span = max.as_nanos() - min.as_nanos();
-                let offset = if span == 0 {
-                    0
-                } else {
-                    rng::below(&mut self.rng, span + 1)
+                // `span + 1` overflows only for the full u64 range, where
+                // every draw is already uniform over it.
+                let offset = match span.checked_add(1) {
+                    _ if span == 0 => 0,
+                    Some(n) => rng::below(&mut self.rng, n),
+                    None => rand_core::RngCore::next_u64(&mut self.rng),
                 };
                 Duration::from_nanos(min.as_nanos() + offset)
             }

@@ -877,6 +877,14 @@ impl World {
                 reason: format!("active window [{from}, {until}) is empty"),
             });
         }
+        if let FaultAction::Corrupt { bits } = rule.action() {
+            crate::link::check_corruption_bits("Corrupt bits", bits).map_err(|error| {
+                SimError::InvalidFault {
+                    rule: rule.name().to_string(),
+                    reason: error.0,
+                }
+            })?;
+        }
         for &(target, change) in rule.changes() {
             self.core
                 .check_change(target, change)
