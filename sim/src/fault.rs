@@ -127,9 +127,10 @@ impl FaultRule {
         (self.active_from, self.active_until)
     }
 
-    /// When the rule fires, also make `change` to `links` (after the packet
-    /// entered its link, so a hold keeps that very packet and a new rate
-    /// applies from the next one). Several changes run in the order added.
+    /// When the rule fires, also make `change` to `links`, right after the
+    /// rule's action has decided its packet's fate (so a hold keeps that
+    /// very packet, a partition loses it in flight, and a new rate applies
+    /// from the next one). Several changes run in the order added.
     pub fn then_change(mut self, links: impl Into<LinkTarget>, change: LinkChange) -> FaultRule {
         self.changes.push((links.into(), change));
         self

@@ -3,9 +3,11 @@
 //! A packet handed to a link direction goes through these steps, in this
 //! order, each drawing only from the direction's own RNG stream:
 //!
-//! 1. **up/down windows**: sent while the link is down, it is dropped (`LinkDown`);
+//! 1. **up/down windows** and run-time partitions: sent while the link is
+//!    down, it is dropped (`LinkDown`);
 //! 2. **fault rules** attached to the direction (see [`crate::fault`]), in the
-//!    order they were added; the first rule that fires decides;
+//!    order they were added, those whose time window holds now; the first
+//!    rule that fires decides;
 //! 3. **drop-tail queue**: packets waiting for or in serialization count
 //!    against `queue_packets_max` / `queue_bytes_max`; over either, `QueueFull`;
 //! 4. **serialization** at `rate_bps` after the packets ahead of it;
