@@ -160,14 +160,15 @@ impl Connection {
                 self.counters.dropped_segments += 1;
                 if !seg.flags.rst() {
                     self.reply_rst = Some(seg.ack);
-                    // Linux (tcp_rcv_synsent_state_process, "previous
-                    // FIN/ACK or RST/ACK might be ignored"): before any
-                    // retransmission, resend the SYN almost at once
-                    // (TCP_TIMEOUT_MIN, 2 jiffies: 2 ms at HZ=1000) rather
-                    // than after a whole initial RTO.
-                    if self.retries == 0 {
-                        self.set_timer(Timer::Retransmit, now + SYN_SENT_QUICK_RETRY);
-                    }
+                }
+                // Linux (tcp_rcv_synsent_state_process, "previous
+                // FIN/ACK or RST/ACK might be ignored"): for any segment
+                // with an unacceptable ACK, a RST,ACK included, and before
+                // any retransmission, resend the SYN almost at once
+                // (TCP_TIMEOUT_MIN, 2 jiffies: 2 ms at HZ=1000) rather than
+                // after a whole initial RTO.
+                if self.retries == 0 {
+                    self.set_timer(Timer::Retransmit, now + SYN_SENT_QUICK_RETRY);
                 }
                 return Disposition::Keep;
             }
