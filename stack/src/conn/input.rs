@@ -395,8 +395,13 @@ impl Connection {
             return Disposition::Keep;
         }
         // RFC 5961 §5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT].
+        // Not in SYN-RECEIVED, where an unacceptable ACK draws a RST
+        // (RFC 9293 §3.10.7.4 fifth step, below; Linux tcp_check_req hands
+        // it to the listener, which resets it).
         let ack_floor = self.snd_una - self.max_snd_wnd;
-        if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
+        if self.state != State::SynReceived
+            && (seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0)
+        {
             self.counters.dropped_segments += 1;
             self.challenge_ack(now, seg);
             return Disposition::Keep;
