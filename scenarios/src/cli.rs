@@ -5,7 +5,7 @@
 //! - `tcpsim list`: the catalogue;
 //! - `tcpsim run NAME [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
 //!   one scenario; the last line reports seed, trace hash and verdict;
-//! - `tcpsim script FILE.pkt|DIR... [--seed N]`: packetdrill scripts against
+//! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
 //!
@@ -72,6 +72,10 @@ pub enum Command {
         /// a correct script passes at every seed).
         #[arg(long)]
         seed: Option<String>,
+        /// Fail a script when the stack sends a segment after its last
+        /// line (packetdrill, and the default, ignore those).
+        #[arg(long)]
+        strict_end: bool,
     },
 }
 
@@ -229,10 +233,15 @@ fn pkt_files_under(dir: &std::path::Path, found: &mut Vec<PathBuf>) -> Result<()
 }
 
 /// Runs scripts, one line each, then `N passed, N failed`; true if all passed.
-pub fn run_scripts(files: &[PathBuf], seed: u64, out: &mut impl Write) -> std::io::Result<bool> {
+pub fn run_scripts(
+    files: &[PathBuf],
+    seed: u64,
+    options: crate::script::Options,
+    out: &mut impl Write,
+) -> std::io::Result<bool> {
     let mut failed = 0;
     for f in files {
-        match crate::script::run_file(f, seed) {
+        match crate::script::run_file_with(f, seed, options) {
             Ok(report) => {
                 for w in &report.warnings {
                     writeln!(out, "warning: {w}")?;
@@ -331,10 +340,15 @@ pub fn main_with(cli: Cli) -> i32 {
             .map_err(|e| UsageError(e.to_string()))?;
             Ok(outcome.passed())
         }
-        Some(Command::Script { files, seed }) => {
+        Some(Command::Script {
+            files,
+            seed,
+            strict_end,
+        }) => {
             let seed = parse_seed(seed.as_deref())?;
             let files = expand_scripts(&files)?;
-            run_scripts(&files, seed, &mut out).map_err(|e| UsageError(e.to_string()))
+            let options = crate::script::Options { strict_end };
+            run_scripts(&files, seed, options, &mut out).map_err(|e| UsageError(e.to_string()))
         }
     })();
     match result {

@@ -613,8 +613,10 @@ impl Endpoint {
             self.reset_for(pair, seg);
             return;
         }
-        // Third, a SYN.
-        if !seg.flags.syn() {
+        // Third, a SYN. A SYN that also carries FIN is dropped, as Linux
+        // does (tcp_rcv_state_process: LISTEN, "if (th->fin) goto
+        // discard"): no sane opener sends it, and RFC 9293 leaves it open.
+        if !seg.flags.syn() || seg.flags.fin() {
             return;
         }
         let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) else {

@@ -135,6 +135,9 @@ pub enum SocketError {
     ConnectionReset,
     /// Retransmissions or keepalive probes ran out (ETIMEDOUT).
     TimedOut,
+    /// The application aborted the connection itself (ECONNABORTED, as
+    /// Linux reports a read or write after `tcp_abort`).
+    ConnectionAborted,
     /// Not connected (ENOTCONN).
     NotConnected,
     /// Writing after shutdown or after the connection closed (EPIPE).
@@ -156,6 +159,7 @@ impl SocketError {
             SocketError::ConnectionRefused => "ECONNREFUSED",
             SocketError::ConnectionReset => "ECONNRESET",
             SocketError::TimedOut => "ETIMEDOUT",
+            SocketError::ConnectionAborted => "ECONNABORTED",
             SocketError::NotConnected => "ENOTCONN",
             SocketError::BrokenPipe => "EPIPE",
             SocketError::AddressInUse => "EADDRINUSE",
@@ -173,6 +177,7 @@ impl fmt::Display for SocketError {
             SocketError::ConnectionRefused => "connection refused",
             SocketError::ConnectionReset => "connection reset by peer",
             SocketError::TimedOut => "connection timed out",
+            SocketError::ConnectionAborted => "connection aborted",
             SocketError::NotConnected => "socket is not connected",
             SocketError::BrokenPipe => "broken pipe",
             SocketError::AddressInUse => "address already in use",

@@ -150,3 +150,29 @@ fn abort_sends_rst_ack_from_a_synchronized_state() {
     h.expect(R | A, 101, 301);
     assert_eq!(h.ep.state(c), None);
 }
+
+#[test]
+fn a_read_after_a_local_abort_fails_rather_than_reading_end_of_stream() {
+    // The peer's FIN is in (CLOSE-WAIT), then we ABORT: the RST is still
+    // to go out, so the TCB exists. A read must report the abort
+    // (ECONNABORTED, as Linux after tcp_abort), not Ok(0): end of stream
+    // would tell the application the peer closed cleanly and all data
+    // arrived, when we threw the connection away ourselves.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+    h.ep.abort(h.now, c).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        h.ep.recv(h.now, c, &mut buf),
+        Err(SocketError::ConnectionAborted)
+    );
+    assert_eq!(
+        h.ep.send(h.now, c, b"late"),
+        Err(SocketError::ConnectionAborted)
+    );
+    h.expect(R | A, 101, 302);
+    h.expect_nothing();
+}

@@ -172,3 +172,71 @@ fn a_window_too_small_to_use_is_overridden_by_the_persist_timer() {
     let seg = h.expect(A, 101, 301);
     assert_eq!(seg.payload.len(), 100);
 }
+
+#[test]
+fn keepalive_finds_a_dead_peer_after_our_half_close() {
+    // We shut down our sending side (SHUT_WR, not close): FIN-WAIT-1, the
+    // peer ACKs our FIN (FIN-WAIT-2), then the peer vanishes. The socket
+    // is still open for reading, so only keepalive can find out: Linux's
+    // keepalive timer probes in every state but CLOSE and SYN-SENT
+    // (tcp_keepalive_timer), so probes go out at idle (10 s after the last
+    // segment) and one interval later, then a RST and ETIMEDOUT.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        keepalive: Some(stack::Keepalive {
+            idle: Duration::from_secs(10),
+            interval: Duration::from_secs(1),
+            probes: 2,
+        }),
+        ..TcpConfig::plain()
+    });
+    let c = h.open_connection(100, 300);
+    h.ep.shutdown(h.now, c).unwrap();
+    h.expect(F | A, 101, 301);
+    h.advance(Duration::from_millis(100));
+    h.inject(Seg::new(Flags::NONE, 301).ack(102));
+    assert_eq!(h.ep.state(c), Some(State::FinWait2));
+    assert_eq!(h.fire_next_timer().as_nanos(), 10_100_000_000);
+    h.expect(A, 101, 301);
+    h.fire_next_timer();
+    h.expect(A, 101, 301);
+    h.fire_next_timer();
+    h.expect(Flags::RST | A, 102, 301);
+    assert!(
+        h.events()
+            .contains(&stack::Event::Error(c, stack::SocketError::TimedOut))
+    );
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn an_ack_on_an_old_segment_still_brings_the_window_with_it() {
+    // The peer offers 1000 bytes; we fill them. Its next segment is a
+    // retransmission of old data (SEQ below SND.WL1, with two new bytes) that acknowledges our
+    // 1000 bytes and closes the window (win 0: its buffer is full). RFC
+    // 9293's WL1/WL2 test refuses that segment's window, but the old
+    // window must not then slide right from the new SND.UNA: that would
+    // put 1000 bytes beyond the right edge the peer ever offered (1101).
+    // Linux (tcp_may_update_window) takes the window of any ACK that
+    // advances SND.UNA, so we send nothing and probe the zero window.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(101).win(1000).data(b"abcd"));
+    h.expect(A, 101, 305);
+    h.inject(Seg::new(P, 305).ack(101).win(1000).data(b"efgh"));
+    h.expect(A, 101, 309);
+    h.ep.send(h.now, c, &[7u8; 3000]).unwrap();
+    let first = h.expect(A, 101, 309);
+    assert_eq!(first.payload.len(), 1000, "the whole offered window");
+    h.expect_nothing();
+    // The retransmission repeats "abcdefgh" and adds "ij", so it is
+    // acceptable and its ACK field is processed (RFC 9293 §3.10.7.4).
+    h.inject(Seg::new(P, 301).ack(1101).win(0).data(b"abcdefghij"));
+    let ack = h.expect(A, 1101, 311);
+    assert!(ack.payload.is_empty(), "only the ACK of the new data");
+    h.expect_nothing();
+    // The zero window is probed, never written into.
+    h.fire_next_timer();
+    let probe = h.poll().expect("a zero-window probe");
+    assert!(probe.payload.len() <= 1, "got {}", probe.summary());
+}

@@ -237,3 +237,131 @@ fn the_receive_window_is_open_whatever_the_peers_isn() {
         assert_eq!(h.ep.recv_queue_len(c), 4, "peer ISN {peer_isn:#x}");
     }
 }
+
+#[test]
+fn syn_ack_with_data_and_fin_from_an_isn_above_two_to_the_31() {
+    // SYN-SENT <-- <SEQ=0x9000_0000><ACK=101><CTL=SYN,ACK,FIN> carrying
+    // "hi": the peer's ISN is in the upper half of the sequence space.
+    // Before any ACK of ours went out, "the last ACK we sent" must already
+    // be a number of this connection (RCV.NXT), not 0, or the delayed-ACK
+    // decision for the FIN compares numbers 2^31 apart (a debug assertion).
+    // The text starts after the SYN, at ISN + 1: the reader must get both
+    // octets ("hi", not "i"), and our ACK covers the data and the FIN:
+    // ack = ISN + 1 + 2 + 1.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        timestamps: false,
+        sack: false,
+        window_scale: None,
+        ..TcpConfig::default()
+    });
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    let peer = 0x9000_0000u32;
+    h.inject(
+        Seg::new(S | Flags::FIN, peer)
+            .ack(101)
+            .mss(1000)
+            .data(b"hi"),
+    );
+    // The ACK of a FIN after data may wait for the delayed-ACK timer.
+    let ack = match h.poll() {
+        Some(seg) => seg,
+        None => {
+            h.fire_next_timer();
+            h.poll().expect("the data and FIN are acknowledged")
+        }
+    };
+    assert!(ack.flags.ack());
+    assert_eq!(ack.ack, peer.wrapping_add(4), "got {}", ack.summary());
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+    let mut buf = [0u8; 8];
+    assert_eq!(h.ep.recv(h.now, c, &mut buf), Ok(2));
+    assert_eq!(&buf[..2], b"hi");
+}
+
+/// Simultaneous open up to SYN-RECEIVED: our SYN (ISS 100) crossed the
+/// peer's SYN (ISN 300); our SYN,ACK is out, the peer's ACK of our SYN not in.
+fn simultaneous_open_to_syn_received(h: &mut Harness) -> stack::SocketId {
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.inject(Seg::new(S, 300));
+    h.expect(S | A, 100, 301);
+    assert_eq!(h.ep.state(c), Some(State::SynReceived));
+    c
+}
+
+#[test]
+fn data_and_shutdown_in_syn_received_wait_for_the_ack_of_our_syn() {
+    // RFC 9293 §3.10.4, CLOSE in SYN-RECEIVED with data pending: "queue
+    // for processing after entering ESTABLISHED state". The ten octets
+    // written before the SYN is acknowledged are the first ten of the
+    // stream: they must go out at ISS + 1 = 101 as "0123456789", whole,
+    // followed by our FIN at 111. (Counting the unacknowledged SYN as sent
+    // data shifted the stream by one octet: the peer read "123456789".)
+    let mut h = Harness::plain(100);
+    let c = simultaneous_open_to_syn_received(&mut h);
+    assert_eq!(h.ep.send(h.now, c, b"0123456789"), Ok(10));
+    h.ep.shutdown(h.now, c).unwrap();
+    assert_eq!(h.ep.state(c), Some(State::SynReceived));
+    h.expect_nothing();
+    // The peer's SYN,ACK acknowledges our SYN.
+    h.inject(Seg::new(S, 300).ack(101));
+    assert_eq!(h.ep.state(c), Some(State::FinWait1));
+    let data = h.expect(A | Flags::PSH | Flags::FIN, 101, 301);
+    assert_eq!(data.payload, b"0123456789");
+    h.inject(Seg::new(Flags::NONE, 301).ack(112));
+    assert_eq!(h.ep.state(c), Some(State::FinWait2));
+}
+
+#[test]
+fn shutdown_in_syn_received_holds_the_fin_until_the_syn_is_acknowledged() {
+    // RFC 9293 §3.10.4 lets a CLOSE in SYN-RECEIVED send its FIN at once
+    // or queue it until ESTABLISHED; Linux queues (checked with packetdrill
+    // on Linux 6.18, scripts/simultaneous-open-shutdown.pkt), and so do we.
+    // Our SYN,ACK was lost: the RTO resends the SYN,ACK alone (SEQ = ISS),
+    // never a FIN in the SYN's place; the peer's ACK of the SYN (ack 101)
+    // takes us to FIN-WAIT-1 and releases the FIN at 101; its ACK (102)
+    // gives FIN-WAIT-2, and the ACK accounting (SYN, then FIN, no data)
+    // must not underflow.
+    let mut h = Harness::plain(100);
+    let c = simultaneous_open_to_syn_received(&mut h);
+    h.ep.shutdown(h.now, c).unwrap();
+    assert_eq!(h.ep.state(c), Some(State::SynReceived));
+    h.expect_nothing();
+    h.fire_next_timer();
+    h.expect(S | A, 100, 301);
+    h.expect_nothing();
+    h.inject(Seg::new(Flags::NONE, 301).ack(101));
+    assert_eq!(h.ep.state(c), Some(State::FinWait1));
+    assert!(h.events().contains(&Event::Connected(c)));
+    h.expect(A | Flags::FIN, 101, 301);
+    h.expect_nothing();
+    h.inject(Seg::new(Flags::NONE, 301).ack(102));
+    assert_eq!(h.ep.state(c), Some(State::FinWait2));
+    // The peer's FIN completes the close.
+    h.inject(Seg::new(Flags::FIN, 301).ack(102));
+    h.expect(A, 102, 302);
+    assert_eq!(h.ep.state(c), Some(State::TimeWait));
+}
+
+#[test]
+fn close_in_syn_received_then_the_peers_syn_ack() {
+    // close() rather than shutdown(), and the peer's SYN,ACK (repeating
+    // its SYN, Figure 7) is what acknowledges our SYN: FIN-WAIT-1 and the
+    // FIN at once; the RTO resends the FIN (not the SYN, acknowledged
+    // now) until the peer ACKs it.
+    let mut h = Harness::plain(100);
+    let c = simultaneous_open_to_syn_received(&mut h);
+    h.ep.close(h.now, c).unwrap();
+    h.expect_nothing();
+    h.inject(Seg::new(S, 300).ack(101));
+    assert_eq!(h.ep.state(c), Some(State::FinWait1));
+    h.expect(A | Flags::FIN, 101, 301);
+    h.expect_nothing();
+    h.fire_next_timer();
+    h.expect(A | Flags::FIN, 101, 301);
+    h.expect_nothing();
+    h.inject(Seg::new(Flags::NONE, 301).ack(102));
+    assert_eq!(h.ep.state(c), Some(State::FinWait2));
+}

@@ -167,3 +167,79 @@ fn connection_refused_by_a_closed_port() {
             .contains(&Event::Error(c, SocketError::ConnectionRefused))
     );
 }
+
+#[test]
+fn exact_rst_in_last_ack_reports_connection_reset() {
+    // The peer closed, we shut down our side (LAST-ACK), and the peer
+    // resets instead of ACKing our FIN. The socket is still the
+    // application's (a shutdown, not a close), so it must learn the
+    // connection died: ECONNRESET, as Linux's tcp_reset reports in every
+    // state but SYN-SENT (ECONNREFUSED) and CLOSE-WAIT (EPIPE).
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(Flags::FIN, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.ep.shutdown(h.now, c).unwrap();
+    h.expect(Flags::FIN | A, 101, 302);
+    assert_eq!(h.ep.state(c), Some(State::LastAck));
+    h.inject(Seg::new(R, 302));
+    assert!(
+        h.events()
+            .contains(&Event::Error(c, SocketError::ConnectionReset))
+    );
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn exact_rst_in_closing_reports_connection_reset() {
+    // Simultaneous close (CLOSING: both FINs crossed, ours not yet ACKed),
+    // then the peer resets: ECONNRESET, as on Linux.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.ep.shutdown(h.now, c).unwrap();
+    h.expect(Flags::FIN | A, 101, 301);
+    h.inject(Seg::new(Flags::FIN, 301).ack(101));
+    h.expect(A, 102, 302);
+    assert_eq!(h.ep.state(c), Some(State::Closing));
+    h.inject(Seg::new(R, 302));
+    assert!(
+        h.events()
+            .contains(&Event::Error(c, SocketError::ConnectionReset))
+    );
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn a_syn_with_fin_at_a_listener_is_dropped() {
+    // SYN+FIN is no way to open a connection; RFC 9293 leaves it open and
+    // Linux's LISTEN drops it ("if (th->fin) goto discard"): no SYN,ACK, no
+    // RST, no half-open entry. A plain SYN afterwards opens as usual.
+    let mut h = Harness::plain(100);
+    let l = h.ep.listen(LOCAL_PORT, 4).unwrap();
+    h.inject(Seg::new(Flags::SYN | Flags::FIN, 300));
+    h.expect_nothing();
+    h.inject(Seg::new(Flags::SYN, 300));
+    h.expect(Flags::SYN | A, 100, 301);
+    let _ = l;
+}
+
+#[test]
+fn our_rst_carries_a_timestamp_when_the_connection_uses_them() {
+    // RFC 7323 §3.2: "TSopt SHOULD be sent in an <RST> segment" once
+    // timestamps are negotiated; Linux's RST on abort carries TSval and
+    // TS.Recent as TSecr, so a peer's PAWS-checking middlebox sees it.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        window_scale: None,
+        sack: false,
+        ..TcpConfig::default()
+    });
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(Flags::SYN, 100, 0);
+    h.inject(Seg::new(Flags::SYN, 300).ack(101).mss(1460).ts(7000, 1));
+    h.expect(A, 101, 301);
+    h.ep.abort(h.now, c).unwrap();
+    let rst = h.expect(R | A, 101, 301);
+    let (_, ecr) = rst.options.timestamps.expect("TSopt on the RST");
+    assert_eq!(ecr, 7000, "TSecr echoes TS.Recent");
+}

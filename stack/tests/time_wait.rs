@@ -138,3 +138,54 @@ fn a_new_syn_with_an_old_sequence_number_is_answered_as_time_wait_answers() {
     h.expect(A, 102, 302);
     assert_eq!(h.ep.state(old), Some(State::TimeWait));
 }
+
+#[test]
+fn time_wait_acks_a_fin_beyond_rcv_nxt_and_restarts_the_timer() {
+    // In TIME-WAIT at RCV.NXT = 302, a FIN at 302 (one past the FIN we
+    // already took) is acceptable but not the retransmission RFC 9293
+    // names. Linux's TIME-WAIT socket (tcp_timewait_state_process) ACKs
+    // every segment that is not a bare one exactly at RCV.NXT and, since it
+    // carries an ACK, restarts 2·MSL; so do we. (We used to stay silent.)
+    let mut h = Harness::plain(100);
+    let c = into_time_wait(&mut h);
+    h.advance(Duration::from_secs(40));
+    h.inject(Seg::new(F, 302).ack(102));
+    h.expect(A, 102, 302);
+    h.advance(Duration::from_secs(59));
+    assert_eq!(h.ep.state(c), Some(State::TimeWait), "restarted at 40 s");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn time_wait_acks_an_old_ack_rate_limited() {
+    // An old ACK (SEQ below RCV.NXT) is out of window: ACKed, but at most
+    // once per 500 ms (Linux's tcp_timewait_check_oow_rate_limit), so two
+    // stacks cannot ACK each other in a loop.
+    let mut h = Harness::plain(100);
+    let _c = into_time_wait(&mut h);
+    h.advance(Duration::from_secs(1));
+    h.inject(Seg::new(Flags::NONE, 250).ack(102));
+    h.expect(A, 102, 302);
+    h.inject(Seg::new(Flags::NONE, 250).ack(102));
+    h.expect_nothing();
+    h.advance(Duration::from_millis(500));
+    h.inject(Seg::new(Flags::NONE, 250).ack(102));
+    h.expect(A, 102, 302);
+}
+
+#[test]
+fn time_wait_restarts_quietly_on_a_bare_ack_at_rcv_nxt() {
+    // A bare ACK exactly at RCV.NXT is the one in-window segment TIME-WAIT
+    // takes without a reply: Linux restarts 2·MSL and sends nothing (an ACK
+    // would answer an ACK).
+    let mut h = Harness::plain(100);
+    let c = into_time_wait(&mut h);
+    h.advance(Duration::from_secs(30));
+    h.inject(Seg::new(Flags::NONE, 302).ack(102));
+    h.expect_nothing();
+    h.advance(Duration::from_secs(59));
+    assert_eq!(h.ep.state(c), Some(State::TimeWait), "restarted at 30 s");
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.ep.state(c), None);
+}

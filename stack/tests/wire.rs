@@ -177,3 +177,56 @@ fn malformed_datagrams_are_named_errors() {
         WireError::BadDataOffset | WireError::BadTcpChecksum
     ));
 }
+
+#[test]
+fn a_host_whose_address_words_sum_near_two_to_the_32_talks_tcp() {
+    // 63.87.254.244 listening, 192.168.1.1 connecting: the two addresses
+    // add up to 0xffff_fff5 as 32-bit words, so the pseudo-header sum
+    // carries past 2^32. The SYN must be accepted (its checksum verified
+    // correctly, and no debug-build overflow in handle_packet) and the
+    // SYN-ACK must carry a checksum an independent parser accepts.
+    use stack::{Endpoint, EndpointConfig, Instant};
+    let server = Ipv4Addr::new(63, 87, 254, 244);
+    let client = Ipv4Addr::new(192, 168, 1, 1);
+    let mut ep = Endpoint::new(server, EndpointConfig::new(*b"tcpsim-test-key!"));
+    ep.listen(8080, 4).unwrap();
+    let syn = TcpRepr {
+        src_port: 40000,
+        dst_port: 8080,
+        seq: SeqNum(1000),
+        ack: SeqNum(0),
+        flags: Flags::SYN,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions::default(),
+        payload: &[],
+    };
+    let mut bytes = Vec::new();
+    wire::emit_datagram(
+        IpPair {
+            src: client,
+            dst: server,
+        },
+        &syn,
+        &mut bytes,
+    );
+    let parsed = etherparse::SlicedPacket::from_ip(&bytes).expect("etherparse reads our SYN");
+    let Some(etherparse::TransportSlice::Tcp(tcp)) = parsed.transport else {
+        panic!("not TCP");
+    };
+    let header = tcp.to_header();
+    assert_eq!(
+        header
+            .calc_checksum_ipv4_raw(client.octets(), server.octets(), tcp.payload())
+            .unwrap(),
+        tcp.checksum(),
+        "our checksum is the one etherparse computes"
+    );
+    ep.handle_packet(Instant::ZERO, &bytes)
+        .expect("a correct checksum is accepted");
+    let mut out = Vec::new();
+    assert!(ep.poll_transmit(Instant::ZERO, &mut out), "SYN-ACK sent");
+    let (_, reply) = wire::parse_datagram(&out).expect("our SYN-ACK verifies");
+    assert_eq!(reply.flags, Flags::SYN | Flags::ACK);
+    assert_eq!(reply.ack, SeqNum(1001));
+}

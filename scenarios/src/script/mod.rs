@@ -14,14 +14,30 @@
 //!   other `--option` is ignored with a warning (they tune packetdrill's
 //!   harness, not TCP). Backtick shell lines are ignored with a warning.
 //! - Times: `0.100` (absolute seconds), `+0.1` / `+.1` (after the previous
-//!   event), `*` (any time), `0.1~0.2` (a range). A system call may give
-//!   `START...END`: it is expected to block and return at END (when START is
-//!   relative, END counts from the same base, as in packetdrill; `...+D`
-//!   means D after START). A call given one time must return at once
-//!   (within the tolerance). Events after a blocking call are timed from
-//!   its start.
+//!   event), `*` (any time), `0.1~0.2` (a range). A relative time counts
+//!   from when the previous event actually happened, as packetdrill's
+//!   `adjust_relative_event_times`: after a `>` line, from when its segment
+//!   left (anywhere in a range, within the tolerance, or at any time for
+//!   `*`; for a run of segments, when the last left). An absolute time
+//!   earlier than the absolute time just before it is an error, with
+//!   packetdrill's message (`time goes backward in script from 300000 usec
+//!   to 200000 usec`); a `<` line or a call written for a time the script
+//!   has already passed (beyond the tolerance) is a timing error. A
+//!   system call may give `START...END`: it must return at END, blocking
+//!   until then (when START is relative, END counts from the same base, as
+//!   in packetdrill; `...+D` means D after START); one whose END is START
+//!   (within the tolerance) may return at once. A call given one time must
+//!   return at once (within the tolerance). Events after a blocking call
+//!   are timed from its start. The virtual clock ends at 10^9 s (about 31.7
+//!   years): a script may write later times, and fails when it would have
+//!   to reach one (after the stack's own output up to there has been
+//!   judged: a wait of 10^11 s with a probe due fails at the probe).
 //! - Packets: `FLAGS start:end(len) [ack N] [win N] [<options>]` with flags
-//!   from `S F R P .` (`.` is ACK). Numbering as packetdrill and tcpdump: in
+//!   from `S F R P .` (`.` is ACK). As in packetdrill, `ack N` on a segment
+//!   without `.` fills the acknowledgment field with N as written
+//!   (absolute) and leaves the flag clear; on a `>` line that field is
+//!   compared as it is. An omitted `ack` is not checked. Numbering as
+//!   packetdrill and tcpdump (for segments with `.`): in
 //!   a segment with SYN, the remote side's sequence number and the stack's
 //!   ACK of it are absolute; otherwise the remote side's numbers (the seq of
 //!   `<` lines, the ack of `>` lines) are relative to the remote ISN, which
@@ -57,13 +73,19 @@
 //!   remote hosts), so scripts recorded against Linux with TSO/GSO bursts
 //!   such as `> P. 1:2001(2000)` still apply to a stack that sends MSS-sized
 //!   segments.
+//! - Values (`[...]`, `{...}`) nest at most 100 deep; deeper is a syntax
+//!   error naming the line and column of the first bracket too many.
 //!
 //! # Checking
 //!
 //! Each `>` line must find the stack's next segment at its time; a segment
 //! that no `>` line expects is an error, as is a call whose result or errno
-//! differs. The first mismatch stops the script with one message naming
-//! the file, the line, what was expected and what the stack did:
+//! differs. A segment the stack sends after the last line (or while a call
+//! blocked on the last line waits for its END) is not checked, as in
+//! packetdrill, unless the script runs with `--strict-end`
+//! ([`Options::strict_end`]; the team's own suite does). The first
+//! mismatch stops the script, at the time it happened, with one message
+//! naming the file, the line, what was expected and what the stack did:
 //!
 //! ```text
 //! close.pkt:14: expected > F. 1001:1001(0) ack 2 at 0.400000, got > R. 1001:1001(0) ack 2 at 0.400000
@@ -84,7 +106,7 @@ mod parse;
 mod run;
 
 pub use parse::{Script, parse};
-pub use run::{Report, run};
+pub use run::{Report, run, run_with};
 
 use std::fmt;
 use std::path::Path;
@@ -132,14 +154,38 @@ impl fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
+/// How a script is judged, beyond what the script itself says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--strict-end`: a segment the stack sends after the last line (or
+    /// during a call still blocked there) fails the script. packetdrill
+    /// ignores them, and so does the default.
+    pub strict_end: bool,
+}
+
 /// Parses and runs one script from text. `name` appears in messages.
 pub fn run_text(name: &str, text: &str, seed: u64) -> Result<Report, ScriptError> {
+    run_text_with(name, text, seed, Options::default())
+}
+
+/// [`run_text`] with [`Options`].
+pub fn run_text_with(
+    name: &str,
+    text: &str,
+    seed: u64,
+    options: Options,
+) -> Result<Report, ScriptError> {
     let script = parse(name, text)?;
-    run(&script, seed)
+    run_with(&script, seed, options)
 }
 
 /// Reads, parses and runs one script file. Messages name the file as given.
 pub fn run_file(path: &Path, seed: u64) -> Result<Report, ScriptError> {
+    run_file_with(path, seed, Options::default())
+}
+
+/// [`run_file`] with [`Options`].
+pub fn run_file_with(path: &Path, seed: u64, options: Options) -> Result<Report, ScriptError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
         file: name.clone(),
@@ -147,5 +193,5 @@ pub fn run_file(path: &Path, seed: u64) -> Result<Report, ScriptError> {
         column: None,
         message: format!("cannot read the script: {e}"),
     })?;
-    run_text(&name, &text, seed)
+    run_text_with(&name, &text, seed, options)
 }

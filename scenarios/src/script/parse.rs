@@ -146,7 +146,7 @@ pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
         events: Vec::new(),
     };
     let lines = logical_lines(name, text)?;
-    for (line, body) in lines {
+    for (line, body, starts) in lines {
         let trimmed = body.trim_start();
         let indent = body.len() - trimmed.len();
         if trimmed.is_empty() {
@@ -174,18 +174,53 @@ pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
             name,
             line,
             s: &body,
+            starts: &starts,
             pos: indent,
+            depth: 0,
         };
-        script.events.push(p.event()?);
+        let event = p.event()?;
+        check_time_order(name, script.events.last(), &event)?;
+        script.events.push(event);
     }
     Ok(script)
 }
 
+/// The absolute start of an event's time, if it has one: `0.1` or `0.1~0.2`.
+fn absolute_start(when: When) -> Option<Micros> {
+    match when {
+        When::At(TimeExpr::Absolute(us)) | When::Range(TimeExpr::Absolute(us), _) => Some(us),
+        _ => None,
+    }
+}
+
+/// As packetdrill (run.c, get_next_event): an absolute time earlier than
+/// the absolute time of the event just before it is an error, with
+/// packetdrill's message. (Times after a relative or `*` event are
+/// checked when the script runs: the runner cannot go back in time.)
+fn check_time_order(name: &str, prev: Option<&Event>, event: &Event) -> Result<(), ScriptError> {
+    if let Some(prev) = prev
+        && let (Some(before), Some(now)) = (absolute_start(prev.when), absolute_start(event.when))
+        && now < before
+    {
+        return Err(ScriptError::line(
+            name,
+            event.line,
+            format!("time goes backward in script from {before} usec to {now} usec"),
+        ));
+    }
+    Ok(())
+}
+
+/// An event's text (one line, or several joined with a space), its first
+/// line, and where each of its physical lines starts in the text.
+type LogicalLine = (usize, String, Vec<(usize, usize)>);
+
 /// Strips comments and joins lines whose brackets are still open.
-fn logical_lines(name: &str, text: &str) -> Result<Vec<(usize, String)>, ScriptError> {
+fn logical_lines(name: &str, text: &str) -> Result<Vec<LogicalLine>, ScriptError> {
     let mut out = Vec::new();
     let mut in_block: Option<(usize, usize)> = None;
-    let mut pending: Option<(usize, String, i32)> = None;
+    // An event still open: its text so far and its bracket depth.
+    let mut pending: Option<(LogicalLine, i32)> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let mut clean = String::with_capacity(raw.len());
@@ -235,21 +270,23 @@ fn logical_lines(name: &str, text: &str) -> Result<Vec<(usize, String)>, ScriptE
             })
             .sum();
         match pending.take() {
-            Some((start, mut acc, d)) => {
+            Some(((start, mut acc, mut starts), d)) => {
                 acc.push(' ');
+                starts.push((acc.len(), line));
                 acc.push_str(&clean);
                 let d = d + depth;
                 if d > 0 {
-                    pending = Some((start, acc, d));
+                    pending = Some(((start, acc, starts), d));
                 } else {
-                    out.push((start, acc));
+                    out.push((start, acc, starts));
                 }
             }
             None => {
+                let starts = vec![(0, line)];
                 if depth > 0 {
-                    pending = Some((line, clean, depth));
+                    pending = Some(((line, clean, starts), depth));
                 } else {
-                    out.push((line, clean));
+                    out.push((line, clean, starts));
                 }
             }
         }
@@ -257,7 +294,7 @@ fn logical_lines(name: &str, text: &str) -> Result<Vec<(usize, String)>, ScriptE
     if let Some((line, col)) = in_block {
         return Err(ScriptError::at(name, line, col, "unterminated /* comment"));
     }
-    if let Some((line, _, _)) = pending {
+    if let Some(((line, _, _), _)) = pending {
         return Err(ScriptError::at(
             name,
             line,
@@ -321,20 +358,50 @@ fn bare(what: &str) -> &str {
         .unwrap_or(what)
 }
 
+/// How deep `[...]` and `{...}` may nest in a value. Real scripts need
+/// three (`[{fd=4, events=POLLIN}]`); the bound keeps the recursive parser
+/// far from the end of its stack whatever the input.
+pub const MAX_NESTING: usize = 100;
+
 struct Parser<'a> {
     name: &'a str,
+    /// The line the event starts on.
     line: usize,
     s: &'a str,
+    /// Where each physical line of a continued event starts in `s`:
+    /// (byte offset, line number), in order.
+    starts: &'a [(usize, usize)],
     pos: usize,
+    /// Brackets open around `pos` in the value being parsed.
+    depth: usize,
 }
 
 impl Parser<'_> {
     fn err(&self, msg: impl Into<String>) -> ScriptError {
-        ScriptError::at(self.name, self.line, self.col(), msg)
+        let (line, col) = self.line_col();
+        ScriptError::at(self.name, line, col, msg)
     }
 
-    fn col(&self) -> usize {
-        self.s[..self.pos.min(self.s.len())].chars().count() + 1
+    /// The physical line and column (in characters) of `pos`.
+    fn line_col(&self) -> (usize, usize) {
+        let pos = self.pos.min(self.s.len());
+        let (offset, line) = self
+            .starts
+            .iter()
+            .rev()
+            .find(|&&(offset, _)| offset <= pos)
+            .copied()
+            .unwrap_or((0, self.line));
+        (line, self.s[offset..pos].chars().count() + 1)
+    }
+
+    /// Opens a bracket at `pos`, within [`MAX_NESTING`].
+    fn enter(&mut self) -> Result<(), ScriptError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err(format!("brackets nested more than {MAX_NESTING} deep")));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn rest(&self) -> &str {
@@ -689,14 +756,6 @@ impl Parser<'_> {
                 "window must be specified for inbound packets (`win N`, as packetdrill requires)",
             ));
         }
-        if spec.ack.is_some() && flags & ACK == 0 {
-            return Err(ScriptError::at(
-                self.name,
-                self.line,
-                1,
-                "`ack N` on a segment without the ACK flag (`.`)",
-            ));
-        }
         Ok(spec)
     }
 
@@ -858,6 +917,7 @@ impl Parser<'_> {
         }
         match self.peek() {
             Some('[') => {
+                self.enter()?;
                 self.pos += 1;
                 let mut items = Vec::new();
                 if !self.eat("]") {
@@ -870,9 +930,11 @@ impl Parser<'_> {
                         break;
                     }
                 }
+                self.depth -= 1;
                 Ok(Expr::List(items))
             }
             Some('{') => {
+                self.enter()?;
                 self.pos += 1;
                 let mut fields = Vec::new();
                 if !self.eat("}") {
@@ -892,6 +954,7 @@ impl Parser<'_> {
                         break;
                     }
                 }
+                self.depth -= 1;
                 Ok(Expr::Struct(fields))
             }
             Some('"') => {

@@ -5,11 +5,11 @@
 //! gives the stack's socket API BSD shape (fds from 3, O_NONBLOCK, SO_ERROR,
 //! blocking calls), and the two ISNs that script numbers are relative to.
 
-use super::ScriptError;
 use super::parse::{
     ACK, CallSpec, Direction, Event, EventKind, Expr, FIN, Micros, OptionSpec, OptionsSpec, PSH,
     PacketSpec, RST, SYN, Script, TimeExpr, URG, When,
 };
+use super::{Options, ScriptError};
 use stack::cc::CongestionAlgorithm;
 use stack::wire::{self, Flags, IpPair, SackBlock, TcpOptions, TcpPacket, TcpRepr};
 use stack::{
@@ -44,7 +44,12 @@ pub struct Report {
 /// Runs `script`; `seed` keys the stack's ISNs (script numbers are
 /// relative, so a passing script passes at every seed).
 pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
-    let mut r = Runner::new(script, seed);
+    run_with(script, seed, Options::default())
+}
+
+/// [`run`] with [`Options`].
+pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, ScriptError> {
+    let mut r = Runner::new(script, seed, options);
     for (i, ev) in script.events.iter().enumerate() {
         r.index = i;
         r.event(ev)?;
@@ -54,14 +59,41 @@ pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
         events: script.events.len(),
         segments_in: r.segments_in,
         segments_out: r.segments_out,
-        end: r.last_time,
+        end: instant_to_micros(r.last_time),
         warnings: script.warnings.clone(),
     })
 }
 
-/// Upper bound on timer firings while advancing, against a stack bug that
-/// would otherwise spin forever.
-const TIMER_BUDGET: u64 = 10_000_000;
+/// Upper bound on timer firings at one instant, against a stack bug that
+/// would otherwise spin forever without time passing.
+const SAME_INSTANT_BUDGET: u64 = 100_000;
+
+/// Upper bound on timer firings in one wait: a timer that keeps firing
+/// (a persist or keepalive timer over a wait of years, with nothing the
+/// script could object to) would otherwise run for minutes.
+const TIMER_BUDGET: u64 = 1_000_000;
+
+/// The end of the virtual clock, 10^9 s (about 31.7 years): the stack's
+/// clock counts u64 nanoseconds, and this leaves its timers room. A script
+/// may write later times; the runner fails when it would have to reach
+/// one (after the stack has had its say up to here).
+const CLOCK_END_US: Micros = 1_000_000_000 * 1_000_000;
+const CLOCK_END: Instant = Instant(CLOCK_END_US * 1_000);
+
+/// What [`Runner::advance`] does with the segments the stack sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Collect {
+    /// Stop at the first one (a `>` line is waiting for it).
+    First,
+    /// Queue them, and stop at the first one that no `>` line can claim
+    /// any more (sent more than the tolerance before the target): it
+    /// fails the script at its time, so running on would only pile up
+    /// more of them.
+    UntilUnexpected,
+    /// Drop them: they come after the last line, which packetdrill
+    /// ignores.
+    Discard,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum FdKind {
@@ -128,19 +160,20 @@ struct Pending {
     /// When it must return: [lo, hi] in stack time.
     lo: Instant,
     hi: Instant,
-    end: Micros,
+    end: Instant,
     /// Bytes still to write (a blocking `write`).
     remaining: usize,
 }
 
 struct Runner<'s> {
     script: &'s Script,
+    options: Options,
     ep: Endpoint,
     now: Instant,
     tolerance: u64,
     index: usize,
-    /// Script time of the previous event (the base of `+` times).
-    last_time: Micros,
+    /// When the previous event happened (the base of `+` times).
+    last_time: Instant,
     /// Segments the stack sent that no `>` line has claimed: (time, bytes).
     outq: VecDeque<(Instant, Vec<u8>)>,
     scratch: Vec<u8>,
@@ -162,8 +195,19 @@ struct Runner<'s> {
     poll_deadline: Option<Instant>,
 }
 
+/// Script time to stack time. Times past [`CLOCK_END`] map to
+/// [`PAST_CLOCK_END`] (never onto `Instant(u64::MAX)`, which stands for
+/// "no limit").
 fn micros_to_instant(us: Micros) -> Instant {
-    Instant(us.saturating_mul(1_000))
+    Instant(us.min(CLOCK_END_US + 1) * 1_000)
+}
+
+/// Where every time past the end of the clock lands.
+const PAST_CLOCK_END: Instant = Instant((CLOCK_END_US + 1) * 1_000);
+
+/// `t + ns`, or [`PAST_CLOCK_END`] if that is past the end of the clock.
+fn later(t: Instant, ns: u64) -> Instant {
+    Instant(t.0.saturating_add(ns).min(PAST_CLOCK_END.0))
 }
 
 fn instant_to_micros(t: Instant) -> Micros {
@@ -172,10 +216,6 @@ fn instant_to_micros(t: Instant) -> Micros {
 
 fn fmt_time(t: Instant) -> String {
     let us = instant_to_micros(t);
-    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
-}
-
-fn fmt_micros(us: Micros) -> String {
     format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
 }
 
@@ -211,7 +251,7 @@ fn seen(bytes: &[u8]) -> Option<Seen> {
 }
 
 impl<'s> Runner<'s> {
-    fn new(script: &'s Script, seed: u64) -> Runner<'s> {
+    fn new(script: &'s Script, seed: u64, options: Options) -> Runner<'s> {
         let mut secret = [0u8; 16];
         secret[..8].copy_from_slice(&seed.to_le_bytes());
         secret[8..].copy_from_slice(b"pktdrill");
@@ -223,11 +263,12 @@ impl<'s> Runner<'s> {
         };
         Runner {
             script,
+            options,
             ep: Endpoint::new(LOCAL_IP, config),
             now: Instant(0),
             tolerance: script.tolerance,
             index: 0,
-            last_time: 0,
+            last_time: Instant(0),
             outq: VecDeque::new(),
             scratch: Vec::with_capacity(2048),
             fds: BTreeMap::new(),
@@ -253,32 +294,27 @@ impl<'s> Runner<'s> {
         ScriptError::line(&self.script.name, line, msg)
     }
 
-    fn resolve(&self, t: TimeExpr) -> Micros {
+    /// A time as written, in stack time: relative times count from when
+    /// the previous event happened.
+    fn resolve(&self, t: TimeExpr) -> Instant {
         match t {
-            TimeExpr::Absolute(us) => us,
-            TimeExpr::Relative(us) => self.last_time.saturating_add(us),
+            TimeExpr::Absolute(us) => micros_to_instant(us),
+            TimeExpr::Relative(us) => later(self.last_time, micros_to_instant(us).0),
         }
     }
 
-    /// The acceptable window of an event's time, in stack time.
-    fn window(&self, when: When) -> (Instant, Instant, Option<Micros>) {
-        let tol = self.tolerance;
+    /// The acceptable window of an event's time, in stack time, and the
+    /// time it is written for (the start of a range).
+    fn window(&self, when: When) -> (Instant, Instant, Option<Instant>) {
+        let tol = self.tolerance_ns();
         match when {
             When::At(t) => {
-                let us = self.resolve(t);
-                (
-                    micros_to_instant(us.saturating_sub(tol)),
-                    micros_to_instant(us.saturating_add(tol)),
-                    Some(us),
-                )
+                let at = self.resolve(t);
+                (Instant(at.0.saturating_sub(tol)), later(at, tol), Some(at))
             }
             When::Range(a, b) => {
                 let (a, b) = (self.resolve(a), self.resolve(b));
-                (
-                    micros_to_instant(a.saturating_sub(tol)),
-                    micros_to_instant(b.saturating_add(tol)),
-                    Some(a),
-                )
+                (Instant(a.0.saturating_sub(tol)), later(b, tol), Some(a))
             }
             When::Any => (self.now, Instant(u64::MAX), None),
         }
@@ -286,6 +322,27 @@ impl<'s> Runner<'s> {
 
     fn event(&mut self, ev: &Event) -> Result<(), ScriptError> {
         let (lo, hi, nominal) = self.window(ev.when);
+        // The clock cannot go back: an inbound segment or a call written
+        // for a time already past (beyond the tolerance) is a timing error,
+        // as packetdrill's check_event_time reports it. (An outbound line
+        // finds its segment late, or none.)
+        if !matches!(&ev.kind, EventKind::Packet(p) if p.direction == Direction::Outbound)
+            && let Some(at) = nominal
+            && hi < self.now
+        {
+            let what = match ev.kind {
+                EventKind::Packet(_) => "inbound packet",
+                EventKind::Call(_) => "system call start",
+            };
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "timing error: expected {what} at {}, but the script is already at {}",
+                    fmt_time(at),
+                    fmt_time(self.now)
+                ),
+            ));
+        }
         if let When::Range(a, b) = ev.when
             && self.resolve(b) < self.resolve(a)
         {
@@ -296,15 +353,15 @@ impl<'s> Runner<'s> {
                 self.expect_outbound(ev, p, lo, hi, nominal)?;
             }
             EventKind::Packet(p) => {
-                let at = nominal.map_or(self.now, micros_to_instant).max(self.now);
-                self.advance(at, false)?;
+                let at = nominal.unwrap_or(self.now).max(self.now);
+                self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
                 self.inject(ev.line, p)?;
-                self.last_time = nominal.unwrap_or(instant_to_micros(self.now));
+                self.last_time = at;
             }
             EventKind::Call(c) => {
-                let at = nominal.map_or(self.now, micros_to_instant).max(self.now);
-                self.advance(at, false)?;
+                let at = nominal.unwrap_or(self.now).max(self.now);
+                self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
                 if let Some(p) = &self.pending {
                     return Err(self.fail(
@@ -315,7 +372,7 @@ impl<'s> Runner<'s> {
                         ),
                     ));
                 }
-                let start = nominal.unwrap_or(instant_to_micros(self.now));
+                let start = at;
                 // As packetdrill: when the start is relative, the END of
                 // `START...END` is relative to the same base (the previous
                 // event), so `+0.1...0.3` ends 0.3 s after the previous
@@ -323,9 +380,11 @@ impl<'s> Runner<'s> {
                 let base = self.last_time;
                 let start_relative = matches!(ev.when, When::At(TimeExpr::Relative(_)));
                 let end = ev.end.map(|e| match e {
-                    TimeExpr::Absolute(us) if start_relative => base.saturating_add(us),
-                    TimeExpr::Absolute(us) => us,
-                    TimeExpr::Relative(us) => start.saturating_add(us),
+                    TimeExpr::Absolute(us) if start_relative => {
+                        later(base, micros_to_instant(us).0)
+                    }
+                    TimeExpr::Absolute(us) => micros_to_instant(us),
+                    TimeExpr::Relative(us) => later(start, micros_to_instant(us).0),
                 });
                 if let Some(end) = end
                     && end < start
@@ -341,46 +400,97 @@ impl<'s> Runner<'s> {
 
     // ----- time -----
 
-    /// Runs the stack's timers up to `to` (stopping early once a segment is
-    /// queued if `stop_on_segment`), collecting what it sends.
-    fn advance(&mut self, to: Instant, stop_on_segment: bool) -> Result<(), ScriptError> {
-        let mut budget = TIMER_BUDGET;
+    /// Runs the stack's timers up to `to`, collecting what it sends as
+    /// `collect` says; returns early when that says to stop.
+    fn advance(&mut self, to: Instant, collect: Collect) -> Result<(), ScriptError> {
+        // `Instant(u64::MAX)` is "no limit" (a `*` line): run while the
+        // stack has timers, but never move the clock there.
+        let unbounded = to == Instant(u64::MAX);
+        let limit = to.min(CLOCK_END);
+        let from = self.now;
+        let mut fired = 0u64;
+        let mut same_instant = 0u64;
         loop {
             self.flush()?;
-            if stop_on_segment && !self.outq.is_empty() {
-                return Ok(());
+            match collect {
+                Collect::First if !self.outq.is_empty() => return Ok(()),
+                Collect::UntilUnexpected if self.doomed(to) => return Ok(()),
+                Collect::Discard => {
+                    self.outq.clear();
+                    if self.pending.is_none() {
+                        return Ok(());
+                    }
+                }
+                _ => {}
             }
             let next = match (self.ep.poll_timeout(), self.poll_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            match next {
-                Some(t) if t <= to => {
-                    let t = t.max(self.now);
-                    self.check_deadline(t)?;
-                    self.now = t;
-                    if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
-                        self.poll_deadline = None;
-                    }
-                    self.ep.handle_timeout(t);
-                    budget -= 1;
-                    if budget == 0 {
-                        return Err(self.fail(
-                            self.line(),
-                            format!(
-                                "the stack's timers fired {TIMER_BUDGET} times without time passing"
-                            ),
-                        ));
-                    }
-                }
-                _ => break,
+            let Some(t) = next.filter(|&t| t <= limit) else {
+                break;
+            };
+            let t = t.max(self.now);
+            self.check_deadline(t)?;
+            same_instant = if t == self.now { same_instant + 1 } else { 0 };
+            fired += 1;
+            if same_instant >= SAME_INSTANT_BUDGET {
+                return Err(self.fail(
+                    self.line(),
+                    format!(
+                        "the stack's timers fired {SAME_INSTANT_BUDGET} times at {} without time passing",
+                        fmt_time(t)
+                    ),
+                ));
             }
+            if fired > TIMER_BUDGET {
+                return Err(self.fail(
+                    self.line(),
+                    format!(
+                        "the stack's timers fired {TIMER_BUDGET} times between {} and {} and keep firing; tcpsim gives up on this wait",
+                        fmt_time(from),
+                        fmt_time(t)
+                    ),
+                ));
+            }
+            self.now = t;
+            if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
+                self.poll_deadline = None;
+            }
+            self.ep.handle_timeout(t);
         }
-        if to > self.now && to != Instant(u64::MAX) {
+        if unbounded {
+            return Ok(());
+        }
+        if to > CLOCK_END {
+            // A call that had to return before then is the first failure.
+            self.check_deadline(CLOCK_END)?;
+            return Err(self.fail(
+                self.line(),
+                format!(
+                    "this wait goes past the end of tcpsim's virtual clock at {} (about 31.7 years)",
+                    fmt_time(CLOCK_END)
+                ),
+            ));
+        }
+        if to > self.now {
             self.check_deadline(to)?;
             self.now = to;
         }
         Ok(())
+    }
+
+    /// The tolerance in stack time.
+    fn tolerance_ns(&self) -> u64 {
+        self.tolerance.saturating_mul(1_000)
+    }
+
+    /// The oldest queued segment can no longer be claimed by an event at
+    /// `at`: it went out more than the tolerance before.
+    fn doomed(&self, at: Instant) -> bool {
+        self.outq
+            .front()
+            .is_some_and(|(t, _)| t.0.saturating_add(self.tolerance_ns()) < at.0)
     }
 
     /// Collects transmitted segments and application events, and completes
@@ -440,7 +550,7 @@ impl<'s> Runner<'s> {
                 format!(
                     "{}: expected to return at {}, still blocked at {}",
                     p.call.name,
-                    fmt_micros(p.end),
+                    fmt_time(p.end),
                     fmt_time(t)
                 ),
             ));
@@ -449,8 +559,8 @@ impl<'s> Runner<'s> {
     }
 
     fn check_unexpected(&self, line: usize, at: Instant) -> Result<(), ScriptError> {
-        if let Some((t, bytes)) = self.outq.front()
-            && t.0.saturating_add(self.tolerance * 1_000) < at.0
+        if self.doomed(at)
+            && let Some((t, bytes)) = self.outq.front()
         {
             return Err(self.fail(
                 line,
@@ -481,12 +591,22 @@ impl<'s> Runner<'s> {
 
     fn finish(&mut self) -> Result<(), ScriptError> {
         self.flush()?;
+        let strict = self.options.strict_end;
+        // As packetdrill: what the stack sends after the last line is not
+        // the script's business (unless --strict-end).
+        if !strict {
+            self.outq.clear();
+        }
         // A call still blocked runs on to its deadline: its return is part
         // of the script.
         if let Some(hi) = self.pending.as_ref().map(|p| p.hi) {
-            self.advance(hi, false)?;
-            let line = self.pending.as_ref().map_or(1, |p| p.line);
-            self.check_none_left(line)?;
+            if strict {
+                self.advance(hi, Collect::First)?;
+                let line = self.pending.as_ref().map_or(1, |p| p.line);
+                self.check_none_left(line)?;
+            } else {
+                self.advance(hi, Collect::Discard)?;
+            }
         }
         self.check_none_left(self.script.events.last().map_or(1, |e| e.line))?;
         if let Some(p) = &self.pending {
@@ -495,7 +615,7 @@ impl<'s> Runner<'s> {
                 format!(
                     "{}: expected to return at {}, still blocked when the script ended",
                     p.call.name,
-                    fmt_micros(p.end)
+                    fmt_time(p.end)
                 ),
             ));
         }
@@ -510,13 +630,13 @@ impl<'s> Runner<'s> {
         spec: &PacketSpec,
         lo: Instant,
         hi: Instant,
-        nominal: Option<Micros>,
+        nominal: Option<Instant>,
     ) -> Result<(), ScriptError> {
         if self.outq.is_empty() {
-            self.advance(hi, true)?;
+            self.advance(hi, Collect::First)?;
         }
         let expected_at = match nominal {
-            Some(us) => fmt_micros(us),
+            Some(at) => fmt_time(at),
             None => "*".to_string(),
         };
         let Some((t, bytes)) = self.outq.pop_front() else {
@@ -546,10 +666,11 @@ impl<'s> Runner<'s> {
         // payload than one segment carries matches the run of consecutive
         // segments that adds up to it, the way a TSO/GSO burst from Linux
         // appears as one large packet on packetdrill's tun device.
+        let mut last_at = t;
         if spec.flags & (SYN | RST) == 0 && got.len > 0 && spec.len > got.len {
             while got.len < spec.len {
                 if self.outq.is_empty() {
-                    self.advance(hi, true)?;
+                    self.advance(hi, Collect::First)?;
                 }
                 let Some(next) = self.outq.front().and_then(|(at, b)| Some((*at, seen(b)?))) else {
                     break;
@@ -566,6 +687,7 @@ impl<'s> Runner<'s> {
                     break;
                 }
                 self.outq.pop_front();
+                last_at = at;
                 got.len += next.len;
                 got.flags |= next.flags & (PSH | FIN);
                 got.window = next.window;
@@ -588,7 +710,11 @@ impl<'s> Runner<'s> {
             ));
         }
         self.learn_ts_offset(spec, &got);
-        self.last_time = nominal.unwrap_or(instant_to_micros(t));
+        // As packetdrill's adjust_relative_event_times: the next relative
+        // time counts from when this segment actually left (anywhere in a
+        // range, within the tolerance, or at any time for `*`); for a run
+        // of segments, when the last of them left.
+        self.last_time = last_at;
         Ok(())
     }
 
@@ -623,8 +749,15 @@ impl<'s> Runner<'s> {
         if seg.len != spec.len {
             return Some("payload length differs".into());
         }
+        // Without the ACK flag the field is compared as it is, absolute
+        // (packetdrill maps it only when the flag is set).
         if let Some(a) = spec.ack
-            && seg.ack != self.remote_abs(a, spec.flags & SYN != 0)
+            && seg.ack
+                != if spec.flags & ACK != 0 {
+                    self.remote_abs(a, spec.flags & SYN != 0)
+                } else {
+                    a
+                }
         {
             return Some("ack differs".into());
         }
@@ -701,7 +834,13 @@ impl<'s> Runner<'s> {
             self.remote_isn = Some(spec.start);
         }
         let seq = self.remote_abs(spec.start, syn);
-        let ack = spec.ack.map_or(0, |a| self.local_abs(a));
+        // As packetdrill: `ack N` without the ACK flag fills the field as
+        // written (absolute) and leaves the flag clear.
+        let ack = match spec.ack {
+            None => 0,
+            Some(a) if spec.flags & ACK != 0 => self.local_abs(a),
+            Some(a) => a,
+        };
         let mut options = TcpOptions::default();
         match &spec.options {
             OptionsSpec::None => {}
@@ -752,6 +891,11 @@ impl<'s> Runner<'s> {
             &repr,
             &mut self.scratch,
         );
+        if spec.flags & ACK == 0 && ack != 0 {
+            // The stack's emitter zeroes the field of a segment without
+            // ACK, as a sender should; the script's peer need not.
+            set_ack_field(&mut self.scratch, ack);
+        }
         let bytes = std::mem::take(&mut self.scratch);
         let result = self.ep.handle_packet(self.now, &bytes);
         self.scratch = bytes;
@@ -811,7 +955,11 @@ impl<'s> Runner<'s> {
             start.wrapping_add(seg.len),
             seg.len
         );
-        if seg.flags & ACK != 0 {
+        if seg.flags & ACK == 0 && like.is_some_and(|l| l.ack.is_some()) {
+            // The line states the field of a segment without ACK: show it
+            // as it is.
+            let _ = write!(s, " ack {}", seg.ack);
+        } else if seg.flags & ACK != 0 {
             let a = if syn {
                 seg.ack
             } else {
@@ -890,8 +1038,8 @@ impl<'s> Runner<'s> {
         &mut self,
         line: usize,
         c: &CallSpec,
-        start: Micros,
-        end: Option<Micros>,
+        start: Instant,
+        end: Option<Instant>,
     ) -> Result<(), ScriptError> {
         let name = c.name.as_str();
         let result = match name {
@@ -910,13 +1058,13 @@ impl<'s> Runner<'s> {
                         // It blocks: it must return at END (or at once, if
                         // the line gave a single time).
                         let end = end.unwrap_or(start);
-                        let tol = self.tolerance;
+                        let tol = self.tolerance_ns();
                         let remaining = self.write_left;
                         self.pending = Some(Pending {
                             line,
                             call: c.clone(),
-                            lo: micros_to_instant(end.saturating_sub(tol)),
-                            hi: micros_to_instant(end.saturating_add(tol)),
+                            lo: Instant(end.0.saturating_sub(tol)),
+                            hi: later(end, tol),
                             end,
                             remaining,
                         });
@@ -933,12 +1081,17 @@ impl<'s> Runner<'s> {
                 ));
             }
         };
-        if let Some(end) = end {
+        // As packetdrill, which checks only when the call returned: one
+        // given `START...END` may return at once if END is now (within the
+        // tolerance), as `0.1...0.1` says.
+        if let Some(end) = end
+            && self.now.0.saturating_add(self.tolerance_ns()) < end.0
+        {
             return Err(self.fail(
                 line,
                 format!(
                     "{name}: expected to block until {}, returned at once at {}",
-                    fmt_micros(end),
+                    fmt_time(end),
                     fmt_time(self.now)
                 ),
             ));
@@ -966,7 +1119,7 @@ impl<'s> Runner<'s> {
                         format!(
                             "{}: expected to return at {}, returned at {}",
                             p.call.name,
-                            fmt_micros(p.end),
+                            fmt_time(p.end),
                             fmt_time(self.now)
                         ),
                     ));
@@ -1648,7 +1801,7 @@ impl<'s> Runner<'s> {
             if !resumed {
                 self.poll_deadline = u64::try_from(timeout)
                     .ok()
-                    .map(|ms| self.now + stack::Duration::from_millis(ms));
+                    .map(|ms| self.now + stack::Duration(ms.saturating_mul(1_000_000)));
             }
             return Ok(None);
         }
@@ -1737,6 +1890,26 @@ impl<'s> Runner<'s> {
         }
         Ok(None)
     }
+}
+
+/// Writes `ack` into the acknowledgment field of an IPv4 datagram carrying
+/// TCP and updates the TCP checksum incrementally (RFC 1624 eqn. 3:
+/// HC' = ~(~HC + ~m + m') over each 16-bit word changed).
+fn set_ack_field(datagram: &mut [u8], ack: u32) {
+    let t = usize::from(datagram[0] & 0x0f) * 4;
+    let word = |d: &[u8], i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
+    let mut sum = u32::from(!word(datagram, t + 16));
+    for i in [t + 8, t + 10] {
+        sum += u32::from(!word(datagram, i));
+    }
+    datagram[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
+    for i in [t + 8, t + 10] {
+        sum += u32::from(word(datagram, i));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    datagram[t + 16..t + 18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
 
 /// The options a script line lists, by meaning: NOP and EOL are layout
@@ -1906,5 +2079,42 @@ fn option_text(o: &OptionSpec) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::parse;
+
+    /// The datagram the runner builds for the `<` line of `text`, with the
+    /// stack's ISN taken to be 1000.
+    fn injected(text: &str) -> (u32, Flags) {
+        let script = parse("t.pkt", text).unwrap_or_else(|e| panic!("{e}"));
+        let mut r = Runner::new(&script, 1, Options::default());
+        r.local_isn = Some(1000);
+        let EventKind::Packet(p) = &script.events[0].kind else {
+            panic!("not a packet line")
+        };
+        r.inject(1, p).unwrap_or_else(|e| panic!("{e}"));
+        let (_, seg) = wire::parse_datagram(&r.scratch).expect("a well-formed datagram");
+        (seg.ack.0, seg.flags)
+    }
+
+    #[test]
+    fn ack_without_the_ack_flag_goes_into_the_field_as_written() {
+        // Why: as packetdrill, `ack N` on a `<` line without `.` fills the
+        // field with N itself (packetdrill maps it onto the stack's ISN
+        // only when the flag is set) and leaves the flag clear.
+        let (ack, flags) = injected("0 < R 5:5(0) ack 12345 win 0\n");
+        assert_eq!(ack, 12345);
+        assert!(!flags.ack() && flags.rst());
+        // With `.`, the same N counts from the stack's ISN.
+        let (ack, flags) = injected("0 < R. 5:5(0) ack 12345 win 0\n");
+        assert_eq!(ack, 13345);
+        assert!(flags.ack());
+        // All ones, where the checksum update must fold its carries.
+        let (ack, _) = injected("0 < S 0:0(0) ack 4294967295 win 65535\n");
+        assert_eq!(ack, u32::MAX);
     }
 }

@@ -47,12 +47,9 @@ impl Connection {
         self.state = State::Listen;
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        self.last_ack_sent = self.rcv_nxt;
         self.take_syn_options(seg, now);
-        // SYN windows are never scaled (RFC 7323 §2.2).
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = self.iss;
+        self.take_syn_window(seg, self.iss);
         self.set_state(State::SynReceived, env);
         self.syn_pending = true;
         self.restart_rto(now);
@@ -116,10 +113,8 @@ impl Connection {
         self.rcv_ssthresh = offered;
         self.rcv_adv = self.rcv_nxt + offered;
         self.last_ack_sent = self.rcv_nxt;
-        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
-        self.snd_wl2 = seg.ack;
+        self.update_send_window(seg);
+        self.snd_max_edge = self.snd_wnd_edge();
         self.set_state(State::SynReceived, env);
         self.set_state(State::Established, env);
         self.touch_keepalive(now);
@@ -190,17 +185,18 @@ impl Connection {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq + 1;
+        // RFC 7323 Last.ACK.sent starts at the first ACK we will send: a
+        // number of this connection, so comparisons with it stay within
+        // 2^31 whatever the peer's ISN.
+        self.last_ack_sent = self.rcv_nxt;
         // Our SYN offered `syn_window` before we knew where the peer's
         // sequence space starts; the right edge is relative to RCV.NXT.
         self.rcv_adv = self.rcv_nxt + self.syn_window;
         self.take_syn_options(seg, now);
-        self.snd_wnd = u32::from(seg.window);
-        self.max_snd_wnd = self.snd_wnd;
-        self.snd_wl1 = seg.seq;
+        self.take_syn_window(seg, if ack_acceptable { seg.ack } else { self.iss });
         if ack_acceptable {
             // The ACK covers our SYN only: SND.UNA moves past it; no data
             // (which may already be queued) is acknowledged by it.
-            self.snd_wl2 = seg.ack;
             self.snd_una = seg.ack;
             self.on_bytes_acked(self.iss, now, seg);
         }
@@ -213,14 +209,24 @@ impl Connection {
             self.touch_keepalive(now);
             self.ack_now = true;
             if !seg.payload.is_empty() || seg.flags.fin() {
-                // Data or FIN on a SYN-ACK: continue with the sixth step and after.
-                return self.process_text_and_fin(seg, now, env);
+                // Data or FIN on a SYN-ACK: continue with the sixth step and
+                // after. The SYN occupies SEG.SEQ, so the text starts at
+                // SEG.SEQ + 1 (= RCV.NXT): take the SYN off before the text
+                // step, or its first octet would be trimmed as a duplicate.
+                let text = TcpRepr {
+                    flags: crate::wire::Flags(seg.flags.0 & !crate::wire::Flags::SYN.0),
+                    seq: seg.seq + 1,
+                    ..*seg
+                };
+                return self.process_text_and_fin(&text, now, env);
             }
         } else {
             // Simultaneous open: SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            // The SYN's retransmission timer keeps running (Linux: the
+            // SYN,ACK goes again when the SYN's RTO expires, checked with
+            // packetdrill, scripts/simultaneous-open-shutdown.pkt).
             self.set_state(State::SynReceived, env);
             self.syn_pending = true;
-            self.restart_rto(now);
         }
         Disposition::Keep
     }
@@ -247,10 +253,11 @@ impl Connection {
     /// unacceptable segments (dup ACKs, PAWS rejections, challenge ACKs)
     /// go out at most once per interval per connection, so two stacks
     /// that disagree cannot ACK each other in a loop (RFC 5961 §7 leaves
-    /// the throttle to the implementation). A segment with data and no
-    /// SYN is exempt unless `strict`: it cannot be part of an ACK loop.
+    /// the throttle to the implementation). A segment that occupies
+    /// sequence space (data or FIN) and has no SYN is exempt unless
+    /// `strict`: it cannot be part of an ACK loop (Linux's rule too).
     fn oow_ack_allowed(&mut self, now: Instant, seg: &TcpRepr<'_>, strict: bool) -> bool {
-        if !strict && !seg.payload.is_empty() && !seg.flags.syn() {
+        if !strict && seg.seq_len() > 0 && !seg.flags.syn() {
             return true;
         }
         if let Some(last) = self.last_oow_ack
@@ -306,16 +313,8 @@ impl Connection {
         } else {
             seg
         };
-        // TIME-WAIT: a retransmission of the peer's FIN is ACKed again and
-        // restarts 2·MSL (§3.10.7.4 eighth step; the lost-final-ACK case).
-        if self.state == State::TimeWait
-            && seg.flags.fin()
-            && !seg.flags.rst()
-            && seg.seq + seg.seq_len() == self.rcv_nxt
-        {
-            self.ack_now = true;
-            self.set_timer(Timer::TimeWait, now + self.config.msl.saturating_mul(2));
-            return Disposition::Keep;
+        if self.state == State::TimeWait {
+            return self.on_segment_time_wait(seg, now, env);
         }
         // SYN-RECEIVED: the peer retransmitted its SYN (our SYN-ACK was
         // lost): retransmit the SYN-ACK, as Linux does.
@@ -374,11 +373,11 @@ impl Connection {
                 // The application already saw EOF; Linux (tcp_reset)
                 // reports EPIPE rather than ECONNRESET in CLOSE-WAIT.
                 State::CloseWait => self.fail(SocketError::BrokenPipe, env),
-                // RFC 1337: ignore RST in TIME-WAIT (TIME-WAIT assassination).
-                State::TimeWait if self.config.rfc1337 => {
-                    self.counters.dropped_segments += 1;
-                    Disposition::Keep
-                }
+                // The application may still hold the socket (a shutdown,
+                // not a close): Linux's tcp_reset reports ECONNRESET in
+                // every state but SYN-SENT and CLOSE-WAIT.
+                State::LastAck | State::Closing => self.fail(SocketError::ConnectionReset, env),
+                // TIME-WAIT is handled apart (on_segment_time_wait).
                 _ => self.finish(env),
             };
         }
@@ -421,10 +420,7 @@ impl Connection {
             // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise RST <SEQ=SEG.ACK>.
             if seg.ack.diff(self.snd_una) > 0 && seg.ack.diff(self.snd_max) <= 0 {
                 self.snd_una = seg.ack;
-                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-                self.snd_wl1 = seg.seq;
-                self.snd_wl2 = seg.ack;
+                self.update_send_window(seg);
                 self.clear_timer(Timer::Retransmit);
                 self.retries = 0;
                 self.syn_pending = false;
@@ -455,6 +451,92 @@ impl Connection {
         self.process_ack_and_rest(seg, now, env)
     }
 
+    /// The window of the peer's SYN or SYN-ACK, never scaled (RFC 7323
+    /// §2.2), counted from `wl2`: the first send window.
+    fn take_syn_window(&mut self, seg: &TcpRepr<'_>, wl2: SeqNum) {
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = wl2;
+        self.snd_max_edge = self.snd_wnd_edge();
+    }
+
+    /// Takes the window of `seg` (scaled) as SND.WND, from SND.WL2 =
+    /// SEG.ACK, and remembers the highest right edge the peer has offered.
+    fn update_send_window(&mut self, seg: &TcpRepr<'_>) {
+        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+        self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+        let edge = self.snd_wnd_edge();
+        if edge.diff(self.snd_max_edge) > 0 {
+            self.snd_max_edge = edge;
+        }
+    }
+
+    /// SEGMENT ARRIVES in TIME-WAIT (a new SYN that may reopen the
+    /// connection was taken out before, RFC 6191). RFC 9293 §3.10.7.4
+    /// answers the peer's retransmitted FIN with an ACK and restarts
+    /// 2·MSL (the lost-final-ACK case); RFC 1337 ignores a RST. Every
+    /// other case is left to the implementation, and we do what Linux's
+    /// TIME-WAIT socket does (tcp_timewait_state_process):
+    /// - a bare segment exactly at RCV.NXT (no data, SYN or FIN) restarts
+    ///   2·MSL and draws no reply;
+    /// - a RST exactly at RCV.NXT is ignored with RFC 1337, otherwise it
+    ///   ends TIME-WAIT; any other RST is dropped;
+    /// - everything else (the FIN again, a FIN or data past RCV.NXT, an old
+    ///   segment, a PAWS-rejected one, a SYN not taken as new) is ACKed,
+    ///   with the out-of-window rate limit, and restarts 2·MSL if it
+    ///   carries an ACK or failed PAWS.
+    fn on_segment_time_wait(
+        &mut self,
+        seg: &TcpRepr<'_>,
+        now: Instant,
+        env: &mut Env<'_>,
+    ) -> Disposition {
+        let two_msl = now + self.config.msl.saturating_mul(2);
+        // RFC 7323 §5.3 (PAWS), which does not apply to a RST.
+        let paws_reject = self.timestamps
+            && !seg.flags.rst()
+            && seg
+                .options
+                .timestamps
+                .is_some_and(|(tsval, _)| (tsval.wrapping_sub(self.ts_recent) as i32) < 0)
+            && self.paws_recent_valid(now);
+        if paws_reject {
+            self.counters.paws_rejected += 1;
+        }
+        if !paws_reject && seg.seq == self.rcv_nxt && (seg.seq_len() == 0 || seg.flags.rst()) {
+            if seg.flags.rst() {
+                if !self.config.rfc1337 {
+                    return self.finish(env);
+                }
+                // RFC 1337: no TIME-WAIT assassination.
+                self.counters.dropped_segments += 1;
+            } else {
+                self.set_timer(Timer::TimeWait, two_msl);
+            }
+            if let Some((tsval, _)) = seg.options.timestamps
+                && self.timestamps
+            {
+                self.ts_recent = tsval;
+                self.ts_recent_stamp = now;
+            }
+            return Disposition::Keep;
+        }
+        self.counters.dropped_segments += 1;
+        if seg.flags.rst() {
+            return Disposition::Keep;
+        }
+        if paws_reject || seg.flags.ack() {
+            self.set_timer(Timer::TimeWait, two_msl);
+        }
+        if self.oow_ack_allowed(now, seg, false) {
+            self.ack_now = true;
+        }
+        Disposition::Keep
+    }
+
     fn take_rtt_sample_from_handshake(&mut self, seg: &TcpRepr<'_>, now: Instant) {
         if self.retries == 0 && !self.timestamps {
             self.rtt.sample(now.saturating_since(self.last_send_time));
@@ -476,8 +558,8 @@ impl Connection {
         env: &mut Env<'_>,
     ) -> Disposition {
         let acked = seg.ack.diff(self.snd_una);
+        let previous_una = self.snd_una;
         if acked > 0 {
-            let previous_una = self.snd_una;
             self.snd_una = seg.ack;
             if self.snd_nxt.diff(self.snd_una) < 0 {
                 self.snd_nxt = self.snd_una;
@@ -495,14 +577,19 @@ impl Connection {
         {
             self.on_duplicate_ack(now);
         }
-        // Window update (§3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
-        if self.snd_wl1.diff(seg.seq) < 0
-            || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0)
+        // Window update (§3.10.7.4): "If SND.UNA =< SEG.ACK =< SND.NXT, the
+        // send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
+        // SEG.SEQ and SND.WL2 =< SEG.ACK))". Linux (tcp_may_update_window)
+        // also takes the window of any ACK that advances SND.UNA, whatever
+        // its SEQ (typically the peer's retransmission): the window belongs
+        // to that ACK, and keeping the old one would slide it right from
+        // the new SND.UNA, past any edge the peer offered.
+        if seg.ack.diff(previous_una) >= 0
+            && (acked > 0
+                || self.snd_wl1.diff(seg.seq) < 0
+                || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0))
         {
-            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
-            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
-            self.snd_wl1 = seg.seq;
-            self.snd_wl2 = seg.ack;
+            self.update_send_window(seg);
             if self.snd_wnd > 0 {
                 self.clear_timer(Timer::Persist);
                 self.persist_backoff = 0;
@@ -535,7 +622,9 @@ impl Connection {
         // SYN and FIN occupy sequence space but not the send buffer: only
         // the data octets in (previous_una, SND.UNA] leave the buffer.
         let mut data_acked = self.snd_una.since(previous_una);
-        if previous_una == self.iss {
+        // snd_consumed has not moved yet: this ACK is the SYN's if the SYN
+        // was unacknowledged before it.
+        if previous_una == self.iss && self.snd_consumed == 0 {
             data_acked -= 1;
         }
         if let Some(fin) = self.fin_seq

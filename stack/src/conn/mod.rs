@@ -96,6 +96,9 @@ pub(crate) struct Connection {
     pub(crate) snd_wl2: SeqNum,
     /// RFC 5961 §5: the largest window the peer has advertised.
     pub(crate) max_snd_wnd: u32,
+    /// The highest right edge (SEG.ACK + window) the peer has offered: no
+    /// data is ever sent beyond it (asserted in output).
+    pub(crate) snd_max_edge: SeqNum,
     pub(crate) snd_wscale: u8,
 
     // Receive sequence variables.
@@ -241,6 +244,7 @@ impl Connection {
             snd_wl1: SeqNum(0),
             snd_wl2: iss,
             max_snd_wnd: 0,
+            snd_max_edge: iss,
             snd_wscale: 0,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
@@ -354,6 +358,28 @@ impl Connection {
         ((now.as_nanos() / 1_000_000) as u32).wrapping_add(self.ts_offset)
     }
 
+    /// The right edge of the send window as the peer offered it: the
+    /// window counts from the ACK that carried it (SND.WL2), not from
+    /// SND.UNA, which may have moved on with an ACK whose window was
+    /// refused (RFC 9293 §3.10.7.4's SND.WL1/SND.WL2 test).
+    pub(crate) fn snd_wnd_edge(&self) -> SeqNum {
+        self.snd_wl2 + self.snd_wnd
+    }
+
+    /// Octets of send window from SND.UNA to the offered right edge
+    /// (zero if the edge is behind SND.UNA).
+    pub(crate) fn send_window(&self) -> u32 {
+        self.snd_wnd_edge().diff(self.snd_una).max(0) as u32
+    }
+
+    /// Our SYN is sent (or due) and not yet acknowledged. SND.UNA - ISS
+    /// counts the SYN, the data acknowledged and the FIN, so SND.UNA = ISS
+    /// with no data acknowledged means the SYN's ACK has not come, however
+    /// many times the sequence space has wrapped since.
+    pub(crate) fn syn_unacked(&self) -> bool {
+        self.snd_una == self.iss && self.snd_consumed == 0
+    }
+
     /// Bytes sent and not yet acknowledged (SYN and FIN excluded).
     pub(crate) fn flight_size(&self) -> u32 {
         self.snd_max
@@ -453,9 +479,24 @@ impl Connection {
     /// CLOSE for the write side (§3.10.4 as SHUT_WR): queue a FIN after the data.
     pub(crate) fn shutdown(&mut self, env: &mut Env<'_>) -> Result<(), SocketError> {
         match self.state {
-            State::Established | State::SynReceived => {
+            State::Established => {
                 self.fin_queued = true;
                 self.set_state(State::FinWait1, env);
+                Ok(())
+            }
+            State::SynReceived => {
+                // §3.10.4 CLOSE in SYN-RECEIVED: "If no SENDs have been
+                // issued and there is no pending data to send, then form a
+                // FIN segment and send it, and enter FIN-WAIT-1 state;
+                // otherwise, queue for processing after entering
+                // ESTABLISHED state." Linux queues in both cases: its FIN
+                // waits until our SYN is acknowledged (packetdrill on Linux
+                // 6.18: after a simultaneous open, shutdown(SHUT_WR) sends
+                // nothing; the RTO resends the SYN,ACK alone; the FIN
+                // follows the peer's ACK; scripts/simultaneous-open-shutdown).
+                // So the close waits here and the SYN-RECEIVED ACK step
+                // enters FIN-WAIT-1; the FIN never overtakes the SYN.
+                self.fin_queued = true;
                 Ok(())
             }
             State::CloseWait => {
@@ -519,6 +560,10 @@ impl Connection {
             self.rst_pending = true;
         }
         self.recv_buffer.clear();
+        // Linux (tcp_abort): the socket's error becomes ECONNABORTED, so a
+        // read or write after a local abort fails instead of reading as
+        // end of stream; an error already there (a reset) is kept.
+        self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, env);
         env.events.push_back(Event::Closed(env.id));
         // Keep the TCB until the RST is out; the endpoint deletes it after output.
@@ -654,9 +699,7 @@ impl Connection {
         let Some(ka) = self.config.keepalive else {
             return Disposition::Keep;
         };
-        if !matches!(self.state, State::Established | State::CloseWait)
-            || self.snd_una != self.snd_max
-        {
+        if !self.keepalive_applies() || self.snd_una != self.snd_max {
             self.set_timer(Timer::Keepalive, now + ka.idle);
             return Disposition::Keep;
         }
@@ -677,10 +720,33 @@ impl Connection {
         Disposition::Keep
     }
 
+    /// Whether keepalive runs in this state. Linux's keepalive timer
+    /// (tcp_keepalive_timer) runs in every state of a full socket but
+    /// CLOSE and SYN-SENT, so a half-closed socket in FIN-WAIT-2 whose
+    /// peer vanished is found too; probes wait while anything is
+    /// outstanding (the retransmission timer covers that). An orphaned
+    /// FIN-WAIT-2 has its own timeout instead (tcp_fin_timeout), and
+    /// TIME-WAIT is a mini-socket with none.
+    fn keepalive_applies(&self) -> bool {
+        match self.state {
+            State::Established
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => true,
+            State::FinWait2 => !self.orphaned,
+            State::Closed
+            | State::Listen
+            | State::SynSent
+            | State::SynReceived
+            | State::TimeWait => false,
+        }
+    }
+
     /// Keepalive restarts from any segment received (RFC 9293 §3.8.4: idle time).
     pub(crate) fn touch_keepalive(&mut self, now: Instant) {
         if let Some(ka) = self.config.keepalive
-            && matches!(self.state, State::Established | State::CloseWait)
+            && self.keepalive_applies()
         {
             self.keepalive_probes_sent = 0;
             self.set_timer(Timer::Keepalive, now + ka.idle);

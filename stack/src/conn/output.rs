@@ -32,9 +32,16 @@ impl Connection {
     }
 
     fn has_sendable(&self) -> bool {
-        let sent = self.snd_nxt.since(self.snd_una) as usize;
+        let sent = self.data_offset(self.snd_nxt) as usize;
         self.send_buffer.len() > sent.min(self.send_buffer.len())
             || (self.fin_queued && self.fin_seq.is_none_or(|fin| self.snd_nxt.diff(fin) <= 0))
+    }
+
+    /// Where `seq` falls in the send buffer: octets of data from SND.UNA,
+    /// not counting our SYN while it is unacknowledged (the data starts
+    /// at ISS + 1 whatever SND.UNA says).
+    fn data_offset(&self, seq: SeqNum) -> u32 {
+        seq.since(self.snd_una) - u32::from(self.syn_unacked())
     }
 
     /// The receive window to advertise, scaled, never shrinking the right
@@ -163,13 +170,20 @@ impl Connection {
         }
         if self.rst_pending {
             self.rst_pending = false;
-            // RFC 9293 §3.10.5 / Linux: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
+            // RFC 9293 §3.10.5 / Linux: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>,
+            // with the timestamp option when the connection uses it (RFC
+            // 7323 §3.2: "TSopt SHOULD be sent in an <RST> segment"; Linux's
+            // tcp_send_active_reset does).
+            let mut options = TcpOptions::default();
+            if self.timestamps {
+                options.timestamps = Some((self.ts_now(now), self.ts_recent));
+            }
             let seg = Outgoing {
                 seq: self.snd_max,
                 ack: self.rcv_nxt,
                 flags: Flags::RST | Flags::ACK,
                 window: 0,
-                options: TcpOptions::default(),
+                options,
             };
             self.counters.segments_sent += 1;
             return Some(seg);
@@ -188,7 +202,7 @@ impl Connection {
             // The persist timer overrides sender SWS avoidance: if the
             // window has room for any data, send what fits (RFC 9293
             // §3.8.6.2.1 "override timeout"; Linux's tcp_write_wakeup).
-            if self.snd_wnd > self.snd_nxt.since(self.snd_una)
+            if self.send_window() > self.snd_nxt.since(self.snd_una)
                 && let Some(seg) = self.poll_data(now, payload, true)
             {
                 return Some(seg);
@@ -294,7 +308,7 @@ impl Connection {
             self.snd_nxt = self.scoreboard.first_unsacked_from(self.snd_nxt);
         }
         let mut seq = self.snd_nxt;
-        let mut offset = self.snd_nxt.since(self.snd_una);
+        let mut offset = self.data_offset(self.snd_nxt);
         if self.retransmit_head {
             // Fast retransmit / partial ACK: resend the segment at SND.UNA
             // whatever the congestion window says (RFC 5681 §3.2 step 2).
@@ -316,9 +330,9 @@ impl Connection {
             None => outstanding,
         };
         let usable = if retransmission {
-            self.smss.min(self.snd_wnd.max(1))
+            self.smss.min(self.send_window().max(1))
         } else {
-            self.snd_wnd
+            self.send_window()
                 .saturating_sub(outstanding)
                 .min(self.cwnd().saturating_sub(in_flight))
         };
@@ -412,6 +426,14 @@ impl Connection {
             window,
             options: self.ack_options(now),
         };
+        // The invariant the segment oracle also checks: no data beyond the
+        // highest right edge the peer offered, but for a one-octet probe
+        // (RFC 9293 §3.8.6.1).
+        debug_assert!(
+            len <= 1 || (seq + len).diff(self.snd_max_edge) <= 0,
+            "data {seq:?}+{len} beyond the peer's highest right edge {:?}",
+            self.snd_max_edge
+        );
         let end = seq + len + u32::from(fin);
         if fin {
             self.fin_seq = Some(seq + len);

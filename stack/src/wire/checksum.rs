@@ -40,13 +40,21 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
     !fold(sum_words(0, data))
 }
 
-/// The sum over the TCP pseudo-header: source, destination, zero, protocol 6, TCP length.
+/// The sum over the TCP pseudo-header: source, destination, zero, protocol 6,
+/// TCP length (RFC 9293 §3.1), as a running sum for [`finish`].
+///
+/// The twelve pseudo-header bytes go through [`sum_words`] like any other
+/// data, so every carry is folded back in (RFC 1071 §2 end-around carry):
+/// address pairs whose words add up to nearly 2^32 (192.168.1.1 and
+/// 63.87.254.244) must not overflow the running sum.
 pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize) -> u32 {
-    let mut sum = sum_words(0, &src.octets());
-    sum = sum_words(sum, &dst.octets());
-    sum += 6;
-    sum += tcp_len as u32;
-    sum
+    debug_assert!(tcp_len <= 0xffff, "a TCP segment in IPv4 is under 64 KiB");
+    let mut header = [0u8; 12];
+    header[0..4].copy_from_slice(&src.octets());
+    header[4..8].copy_from_slice(&dst.octets());
+    header[9] = super::PROTOCOL_TCP;
+    header[10..12].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+    sum_words(0, &header)
 }
 
 /// Folds a running sum plus `data` into a final checksum value.
@@ -67,6 +75,74 @@ mod tests {
             sum = (sum & 0xffff) + (sum >> 16);
         }
         !(sum as u16)
+    }
+
+    /// RFC 1071's definition over the pseudo-header and the segment, one
+    /// 16-bit word at a time, carries folded at every step.
+    fn reference_tcp(src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) -> u16 {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&src.octets());
+        bytes.extend_from_slice(&dst.octets());
+        bytes.extend_from_slice(&[0, 6]);
+        bytes.extend_from_slice(&(segment.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(segment);
+        reference(&bytes)
+    }
+
+    #[test]
+    fn pseudo_header_words_near_two_to_the_32_fold_their_carry() {
+        // 192.168.1.1 and 63.87.254.244 add up to 0xffff_fff5 as 32-bit
+        // words: protocol and length push the sum past 2^32. The running
+        // sum must fold that carry (a debug build used to panic here and a
+        // release build emitted a checksum off by one).
+        let (a, b) = (
+            Ipv4Addr::new(192, 168, 1, 1),
+            Ipv4Addr::new(63, 87, 254, 244),
+        );
+        for len in [20usize, 21, 32, 1480] {
+            let segment: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            for (src, dst) in [(a, b), (b, a)] {
+                assert_eq!(
+                    finish(pseudo_header_sum(src, dst, len), &segment),
+                    reference_tcp(src, dst, &segment),
+                    "{src} -> {dst}, {len} bytes"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn tcp_checksum_equals_rfc_1071_for_any_addresses_and_payload(
+            src in proptest::prelude::any::<u32>(),
+            dst in proptest::prelude::any::<u32>(),
+            segment in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1600),
+        ) {
+            // Whatever the addresses (including those whose words sum near
+            // 2^32) and whatever the length (odd ones too), our checksum is
+            // the RFC 1071 one.
+            let (src, dst) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
+            proptest::prop_assert_eq!(
+                finish(pseudo_header_sum(src, dst, segment.len()), &segment),
+                reference_tcp(src, dst, &segment)
+            );
+        }
+
+        #[test]
+        fn sums_with_every_word_near_all_ones_never_overflow(
+            len in 0usize..200,
+            low in 0u8..16,
+        ) {
+            // Worst cases for the accumulator: addresses and data of 0xff..,
+            // so the sum carries at every word.
+            let src = Ipv4Addr::from(0xffff_fff0u32 | u32::from(low));
+            let dst = Ipv4Addr::new(255, 255, 255, 255);
+            let segment = vec![0xffu8; len];
+            proptest::prop_assert_eq!(
+                finish(pseudo_header_sum(src, dst, len), &segment),
+                reference_tcp(src, dst, &segment)
+            );
+        }
     }
 
     #[test]
