@@ -382,7 +382,16 @@ impl Connection {
             };
         }
 
-        // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        // Fourth: SYN. In SYN-RECEIVED from a passive OPEN, "return this
+        // connection to the LISTEN state and return" (RFC 9293 §3.10.7.4);
+        // Linux (tcp_check_req, embryonic_reset) also answers the SYN with
+        // a RST. (The retransmitted SYN at IRS was handled above.)
+        if seg.flags.syn() && self.state == State::SynReceived && self.passive {
+            self.counters.dropped_segments += 1;
+            self.set_state(State::Listen, env);
+            return Disposition::DeleteAndReset;
+        }
+        // In a synchronized state: challenge ACK (RFC 5961 §4.2).
         if seg.flags.syn() {
             self.challenge_ack(now, seg);
             return Disposition::Keep;

@@ -61,6 +61,10 @@ pub(crate) enum Disposition {
     Established,
     /// Remove the connection (CLOSED, or a passive half-open returned to LISTEN).
     Delete,
+    /// Remove a passive half-open connection and answer the segment that
+    /// ended it with the RST of §3.10.7.1, as Linux's tcp_check_req does
+    /// (embryonic_reset) for a SYN in SYN-RECEIVED.
+    DeleteAndReset,
 }
 
 /// Where events go, tagged with this connection's id.
