@@ -309,6 +309,13 @@ impl Connection {
                 seq: seg.seq + 1,
                 ..*seg
             };
+            // Its SYN is a duplicate: like Linux (tcp_data_queue, "a
+            // retransmit ... force an immediate ack"), acknowledge it at
+            // once, with a D-SACK block for the SYN (RFC 2883).
+            self.ack_now = true;
+            if self.sack_permitted {
+                self.dsack = Some((seg.seq, seg.seq + 1));
+            }
             &stripped
         } else {
             seg
@@ -349,6 +356,17 @@ impl Connection {
             // should be sent in reply (unless the RST bit is set)".
             if !seg.flags.rst() && self.oow_ack_allowed(now, seg, false) {
                 self.ack_now = true;
+                // RFC 2883: an old duplicate is reported as a D-SACK block
+                // (Linux tcp_send_dupack), up to RCV.NXT.
+                if self.sack_permitted && seg.seq_len() > 0 && seg.seq.diff(self.rcv_nxt) < 0 {
+                    let end = seg.seq + seg.seq_len();
+                    let end = if end.diff(self.rcv_nxt) > 0 {
+                        self.rcv_nxt
+                    } else {
+                        end
+                    };
+                    self.dsack = Some((seg.seq, end));
+                }
             }
             return Disposition::Keep;
         }
@@ -797,6 +815,11 @@ impl Connection {
         let mut data = seg.payload;
         let before = self.rcv_nxt.diff(seq);
         if before > 0 {
+            // RFC 2883: the old part is reported as a D-SACK block (Linux
+            // tcp_data_queue, "partial packet").
+            if self.sack_permitted {
+                self.dsack = Some((seq, self.rcv_nxt));
+            }
             let cut = (before as usize).min(data.len());
             data = &data[cut..];
             seq += cut as u32;

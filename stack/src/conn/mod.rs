@@ -188,6 +188,9 @@ pub(crate) struct Connection {
     pub(crate) rto_recovery_point: Option<SeqNum>,
     /// Receiver side: the SACK blocks reported most recently, latest first.
     pub(crate) sack_report: SackReport,
+    /// A duplicate the peer sent, to report once as the first SACK block of
+    /// our next ACK (RFC 2883 D-SACK; Linux tcp_dsack_set).
+    pub(crate) dsack: Option<(SeqNum, SeqNum)>,
     pub(crate) last_send_time: Instant,
     /// End of the last small segment sent (Minshall's Nagle variant, as Linux's snd_sml).
     pub(crate) snd_sml: SeqNum,
@@ -294,6 +297,7 @@ impl Connection {
             pipe: 0,
             rto_recovery_point: None,
             sack_report: SackReport::default(),
+            dsack: None,
             last_send_time: now,
             snd_sml: iss,
             ack_now: false,
