@@ -208,6 +208,9 @@ impl Connection {
             env.events.push_back(Event::Connected(env.id));
             self.touch_keepalive(now);
             self.ack_now = true;
+            // "form an ACK segment ... and send it": at once, even when the
+            // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
+            self.ack_forced = true;
             if !seg.payload.is_empty() || seg.flags.fin() {
                 // Data or FIN on a SYN-ACK: continue with the sixth step and
                 // after. The SYN occupies SEG.SEQ, so the text starts at
