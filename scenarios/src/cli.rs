@@ -9,16 +9,26 @@
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
 //!
-//! Bad input (unknown scenario, malformed seed, unwritable path) is a
-//! one-line error and exit status 2; a failing scenario exits 1.
+//! Exit status: 0 when every scenario or script passed; 1 when one failed (a
+//! verdict about the stack); 2 for bad input or usage (unknown scenario,
+//! malformed seed, `--jobs` outside 1..=[`MAX_JOBS`], a missing argument, a
+//! script that cannot be read or does not parse, an unwritable path). Bad
+//! input is a one-line error on standard error naming what was wrong, and
+//! nothing runs. When standard output is closed early (`tcpsim all | head
+//! -1`) tcpsim stops writing quietly, as Unix tools do, and the exit status
+//! is still the verdict.
+//!
+//! `--out FILE` never leaves a user's file truncated: the rendering goes to a
+//! temporary file in FILE's folder, renamed over FILE once it is complete
+//! (see [`OutFile`]).
 
 use crate::catalogue::{self, Scenario};
 use crate::render::{self, Numbering};
 use crate::run::Outcome;
 use clap::{Parser, Subcommand, ValueEnum};
 use rayon::prelude::*;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 /// The default seed when none is given (printed with every run).
 pub const DEFAULT_SEED: u64 = 1;
@@ -43,7 +53,8 @@ pub enum Command {
         /// Master seed (unsigned 64-bit integer).
         #[arg(long)]
         seed: Option<String>,
-        /// Worker threads (results and hashes do not depend on it).
+        /// Worker threads, 1 to 256 (results and hashes do not depend on
+        /// it; no more threads start than there are scenarios).
         #[arg(long)]
         jobs: Option<usize>,
     },
@@ -87,9 +98,32 @@ pub enum Format {
     Ss,
 }
 
-/// A user error: printed as one line, exit status 2.
+/// The most worker threads `tcpsim all --jobs` accepts. More would only
+/// cost memory: the catalogue has a few dozen scenarios, and no more threads
+/// start than there are scenarios to run.
+pub const MAX_JOBS: usize = 256;
+
+/// A user error: printed as one line (one per line of the message), exit
+/// status 2.
 #[derive(Debug)]
 pub struct UsageError(pub String);
+
+/// `--jobs`: 1 when not given, else 1..=[`MAX_JOBS`].
+pub fn parse_jobs(jobs: Option<usize>) -> Result<usize, UsageError> {
+    match jobs {
+        None => Ok(1),
+        Some(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        Some(n) => Err(UsageError(format!(
+            "invalid --jobs {n}: expected 1 to {MAX_JOBS} worker threads"
+        ))),
+    }
+}
+
+/// The threads to start for `jobs` requested over `items` pieces of work:
+/// never more than there is work, never more than [`MAX_JOBS`], at least one.
+pub fn worker_count(jobs: usize, items: usize) -> usize {
+    jobs.min(items).clamp(1, MAX_JOBS)
+}
 
 pub fn parse_seed(text: Option<&str>) -> Result<u64, UsageError> {
     match text {
@@ -130,13 +164,15 @@ fn row(scenario: &Scenario, seed: u64) -> Row {
     }
 }
 
-/// Runs the catalogue on `jobs` threads; rows come back in catalogue order.
+/// Runs the catalogue on up to `jobs` threads (see [`worker_count`]); rows
+/// come back in catalogue order.
 pub fn run_all(seed: u64, jobs: usize) -> Vec<Row> {
     let scenarios = catalogue::all();
-    if jobs <= 1 {
+    let threads = worker_count(jobs, scenarios.len());
+    if threads <= 1 {
         return scenarios.iter().map(|s| row(s, seed)).collect();
     }
-    match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(|| scenarios.par_iter().map(|s| row(s, seed)).collect()),
         Err(_) => scenarios.iter().map(|s| row(s, seed)).collect(),
     }
@@ -232,16 +268,41 @@ fn pkt_files_under(dir: &std::path::Path, found: &mut Vec<PathBuf>) -> Result<()
     Ok(())
 }
 
+/// Reads and parses every script before any runs. A script that cannot be
+/// read or does not parse is bad input, not a failed test: the error names
+/// each such file (one line each) and nothing runs.
+pub fn load_scripts(
+    files: &[PathBuf],
+) -> Result<Vec<(PathBuf, crate::script::Script)>, UsageError> {
+    let mut scripts = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        let name = f.display().to_string();
+        match std::fs::read_to_string(f) {
+            Err(e) => errors.push(format!("cannot read {name}: {e}")),
+            Ok(text) => match crate::script::parse(&name, &text) {
+                Ok(script) => scripts.push((f.clone(), script)),
+                Err(e) => errors.push(e.to_string()),
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(scripts)
+    } else {
+        Err(UsageError(errors.join("\n")))
+    }
+}
+
 /// Runs scripts, one line each, then `N passed, N failed`; true if all passed.
 pub fn run_scripts(
-    files: &[PathBuf],
+    scripts: &[(PathBuf, crate::script::Script)],
     seed: u64,
     options: crate::script::Options,
     out: &mut impl Write,
-) -> std::io::Result<bool> {
+) -> io::Result<bool> {
     let mut failed = 0;
-    for f in files {
-        match crate::script::run_file_with(f, seed, options) {
+    for (f, script) in scripts {
+        match crate::script::run_with(script, seed, options) {
             Ok(report) => {
                 for w in &report.warnings {
                     writeln!(out, "warning: {w}")?;
@@ -266,33 +327,225 @@ pub fn run_scripts(
     writeln!(
         out,
         "seed {seed}: {} passed, {failed} failed",
-        files.len() - failed
+        scripts.len() - failed
     )?;
     Ok(failed == 0)
 }
 
-/// Runs the command line; returns the process exit status.
+/// Standard output that goes quiet once its reader has gone. Rust ignores
+/// SIGPIPE, so a write into a closed pipe (`tcpsim all | head -1`) returns
+/// `BrokenPipe`; this writer then drops the rest of the output without an
+/// error, as a Unix tool ended by SIGPIPE does. Other write errors (a full
+/// disk) pass through.
+pub struct PipeOut<W: Write> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeOut<W> {
+    pub fn new(inner: W) -> PipeOut<W> {
+        PipeOut {
+            inner,
+            closed: false,
+        }
+    }
+
+    /// True once a write found the reader gone.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    fn quiet<T>(&mut self, r: io::Result<T>, done: T) -> io::Result<T> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(done)
+            }
+            r => r,
+        }
+    }
+}
+
+impl<W: Write> Write for PipeOut<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let r = self.inner.write(buf);
+        self.quiet(r, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.inner.flush();
+        self.quiet(r, ())
+    }
+}
+
+fn stdout_error(e: io::Error) -> UsageError {
+    UsageError(format!("cannot write to standard output: {e}"))
+}
+
+/// Where `--out FILE` writes. A regular file (or a new one) is replaced
+/// whole: the rendering goes to a temporary file in the same folder, which
+/// is renamed over FILE once completely written (a rename within one file
+/// system is atomic), and removed if anything fails. So a run that fails or
+/// is interrupted never leaves the user's file truncated: it holds either
+/// its old contents or the new rendering. A symbolic link is followed (the
+/// file it names is replaced, the link stays), and an existing file keeps
+/// its permissions. Anything else that exists (a device such as
+/// `/dev/null`, a FIFO) is written in place. The temporary file exists only
+/// while the finished rendering is written (the folder is probed before the
+/// run), so a kill can at worst leave it behind, never a truncated FILE.
+#[derive(Debug)]
+pub struct OutFile {
+    /// The path as the user gave it, for messages.
+    given: PathBuf,
+    /// The file to replace (symbolic links resolved), or to write in place.
+    target: PathBuf,
+    in_place: bool,
+}
+
+impl OutFile {
+    /// Checks that `path` can be written before the run starts, so a bad
+    /// path fails fast; the user's file is not touched yet.
+    pub fn check(path: &Path) -> Result<OutFile, UsageError> {
+        let fail = |why: String| UsageError(format!("cannot write {}: {why}", path.display()));
+        let (target, in_place) = match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(fail("it is a directory".into())),
+            Ok(m) if m.is_file() => (
+                std::fs::canonicalize(path).map_err(|e| fail(e.to_string()))?,
+                false,
+            ),
+            Ok(_) => (path.to_path_buf(), true),
+            // A dangling symbolic link: write through it, as `>` would.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    && std::fs::symlink_metadata(path).is_ok() =>
+            {
+                (path.to_path_buf(), true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (path.to_path_buf(), false),
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        let out = OutFile {
+            given: path.to_path_buf(),
+            target,
+            in_place,
+        };
+        if !out.in_place {
+            // Probe the folder with the temporary file itself.
+            let (tmp, _) = out.create_temp()?;
+            std::fs::remove_file(&tmp).map_err(|e| out.fail(e))?;
+        }
+        Ok(out)
+    }
+
+    fn fail(&self, e: impl std::fmt::Display) -> UsageError {
+        UsageError(format!("cannot write {}: {e}", self.given.display()))
+    }
+
+    /// A new temporary file next to the target (never an existing one).
+    fn create_temp(&self) -> Result<(PathBuf, std::fs::File), UsageError> {
+        let name = self
+            .target
+            .file_name()
+            .ok_or_else(|| self.fail("not a file name"))?
+            .to_string_lossy()
+            .into_owned();
+        let dir = match self.target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let pid = std::process::id();
+        let mut last = None;
+        for n in 0..16 {
+            let tmp = dir.join(format!(".{name}.tcpsim-{pid}-{n}.tmp"));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => return Ok((tmp, f)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => {
+                    return Err(self.fail(format_args!(
+                        "cannot create a temporary file in {}: {e}",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        Err(self.fail(format_args!(
+            "cannot create a temporary file in {}: {}",
+            dir.display(),
+            last.map_or_else(String::new, |e| e.to_string())
+        )))
+    }
+
+    /// Writes `bytes` as the file's whole new contents.
+    pub fn write(&self, bytes: &[u8]) -> Result<(), UsageError> {
+        if self.in_place {
+            return std::fs::File::create(&self.target)
+                .and_then(|mut f| f.write_all(bytes))
+                .map_err(|e| self.fail(e));
+        }
+        let (tmp, mut file) = self.create_temp()?;
+        let written = (|| {
+            if let Ok(m) = std::fs::metadata(&self.target) {
+                file.set_permissions(m.permissions())?;
+            }
+            file.write_all(bytes)?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&tmp, &self.target)
+        })();
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.fail(e)
+        })
+    }
+}
+
+/// Runs the command line; returns the process exit status (0 pass, 1 a
+/// scenario or script failed, 2 bad input or usage).
 pub fn main_with(cli: Cli) -> i32 {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let result: Result<bool, UsageError> = (|| match cli.command {
+    let mut out = PipeOut::new(io::stdout().lock());
+    let result = run_command(cli, &mut out).and_then(|passed| {
+        out.flush().map_err(stdout_error)?;
+        Ok(passed)
+    });
+    match result {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(UsageError(msg)) => {
+            let mut err = io::stderr().lock();
+            for line in msg.lines() {
+                // Nothing more to do if standard error is gone too.
+                let _ = writeln!(err, "tcpsim: error: {line}");
+            }
+            2
+        }
+    }
+}
+
+fn run_command(cli: Cli, out: &mut impl Write) -> Result<bool, UsageError> {
+    match cli.command {
         None => {
             let rows = run_all(DEFAULT_SEED, 1);
-            print_table(&rows, DEFAULT_SEED, &mut out).map_err(|e| UsageError(e.to_string()))
+            print_table(&rows, DEFAULT_SEED, out).map_err(stdout_error)
         }
         Some(Command::All { seed, jobs }) => {
             let seed = parse_seed(seed.as_deref())?;
-            let jobs = jobs.unwrap_or(1);
-            if jobs == 0 {
-                return Err(UsageError("--jobs must be at least 1".into()));
-            }
+            let jobs = parse_jobs(jobs)?;
             let rows = run_all(seed, jobs);
-            print_table(&rows, seed, &mut out).map_err(|e| UsageError(e.to_string()))
+            print_table(&rows, seed, out).map_err(stdout_error)
         }
         Some(Command::List) => {
             for s in catalogue::all() {
-                writeln!(out, "{:<26} {}", s.name, s.summary)
-                    .map_err(|e| UsageError(e.to_string()))?;
+                writeln!(out, "{:<26} {}", s.name, s.summary).map_err(stdout_error)?;
             }
             Ok(true)
         }
@@ -307,26 +560,25 @@ pub fn main_with(cli: Cli) -> i32 {
             let scenario = catalogue::find(&name).ok_or_else(|| {
                 UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
             })?;
-            // Open the output before running, so a bad path fails fast.
-            let mut file = match &path {
-                Some(p) => Some(
-                    std::fs::File::create(p)
-                        .map_err(|e| UsageError(format!("cannot write {}: {e}", p.display())))?,
-                ),
-                None => None,
-            };
-            let outcome = scenario.run(seed).map_err(|e| UsageError(e.to_string()))?;
-            let bytes = render(&outcome, format, absolute)?;
-            match file.as_mut() {
-                Some(f) => f
-                    .write_all(&bytes)
-                    .map_err(|e| UsageError(format!("cannot write: {e}")))?,
-                None if format == Format::Pcap => {
-                    return Err(UsageError("pcap output is binary: give --out FILE".into()));
+            if path.is_none() && format == Format::Pcap {
+                return Err(UsageError("pcap output is binary: give --out FILE".into()));
+            }
+            // Check the output before running, so a bad path fails fast.
+            let target = path.as_deref().map(OutFile::check).transpose()?;
+            let outcome = match scenario.run(seed) {
+                Ok(o) => o,
+                Err(e) => {
+                    // The run itself broke (e.g. its event budget): a failed
+                    // scenario, reported as `tcpsim all` reports it.
+                    writeln!(out, "{}: seed {seed}, verdict FAIL: {e}", scenario.name)
+                        .map_err(stdout_error)?;
+                    return Ok(false);
                 }
-                None => out
-                    .write_all(&bytes)
-                    .map_err(|e| UsageError(e.to_string()))?,
+            };
+            let bytes = render(&outcome, format, absolute)?;
+            match &target {
+                Some(t) => t.write(&bytes)?,
+                None => out.write_all(&bytes).map_err(stdout_error)?,
             }
             writeln!(
                 out,
@@ -337,7 +589,7 @@ pub fn main_with(cli: Cli) -> i32 {
                 outcome.stats.trace_hash,
                 outcome.verdict()
             )
-            .map_err(|e| UsageError(e.to_string()))?;
+            .map_err(stdout_error)?;
             Ok(outcome.passed())
         }
         Some(Command::Script {
@@ -348,15 +600,34 @@ pub fn main_with(cli: Cli) -> i32 {
             let seed = parse_seed(seed.as_deref())?;
             let files = expand_scripts(&files)?;
             let options = crate::script::Options { strict_end };
-            run_scripts(&files, seed, options, &mut out).map_err(|e| UsageError(e.to_string()))
-        }
-    })();
-    match result {
-        Ok(true) => 0,
-        Ok(false) => 1,
-        Err(UsageError(msg)) => {
-            eprintln!("tcpsim: error: {msg}");
-            2
+            let scripts = load_scripts(&files)?;
+            run_scripts(&scripts, seed, options, out).map_err(stdout_error)
         }
     }
+}
+
+/// The one line `tcpsim` prints for a command line clap rejects. Clap's
+/// first line names most problems; for a missing argument it names the
+/// argument only on the following lines, so say it here, with the usage.
+pub fn usage_error_line(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        let missing = match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::Strings(args)) if !args.is_empty() => args.join(", "),
+            _ => "a required argument".to_string(),
+        };
+        let mut line = format!("missing argument {missing}");
+        if let Some(usage) = e.get(ContextKind::Usage) {
+            let usage = usage.to_string();
+            let usage = usage.trim().trim_start_matches("Usage:").trim();
+            line.push_str(&format!(" (usage: {usage})"));
+        }
+        if missing.contains("<NAME>") {
+            line.push_str("; `tcpsim list` shows the scenario names");
+        }
+        return line;
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    first.trim_start_matches("error: ").trim().to_string()
 }

@@ -1,16 +1,19 @@
 //! `tcpsim`: see `scenarios::cli`.
 
 use clap::Parser;
+use std::io::Write;
 
 fn main() {
     sim::log::init_logging();
     let cli = match scenarios::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // One line: clap's first line names the problem.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("tcpsim: {}", first.trim_start_matches("error: ").trim());
+            // One line, naming the problem (and a missing argument by name).
+            let _ = writeln!(
+                std::io::stderr(),
+                "tcpsim: {}",
+                scenarios::cli::usage_error_line(&e)
+            );
             std::process::exit(2);
         }
         Err(e) => {

@@ -1,7 +1,9 @@
 //! The `tcpsim` command: the catalogue table, one scenario's rendering, and
 //! one-line errors (never a panic) for bad input.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 fn tcpsim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
@@ -172,5 +174,238 @@ fn script_directories_are_walked_at_any_depth_in_path_order() {
         .collect();
     assert_eq!(ran, want, "{out}");
     assert!(out.ends_with("seed 1: 3 passed, 0 failed\n"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Runs tcpsim, killing it (and failing) if it has not ended within `secs`.
+fn tcpsim_within(args: &[&str], secs: u64) -> (i32, String, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Polls every 20 ms (no wall clock: the workspace bans `Instant::now`).
+    let mut polls = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        polls += 1;
+        if polls > secs * 50 {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("tcpsim {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code().unwrap_or(-1), out, err)
+}
+
+/// A fresh, empty directory for one test.
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcpsim-cli-{test}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn absurd_jobs_are_refused_at_once_and_the_maximum_is_bounded_by_the_work() {
+    // `--jobs 100000` used to start 100,000 threads and print nothing for
+    // minutes; it must now be refused within seconds, naming the limit, as
+    // must 0 and one past the maximum.
+    for jobs in ["100000", "0", "257"] {
+        let (code, out, err) = tcpsim_within(&["all", "--jobs", jobs], 30);
+        assert_eq!(code, 2, "--jobs {jobs}: stdout {out} stderr {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("--jobs {jobs}")) && err.contains("1 to 256"),
+            "{err}"
+        );
+        assert!(out.is_empty(), "nothing ran: {out}");
+    }
+    // The largest accepted value runs no more threads than there are
+    // scenarios, and the table is the one a single thread prints.
+    use scenarios::cli::{MAX_JOBS, worker_count};
+    let scenarios = scenarios::catalogue::all().len();
+    assert_eq!(worker_count(MAX_JOBS, scenarios), scenarios);
+    assert_eq!(worker_count(2, scenarios), 2);
+    assert_eq!(worker_count(1_000_000, 3), 3);
+    let (code, out, err) = tcpsim_within(&["all", "--jobs", "256"], 120);
+    assert!(code == 0 || code == 1, "{err}");
+    let rows = out
+        .lines()
+        .filter(|l| l.contains(" pass ") || l.contains(" FAIL "))
+        .count();
+    assert_eq!(rows, scenarios, "{out}");
+}
+
+#[test]
+fn an_interrupted_out_leaves_the_users_file_as_it_was() {
+    // The write dies part-way (a 1-block file size limit, so the write
+    // fails with EFBIG after the first block): the old code had already
+    // truncated the user's file and left it holding a fragment. Now the
+    // fragment went to a temporary file, which is removed, and the user's
+    // file still holds its old contents.
+    let dir = scratch_dir("out-interrupted");
+    let target = dir.join("bulk.json");
+    let previous = "the previous, good rendering\n";
+    std::fs::write(&target, previous).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 1; exec "$0" "$@""#)
+        .arg(env!("CARGO_BIN_EXE_tcpsim"))
+        .args(["run", "lossy-bulk", "--format", "json", "--out"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(target.to_str().unwrap()), "{err}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), previous);
+    assert_eq!(entries(&dir), ["bulk.json"], "no temporary file left");
+
+    // A run that succeeds replaces the file whole, and leaves nothing else.
+    let (code, _, err) = tcpsim(&["run", "handshake", "--out", target.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let written = std::fs::read_to_string(&target).unwrap();
+    assert!(written.starts_with("       time  client"), "{written}");
+    assert!(!written.contains(previous));
+    assert_eq!(entries(&dir), ["bulk.json"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn scripts_that_cannot_be_read_or_parsed_are_bad_input_and_nothing_runs() {
+    // Exit 1 means "the stack failed a script"; a missing file or a syntax
+    // error says nothing about the stack, so it is exit 2, one line per bad
+    // file on stderr naming it, and the good script is not run.
+    let dir = scratch_dir("script-input");
+    let good = dir.join("good.pkt");
+    let broken = dir.join("broken.pkt");
+    let missing = dir.join("missing.pkt");
+    std::fs::write(
+        &good,
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n",
+    )
+    .unwrap();
+    std::fs::write(&broken, "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = \n").unwrap();
+    let (good, broken, missing) = (
+        good.to_str().unwrap(),
+        broken.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    );
+
+    let (code, out, err) = tcpsim(&["script", missing]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("tcpsim: error: cannot read {missing}: ")),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+
+    let (code, out, err) = tcpsim(&["script", good, broken, missing]);
+    assert_eq!(code, 2, "{out}{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with(&format!("tcpsim: error: {broken}:1:")),
+        "{err}"
+    );
+    assert!(lines[1].contains(missing), "{err}");
+    assert!(out.is_empty(), "the good script did not run: {out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn write_errors_name_the_file() {
+    // /dev/full accepts the open and fails the write (ENOSPC); /proc
+    // refuses new files. Either way the message says which path failed.
+    for path in ["/dev/full", "/proc/version"] {
+        let (code, _, err) = tcpsim(&["run", "handshake", "--out", path]);
+        assert_eq!(code, 2, "{path}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with(&format!("tcpsim: error: cannot write {path}: ")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_argument_is_named() {
+    // `tcpsim run` alone must say that the scenario name is missing and
+    // where the names are; `tcpsim script` alone, that files are.
+    let (code, _, err) = tcpsim(&["run"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("missing argument <NAME>"), "{err}");
+    assert!(err.contains("tcpsim list"), "{err}");
+    let (code, _, err) = tcpsim(&["script"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing argument <FILES>"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_the_verdict() {
+    // `tcpsim ... | head -1`: the reader is gone before tcpsim writes (and
+    // the big outputs overflow any pipe buffer). Like a Unix tool, tcpsim
+    // stops without a word on stderr, and its exit status is the verdict it
+    // gives when someone reads everything.
+    let dir = scratch_dir("pipe");
+    let script = dir.join("s.pkt");
+    std::fs::write(
+        &script,
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n",
+    )
+    .unwrap();
+    for args in [
+        vec!["run", "handshake"],
+        vec!["run", "lossy-bulk", "--format", "json"],
+        vec!["list"],
+        vec!["script", script.to_str().unwrap()],
+    ] {
+        let read_all = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert_eq!(out.status.code(), read_all.code(), "{args:?}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

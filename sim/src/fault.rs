@@ -7,7 +7,9 @@
 //! duplicate SYN is made), or corrupt N bits. Rules on a link direction run in
 //! the order added, before the queue; the first rule that fires decides.
 //! Rules draw no randomness except the bit positions of `Corrupt`, which come
-//! from the link direction's stream.
+//! from the link direction's stream. A packet a `Corrupt` rule fired on is
+//! not corrupted again by the link's random corruption: it carries exactly
+//! the rule's bits.
 
 use crate::packet::Packet;
 use crate::time::Duration;

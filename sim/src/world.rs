@@ -279,6 +279,11 @@ impl Core {
 
         let mut extra_delay = Duration::ZERO;
         let mut copy_after = None;
+        // A packet a rule corrupted carries exactly the bits the rule asked
+        // for: the link's random corruption does not flip more. (Two flips
+        // can cancel in the Internet checksum, RFC 1071, so a scenario that
+        // targets one corruption to be caught must get exactly one.)
+        let mut rule_corrupted = false;
         let fired = self.faults[l]
             .iter_mut()
             .enumerate()
@@ -300,6 +305,7 @@ impl Core {
                 FaultAction::Duplicate(d) => copy_after = Some(d),
                 FaultAction::Corrupt { bits } => {
                     digest = self.corrupt(node, link, &mut packet, bits);
+                    rule_corrupted = true;
                 }
             }
         }
@@ -320,7 +326,7 @@ impl Core {
                 corrupt_bits,
             } => {
                 self.record(EventKind::Enqueue, node, Some(link), &packet, digest);
-                if corrupt_bits > 0 {
+                if corrupt_bits > 0 && !rule_corrupted {
                     digest = self.corrupt(node, link, &mut packet, corrupt_bits);
                 }
                 let copies = [duplicate.then_some(Duration::ZERO), copy_after];

@@ -209,6 +209,56 @@ fn a_corrupt_rule_changes_the_packet_it_matches() {
 }
 
 #[test]
+fn a_corrupt_rule_flips_exactly_its_bits_on_a_link_that_also_corrupts() {
+    // The link corrupts every packet (one bit each) and a rule corrupts
+    // packet 2 (one bit). Packet 2 must carry the rule's one flip and no
+    // second one from the link: two flips can cancel in the Internet
+    // checksum, so "one corrupted segment" must mean exactly one flip.
+    let mut world = World::new(WorldConfig::new(1));
+    let a = world.add_node("a", A, Sender::new(B, 100)).unwrap();
+    let b = world.add_node("b", B, Sink::default()).unwrap();
+    let noisy = LinkConfig::default().with_corruption(sim::Corruption {
+        probability: 1.0,
+        bits: 1,
+    });
+    let (ab, _) = world
+        .connect("ab", a, b, noisy, LinkConfig::default())
+        .unwrap();
+    let rule = FaultRule::new(
+        "corrupt packet 2",
+        |p| p.bytes[3] == 2,
+        FaultAction::Corrupt { bits: 1 },
+    );
+    world.add_fault(ab, rule).unwrap();
+    for i in 0..5 {
+        world.wake_node_at(a, Time::from_millis(i * 10), 1).unwrap();
+    }
+    world.run_until_idle().unwrap();
+    let flips: Vec<usize> = world
+        .trace()
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Corrupt(bits) => Some(bits.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flips, vec![1; 5], "one corruption of one bit per packet");
+    assert_eq!(world.faults(ab)[0].fired_count(), 1);
+    let arrivals = &world.node::<Sink>(b).unwrap().arrivals;
+    assert_eq!(arrivals.len(), 5);
+    for a in arrivals {
+        // (A flip in the 4-byte index changes the index, not the payload.)
+        let differing: u32 = a.2[4..].iter().map(|&x| (x ^ 0xab).count_ones()).sum();
+        assert!(
+            differing <= 1,
+            "packet {} has {differing} payload flips",
+            a.1
+        );
+    }
+}
+
+#[test]
 fn a_dumbbell_routes_each_sender_to_its_receiver_through_the_bottleneck() {
     // Two senders, two receivers: every packet must cross the bottleneck
     // exactly once and reach the receiver it was addressed to.

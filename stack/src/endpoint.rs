@@ -348,7 +348,12 @@ impl Endpoint {
             _ => return Err(SocketError::InvalidSocket),
         };
         conn.shutdown(&mut Env { id, events })?;
-        self.after_change(id);
+        if conn.state == State::Closed {
+            // CLOSE in SYN-SENT: the TCB goes.
+            self.apply(id, Disposition::Delete);
+        } else {
+            self.after_change(id);
+        }
         Ok(())
     }
 

@@ -17,14 +17,16 @@ impl Duration {
     pub const fn from_nanos(ns: u64) -> Self {
         Duration(ns)
     }
+    // Saturating, like every other operation on time here: a huge
+    // setting (a keepalive idle of u64::MAX ms) means "never", not a panic.
     pub const fn from_micros(us: u64) -> Self {
-        Duration(us * 1_000)
+        Duration(us.saturating_mul(1_000))
     }
     pub const fn from_millis(ms: u64) -> Self {
-        Duration(ms * 1_000_000)
+        Duration(ms.saturating_mul(1_000_000))
     }
     pub const fn from_secs(s: u64) -> Self {
-        Duration(s * 1_000_000_000)
+        Duration(s.saturating_mul(1_000_000_000))
     }
     pub const fn as_nanos(self) -> u64 {
         self.0

@@ -240,3 +240,35 @@ fn an_ack_on_an_old_segment_still_brings_the_window_with_it() {
     let probe = h.poll().expect("a zero-window probe");
     assert!(probe.payload.len() <= 1, "got {}", probe.summary());
 }
+
+#[test]
+fn zero_window_probes_give_up_on_a_silent_peer_but_not_on_one_that_answers() {
+    // A zero window is probed for as long as the peer answers (RFC 9293
+    // §3.8.6.1): twenty probes, each answered with "still zero", and the
+    // connection lives. Then the peer goes silent: after 15 unanswered
+    // probes (tcp_retries2) Linux's tcp_probe_timer gives up with
+    // ETIMEDOUT, and so do we, instead of probing for ever.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(Flags::NONE, 301).ack(101).win(0));
+    h.ep.send(h.now, c, b"waiting").unwrap();
+    h.expect_nothing();
+    for _ in 0..20 {
+        h.fire_next_timer();
+        h.expect(A, 100, 301);
+        h.inject(Seg::new(Flags::NONE, 301).ack(101).win(0));
+    }
+    assert_eq!(h.ep.state(c), Some(State::Established));
+    for probe in 0..15 {
+        h.fire_next_timer();
+        let seg = h.poll().unwrap_or_else(|| panic!("probe {probe} missing"));
+        assert_eq!((seg.seq, seg.payload.len()), (100, 0));
+    }
+    h.fire_next_timer();
+    h.expect_nothing();
+    assert!(
+        h.events()
+            .contains(&stack::Event::Error(c, stack::SocketError::TimedOut))
+    );
+    assert_eq!(h.ep.state(c), None);
+}

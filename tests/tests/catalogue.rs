@@ -144,6 +144,24 @@ fn zero_window() {
 fn lossy_bulk() {
     check("lossy-bulk");
 }
+
+#[test]
+fn lossy_bulk_passes_at_seeds_whose_random_draws_corrupt_nothing() {
+    // At these seeds the link's 0.5% corruption never fires, so "corrupted
+    // segments were caught by the checksum" used to fail with nothing to
+    // catch. The scenario's fault rule now corrupts one data segment at
+    // every seed, and the expectation counts the corrupted arrivals.
+    let scenario = catalogue::find("lossy-bulk").unwrap();
+    for seed in [
+        530, 850, 1687, 1795, 2077, 2239, 2413, 2430, 2879, 3502, 3689, 3996, 4261, 4384, 4472,
+        4530, 4644, 4703, 4723, 4895,
+    ] {
+        let outcome = scenario.run(seed).unwrap();
+        assert!(outcome.passed(), "seed {seed}: {}", outcome.verdict());
+        let malformed = outcome.host(0).malformed_count + outcome.host(1).malformed_count;
+        assert!(malformed > 0, "seed {seed}: a corrupted segment was caught");
+    }
+}
 #[test]
 fn many_connections() {
     check("many-connections");

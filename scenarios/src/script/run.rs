@@ -182,6 +182,8 @@ struct Runner<'s> {
     next_fd: i32,
     local_isn: Option<u32>,
     remote_isn: Option<u32>,
+    /// The script called connect(): the remote ISN comes from a SYN-ACK.
+    active_open: bool,
     /// The connection inbound segments address: (stack's port, script's port).
     tuple: (u16, u16),
     /// stack TSval - script TSval, once a `>` line has stated one.
@@ -276,6 +278,7 @@ impl<'s> Runner<'s> {
             next_fd: 3,
             local_isn: None,
             remote_isn: None,
+            active_open: false,
             tuple: (DEFAULT_PORT, REMOTE_PORT),
             ts_offset: None,
             pending: None,
@@ -827,10 +830,15 @@ impl<'s> Runner<'s> {
 
     fn inject(&mut self, line: usize, spec: &PacketSpec) -> Result<(), ScriptError> {
         let syn = spec.flags & SYN != 0;
-        // As packetdrill: the remote ISN is the script's first SYN (or
-        // SYN-ACK) for the connection under test; a later SYN on the same
-        // 4-tuple does not move it, so numbers stay comparable with Linux.
-        if syn && self.remote_isn.is_none() {
+        // As packetdrill: the remote ISN is the script's first SYN for a
+        // listening socket, or the SYN-ACK answering a connect(); a later
+        // SYN on the same 4-tuple does not move it, so numbers stay
+        // comparable with Linux. A bare SYN crossing our connect's SYN (a
+        // simultaneous open) sets nothing (packetdrill learns the ISN only
+        // from the SYN-ACK, run_packet.c do_inbound_script_packet), so
+        // until a SYN-ACK comes the remote numbers are as written.
+        let ack_flag = spec.flags & ACK != 0;
+        if syn && self.remote_isn.is_none() && ack_flag == self.active_open {
             self.remote_isn = Some(spec.start);
         }
         let seq = self.remote_abs(spec.start, syn);
@@ -1626,6 +1634,7 @@ impl<'s> Runner<'s> {
                     // A new active connection: its peer's ISN comes from
                     // the SYN-ACK the script will send.
                     self.remote_isn = None;
+                    self.active_open = true;
                     let r = match f.port {
                         Some(p) => self.ep.connect_from(now, p, remote),
                         None => self.ep.connect(now, remote),

@@ -587,6 +587,9 @@ impl Connection {
         now: Instant,
         env: &mut Env<'_>,
     ) -> Disposition {
+        // The peer is alive: its ACK answers any zero-window probe (Linux's
+        // tcp_ack clears icsk_probes_out).
+        self.probes_unanswered = 0;
         let acked = seg.ack.diff(self.snd_una);
         let previous_una = self.snd_una;
         if acked > 0 {

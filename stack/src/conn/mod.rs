@@ -212,6 +212,9 @@ pub(crate) struct Connection {
     pub(crate) probe_pending: bool,
     pub(crate) keepalive_probes_sent: u32,
     pub(crate) persist_backoff: u32,
+    /// Zero-window probes sent since the peer's last acceptable ACK
+    /// (Linux's icsk_probes_out).
+    pub(crate) probes_unanswered: u32,
     pub(crate) challenge_window_start: Instant,
     pub(crate) challenge_count: u32,
     /// A RST to send with `<SEQ=SND.NXT><ACK=RCV.NXT>` (abort, unread close).
@@ -310,6 +313,7 @@ impl Connection {
             probe_pending: false,
             keepalive_probes_sent: 0,
             persist_backoff: 0,
+            probes_unanswered: 0,
             challenge_window_start: now,
             challenge_count: 0,
             rst_pending: false,
@@ -518,8 +522,10 @@ impl Connection {
             | State::LastAck
             | State::TimeWait => Ok(()),
             State::SynSent => {
-                // §3.10.4: CLOSE in SYN-SENT deletes the TCB.
+                // §3.10.4: CLOSE in SYN-SENT deletes the TCB (the endpoint
+                // removes it, timers and all, on seeing CLOSED).
                 self.set_state(State::Closed, env);
+                env.events.push_back(Event::Closed(env.id));
                 Ok(())
             }
             State::Closed | State::Listen => Err(SocketError::NotConnected),
@@ -640,6 +646,14 @@ impl Connection {
                     Disposition::Keep
                 }
                 Timer::Persist => {
+                    // RFC 9293 §3.8.6.1 lets probing go on while the peer
+                    // answers; a peer that answers nothing is dead. Linux
+                    // (tcp_probe_timer) gives up after tcp_retries2
+                    // unanswered probes with ETIMEDOUT, sending no RST.
+                    if self.probes_unanswered >= self.config.data_retries {
+                        return self.fail(SocketError::TimedOut, env);
+                    }
+                    self.probes_unanswered += 1;
                     // RFC 9293 §3.8.6.1: probe the zero window; Linux sends
                     // an ACK with SEQ = SND.UNA - 1 and no data.
                     self.probe_pending = true;
