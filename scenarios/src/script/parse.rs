@@ -643,13 +643,12 @@ impl Parser<'_> {
         self.skip_ws();
         let mut flags = 0u8;
         let start = self.pos;
-        // packetdrill's `-`: a segment with no flags at all, not even ACK
-        // (its parser.y: "no TCP flags set in segment").
+        // packetdrill writes a segment with no flags at all as `-`.
         let none = self.peek() == Some('-');
         if none {
             self.pos += 1;
         }
-        while !none && let Some(c) = self.peek() {
+        while let Some(c) = self.peek().filter(|_| !none) {
             let bit = match c {
                 'F' => FIN,
                 'S' => SYN,

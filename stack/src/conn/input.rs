@@ -424,10 +424,20 @@ impl Connection {
             return Disposition::Keep;
         }
         // RFC 5961 §5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT].
-        // Not in SYN-RECEIVED, where an unacceptable ACK draws a RST
-        // (RFC 9293 §3.10.7.4 fifth step, below; Linux tcp_check_req hands
-        // it to the listener, which resets it).
-        let ack_floor = self.snd_una - self.max_snd_wnd;
+        // Like Linux (tcp_ack: "do not accept ACK for bytes we never
+        // sent"), the span below SND.UNA is also no more than the octets
+        // acknowledged so far (data and FIN, not the SYN), so an ACK at or
+        // below the ISS is never a harmless duplicate. Not in SYN-RECEIVED,
+        // where an unacceptable ACK draws a RST (RFC 9293 §3.10.7.4 fifth
+        // step, below; Linux tcp_check_req hands it to the listener, which
+        // resets it).
+        let mut below = self.max_snd_wnd;
+        if self.state != State::SynReceived {
+            let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una.diff(fin) > 0);
+            let acked = self.snd_consumed + u64::from(fin_acked);
+            below = below.min(acked.min(u64::from(u32::MAX)) as u32);
+        }
+        let ack_floor = self.snd_una - below;
         if self.state != State::SynReceived
             && (seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0)
         {
@@ -785,8 +795,12 @@ impl Connection {
                     if self.orphaned {
                         // Linux: data for a socket the application closed
                         // draws a RST (tcp_rcv_state_process, RFC 9293
-                        // §3.10.4's "no more data will be received").
-                        self.rst_pending = true;
+                        // §3.10.4's "no more data will be received"), in
+                        // the form of a reply to an unwanted segment
+                        // (§3.10.7.1): <SEQ=SEG.ACK><CTL=RST>, as Linux's
+                        // tcp_v4_send_reset answers it (this segment
+                        // passed the ACK check, so SEG.ACK is set).
+                        self.reply_rst = Some(seg.ack);
                         self.error = Some(SocketError::ConnectionReset);
                         self.set_state(State::Closed, env);
                         env.events.push_back(Event::Closed(env.id));
@@ -806,9 +820,16 @@ impl Connection {
             if in_order_end == self.rcv_nxt || (seg.payload.is_empty() && seg.seq == self.rcv_nxt) {
                 return self.receive_fin(now, env);
             }
-            if in_order_end.diff(self.rcv_nxt) > 0 && in_order_end.diff(self.rcv_adv) <= 0 {
+            if !self.fin_received
+                && in_order_end.diff(self.rcv_nxt) > 0
+                && in_order_end.diff(self.rcv_adv) <= 0
+            {
                 // A FIN beyond a hole: remember it until the hole fills.
                 self.pending_fin = Some(fin_offset);
+                // It is an out-of-order segment even without data: a
+                // duplicate ACK at once (RFC 5681 §4.2), as Linux queues
+                // it out of order and ACKs (tcp_data_queue_ofo).
+                self.ack_now = true;
             }
         }
         Disposition::Keep
@@ -1009,7 +1030,13 @@ impl Connection {
     /// The FIN is in order: RCV.NXT advances over it, ACK it, signal EOF.
     fn receive_fin(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
         if self.fin_received {
-            self.ack_now = true;
+            // A second FIN past the first. In CLOSE-WAIT, CLOSING and
+            // LAST-ACK it is ignored without a reply, as Linux ignores any
+            // segment text at or past RCV.NXT there (tcp_rcv_state_process);
+            // RFC 9293 §3.10.7.4 only says to remain in the state.
+            if self.state == State::TimeWait {
+                self.ack_now = true;
+            }
             return Disposition::Keep;
         }
         self.fin_received = true;

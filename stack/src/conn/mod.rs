@@ -781,9 +781,10 @@ impl Connection {
         self.set_timer(Timer::Persist, now + backoff.min(self.config.rto_max));
     }
 
-    /// Whether the RST that abort queued is all that is left to send.
+    /// Whether the connection is closed with no RST left to send (the one
+    /// abort queued, or a reply to the segment that ended it).
     pub(crate) fn is_dead(&self) -> bool {
-        self.state == State::Closed && !self.rst_pending
+        self.state == State::Closed && !self.rst_pending && self.reply_rst.is_none()
     }
 
     pub(crate) fn paws_recent_valid(&self, now: Instant) -> bool {
