@@ -5,15 +5,12 @@
 use scenarios::script::{Options, run_text, run_text_with};
 use std::path::PathBuf;
 
+/// Every script under scenarios/scripts, subdirectories (the
+/// state-by-segment matrix, one directory per state) included, sorted: the
+/// same walk as `tcpsim script scenarios/scripts`.
 fn suite() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/scripts exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pkt"))
-        .collect();
-    files.sort();
-    files
+    scenarios::cli::expand_scripts(&[dir]).expect("scenarios/scripts holds scripts")
 }
 
 /// The team's own scripts are held to the stronger end check: nothing the

@@ -61,6 +61,10 @@ pub(crate) enum Disposition {
     Established,
     /// Remove the connection (CLOSED, or a passive half-open returned to LISTEN).
     Delete,
+    /// Remove a passive half-open connection and answer the segment that
+    /// ended it with the RST of §3.10.7.1, as Linux's tcp_check_req does
+    /// (embryonic_reset) for a SYN in SYN-RECEIVED.
+    DeleteAndReset,
 }
 
 /// Where events go, tagged with this connection's id.
@@ -184,6 +188,9 @@ pub(crate) struct Connection {
     pub(crate) rto_recovery_point: Option<SeqNum>,
     /// Receiver side: the SACK blocks reported most recently, latest first.
     pub(crate) sack_report: SackReport,
+    /// A duplicate the peer sent, to report once as the first SACK block of
+    /// our next ACK (RFC 2883 D-SACK; Linux tcp_dsack_set).
+    pub(crate) dsack: Option<(SeqNum, SeqNum)>,
     pub(crate) last_send_time: Instant,
     /// End of the last small segment sent (Minshall's Nagle variant, as Linux's snd_sml).
     pub(crate) snd_sml: SeqNum,
@@ -293,6 +300,7 @@ impl Connection {
             pipe: 0,
             rto_recovery_point: None,
             sack_report: SackReport::default(),
+            dsack: None,
             last_send_time: now,
             snd_sml: iss,
             ack_now: false,
