@@ -431,19 +431,16 @@ impl Connection {
         // where an unacceptable ACK draws a RST (RFC 9293 §3.10.7.4 fifth
         // step, below; Linux tcp_check_req hands it to the listener, which
         // resets it).
-        let mut below = self.max_snd_wnd;
         if self.state != State::SynReceived {
             let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una.diff(fin) > 0);
             let acked = self.snd_consumed + u64::from(fin_acked);
-            below = below.min(acked.min(u64::from(u32::MAX)) as u32);
-        }
-        let ack_floor = self.snd_una - below;
-        if self.state != State::SynReceived
-            && (seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0)
-        {
-            self.counters.dropped_segments += 1;
-            self.challenge_ack(now, seg);
-            return Disposition::Keep;
+            let below = self.max_snd_wnd.min(acked.min(u64::from(u32::MAX)) as u32);
+            let ack_floor = self.snd_una - below;
+            if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
+                self.counters.dropped_segments += 1;
+                self.challenge_ack(now, seg);
+                return Disposition::Keep;
+            }
         }
 
         // RFC 7323 §4.3: update TS.Recent only after the ACK check passed.
