@@ -4,7 +4,7 @@
 //! retransmitted).
 
 use crate::host::{Action, Host};
-use crate::run::{Outcome, Setup, execute};
+use crate::run::{HostNode, Outcome, Setup, execute};
 use rand_core::RngCore;
 use sim::topology::{self, Endpoint as Place};
 use sim::{
@@ -110,7 +110,7 @@ fn pair(
     }
     Ok(Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon,
         open_at_end: false,
     })
@@ -139,7 +139,7 @@ fn check(cond: bool, what: &str) -> Result<(), String> {
 }
 
 fn received(o: &Outcome, host: usize) -> u64 {
-    o.streams(host).iter().map(|s| s.received).sum()
+    o.streams(host).iter().map(|s| s.read.len).sum()
 }
 
 // ----- the scenarios -----
@@ -877,7 +877,7 @@ fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
     }
     Ok(Setup {
         world,
-        hosts: vec![star.leaves[0], star.leaves[1]],
+        hosts: vec![star.leaves[0].into(), star.leaves[1].into()],
         horizon: Time::from_secs(120),
         open_at_end: false,
     })
@@ -1151,7 +1151,7 @@ fn build_paws(seed: u64) -> Result<Setup, SimError> {
     world.wake_node_at(star.leaves[2], ms(1000), 0)?;
     Ok(Setup {
         world,
-        hosts: vec![star.leaves[0], star.leaves[1]],
+        hosts: vec![star.leaves[0].into(), star.leaves[1].into()],
         horizon: Time::from_secs(120),
         open_at_end: false,
     })
@@ -1238,7 +1238,7 @@ fn build_syn_flood(seed: u64, cookies: bool) -> Result<Setup, SimError> {
     }
     Ok(Setup {
         world,
-        hosts: vec![star.leaves[0], star.leaves[1]],
+        hosts: vec![star.leaves[0].into(), star.leaves[1].into()],
         horizon: Time::from_secs(120),
         open_at_end: false,
     })
@@ -1444,8 +1444,12 @@ fn build_many_connections(seed: u64) -> Result<Setup, SimError> {
         leaves,
         LinkConfig::new(1_000_000_000, Duration::from_millis(1)),
     )?;
-    let mut hosts = vec![star.leaves[clients_count]];
-    hosts.extend(&star.leaves[..clients_count]);
+    let mut hosts = vec![star.leaves[clients_count].into()];
+    hosts.extend(
+        star.leaves[..clients_count]
+            .iter()
+            .map(|&n| HostNode::from(n)),
+    );
     Ok(Setup {
         world,
         hosts,
