@@ -530,8 +530,47 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Actions naming a connection the schedule can never have: it accepts
+    /// nothing (no listen anywhere) and has opened fewer connections by
+    /// then. Each is a failed call from the start, not a silent wait.
+    fn never_opened(&self) -> Vec<usize> {
+        let listens = self
+            .actions
+            .iter()
+            .any(|(_, a)| matches!(a, Action::Listen { .. } | Action::ListenReuse { .. }));
+        if listens {
+            return Vec::new();
+        }
+        let mut connects = 0;
+        let mut never = Vec::new();
+        for (i, (_, action)) in self.actions.iter().enumerate() {
+            match action {
+                Action::Connect { .. } => connects += 1,
+                Action::Send { conn, .. }
+                | Action::Shutdown { conn }
+                | Action::Close { conn }
+                | Action::Abort { conn }
+                    if *conn >= connects =>
+                {
+                    never.push(i)
+                }
+                _ => {}
+            }
+        }
+        never
+    }
+}
+
 impl Application for Schedule {
     fn start(&mut self, cx: &mut AppCtx<'_, '_>) {
+        for i in self.never_opened().into_iter().rev() {
+            let (_, action) = self.actions.remove(i);
+            cx.call_failed(
+                format!("{action:?} (this schedule never opens that connection)"),
+                SocketError::InvalidSocket,
+            );
+        }
         self.arm(cx);
     }
 

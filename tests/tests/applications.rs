@@ -6,8 +6,9 @@ use scenarios::app::{AppCtx, Application, Conn};
 use scenarios::apps::{
     BulkSender, BulkSink, ChurnClient, EchoServer, RequestClient, RequestServer,
 };
-use scenarios::catalogue::{CLIENT, PORT, SERVER};
+use scenarios::catalogue::{CLIENT, PORT, SERVER, Scenario};
 use scenarios::host::{HasHost, Host, Record};
+use scenarios::oracle::Violation;
 use scenarios::render::{self, Numbering};
 use scenarios::run::{HostNode, Outcome, Setup, execute};
 use sim::topology::{self, Endpoint as Place};
@@ -24,6 +25,10 @@ fn lan() -> LinkConfig {
 }
 
 fn run(client: Host, server: Host) -> Outcome {
+    execute(7, setup(client, server)).expect("runs")
+}
+
+fn setup(client: Host, server: Host) -> Setup {
     let mut world = World::new(WorldConfig::new(7));
     let p = topology::point_to_point(
         &mut world,
@@ -33,13 +38,12 @@ fn run(client: Host, server: Host) -> Outcome {
         lan(),
     )
     .expect("topology");
-    let setup = Setup {
+    Setup {
         world,
         hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(300),
         open_at_end: false,
-    };
-    execute(7, setup).expect("runs")
+    }
 }
 
 fn host(name: &str, addr: sim::Addr, tcp: TcpConfig) -> Host {
@@ -278,4 +282,71 @@ fn a_custom_node_that_carries_a_host_keeps_the_oracles_and_the_ladder() {
         open_at_end: false,
     };
     assert!(execute(7, wrong).is_err());
+}
+
+fn small_transfer(_seed: u64) -> Result<Setup, sim::SimError> {
+    let client =
+        host("client", CLIENT, TcpConfig::default()).app(BulkSender::new(server_addr(), 5000));
+    let server = host("server", SERVER, TcpConfig::default()).app(BulkSink::new(PORT));
+    Ok(setup(client, server))
+}
+
+#[test]
+fn a_users_oracle_runs_after_the_built_in_ones_and_fails_the_run() {
+    // 5,000 bytes pass every built-in oracle; the user's oracle demands
+    // 10,000 and must turn the verdict into a failure that names it, while
+    // the same scenario without it passes.
+    let plain = Scenario::new("small-transfer", small_transfer).expect(|o| {
+        if o.streams(1)[0].read.len == 5000 {
+            Ok(())
+        } else {
+            Err("5000 bytes read".into())
+        }
+    });
+    assert!(plain.run(1).unwrap().passed());
+    let demanding = plain.clone().oracle(|o| {
+        let read = o.streams(1)[0].read.len;
+        if read < 10_000 {
+            vec![Violation {
+                oracle: "volume",
+                detail: format!("only {read} bytes moved"),
+            }]
+        } else {
+            Vec::new()
+        }
+    });
+    let o = demanding.run(1).unwrap();
+    assert!(!o.passed());
+    assert_eq!(o.verdict(), "FAIL: [volume] only 5000 bytes moved");
+}
+
+#[test]
+fn a_schedule_step_on_a_connection_it_never_opens_fails_at_the_start() {
+    // The client opens one connection (conn 0) and accepts none, so
+    // `Send { conn: 3 }` can never run: it must be a failed call the ladder
+    // names at time zero, not a step that waits forever in silence, and
+    // the rest of the schedule still runs.
+    use scenarios::host::Action;
+    let client = host("client", CLIENT, TcpConfig::default())
+        .at(
+            Time::ZERO,
+            Action::Connect {
+                remote: server_addr(),
+                local_port: None,
+            },
+        )
+        .at(Time::from_millis(50), Action::Send { conn: 3, bytes: 10 })
+        .at(Time::from_millis(50), Action::Send { conn: 0, bytes: 10 })
+        .at(Time::from_millis(60), Action::Close { conn: 0 });
+    let server = host("server", SERVER, TcpConfig::default()).app(BulkSink::new(PORT));
+    let o = run(client, server);
+    assert!(o.passed(), "{}", o.verdict());
+    let ladder = render::ladder(&o, Numbering::Relative);
+    assert!(
+        ladder.contains(
+            "Send { conn: 3, bytes: 10 } (this schedule never opens that connection) failed: EBADF"
+        ),
+        "{ladder}"
+    );
+    assert_eq!(o.streams(1)[0].read.len, 10);
 }
