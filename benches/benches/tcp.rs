@@ -57,7 +57,7 @@ fn bulk(loss: f64) -> Setup {
     .unwrap();
     Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(600),
         open_at_end: false,
     }

@@ -4,7 +4,8 @@
 //! retransmitted).
 
 use crate::host::{Action, Host};
-use crate::run::{Outcome, Setup, execute};
+use crate::oracle::Violation;
+use crate::run::{HostNode, Outcome, Setup, execute};
 use rand_core::RngCore;
 use sim::topology::{self, Endpoint as Place};
 use sim::{
@@ -14,29 +15,144 @@ use sim::{
 use stack::wire::{self, Flags, IpPair, TcpOptions, TcpRepr};
 use stack::{SeqNum, SocketError, State, TcpConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::{Arc, OnceLock};
 
 pub const CLIENT: Addr = Addr::new(10, 0, 0, 1);
 pub const SERVER: Addr = Addr::new(10, 0, 0, 2);
 pub const ATTACKER: Addr = Addr::new(10, 0, 0, 66);
 pub const PORT: u16 = 80;
 
-/// A named, documented case.
+/// How a scenario builds its world for a seed.
+pub type Build = Arc<dyn Fn(u64) -> Result<Setup, SimError> + Send + Sync>;
+/// A scenario's own expectation: `Err` says what did not happen.
+pub type Expectation = Arc<dyn Fn(&Outcome) -> Result<(), String> + Send + Sync>;
+/// An oracle of the user's: the violations it finds in a run.
+pub type UserOracle = Arc<dyn Fn(&Outcome) -> Vec<Violation> + Send + Sync>;
+
+/// A named, documented case: how to build it, what it must show, and any
+/// oracles of its own (the four built-in ones run on every scenario).
+///
+/// ```
+/// use scenarios::catalogue::Scenario;
+/// # fn build(_seed: u64) -> Result<scenarios::run::Setup, sim::SimError> { unimplemented!() }
+/// let s = Scenario::new("my-case", build)
+///     .summary("one line for `tcpsim list`")
+///     .doc("RFC 9293 §3.5: what a reader should see")
+///     .expect(|o| if o.visited(0, stack::State::TimeWait) { Ok(()) } else { Err("no TIME-WAIT".into()) });
+/// assert_eq!(s.name, "my-case");
+/// ```
+#[derive(Clone)]
 pub struct Scenario {
     pub name: &'static str,
     /// One line for `tcpsim list`.
     pub summary: &'static str,
     /// The RFC section it exercises and what a reader should see.
     pub doc: &'static str,
-    build: fn(u64) -> Result<Setup, SimError>,
-    expect: fn(&Outcome) -> Result<(), String>,
+    build: Build,
+    expectations: Vec<Expectation>,
+    oracles: Vec<UserOracle>,
 }
 
 impl Scenario {
-    /// Builds, runs, applies the oracles and the scenario's own expectation.
+    /// A scenario called `name` whose world `build` makes for a seed.
+    pub fn new(
+        name: &'static str,
+        build: impl Fn(u64) -> Result<Setup, SimError> + Send + Sync + 'static,
+    ) -> Scenario {
+        Scenario {
+            name,
+            summary: "",
+            doc: "",
+            build: Arc::new(build),
+            expectations: Vec::new(),
+            oracles: Vec::new(),
+        }
+    }
+
+    pub fn summary(mut self, summary: &'static str) -> Scenario {
+        self.summary = summary;
+        self
+    }
+
+    pub fn doc(mut self, doc: &'static str) -> Scenario {
+        self.doc = doc;
+        self
+    }
+
+    /// Adds an expectation; they are checked in the order added and the
+    /// first that fails is the run's.
+    pub fn expect(
+        mut self,
+        expectation: impl Fn(&Outcome) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Scenario {
+        self.expectations.push(Arc::new(expectation));
+        self
+    }
+
+    /// Adds an oracle of the user's own, run after the built-in ones; its
+    /// violations fail the run like theirs.
+    pub fn oracle(
+        mut self,
+        oracle: impl Fn(&Outcome) -> Vec<Violation> + Send + Sync + 'static,
+    ) -> Scenario {
+        self.oracles.push(Arc::new(oracle));
+        self
+    }
+
+    /// Builds, runs, applies the oracles and the scenario's own expectations.
     pub fn run(&self, seed: u64) -> Result<Outcome, SimError> {
         let mut outcome = execute(seed, (self.build)(seed)?)?;
-        outcome.expectation = (self.expect)(&outcome);
+        for oracle in &self.oracles {
+            let found = oracle(&outcome);
+            outcome.violations.extend(found);
+        }
+        outcome.expectation = self
+            .expectations
+            .iter()
+            .try_for_each(|expectation| expectation(&outcome));
         Ok(outcome)
+    }
+}
+
+/// A set of scenarios with distinct names, in order: the built-in ones and
+/// any a user adds (see [`crate::cli::main_with`]).
+#[derive(Clone, Default)]
+pub struct Catalogue {
+    scenarios: Vec<Scenario>,
+}
+
+impl Catalogue {
+    /// The built-in catalogue.
+    pub fn builtin() -> Catalogue {
+        Catalogue {
+            scenarios: all().to_vec(),
+        }
+    }
+
+    /// Adds a scenario; a name already taken is an error naming it.
+    pub fn add(&mut self, scenario: Scenario) -> Result<(), String> {
+        if self.find(scenario.name).is_some() {
+            return Err(format!(
+                "two scenarios are called {:?}: names must be unique",
+                scenario.name
+            ));
+        }
+        if scenario.name.is_empty() || scenario.name.contains(char::is_whitespace) {
+            return Err(format!(
+                "scenario name {:?}: give a non-empty name without spaces",
+                scenario.name
+            ));
+        }
+        self.scenarios.push(scenario);
+        Ok(())
+    }
+
+    pub fn find(&self, name: &str) -> Option<&Scenario> {
+        self.scenarios.iter().find(|s| s.name == name)
+    }
+
+    pub fn scenarios(&self) -> &[Scenario] {
+        &self.scenarios
     }
 }
 
@@ -110,7 +226,7 @@ fn pair(
     }
     Ok(Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon,
         open_at_end: false,
     })
@@ -139,7 +255,7 @@ fn check(cond: bool, what: &str) -> Result<(), String> {
 }
 
 fn received(o: &Outcome, host: usize) -> u64 {
-    o.streams(host).iter().map(|s| s.received).sum()
+    o.streams(host).iter().map(|s| s.read.len).sum()
 }
 
 // ----- the scenarios -----
@@ -877,7 +993,7 @@ fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
     }
     Ok(Setup {
         world,
-        hosts: vec![star.leaves[0], star.leaves[1]],
+        hosts: vec![star.leaves[0].into(), star.leaves[1].into()],
         horizon: Time::from_secs(120),
         open_at_end: false,
     })
@@ -1151,7 +1267,7 @@ fn build_paws(seed: u64) -> Result<Setup, SimError> {
     world.wake_node_at(star.leaves[2], ms(1000), 0)?;
     Ok(Setup {
         world,
-        hosts: vec![star.leaves[0], star.leaves[1]],
+        hosts: vec![star.leaves[0].into(), star.leaves[1].into()],
         horizon: Time::from_secs(120),
         open_at_end: false,
     })
@@ -1238,7 +1354,7 @@ fn build_syn_flood(seed: u64, cookies: bool) -> Result<Setup, SimError> {
     }
     Ok(Setup {
         world,
-        hosts: vec![star.leaves[0], star.leaves[1]],
+        hosts: vec![star.leaves[0].into(), star.leaves[1].into()],
         horizon: Time::from_secs(120),
         open_at_end: false,
     })
@@ -1444,8 +1560,12 @@ fn build_many_connections(seed: u64) -> Result<Setup, SimError> {
         leaves,
         LinkConfig::new(1_000_000_000, Duration::from_millis(1)),
     )?;
-    let mut hosts = vec![star.leaves[clients_count]];
-    hosts.extend(&star.leaves[..clients_count]);
+    let mut hosts = vec![star.leaves[clients_count].into()];
+    hosts.extend(
+        star.leaves[..clients_count]
+            .iter()
+            .map(|&n| HostNode::from(n)),
+    );
     Ok(Setup {
         world,
         hosts,
@@ -1483,188 +1603,114 @@ impl IntoStack for Duration {
 
 /// Every scenario, in catalogue order.
 pub fn all() -> &'static [Scenario] {
-    &CATALOGUE
+    static CATALOGUE: OnceLock<Vec<Scenario>> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        vec![
+        Scenario::new("handshake", build_handshake)
+            .summary("three-way handshake, a little data, orderly close")
+            .doc("RFC 9293 §3.5 Figure 6. SYN-SENT --> <CTL=SYN>, SYN-RECEIVED <-- <CTL=SYN,ACK>, ESTABLISHED on both sides after the third segment; ack = ISN + 1 throughout.")
+            .expect(expect_handshake),
+        Scenario::new("four-way-close", build_four_way)
+            .summary("active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT; passive: CLOSE-WAIT, LAST-ACK")
+            .doc("RFC 9293 §3.6 Figure 12, case 1. The server's ACK of the client's FIN and its own FIN leave 200 ms apart, so all four segments are visible.")
+            .expect(expect_four_way),
+        Scenario::new("three-way-close", build_three_way)
+            .summary("the server's FIN rides on its ACK of the client's FIN")
+            .doc("RFC 9293 §3.6; the server closes as soon as it reads EOF, so its FIN is piggybacked on the ACK and the client goes FIN-WAIT-1 -> TIME-WAIT directly (Figure 5's 'rcv FIN,ACK').")
+            .expect(expect_three_way),
+        Scenario::new("simultaneous-open", build_simultaneous_open)
+            .summary("both sides send SYN at once")
+            .doc("RFC 9293 §3.5 Figure 7. Each SYN-SENT side receives the other's SYN, moves to SYN-RECEIVED and answers SYN,ACK; both reach ESTABLISHED.")
+            .expect(expect_simultaneous_open),
+        Scenario::new("simultaneous-close", build_simultaneous_close)
+            .summary("both sides close at once: CLOSING on both")
+            .doc("RFC 9293 §3.6 Figure 13. The FINs cross; each side in FIN-WAIT-1 receives a FIN (CLOSING), then the ACK of its own FIN (TIME-WAIT).")
+            .expect(expect_simultaneous_close),
+        Scenario::new("lost-final-ack", build_lost_final_ack)
+            .summary("the last ACK is lost: LAST-ACK retransmits FIN, TIME-WAIT re-ACKs")
+            .doc("RFC 9293 §3.6 and §3.10.7.4 (TIME-WAIT: 'acknowledge it, and restart the 2 MSL timeout'). The client's final ACK is dropped; the server's FIN is retransmitted on RTO and re-ACKed.")
+            .expect(expect_lost_final_ack),
+        Scenario::new("old-duplicate-syn", build_old_duplicate_syn)
+            .summary("a stale SYN reaches the listener during the real handshake")
+            .doc("RFC 9293 §3.5 Figure 8. The old SYN makes the server answer with a SYN,ACK the client cannot accept; the client sends <SEQ=SEG.ACK><CTL=RST>, the server returns to LISTEN, and the real connection completes.")
+            .expect(expect_old_duplicate_syn),
+        Scenario::new("delayed-syn-after-close", build_delayed_syn_after_close)
+            .summary("a duplicate SYN arrives after the connection ended")
+            .doc("RFC 9293 §3.10.7.2 and §3.10.7.4. The late SYN opens a half-open SYN-RECEIVED at the listener; the client, in TIME-WAIT, answers the SYN,ACK with an ACK that the server rejects with RST (ignored under RFC 1337); the half-open entry times out. No phantom connection is accepted.")
+            .expect(expect_delayed_syn_after_close),
+        Scenario::new("sequence-wraparound", build_wraparound)
+            .summary("ISNs a few KB below 2^32, megabytes across the wrap under 1% loss")
+            .doc("RFC 9293 §3.4 (modulo 2^32 arithmetic). Pinned ISNs put the wrap inside the first few segments; 4 MB one way and 100 KB back cross it with losses repaired, byte-exact.")
+            .expect(expect_wraparound),
+        Scenario::new("paws", build_paws)
+            .summary("an in-window segment with an old timestamp is dropped (PAWS)")
+            .doc("RFC 7323 §5: after the stream crosses 2^32, a copy of a segment from the previous trip around the sequence space arrives with an in-window sequence number but a TSval older than TS.Recent; it is dropped and answered with an ACK, and the reader never sees it.")
+            .expect(expect_paws),
+        Scenario::new("connection-refused", build_refused)
+            .summary("SYN to a closed port draws RST,ACK: ECONNREFUSED")
+            .doc("RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; §3.10.7.3: a RST with an acceptable ACK in SYN-SENT means 'connection refused'.")
+            .expect(expect_refused),
+        Scenario::new("rst-on-unread-close", build_rst_on_unread_close)
+            .summary("close with unread data sends RST instead of FIN")
+            .doc("RFC 2525 §2.17, RFC 1122 4.2.2.13: the server never reads, then closes; it aborts with RST,ACK and the client sees ECONNRESET.")
+            .expect(expect_rst_on_unread_close),
+        Scenario::new("abort", build_abort)
+            .summary("ABORT sends RST,ACK; the peer sees ECONNRESET")
+            .doc("RFC 9293 §3.10.5: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (Linux's R.), accepted by the peer because SEQ = RCV.NXT (RFC 5961 §3.2).")
+            .expect(expect_abort),
+        Scenario::new("close-wait-abort", build_close_wait_abort)
+            .summary("the peer never closes, then its process exits: RST")
+            .doc("RFC 9293 §3.6: the server sits in CLOSE-WAIT while the client waits in FIN-WAIT-2; when the server's process exits its connection is aborted with RST.")
+            .expect(expect_close_wait_abort),
+        Scenario::new("half-close", build_half_close)
+            .summary("after SHUT_WR the client still receives until the server's FIN")
+            .doc("RFC 9293 §3.6 and §3.10.4: a half-closed connection keeps delivering data in the open direction.")
+            .expect(expect_half_close),
+        Scenario::new("half-open", build_half_open)
+            .summary("the server crashes and reboots; the client's next segment draws RST")
+            .doc("RFC 9293 §3.5.1 (half-open connections) and §3.10.7.1: the rebooted server has no TCB, answers the client's data with <SEQ=SEG.ACK><CTL=RST>, and the client resets.")
+            .expect(expect_half_open),
+        Scenario::new("half-open-keepalive", build_half_open_keepalive)
+            .summary("keepalive detects a silent dead peer")
+            .doc("RFC 9293 §3.8.4 (RFC 1122 4.2.3.6). The server dies and the path goes dark; the idle client's keepalive probes go unanswered and it gives up with ETIMEDOUT (and a RST, as Linux).")
+            .expect(expect_half_open_keepalive),
+        Scenario::new("blind-reset-attack", build_blind_reset)
+            .summary("in-window RST and SYN from an off-path attacker draw challenge ACKs")
+            .doc("RFC 5961 §3 and §4: the forged RST is in the window but not exact and the forged SYN is in a synchronized state; both get challenge ACKs and the transfer continues. A third forgery 50 ms after the second challenge ACK draws nothing: like Linux (net.ipv4.tcp_invalid_ratelimit), ACKs to unacceptable segments go out at most once per 500 ms (the throttle RFC 5961 §7 asks for).")
+            .expect(expect_blind_reset),
+        Scenario::new("time-wait-assassination", build_time_wait_assassination)
+            .summary("a RST in TIME-WAIT is ignored (RFC 1337)")
+            .doc("RFC 1337: an old duplicate makes the client ACK into a closed server, whose RST reaches the client in TIME-WAIT; TIME-WAIT is not cut short.")
+            .expect(expect_time_wait_assassination),
+        Scenario::new("time-wait-reuse", build_time_wait_reuse)
+            .summary("a restarted server rebinds with address reuse; a new SYN reopens TIME-WAIT")
+            .doc("RFC 6191 and RFC 9293 §3.6.1: the server closed first, so its side of the 4-tuple is in TIME-WAIT when it restarts. A plain listen fails with EADDRINUSE; with address reuse (SO_REUSEADDR) it succeeds, and the client's new SYN, whose timestamp is newer than TS.Recent, reopens the 4-tuple.")
+            .expect(expect_time_wait_reuse),
+        Scenario::new("syn-flood", build_syn_flood_cookies)
+            .summary("spoofed SYNs fill the SYN queue; with SYN cookies a client still connects")
+            .doc("RFC 4987 §3.6 (SYN cookies, Linux's scheme). 200 spoofed SYNs per second fill a 16-entry SYN queue; further SYNs, the legitimate client's included, are answered statelessly with a cookie ISN, and the client's final ACK rebuilds its connection.")
+            .expect(expect_syn_flood_cookies),
+        Scenario::new("syn-flood-no-cookies", build_syn_flood_no_cookies)
+            .summary("the same flood with SYN cookies off: the client cannot connect")
+            .doc("RFC 4987 §2.2: with cookies off, a full SYN queue drops every new SYN; the legitimate client retransmits its SYN with backoff and gives up with ETIMEDOUT.")
+            .expect(expect_syn_flood_no_cookies),
+        Scenario::new("zero-window", build_zero_window)
+            .summary("persist probes until the reader drains")
+            .doc("RFC 9293 §3.8.6.1: the receiver stops reading, its window closes; the sender probes with backoff (Linux-style probes: SEQ = SND.UNA - 1) until the reader resumes.")
+            .expect(expect_zero_window),
+        Scenario::new("lossy-bulk", build_lossy_bulk)
+            .summary("1 MB under loss, duplication, reordering and corruption")
+            .doc("RFC 6298, RFC 5681, RFC 2018 and RFC 6675 (SACK-based recovery fills the holes the receiver reports): 2% loss, 1% duplication, 2% reordering and 0.5% bit corruption, plus a fault rule that flips a bit in the 100th data segment so every seed sees a corruption; every corrupted segment that arrives is caught by the checksum, and every byte arrives once, in order.")
+            .expect(expect_lossy_bulk),
+        Scenario::new("many-connections", build_many_connections)
+            .summary("1,000 clients' connections against one server")
+            .doc("Ten client hosts each open 100 short connections to one listener through a hub; every connection completes and closes.")
+            .expect(expect_many_connections),
+        ]
+    })
 }
 
 /// The scenario called `name`.
 pub fn find(name: &str) -> Option<&'static Scenario> {
-    CATALOGUE.iter().find(|s| s.name == name)
+    all().iter().find(|s| s.name == name)
 }
-
-static CATALOGUE: [Scenario; 25] = [
-    Scenario {
-        name: "handshake",
-        summary: "three-way handshake, a little data, orderly close",
-        doc: "RFC 9293 §3.5 Figure 6. SYN-SENT --> <CTL=SYN>, SYN-RECEIVED <-- <CTL=SYN,ACK>, ESTABLISHED on both sides after the third segment; ack = ISN + 1 throughout.",
-        build: build_handshake,
-        expect: expect_handshake,
-    },
-    Scenario {
-        name: "four-way-close",
-        summary: "active close: FIN-WAIT-1, FIN-WAIT-2, TIME-WAIT; passive: CLOSE-WAIT, LAST-ACK",
-        doc: "RFC 9293 §3.6 Figure 12, case 1. The server's ACK of the client's FIN and its own FIN leave 200 ms apart, so all four segments are visible.",
-        build: build_four_way,
-        expect: expect_four_way,
-    },
-    Scenario {
-        name: "three-way-close",
-        summary: "the server's FIN rides on its ACK of the client's FIN",
-        doc: "RFC 9293 §3.6; the server closes as soon as it reads EOF, so its FIN is piggybacked on the ACK and the client goes FIN-WAIT-1 -> TIME-WAIT directly (Figure 5's 'rcv FIN,ACK').",
-        build: build_three_way,
-        expect: expect_three_way,
-    },
-    Scenario {
-        name: "simultaneous-open",
-        summary: "both sides send SYN at once",
-        doc: "RFC 9293 §3.5 Figure 7. Each SYN-SENT side receives the other's SYN, moves to SYN-RECEIVED and answers SYN,ACK; both reach ESTABLISHED.",
-        build: build_simultaneous_open,
-        expect: expect_simultaneous_open,
-    },
-    Scenario {
-        name: "simultaneous-close",
-        summary: "both sides close at once: CLOSING on both",
-        doc: "RFC 9293 §3.6 Figure 13. The FINs cross; each side in FIN-WAIT-1 receives a FIN (CLOSING), then the ACK of its own FIN (TIME-WAIT).",
-        build: build_simultaneous_close,
-        expect: expect_simultaneous_close,
-    },
-    Scenario {
-        name: "lost-final-ack",
-        summary: "the last ACK is lost: LAST-ACK retransmits FIN, TIME-WAIT re-ACKs",
-        doc: "RFC 9293 §3.6 and §3.10.7.4 (TIME-WAIT: 'acknowledge it, and restart the 2 MSL timeout'). The client's final ACK is dropped; the server's FIN is retransmitted on RTO and re-ACKed.",
-        build: build_lost_final_ack,
-        expect: expect_lost_final_ack,
-    },
-    Scenario {
-        name: "old-duplicate-syn",
-        summary: "a stale SYN reaches the listener during the real handshake",
-        doc: "RFC 9293 §3.5 Figure 8. The old SYN makes the server answer with a SYN,ACK the client cannot accept; the client sends <SEQ=SEG.ACK><CTL=RST>, the server returns to LISTEN, and the real connection completes.",
-        build: build_old_duplicate_syn,
-        expect: expect_old_duplicate_syn,
-    },
-    Scenario {
-        name: "delayed-syn-after-close",
-        summary: "a duplicate SYN arrives after the connection ended",
-        doc: "RFC 9293 §3.10.7.2 and §3.10.7.4. The late SYN opens a half-open SYN-RECEIVED at the listener; the client, in TIME-WAIT, answers the SYN,ACK with an ACK that the server rejects with RST (ignored under RFC 1337); the half-open entry times out. No phantom connection is accepted.",
-        build: build_delayed_syn_after_close,
-        expect: expect_delayed_syn_after_close,
-    },
-    Scenario {
-        name: "sequence-wraparound",
-        summary: "ISNs a few KB below 2^32, megabytes across the wrap under 1% loss",
-        doc: "RFC 9293 §3.4 (modulo 2^32 arithmetic). Pinned ISNs put the wrap inside the first few segments; 4 MB one way and 100 KB back cross it with losses repaired, byte-exact.",
-        build: build_wraparound,
-        expect: expect_wraparound,
-    },
-    Scenario {
-        name: "paws",
-        summary: "an in-window segment with an old timestamp is dropped (PAWS)",
-        doc: "RFC 7323 §5: after the stream crosses 2^32, a copy of a segment from the previous trip around the sequence space arrives with an in-window sequence number but a TSval older than TS.Recent; it is dropped and answered with an ACK, and the reader never sees it.",
-        build: build_paws,
-        expect: expect_paws,
-    },
-    Scenario {
-        name: "connection-refused",
-        summary: "SYN to a closed port draws RST,ACK: ECONNREFUSED",
-        doc: "RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>; §3.10.7.3: a RST with an acceptable ACK in SYN-SENT means 'connection refused'.",
-        build: build_refused,
-        expect: expect_refused,
-    },
-    Scenario {
-        name: "rst-on-unread-close",
-        summary: "close with unread data sends RST instead of FIN",
-        doc: "RFC 2525 §2.17, RFC 1122 4.2.2.13: the server never reads, then closes; it aborts with RST,ACK and the client sees ECONNRESET.",
-        build: build_rst_on_unread_close,
-        expect: expect_rst_on_unread_close,
-    },
-    Scenario {
-        name: "abort",
-        summary: "ABORT sends RST,ACK; the peer sees ECONNRESET",
-        doc: "RFC 9293 §3.10.5: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (Linux's R.), accepted by the peer because SEQ = RCV.NXT (RFC 5961 §3.2).",
-        build: build_abort,
-        expect: expect_abort,
-    },
-    Scenario {
-        name: "close-wait-abort",
-        summary: "the peer never closes, then its process exits: RST",
-        doc: "RFC 9293 §3.6: the server sits in CLOSE-WAIT while the client waits in FIN-WAIT-2; when the server's process exits its connection is aborted with RST.",
-        build: build_close_wait_abort,
-        expect: expect_close_wait_abort,
-    },
-    Scenario {
-        name: "half-close",
-        summary: "after SHUT_WR the client still receives until the server's FIN",
-        doc: "RFC 9293 §3.6 and §3.10.4: a half-closed connection keeps delivering data in the open direction.",
-        build: build_half_close,
-        expect: expect_half_close,
-    },
-    Scenario {
-        name: "half-open",
-        summary: "the server crashes and reboots; the client's next segment draws RST",
-        doc: "RFC 9293 §3.5.1 (half-open connections) and §3.10.7.1: the rebooted server has no TCB, answers the client's data with <SEQ=SEG.ACK><CTL=RST>, and the client resets.",
-        build: build_half_open,
-        expect: expect_half_open,
-    },
-    Scenario {
-        name: "half-open-keepalive",
-        summary: "keepalive detects a silent dead peer",
-        doc: "RFC 9293 §3.8.4 (RFC 1122 4.2.3.6). The server dies and the path goes dark; the idle client's keepalive probes go unanswered and it gives up with ETIMEDOUT (and a RST, as Linux).",
-        build: build_half_open_keepalive,
-        expect: expect_half_open_keepalive,
-    },
-    Scenario {
-        name: "blind-reset-attack",
-        summary: "in-window RST and SYN from an off-path attacker draw challenge ACKs",
-        doc: "RFC 5961 §3 and §4: the forged RST is in the window but not exact and the forged SYN is in a synchronized state; both get challenge ACKs and the transfer continues. A third forgery 50 ms after the second challenge ACK draws nothing: like Linux (net.ipv4.tcp_invalid_ratelimit), ACKs to unacceptable segments go out at most once per 500 ms (the throttle RFC 5961 §7 asks for).",
-        build: build_blind_reset,
-        expect: expect_blind_reset,
-    },
-    Scenario {
-        name: "time-wait-assassination",
-        summary: "a RST in TIME-WAIT is ignored (RFC 1337)",
-        doc: "RFC 1337: an old duplicate makes the client ACK into a closed server, whose RST reaches the client in TIME-WAIT; TIME-WAIT is not cut short.",
-        build: build_time_wait_assassination,
-        expect: expect_time_wait_assassination,
-    },
-    Scenario {
-        name: "time-wait-reuse",
-        summary: "a restarted server rebinds with address reuse; a new SYN reopens TIME-WAIT",
-        doc: "RFC 6191 and RFC 9293 §3.6.1: the server closed first, so its side of the 4-tuple is in TIME-WAIT when it restarts. A plain listen fails with EADDRINUSE; with address reuse (SO_REUSEADDR) it succeeds, and the client's new SYN, whose timestamp is newer than TS.Recent, reopens the 4-tuple.",
-        build: build_time_wait_reuse,
-        expect: expect_time_wait_reuse,
-    },
-    Scenario {
-        name: "syn-flood",
-        summary: "spoofed SYNs fill the SYN queue; with SYN cookies a client still connects",
-        doc: "RFC 4987 §3.6 (SYN cookies, Linux's scheme). 200 spoofed SYNs per second fill a 16-entry SYN queue; further SYNs, the legitimate client's included, are answered statelessly with a cookie ISN, and the client's final ACK rebuilds its connection.",
-        build: build_syn_flood_cookies,
-        expect: expect_syn_flood_cookies,
-    },
-    Scenario {
-        name: "syn-flood-no-cookies",
-        summary: "the same flood with SYN cookies off: the client cannot connect",
-        doc: "RFC 4987 §2.2: with cookies off, a full SYN queue drops every new SYN; the legitimate client retransmits its SYN with backoff and gives up with ETIMEDOUT.",
-        build: build_syn_flood_no_cookies,
-        expect: expect_syn_flood_no_cookies,
-    },
-    Scenario {
-        name: "zero-window",
-        summary: "persist probes until the reader drains",
-        doc: "RFC 9293 §3.8.6.1: the receiver stops reading, its window closes; the sender probes with backoff (Linux-style probes: SEQ = SND.UNA - 1) until the reader resumes.",
-        build: build_zero_window,
-        expect: expect_zero_window,
-    },
-    Scenario {
-        name: "lossy-bulk",
-        summary: "1 MB under loss, duplication, reordering and corruption",
-        doc: "RFC 6298, RFC 5681, RFC 2018 and RFC 6675 (SACK-based recovery fills the holes the receiver reports): 2% loss, 1% duplication, 2% reordering and 0.5% bit corruption, plus a fault rule that flips a bit in the 100th data segment so every seed sees a corruption; every corrupted segment that arrives is caught by the checksum, and every byte arrives once, in order.",
-        build: build_lossy_bulk,
-        expect: expect_lossy_bulk,
-    },
-    Scenario {
-        name: "many-connections",
-        summary: "1,000 clients' connections against one server",
-        doc: "Ten client hosts each open 100 short connections to one listener through a hub; every connection completes and closes.",
-        build: build_many_connections,
-        expect: expect_many_connections,
-    },
-];

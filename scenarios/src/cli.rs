@@ -22,7 +22,7 @@
 //! temporary file in FILE's folder, renamed over FILE once it is complete
 //! (see [`OutFile`]).
 
-use crate::catalogue::{self, Scenario};
+use crate::catalogue::{Catalogue, Scenario};
 use crate::render::{self, Numbering};
 use crate::run::Outcome;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -164,10 +164,14 @@ fn row(scenario: &Scenario, seed: u64) -> Row {
     }
 }
 
-/// Runs the catalogue on up to `jobs` threads (see [`worker_count`]); rows
-/// come back in catalogue order.
+/// Runs the built-in catalogue on up to `jobs` threads (see
+/// [`worker_count`]); rows come back in catalogue order.
 pub fn run_all(seed: u64, jobs: usize) -> Vec<Row> {
-    let scenarios = catalogue::all();
+    run_catalogue(crate::catalogue::all(), seed, jobs)
+}
+
+/// Runs `scenarios` on up to `jobs` threads; rows come back in order.
+pub fn run_catalogue(scenarios: &[Scenario], seed: u64, jobs: usize) -> Vec<Row> {
     let threads = worker_count(jobs, scenarios.len());
     if threads <= 1 {
         return scenarios.iter().map(|s| row(s, seed)).collect();
@@ -509,11 +513,49 @@ impl OutFile {
     }
 }
 
-/// Runs the command line; returns the process exit status (0 pass, 1 a
-/// scenario or script failed, 2 bad input or usage).
-pub fn main_with(cli: Cli) -> i32 {
+/// The whole `tcpsim` command line over the built-in scenarios plus
+/// `scenarios` (a user's own, from their crate's `main`):
+///
+/// ```no_run
+/// // A user crate's `main`:
+/// let mine = vec![/* scenarios::catalogue::Scenario::new(...) */];
+/// std::process::exit(scenarios::cli::main_with(mine));
+/// ```
+///
+/// Parses the process's arguments and returns its exit status (0 pass, 1 a
+/// scenario or script failed, 2 bad input or usage, including two
+/// scenarios with one name).
+pub fn main_with(scenarios: Vec<Scenario>) -> i32 {
+    use clap::Parser as _;
+    sim::log::init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line, naming the problem (and a missing argument by name).
+            let _ = writeln!(io::stderr(), "tcpsim: {}", usage_error_line(&e));
+            return 2;
+        }
+        Err(e) => {
+            // --help and --version
+            let _ = e.print();
+            return 0;
+        }
+    };
+    let mut catalogue = Catalogue::builtin();
+    for s in scenarios {
+        if let Err(msg) = catalogue.add(s) {
+            let _ = writeln!(io::stderr(), "tcpsim: error: {msg}");
+            return 2;
+        }
+    }
+    run_cli(cli, &catalogue)
+}
+
+/// Runs a parsed command line over `catalogue`; returns the process exit
+/// status (0 pass, 1 a scenario or script failed, 2 bad input or usage).
+pub fn run_cli(cli: Cli, catalogue: &Catalogue) -> i32 {
     let mut out = PipeOut::new(io::stdout().lock());
-    let result = run_command(cli, &mut out).and_then(|passed| {
+    let result = run_command(cli, catalogue, &mut out).and_then(|passed| {
         out.flush().map_err(stdout_error)?;
         Ok(passed)
     });
@@ -531,20 +573,26 @@ pub fn main_with(cli: Cli) -> i32 {
     }
 }
 
-fn run_command(cli: Cli, out: &mut impl Write) -> Result<bool, UsageError> {
+/// Runs a parsed command line over `catalogue`, writing to `out`: whether
+/// everything passed, or the usage error.
+pub fn run_command(
+    cli: Cli,
+    catalogue: &Catalogue,
+    out: &mut impl Write,
+) -> Result<bool, UsageError> {
     match cli.command {
         None => {
-            let rows = run_all(DEFAULT_SEED, 1);
+            let rows = run_catalogue(catalogue.scenarios(), DEFAULT_SEED, 1);
             print_table(&rows, DEFAULT_SEED, out).map_err(stdout_error)
         }
         Some(Command::All { seed, jobs }) => {
             let seed = parse_seed(seed.as_deref())?;
             let jobs = parse_jobs(jobs)?;
-            let rows = run_all(seed, jobs);
+            let rows = run_catalogue(catalogue.scenarios(), seed, jobs);
             print_table(&rows, seed, out).map_err(stdout_error)
         }
         Some(Command::List) => {
-            for s in catalogue::all() {
+            for s in catalogue.scenarios() {
                 writeln!(out, "{:<26} {}", s.name, s.summary).map_err(stdout_error)?;
             }
             Ok(true)
@@ -557,7 +605,7 @@ fn run_command(cli: Cli, out: &mut impl Write) -> Result<bool, UsageError> {
             absolute,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
-            let scenario = catalogue::find(&name).ok_or_else(|| {
+            let scenario = catalogue.find(&name).ok_or_else(|| {
                 UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
             })?;
             if path.is_none() && format == Format::Pcap {

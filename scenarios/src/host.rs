@@ -1,15 +1,38 @@
-//! A host on the engine: one `stack::Endpoint` plus an application driver
-//! (a timed schedule of socket calls), recording what it did so oracles
-//! and renderers can read it afterwards.
+//! A host on the engine: one `stack::Endpoint` plus an [`Application`]
+//! that reacts to what the endpoint reports, recording what happened so
+//! oracles and renderers can read it afterwards.
 //!
-//! Sent data follows [`pattern`], so the receiver can check every byte it
-//! reads is the right byte at the right offset: exactly once, in order,
-//! uncorrupted.
+//! What a step costs: a step is one packet arrival or one wake-up. The host
+//! hands the endpoint the packet or the timeout, then drains the endpoint's
+//! events (each names one connection), then serves the connections with
+//! work: those with new data or EOF to read and those waiting for send
+//! space whose state the step touched. Nothing visits every connection
+//! ever opened; per step the work is proportional to the events, the
+//! segments and the connections they name (lookups are `BTreeMap`s, so
+//! `O(log n)` each, and iteration order is the connection number's).
+//!
+//! Writability: the stack does not emit `Event::Writable`, so the host
+//! derives it. A connection whose application wants to write (a short
+//! `send`, or [`AppCtx::want_writable`]) waits in `blocked` while it has no
+//! send space; send space only frees when an ACK for that connection
+//! arrives, so only the connection of the packet a step handled is looked
+//! at again. One with space already waits in `ready` and is served at the
+//! next step.
+//!
+//! Delivery records: every byte the application writes (accepted by the
+//! endpoint) and reads goes into the connection's [`Stream`] as a running
+//! [`Flow`] digest plus length, so the delivery oracle checks arbitrary
+//! application bytes without a copy.
 
+use crate::app::{AppCtx, Application, Conn, Listener, Schedule};
+use crate::digest::Flow;
 use sim::{Addr, Ctx, Node, Packet, Time, TimerId};
 use stack::wire;
 use stack::{Endpoint, EndpointConfig, Event, Instant, SocketError, SocketId, State, TcpConfig};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
+
+pub use crate::app::Action;
 
 /// The pattern repeats every `PATTERN_PERIOD` bytes: a prime, so no
 /// segment size or buffer size lines up with it, and a byte delivered at the
@@ -41,45 +64,22 @@ pub fn pattern_slice(offset: u64, len: usize) -> &'static [u8] {
     &pattern_table()[start..start + len.min(PATTERN_PERIOD)]
 }
 
-/// One step of the application.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    Listen {
-        port: u16,
-        backlog: usize,
-    },
-    /// Listen with address reuse (SO_REUSEADDR): allowed while old
-    /// connections on the port linger in TIME-WAIT.
-    ListenReuse {
-        port: u16,
-        backlog: usize,
-    },
-    /// Active open; connections are numbered 0, 1, 2... in the order they
-    /// are opened or accepted.
-    Connect {
-        remote: SocketAddrV4,
-        local_port: Option<u16>,
-    },
-    /// Queue `bytes` of pattern data on connection `conn`.
-    Send {
-        conn: usize,
-        bytes: u64,
-    },
-    Shutdown {
-        conn: usize,
-    },
-    Close {
-        conn: usize,
-    },
-    Abort {
-        conn: usize,
-    },
-    /// Stop or resume reading (a paused reader lets the window fill).
-    Reading(bool),
-    /// Close every listener.
-    CloseListeners,
-    /// Power loss and reboot: all TCP state is gone; the host stays up.
-    Crash,
+/// The offset of the first byte of `data` (read at stream offset `offset`)
+/// that is not the pattern, if any.
+pub fn pattern_mismatch(offset: u64, data: &[u8]) -> Option<u64> {
+    let mut checked = 0;
+    while checked < data.len() {
+        let len = (data.len() - checked).min(PATTERN_PERIOD);
+        let at = offset + checked as u64;
+        let got = &data[checked..checked + len];
+        let want = pattern_slice(at, len);
+        if got != want {
+            let i = got.iter().zip(want).position(|(a, b)| a != b);
+            return Some(at + i.unwrap_or(0) as u64);
+        }
+        checked += len;
+    }
+    None
 }
 
 /// What a host saw, in order, with the trace index it happened at.
@@ -98,7 +98,7 @@ pub enum Record {
         conn: SocketId,
     },
     Crash,
-    /// A call the schedule made failed.
+    /// A call the application made failed.
     CallFailed {
         action: String,
         error: SocketError,
@@ -113,26 +113,28 @@ pub struct Logged {
     pub record: Record,
 }
 
-/// Per-connection data accounting for the delivery oracle.
+/// One connection as this host saw it, kept after the connection is gone.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stream {
+    /// The endpoint's id while the connection exists (None after a crash).
     pub id: Option<SocketId>,
     pub local: Option<SocketAddrV4>,
     pub remote: Option<SocketAddrV4>,
-    /// Bytes the application asked to send.
-    pub requested: u64,
-    /// Bytes the endpoint accepted into its send buffer.
-    pub queued: u64,
-    /// Bytes read by the application.
-    pub received: u64,
-    /// Offset of the first byte that did not match the pattern.
+    /// Bytes the endpoint accepted from the application, as a digest.
+    pub written: Flow,
+    /// Bytes the application read, as a digest.
+    pub read: Flow,
+    /// An application that knows what it should read (the pattern) reports
+    /// the offset of the first byte that was wrong.
     pub first_mismatch: Option<u64>,
+    /// The peer's FIN was read.
     pub eof: bool,
+    /// The error the connection ended with, if any.
+    pub error: Option<SocketError>,
+    /// The connection reached CLOSED (its id is released).
+    pub closed: bool,
     /// The connection's counters as last seen (they outlive the connection here).
     pub counters: stack::Counters,
-    /// A shutdown or close waiting for the queued data to be written
-    /// (the application's blocking write returns first, as with real sockets).
-    pub close_after_send: Option<Action>,
 }
 
 /// The state a segment's endpoint was in when it left or after it arrived.
@@ -142,23 +144,60 @@ pub struct SegmentState {
     pub state: Option<State>,
 }
 
+/// Anything that carries a [`Host`]: `Outcome` reads oracles, ladders and
+/// tables through it, so a custom node wrapping a host keeps them. A node
+/// type registers itself in a [`crate::run::Setup`] with
+/// [`crate::run::HostNode::of`].
+pub trait HasHost: Node {
+    fn host(&self) -> &Host;
+}
+
+impl HasHost for Host {
+    fn host(&self) -> &Host {
+        self
+    }
+}
+
+/// Work the host owes the application at the end of a step, per connection.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// Connections with data or EOF to read.
+    pub(crate) read: BTreeSet<Conn>,
+    /// Connections that want to write and have space: served next step.
+    pub(crate) ready: BTreeSet<Conn>,
+    /// Connections that want to write and have no space.
+    pub(crate) blocked: BTreeSet<Conn>,
+    /// Connections whose counters may have changed.
+    pub(crate) dirty: BTreeSet<Conn>,
+}
+
+/// A bound on the event-draining rounds of one step: application calls made
+/// while serving the step (a close, an abort) report events too, and each
+/// round answers them. More rounds than this is an application that loops.
+const STEP_ROUNDS_MAX: usize = 64;
+
 pub struct Host {
     pub name: String,
-    addr: Ipv4Addr,
-    secret: [u8; 16],
-    tcp: TcpConfig,
+    pub(crate) addr: Ipv4Addr,
+    pub(crate) secret: [u8; 16],
+    pub(crate) tcp: TcpConfig,
     pub endpoint: Endpoint,
-    schedule: Vec<(Time, Action)>,
-    next_action: usize,
+    app: Option<Box<dyn Application>>,
+    /// When the application's `start` runs (None: never, an empty schedule).
+    start: Option<Time>,
+    started: bool,
+    /// Every connection opened or accepted, by [`Conn`] number.
     pub streams: Vec<Stream>,
-    listeners: Vec<SocketId>,
-    reading: bool,
-    /// Actions waiting for their connection to be opened or accepted.
-    deferred: Vec<(usize, Action)>,
-    /// Close each connection as soon as its peer's FIN has been read.
-    close_on_eof: bool,
+    /// Live connections by endpoint id.
+    pub(crate) by_id: BTreeMap<SocketId, Conn>,
+    pub(crate) listeners: Vec<(SocketId, u16)>,
+    pub(crate) paused: BTreeSet<Conn>,
+    pub(crate) pending: Pending,
+    /// Application timers by (deadline, order set): token.
+    pub(crate) timers: BTreeMap<(Time, u64), u64>,
+    pub(crate) timer_count: u64,
     /// SYN cookies when a listener's SYN queue is full (on by default).
-    syn_cookies: bool,
+    pub(crate) syn_cookies: bool,
     pub log: Vec<Logged>,
     /// Sender state per Send event (by trace index), for the ladder.
     pub departures: Vec<SegmentState>,
@@ -168,15 +207,34 @@ pub struct Host {
     wake: Option<(Time, TimerId)>,
     out: Vec<u8>,
     read_buf: Vec<u8>,
-    boot_count: u32,
+    pub(crate) boot_count: u32,
 }
 
-fn to_instant(t: Time) -> Instant {
+pub(crate) fn to_instant(t: Time) -> Instant {
     Instant::from_nanos(t.as_nanos())
 }
 
+/// The (local port, remote address) of an IPv4/TCP datagram without
+/// checking it (the endpoint checks; this only finds the connection).
+fn peek_tuple(datagram: &[u8], outgoing: bool) -> Option<(u16, SocketAddrV4)> {
+    let ihl = usize::from(*datagram.first()? & 0x0f) * 4;
+    let ports = datagram.get(ihl..ihl + 4)?;
+    let ip = |at: usize| -> Option<Ipv4Addr> {
+        let b = datagram.get(at..at + 4)?;
+        Some(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    };
+    let src_port = u16::from_be_bytes([ports[0], ports[1]]);
+    let dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+    Some(if outgoing {
+        (src_port, SocketAddrV4::new(ip(16)?, dst_port))
+    } else {
+        (dst_port, SocketAddrV4::new(ip(12)?, src_port))
+    })
+}
+
 impl Host {
-    /// A host at `addr` whose ISN secret derives from `secret`.
+    /// A host at `addr` whose ISN secret derives from `secret`, running an
+    /// empty [`Schedule`] until [`Host::at`] or [`Host::app`] gives it work.
     pub fn new(name: &str, addr: Addr, secret: [u8; 16], tcp: TcpConfig) -> Host {
         let ip = Ipv4Addr::from(addr);
         let mut config = EndpointConfig::new(secret);
@@ -187,13 +245,16 @@ impl Host {
             secret,
             tcp,
             endpoint: Endpoint::new(ip, config),
-            schedule: Vec::new(),
-            next_action: 0,
+            app: Some(Box::new(Schedule::default())),
+            start: None,
+            started: false,
             streams: Vec::new(),
+            by_id: BTreeMap::new(),
             listeners: Vec::new(),
-            reading: true,
-            deferred: Vec::new(),
-            close_on_eof: false,
+            paused: BTreeSet::new(),
+            pending: Pending::default(),
+            timers: BTreeMap::new(),
+            timer_count: 0,
             syn_cookies: true,
             log: Vec::new(),
             departures: Vec::new(),
@@ -206,18 +267,50 @@ impl Host {
         }
     }
 
-    /// Adds a step at `at`. Steps at equal times run in the order added.
+    /// Runs `app` on this host, started at time zero (see [`Host::start_at`]).
+    /// It replaces the timed schedule.
+    pub fn app(mut self, app: impl Application) -> Host {
+        self.app = Some(Box::new(app));
+        self.start = Some(Time::ZERO);
+        self
+    }
+
+    /// Starts the application at `at` instead of time zero.
+    pub fn start_at(mut self, at: Time) -> Host {
+        self.start = Some(at);
+        self
+    }
+
+    /// Adds a step of the timed schedule at `at`. Steps at equal times run
+    /// in the order added. The host starts at the earliest step.
     pub fn at(mut self, at: Time, action: Action) -> Host {
-        self.schedule.push((at, action));
-        self.schedule.sort_by_key(|(t, _)| *t);
+        let schedule = self
+            .schedule_mut()
+            .expect("Host::at: this host runs an application, not a schedule");
+        schedule.add(at, action);
+        let first = schedule.first_time();
+        self.start = first;
         self
     }
 
     /// Closes each connection as soon as the peer's FIN has been read (a
-    /// server that answers EOF with its own FIN at once).
+    /// server that answers EOF with its own FIN at once). Schedule only.
     pub fn close_on_eof(mut self) -> Host {
-        self.close_on_eof = true;
+        self.schedule_mut()
+            .expect("Host::close_on_eof: this host runs an application, not a schedule")
+            .close_on_eof = true;
         self
+    }
+
+    fn schedule_mut(&mut self) -> Option<&mut Schedule> {
+        let app: &mut dyn std::any::Any = self.app.as_deref_mut()?;
+        app.downcast_mut::<Schedule>()
+    }
+
+    /// The application, if it is a `T` (to read what it recorded).
+    pub fn application<T: Application>(&self) -> Option<&T> {
+        let app: &dyn std::any::Any = self.app.as_deref()?;
+        app.downcast_ref::<T>()
     }
 
     /// Turns SYN cookies off (or on) for this host's endpoint.
@@ -231,10 +324,15 @@ impl Host {
 
     /// The first time the host needs to be woken (drivers schedule this once).
     pub fn first_wake(&self) -> Option<Time> {
-        self.schedule.first().map(|(t, _)| *t)
+        self.start
     }
 
-    fn record(&mut self, ctx: &Ctx<'_>, record: Record) {
+    /// The host's address.
+    pub fn addr(&self) -> Ipv4Addr {
+        self.addr
+    }
+
+    pub(crate) fn record(&mut self, ctx: &Ctx<'_>, record: Record) {
         self.log.push(Logged {
             time: ctx.now(),
             trace_index: ctx.trace_len(),
@@ -242,226 +340,195 @@ impl Host {
         });
     }
 
-    fn run_actions(&mut self, ctx: &mut Ctx<'_>) {
+    /// A new connection (opened or accepted) gets the next number.
+    pub(crate) fn register(&mut self, id: SocketId) -> Conn {
+        let (local, remote) = self.endpoint.addresses(id).unzip();
+        let conn = Conn(self.streams.len());
+        self.streams.push(Stream {
+            id: Some(id),
+            local,
+            remote,
+            ..Stream::default()
+        });
+        self.by_id.insert(id, conn);
+        self.pending.dirty.insert(conn);
+        conn
+    }
+
+    /// Calls the application with a context over this host.
+    fn call(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        f: impl FnOnce(&mut dyn Application, &mut AppCtx<'_, '_>),
+    ) {
+        let Some(mut app) = self.app.take() else {
+            return;
+        };
+        f(app.as_mut(), &mut AppCtx::new(self, ctx));
+        self.app = Some(app);
+    }
+
+    /// Application timers due now, in the order set (those set while firing
+    /// run at the next wake, so a timer loop cannot spin inside one step).
+    fn fire_timers(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now();
-        while let Some((at, action)) = self.schedule.get(self.next_action).cloned() {
-            if at > now {
+        let bound = self.timer_count;
+        while let Some((&(at, order), &token)) = self.timers.first_key_value() {
+            if at > now || order >= bound {
                 break;
             }
-            self.next_action += 1;
-            self.run_action(ctx, action);
+            self.timers.remove(&(at, order));
+            self.call(ctx, |app, cx| app.timer(cx, token));
         }
     }
 
-    fn run_action(&mut self, ctx: &mut Ctx<'_>, action: Action) {
-        // An action on a connection that does not exist yet (a server's
-        // first connection before its SYN arrived) waits for it.
-        if let Action::Send { conn, .. }
-        | Action::Shutdown { conn }
-        | Action::Close { conn }
-        | Action::Abort { conn } = action
-            && conn >= self.streams.len()
-        {
-            self.deferred.push((conn, action));
-            return;
-        }
-        let now = to_instant(ctx.now());
-        let result: Result<(), SocketError> = match &action {
-            Action::Listen { port, backlog } => self
-                .endpoint
-                .listen(*port, *backlog)
-                .map(|id| self.listeners.push(id)),
-            Action::ListenReuse { port, backlog } => self
-                .endpoint
-                .listen_reuse(*port, *backlog)
-                .map(|id| self.listeners.push(id)),
-            Action::Connect { remote, local_port } => {
-                let r = match local_port {
-                    Some(p) => self.endpoint.connect_from(now, *p, *remote),
-                    None => self.endpoint.connect(now, *remote),
-                };
-                r.map(|id| {
-                    let (local, remote) = self.endpoint.addresses(id).unzip();
-                    self.streams.push(Stream {
-                        id: Some(id),
-                        local,
-                        remote,
-                        ..Stream::default()
-                    });
-                })
-            }
-            Action::Send { conn, bytes } => match self.streams.get_mut(*conn) {
-                Some(s) => {
-                    s.requested += bytes;
-                    Ok(())
-                }
-                None => Err(SocketError::InvalidSocket),
-            },
-            Action::Shutdown { conn } | Action::Close { conn }
-                if self
-                    .streams
-                    .get(*conn)
-                    .is_some_and(|s| s.queued < s.requested) =>
-            {
-                self.streams[*conn].close_after_send = Some(action.clone());
-                Ok(())
-            }
-            Action::Shutdown { conn } => self.with_conn(*conn, |ep, id| ep.shutdown(now, id)),
-            Action::Close { conn } => self.with_conn(*conn, |ep, id| ep.close(now, id)),
-            Action::Abort { conn } => self.with_conn(*conn, |ep, id| ep.abort(now, id)),
-            Action::Reading(on) => {
-                self.reading = *on;
-                Ok(())
-            }
-            Action::CloseListeners => {
-                for id in std::mem::take(&mut self.listeners) {
-                    let _ = self.endpoint.close(now, id);
-                }
-                Ok(())
-            }
-            Action::Crash => {
-                self.boot_count += 1;
-                let mut config = EndpointConfig::new(self.secret);
-                config.secret[0] ^= self.boot_count as u8;
-                config.tcp = self.tcp.clone();
-                config.syn_cookies = self.syn_cookies;
-                self.endpoint = Endpoint::new(self.addr, config);
-                self.listeners.clear();
-                for s in &mut self.streams {
-                    s.id = None;
-                }
-                self.record(ctx, Record::Crash);
-                ctx.note(format!(
-                    "{} crashed and rebooted: all TCP state lost",
-                    self.name
-                ));
-                Ok(())
-            }
-        };
-        if let Err(error) = result {
-            self.record(
-                ctx,
-                Record::CallFailed {
-                    action: format!("{action:?}"),
-                    error,
-                },
-            );
-        }
-    }
-
-    fn with_conn(
-        &mut self,
-        conn: usize,
-        f: impl FnOnce(&mut Endpoint, SocketId) -> Result<(), SocketError>,
-    ) -> Result<(), SocketError> {
-        let id = self
-            .streams
-            .get(conn)
-            .and_then(|s| s.id)
-            .ok_or(SocketError::InvalidSocket)?;
-        f(&mut self.endpoint, id)
-    }
-
-    /// Events, reads, sends, output, next wake.
-    fn pump(&mut self, ctx: &mut Ctx<'_>) {
-        let now = to_instant(ctx.now());
+    /// Endpoint events, in order, to records and application calls.
+    /// Returns whether there were any.
+    fn drain_events(&mut self, ctx: &mut Ctx<'_>) -> bool {
+        let mut any = false;
         while let Some(event) = self.endpoint.poll_event() {
+            any = true;
             match event {
                 Event::StateChanged { id, from, to } => {
                     self.record(ctx, Record::State { conn: id, from, to })
                 }
-                Event::Error(id, error) => self.record(ctx, Record::Error { conn: id, error }),
+                Event::Error(id, error) => {
+                    self.record(ctx, Record::Error { conn: id, error });
+                    if let Some(&conn) = self.by_id.get(&id) {
+                        self.streams[conn.0].error = Some(error);
+                    }
+                }
                 Event::Incoming(listener) => {
                     while let Ok(id) = self.endpoint.accept(listener) {
-                        let (local, remote) = self.endpoint.addresses(id).unzip();
-                        self.streams.push(Stream {
-                            id: Some(id),
-                            local,
-                            remote,
-                            ..Stream::default()
-                        });
+                        let conn = self.register(id);
                         self.record(ctx, Record::Accepted { conn: id });
-                        let index = self.streams.len() - 1;
-                        let ready: Vec<Action> = self
-                            .deferred
-                            .iter()
-                            .filter(|(c, _)| *c == index)
-                            .map(|(_, a)| a.clone())
-                            .collect();
-                        self.deferred.retain(|(c, _)| *c != index);
-                        for action in ready {
-                            self.run_action(ctx, action);
-                        }
+                        // Data or a FIN may have come before the accept.
+                        self.pending.read.insert(conn);
+                        self.call(ctx, |app, cx| app.accepted(cx, Listener(listener), conn));
                     }
                 }
-                _ => {}
-            }
-        }
-        for s in &mut self.streams {
-            let Some(id) = s.id else { continue };
-            if s.queued < s.requested {
-                let capacity = self.endpoint.send_capacity(id) as u64;
-                let n = (s.requested - s.queued)
-                    .min(capacity)
-                    .min(PATTERN_PERIOD as u64);
-                if n > 0
-                    && let Ok(sent) =
-                        self.endpoint
-                            .send(now, id, pattern_slice(s.queued, n as usize))
-                {
-                    s.queued += sent as u64;
-                }
-            }
-            if s.queued == s.requested {
-                match s.close_after_send.take() {
-                    Some(Action::Shutdown { .. }) => {
-                        let _ = self.endpoint.shutdown(now, id);
+                Event::Connected(id) => {
+                    if let Some(&conn) = self.by_id.get(&id) {
+                        self.pending.dirty.insert(conn);
+                        self.call(ctx, |app, cx| app.connected(cx, conn));
                     }
-                    Some(Action::Close { .. }) => {
-                        let _ = self.endpoint.close(now, id);
-                    }
-                    _ => {}
                 }
-            }
-            if self.reading {
-                loop {
-                    match self.endpoint.recv(now, id, &mut self.read_buf) {
-                        Ok(0) => {
-                            if !s.eof && self.close_on_eof {
-                                let _ = self.endpoint.close(now, id);
-                            }
-                            s.eof = true;
-                            break;
-                        }
-                        Ok(n) => {
-                            if s.first_mismatch.is_none() {
-                                let mut checked = 0;
-                                while checked < n {
-                                    let len = (n - checked).min(PATTERN_PERIOD);
-                                    let offset = s.received + checked as u64;
-                                    let got = &self.read_buf[checked..checked + len];
-                                    let want = pattern_slice(offset, len);
-                                    if got != want {
-                                        let at = got.iter().zip(want).position(|(a, b)| a != b);
-                                        s.first_mismatch = Some(offset + at.unwrap_or(0) as u64);
-                                        break;
-                                    }
-                                    checked += len;
-                                }
-                            }
-                            s.received += n as u64;
-                        }
-                        Err(_) => break,
+                Event::Readable(id) | Event::PeerClosed(id) => {
+                    if let Some(&conn) = self.by_id.get(&id) {
+                        self.pending.read.insert(conn);
+                    }
+                }
+                Event::Writable(id) => {
+                    if let Some(&conn) = self.by_id.get(&id) {
+                        self.pending.blocked.remove(&conn);
+                        self.pending.ready.insert(conn);
+                    }
+                }
+                Event::Closed(id) => {
+                    if let Some(conn) = self.by_id.remove(&id) {
+                        let stream = &mut self.streams[conn.0];
+                        stream.closed = true;
+                        let error = stream.error;
+                        self.pending.blocked.remove(&conn);
+                        self.pending.ready.remove(&conn);
+                        self.pending.read.remove(&conn);
+                        self.pending.dirty.remove(&conn);
+                        self.paused.remove(&conn);
+                        self.call(ctx, |app, cx| app.closed(cx, conn, error));
                     }
                 }
             }
         }
-        for s in &mut self.streams {
-            if let Some(c) = s.id.and_then(|id| self.endpoint.connection_counters(id)) {
-                s.counters = c;
+        any
+    }
+
+    /// Reads everything `conn` has for the application.
+    fn serve_read(&mut self, ctx: &mut Ctx<'_>, conn: Conn) {
+        if self.paused.contains(&conn) {
+            return;
+        }
+        let Some(id) = self.streams.get(conn.0).and_then(|s| s.id) else {
+            return;
+        };
+        let now = to_instant(ctx.now());
+        let mut buf = std::mem::take(&mut self.read_buf);
+        loop {
+            match self.endpoint.recv(now, id, &mut buf) {
+                Ok(0) => {
+                    let stream = &mut self.streams[conn.0];
+                    if !stream.eof {
+                        stream.eof = true;
+                        self.call(ctx, |app, cx| app.peer_closed(cx, conn));
+                    }
+                    break;
+                }
+                Ok(n) => {
+                    self.streams[conn.0].read.update(&buf[..n]);
+                    self.call(ctx, |app, cx| app.received(cx, conn, &buf[..n]));
+                    if self.paused.contains(&conn) {
+                        break;
+                    }
+                }
+                Err(_) => break,
             }
+        }
+        self.read_buf = buf;
+        self.pending.dirty.insert(conn);
+    }
+
+    /// Serves the connections with work: each in number order, writes first
+    /// (send space), then reads.
+    fn serve(&mut self, ctx: &mut Ctx<'_>, writes: bool) {
+        let ready = if writes {
+            std::mem::take(&mut self.pending.ready)
+        } else {
+            BTreeSet::new()
+        };
+        let reads = std::mem::take(&mut self.pending.read);
+        let mut ready = ready.into_iter().peekable();
+        let mut reads = reads.into_iter().peekable();
+        loop {
+            let next = match (ready.peek(), reads.peek()) {
+                (Some(&w), Some(&r)) => w.min(r),
+                (Some(&w), None) => w,
+                (None, Some(&r)) => r,
+                (None, None) => break,
+            };
+            if ready.next_if_eq(&next).is_some() {
+                let id = self.streams.get(next.0).and_then(|s| s.id);
+                if id.is_some_and(|id| self.endpoint.send_capacity(id) > 0) {
+                    self.pending.dirty.insert(next);
+                    self.call(ctx, |app, cx| app.writable(cx, next));
+                } else if id.is_some() {
+                    self.pending.blocked.insert(next);
+                }
+            }
+            if reads.next_if_eq(&next).is_some() {
+                self.serve_read(ctx, next);
+            }
+        }
+    }
+
+    /// Events, application work, output, next wake.
+    fn pump(&mut self, ctx: &mut Ctx<'_>) {
+        self.drain_events(ctx);
+        self.serve(ctx, true);
+        // Calls made while serving (a close, an abort) report events; answer
+        // them in this step. They cannot make data readable (only arriving
+        // segments do), so later rounds only drain and read.
+        let mut rounds = 0;
+        while self.drain_events(ctx) || !self.pending.read.is_empty() {
+            rounds += 1;
+            assert!(
+                rounds <= STEP_ROUNDS_MAX,
+                "{}: the application kept the host busy for {STEP_ROUNDS_MAX} rounds in one step at {}",
+                self.name,
+                ctx.now()
+            );
+            self.serve(ctx, false);
         }
         // Output: every datagram the endpoint has, recording the sender's state.
+        let now = to_instant(ctx.now());
         let keep_states = ctx.trace_kept();
         while self.endpoint.poll_transmit(now, &mut self.out) {
             if keep_states {
@@ -470,6 +537,9 @@ impl Host {
                     trace_index: ctx.trace_len(),
                     state,
                 });
+            }
+            if let Some(conn) = self.conn_of(&self.out, true) {
+                self.pending.dirty.insert(conn);
             }
             let dst = Addr(u32::from_be_bytes([
                 self.out[16],
@@ -481,13 +551,22 @@ impl Host {
             packet.bytes.extend_from_slice(&self.out);
             ctx.send(packet);
         }
-        // Next wake: the earlier of the next action and the next TCP timer.
-        let next_action = self.schedule.get(self.next_action).map(|(t, _)| *t);
+        for conn in std::mem::take(&mut self.pending.dirty) {
+            let stream = &mut self.streams[conn.0];
+            if let Some(c) = stream
+                .id
+                .and_then(|id| self.endpoint.connection_counters(id))
+            {
+                stream.counters = c;
+            }
+        }
+        // Next wake: the earlier of the next application timer and the next TCP timer.
+        let next_app = self.timers.first_key_value().map(|((t, _), _)| *t);
         let next_timer = self
             .endpoint
             .poll_timeout()
             .map(|i| Time::from_nanos(i.as_nanos()));
-        let target = match (next_action, next_timer) {
+        let target = match (next_app, next_timer) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -502,6 +581,13 @@ impl Host {
                 None => self.wake = Some((target, ctx.wake_at(target, 0))),
             }
         }
+    }
+
+    /// The live connection a datagram belongs to on this host.
+    fn conn_of(&self, datagram: &[u8], outgoing: bool) -> Option<Conn> {
+        let (port, remote) = peek_tuple(datagram, outgoing)?;
+        let id = self.endpoint.lookup(port, remote)?;
+        self.by_id.get(&id).copied()
     }
 
     /// The local port and remote address a datagram concerns on this host.
@@ -523,11 +609,9 @@ impl Host {
             Some(id) => self.endpoint.state(id),
             None if had_connection => Some(State::Closed),
             None => {
-                let listening = self
-                    .endpoint
-                    .sockets()
-                    .iter()
-                    .any(|s| s.state == State::Listen && s.local.port() == local_port);
+                let listening = self.listeners.iter().any(|&(id, port)| {
+                    port == local_port && self.endpoint.state(id) == Some(State::Listen)
+                });
                 if listening {
                     Some(State::Listen)
                 } else {
@@ -542,11 +626,19 @@ impl Node for Host {
     fn on_packet(&mut self, ctx: &mut Ctx<'_>, packet: Packet) {
         let deliver_index = ctx.trace_len().saturating_sub(1);
         let now = to_instant(ctx.now());
+        let conn = self.conn_of(&packet.bytes, false);
         let had_connection = ctx.trace_kept()
             && Self::tuple_of(&packet.bytes, false)
                 .is_some_and(|(port, remote)| self.endpoint.lookup(port, remote).is_some());
         if self.endpoint.handle_packet(now, &packet.bytes).is_err() {
             self.malformed_count += 1;
+        }
+        if let Some(conn) = conn {
+            self.pending.dirty.insert(conn);
+            // An ACK may have freed send space: the only way it frees.
+            if self.pending.blocked.remove(&conn) {
+                self.pending.ready.insert(conn);
+            }
         }
         if ctx.trace_kept() {
             let state = self.state_for(&packet.bytes, false, had_connection);
@@ -563,7 +655,11 @@ impl Node for Host {
         if self.wake.is_some_and(|(at, _)| at <= ctx.now()) {
             self.wake = None;
         }
-        self.run_actions(ctx);
+        if !self.started && self.start.is_some_and(|t| t <= ctx.now()) {
+            self.started = true;
+            self.call(ctx, |app, cx| app.start(cx));
+        }
+        self.fire_timers(ctx);
         self.endpoint.handle_timeout(to_instant(ctx.now()));
         self.pump(ctx);
     }

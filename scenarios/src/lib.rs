@@ -1,6 +1,9 @@
 //! scenarios: joins `sim` and `stack`.
 //!
-//! - [`host`]: a TCP host on the engine: an endpoint plus an application schedule.
+//! - [`host`]: a TCP host on the engine: an endpoint plus an application.
+//! - [`app`]: the reactive `Application` trait, its context, and the timed schedule.
+//! - [`apps`]: ready applications: bulk, echo, request/response, churn.
+//! - [`digest`]: running digests of what each side wrote and read.
 //! - [`catalogue`]: the classic TCP cases as named, documented scenarios.
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
@@ -10,8 +13,11 @@
 //! - [`cli`]: the `tcpsim` command.
 
 pub mod analysis;
+pub mod app;
+pub mod apps;
 pub mod catalogue;
 pub mod cli;
+pub mod digest;
 pub mod host;
 pub mod oracle;
 pub mod render;

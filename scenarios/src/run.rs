@@ -2,16 +2,52 @@
 //! oracles and its own expectations, and keep everything for the renderers.
 
 use crate::analysis::segments;
-use crate::host::{Host, Logged, Record, Stream};
+use crate::host::{HasHost, Host, Logged, Record, Stream};
 use crate::oracle::{self, Violation};
 use sim::{Addr, NodeId, RunStats, SimError, Time, World};
 use stack::{SocketError, SocketInfo, State};
 use std::net::Ipv4Addr;
 
+/// A node that carries a [`Host`], and how to find the host inside it: a
+/// plain `Host` node (`node.into()`) or any node type that implements
+/// [`HasHost`] ([`HostNode::of`]). Oracles, the ladder, JSON, pcap and `ss`
+/// read every host through this, so custom nodes keep them.
+#[derive(Clone, Copy)]
+pub struct HostNode {
+    pub node: NodeId,
+    view: fn(&World, NodeId) -> Option<&Host>,
+}
+
+fn view_of<T: HasHost>(world: &World, node: NodeId) -> Option<&Host> {
+    world.node::<T>(node).map(HasHost::host)
+}
+
+impl HostNode {
+    /// `node` is a `T` that carries a host.
+    pub fn of<T: HasHost>(node: NodeId) -> HostNode {
+        HostNode {
+            node,
+            view: view_of::<T>,
+        }
+    }
+
+    /// The host inside the node, if the node is of the declared type.
+    pub fn host<'w>(&self, world: &'w World) -> Option<&'w Host> {
+        (self.view)(world, self.node)
+    }
+}
+
+impl From<NodeId> for HostNode {
+    /// A plain [`Host`] node.
+    fn from(node: NodeId) -> HostNode {
+        HostNode::of::<Host>(node)
+    }
+}
+
 /// A world ready to run, with its hosts and how long to run it.
 pub struct Setup {
     pub world: World,
-    pub hosts: Vec<NodeId>,
+    pub hosts: Vec<HostNode>,
     /// Run until this virtual time; faults have stopped well before it so
     /// every connection must have ended (the termination oracle).
     pub horizon: Time,
@@ -23,7 +59,7 @@ pub struct Setup {
 pub struct Outcome {
     pub seed: u64,
     pub world: World,
-    pub hosts: Vec<NodeId>,
+    pub hosts: Vec<HostNode>,
     pub stats: RunStats,
     pub violations: Vec<Violation>,
     /// The scenario's own expectation, if it failed.
@@ -31,16 +67,17 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Host `index` (execute checked that every host node carries one).
     pub fn host(&self, index: usize) -> &Host {
-        self.world
-            .node::<Host>(self.hosts[index])
-            .expect("hosts are Host nodes")
+        self.hosts[index]
+            .host(&self.world)
+            .expect("execute checked every host node")
     }
     pub fn host_count(&self) -> usize {
         self.hosts.len()
     }
     pub fn host_node(&self, index: usize) -> NodeId {
-        self.hosts[index]
+        self.hosts[index].node
     }
     pub fn host_names(&self) -> Vec<String> {
         (0..self.hosts.len())
@@ -48,7 +85,7 @@ impl Outcome {
             .collect()
     }
     pub fn is_host(&self, node: NodeId) -> bool {
-        self.hosts.contains(&node)
+        self.hosts.iter().any(|h| h.node == node)
     }
     pub fn node_name(&self, node: NodeId) -> String {
         self.world.node_name(node).unwrap_or("?").to_string()
@@ -57,11 +94,14 @@ impl Outcome {
         let addr = Addr::from(ip);
         self.hosts
             .iter()
-            .copied()
+            .map(|h| h.node)
             .find(|&n| self.world.node_addr(n) == Some(addr))
     }
     fn host_of_node(&self, node: NodeId) -> Option<&Host> {
-        self.world.node::<Host>(node)
+        self.hosts
+            .iter()
+            .find(|h| h.node == node)
+            .and_then(|h| h.host(&self.world))
     }
     /// The sender's state when the Send event at `trace_index` happened.
     pub fn departure_state(&self, node: NodeId, trace_index: usize) -> Option<State> {
@@ -120,7 +160,7 @@ impl Outcome {
     }
     /// Retransmitted segments sent by host `index`.
     pub fn retransmissions(&self, index: usize) -> usize {
-        let node = self.hosts[index];
+        let node = self.hosts[index].node;
         segments(self.world.trace())
             .iter()
             .filter(|s| s.node == node && s.kind == sim::EventKind::Send && s.retransmission)
@@ -128,7 +168,7 @@ impl Outcome {
     }
     /// Segments host `index` sent with all of `flags` set.
     pub fn sent_with(&self, index: usize, flags: stack::wire::Flags) -> usize {
-        let node = self.hosts[index];
+        let node = self.hosts[index].node;
         segments(self.world.trace())
             .iter()
             .filter(|s| s.node == node && s.kind == sim::EventKind::Send && s.flags.contains(flags))
@@ -152,11 +192,15 @@ impl Outcome {
     }
 }
 
-/// Runs a setup and applies the four oracles.
+/// Runs a setup and applies the four oracles. A host node that does not
+/// carry a host of its declared type is `UnknownNode`, before the run.
 pub fn execute(seed: u64, mut setup: Setup) -> Result<Outcome, SimError> {
-    for &node in &setup.hosts {
-        if let Some(first) = setup.world.node::<Host>(node).and_then(Host::first_wake) {
-            setup.world.wake_node_at(node, first, 0)?;
+    for h in &setup.hosts {
+        let host = h
+            .host(&setup.world)
+            .ok_or(SimError::UnknownNode(h.node.0))?;
+        if let Some(first) = host.first_wake() {
+            setup.world.wake_node_at(h.node, first, 0)?;
         }
     }
     let stats = setup.world.run_until(setup.horizon)?;
@@ -188,7 +232,7 @@ pub fn execute(seed: u64, mut setup: Setup) -> Result<Outcome, SimError> {
     // Segments as their hosts sent them (router forwards and forged packets excluded).
     let sent_by_hosts: Vec<_> = segments(outcome.world.trace())
         .into_iter()
-        .filter(|s| outcome.hosts.contains(&s.node))
+        .filter(|s| outcome.is_host(s.node))
         .collect();
     violations.extend(oracle::check_segments(&sent_by_hosts));
     outcome.violations = violations;

@@ -59,13 +59,13 @@ fn transfer(seed: u64, link: &LinkConfig, tcp: &TcpConfig) -> Result<(), String>
     .map_err(|e| e.to_string())?;
     let setup = Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(600),
         open_at_end: false,
     };
     let o = execute(seed, setup).map_err(|e| e.to_string())?;
-    let up: u64 = o.streams(1).iter().map(|s| s.received).sum();
-    let down: u64 = o.streams(0).iter().map(|s| s.received).sum();
+    let up: u64 = o.streams(1).iter().map(|s| s.read.len).sum();
+    let down: u64 = o.streams(0).iter().map(|s| s.read.len).sum();
     if !o.passed() || up != UP || down != DOWN {
         return Err(format!("{} (read {up} up, {down} down)", o.verdict()));
     }

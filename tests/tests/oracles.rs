@@ -15,24 +15,30 @@ fn b() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80)
 }
 
-fn stream(local: SocketAddrV4, remote: SocketAddrV4, queued: u64, received: u64) -> Stream {
-    Stream {
+/// A stream that wrote `written` and read `read` (arbitrary bytes, not the pattern).
+fn stream(local: SocketAddrV4, remote: SocketAddrV4, written: &[u8], read: &[u8]) -> Stream {
+    let mut s = Stream {
         local: Some(local),
         remote: Some(remote),
-        queued,
-        requested: queued,
-        received,
         ..Stream::default()
-    }
+    };
+    s.written.update(written);
+    s.read.update(read);
+    s
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 256) as u8).collect()
 }
 
 #[test]
-fn delivery_flags_a_corrupted_byte() {
-    // A byte that differs from the pattern at its offset means corruption,
-    // reordering or duplication reached the application.
-    let mut bad = stream(b(), a(), 0, 100);
+fn delivery_flags_a_byte_the_application_says_is_wrong() {
+    // An application that knows its bytes (the pattern) reported a wrong
+    // one: the oracle must say where, even when the digests agree.
+    let data = bytes(100);
+    let mut bad = stream(b(), a(), b"", &data);
     bad.first_mismatch = Some(42);
-    let ok = [stream(a(), b(), 100, 0)];
+    let ok = [stream(a(), b(), &data, b"")];
     let bad = [bad];
     let v = oracle::check_delivery(&[("client", &ok), ("server", &bad)]);
     assert_eq!(v.len(), 1);
@@ -40,15 +46,32 @@ fn delivery_flags_a_corrupted_byte() {
 }
 
 #[test]
+fn delivery_flags_a_corrupted_byte_of_any_application_data() {
+    // The host's digests alone, without the application's help, show that
+    // the 100 bytes read are not the 100 bytes written.
+    let data = bytes(100);
+    let mut corrupted = data.clone();
+    corrupted[57] ^= 0x04;
+    let sender = [stream(a(), b(), &data, b"")];
+    let receiver = [stream(b(), a(), b"", &corrupted)];
+    let v = oracle::check_delivery(&[("client", &sender), ("server", &receiver)]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.contains("differ"), "{}", v[0]);
+    let receiver = [stream(b(), a(), b"", &data)];
+    assert!(oracle::check_delivery(&[("client", &sender), ("server", &receiver)]).is_empty());
+}
+
+#[test]
 fn delivery_flags_more_bytes_read_than_sent() {
     // Reading 150 bytes of a 100-byte stream means something was delivered twice.
-    let sender = [stream(a(), b(), 100, 0)];
-    let receiver = [stream(b(), a(), 0, 150)];
+    let data = bytes(150);
+    let sender = [stream(a(), b(), &data[..100], b"")];
+    let receiver = [stream(b(), a(), b"", &data)];
     let v = oracle::check_delivery(&[("client", &sender), ("server", &receiver)]);
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(v[0].detail.contains("only 100"));
     // And the honest version passes.
-    let receiver = [stream(b(), a(), 0, 100)];
+    let receiver = [stream(b(), a(), b"", &data[..100])];
     assert!(oracle::check_delivery(&[("client", &sender), ("server", &receiver)]).is_empty());
 }
 

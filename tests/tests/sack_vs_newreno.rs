@@ -70,7 +70,7 @@ fn transfer(seed: u64, sack: bool) -> Run {
     .expect("topology");
     let setup = Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(300),
         open_at_end: false,
     };
@@ -80,7 +80,7 @@ fn transfer(seed: u64, sack: bool) -> Run {
         "seed {seed} sack {sack}: {}",
         outcome.verdict()
     );
-    let received: u64 = outcome.streams(1).iter().map(|s| s.received).sum();
+    let received: u64 = outcome.streams(1).iter().map(|s| s.read.len).sum();
     assert_eq!(
         received, BYTES,
         "seed {seed} sack {sack}: every byte arrived"

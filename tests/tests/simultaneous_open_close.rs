@@ -50,13 +50,13 @@ fn run(seed: u64, link: &LinkConfig, tcp: &TcpConfig) -> Result<(Vec<u64>, Vec<S
     .map_err(|e| e.to_string())?;
     let setup = Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(600),
         open_at_end: false,
     };
     let o = execute(seed, setup).map_err(|e| e.to_string())?;
     let got: Vec<u64> = (0..2)
-        .map(|h| o.streams(h).iter().map(|s| s.received).sum())
+        .map(|h| o.streams(h).iter().map(|s| s.read.len).sum())
         .collect();
     // A side still in SYN-SENT at 7 ms (its SYN or the peer's was lost)
     // deletes the TCB on shutdown (§3.10.4), so the other reads nothing;
@@ -155,7 +155,7 @@ fn a_close_alone_in_syn_received_closes_both_sides_over_loss() {
         .unwrap();
         let setup = Setup {
             world,
-            hosts: vec![p.a, p.b],
+            hosts: vec![p.a.into(), p.b.into()],
             horizon: Time::from_secs(600),
             open_at_end: false,
         };
