@@ -1,0 +1,367 @@
+//! The system calls that may block in virtual time (accept, connect,
+//! read/recv, write/send, poll) and the poll mask as Linux's tcp_poll
+//! reports it.
+
+use super::sockets::{CallResult, Fd, FdKind, eval, expr_text};
+use super::{DEFAULT_PORT, REMOTE_IP, Runner, fmt_time};
+use crate::script::ScriptError;
+use crate::script::parse::{CallSpec, Expr};
+use stack::{SocketError, State};
+use std::net::SocketAddrV4;
+
+impl Runner<'_> {
+    /// accept, connect, read/recv, write/send: `Some(result)` when the
+    /// call returns now, `None` when it blocks. `resume` is set when a
+    /// blocked call is retried (with the bytes a write still has to queue).
+    pub(super) fn try_blocking(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        resume: Option<usize>,
+    ) -> Result<Option<CallResult>, ScriptError> {
+        if c.name == "poll" {
+            return self.sys_poll(line, c, resume.is_some());
+        }
+        let fd = self.fd_arg(line, c)?;
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Some(Err("EBADF")));
+        };
+        let now = self.now;
+        self.write_left = 0;
+        match c.name.as_str() {
+            "accept" => {
+                let FdKind::Listener(lid) = f.kind else {
+                    return Ok(Some(Err("EINVAL")));
+                };
+                match self.ep.accept(lid) {
+                    Ok(id) => {
+                        let newfd = self.next_fd;
+                        self.next_fd += 1;
+                        let mut child = Fd::new();
+                        child.kind = FdKind::Conn(id);
+                        child.connected = true;
+                        child.nodelay = f.nodelay;
+                        child.keepalive = f.keepalive;
+                        child.keepalive_timing = f.keepalive_timing;
+                        child.congestion = f.congestion;
+                        child.linger_zero = f.linger_zero;
+                        child.gone = self.ep.state(id).is_none();
+                        self.apply_options(now, id, &child);
+                        if let Some((local, remote)) = self.ep.addresses(id) {
+                            self.tuple = (local.port(), remote.port());
+                        }
+                        self.fds.insert(newfd, child);
+                        self.by_socket.insert(id, newfd);
+                        Ok(Some(Ok(i64::from(newfd))))
+                    }
+                    Err(SocketError::WouldBlock) if f.nonblock => Ok(Some(Err("EAGAIN"))),
+                    Err(SocketError::WouldBlock) => Ok(None),
+                    Err(e) => Ok(Some(Err(e.errno_name()))),
+                }
+            }
+            "connect" => match f.kind {
+                FdKind::Listener(_) => Ok(Some(Err("EINVAL"))),
+                FdKind::Fresh => {
+                    if resume.is_some() {
+                        return Ok(Some(Err("EBADF")));
+                    }
+                    let remote = SocketAddrV4::new(REMOTE_IP, DEFAULT_PORT);
+                    // A new active connection: its peer's ISN comes from
+                    // the SYN-ACK the script will send.
+                    self.remote_isn = None;
+                    self.active_open = true;
+                    let r = match f.port {
+                        Some(p) => self.ep.connect_from(now, p, remote),
+                        None => self.ep.connect(now, remote),
+                    };
+                    let id = match r {
+                        Ok(id) => id,
+                        Err(e) => return Ok(Some(Err(e.errno_name()))),
+                    };
+                    let fdm = self.fds.get_mut(&fd).expect("looked up above");
+                    fdm.kind = FdKind::Conn(id);
+                    let snapshot = fdm.clone();
+                    self.by_socket.insert(id, fd);
+                    self.apply_options(now, id, &snapshot);
+                    if let Some((local, remote)) = self.ep.addresses(id) {
+                        self.tuple = (local.port(), remote.port());
+                    }
+                    self.flush()?;
+                    if f.nonblock {
+                        return Ok(Some(Err("EINPROGRESS")));
+                    }
+                    self.connect_status(fd)
+                }
+                FdKind::Conn(_) if resume.is_some() => self.connect_status(fd),
+                FdKind::Conn(id) => {
+                    // connect again (__inet_stream_connect): EALREADY while
+                    // the handshake runs; once it is done, the first call
+                    // returns 0 and later ones EISCONN; after a failure the
+                    // pending error (else ECONNABORTED).
+                    if f.connect_reported {
+                        return Ok(Some(Err("EISCONN")));
+                    }
+                    match self.ep.state(id) {
+                        Some(State::SynSent | State::SynReceived) => Ok(Some(Err("EALREADY"))),
+                        Some(_) if f.connected && !f.gone => self.connect_status(fd),
+                        _ => Ok(Some(Err(self
+                            .fds
+                            .get_mut(&fd)
+                            .and_then(|f| f.error.take())
+                            .unwrap_or("ECONNABORTED")))),
+                    }
+                }
+            },
+            "read" | "recv" => {
+                let n = self.length_arg(line, c)?;
+                let FdKind::Conn(id) = f.kind else {
+                    return Ok(Some(Err("ENOTCONN")));
+                };
+                let gone = f.gone || self.ep.state(id).is_none();
+                if gone {
+                    // Linux: a pending error is reported once, then EOF;
+                    // but once the peer's FIN was in, tcp_recvmsg reports
+                    // EOF first (SOCK_DONE before sk_err) and the error is
+                    // left for SO_ERROR (a RST in CLOSING or LAST-ACK).
+                    if f.peer_fin {
+                        return Ok(Some(Ok(0)));
+                    }
+                    return Ok(Some(
+                        match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
+                            Some(e) => Err(e),
+                            None => Ok(0),
+                        },
+                    ));
+                }
+                let mut buf = vec![0u8; n];
+                match self.ep.recv(now, id, &mut buf) {
+                    Ok(k) => Ok(Some(Ok(k as i64))),
+                    Err(SocketError::WouldBlock) if f.shut_rd => Ok(Some(Ok(0))),
+                    Err(SocketError::WouldBlock) if f.nonblock => Ok(Some(Err("EAGAIN"))),
+                    Err(SocketError::WouldBlock) => Ok(None),
+                    Err(e) => {
+                        if let Some(f) = self.fds.get_mut(&fd) {
+                            f.error = None;
+                        }
+                        Ok(Some(Err(e.errno_name())))
+                    }
+                }
+            }
+            "write" | "send" => {
+                let total = self.length_arg(line, c)?;
+                let mut left = resume.unwrap_or(total);
+                let FdKind::Conn(id) = f.kind else {
+                    return Ok(Some(Err(if f.kind == FdKind::Fresh {
+                        "EPIPE"
+                    } else {
+                        "ENOTCONN"
+                    })));
+                };
+                if f.gone || self.ep.state(id).is_none() {
+                    return Ok(Some(
+                        match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
+                            Some(e) => Err(e),
+                            None => Err("EPIPE"),
+                        },
+                    ));
+                }
+                // Linux: writing before the handshake completes blocks (or EAGAIN).
+                if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived)) {
+                    return Ok(if f.nonblock {
+                        Some(Err("EAGAIN"))
+                    } else {
+                        None
+                    });
+                }
+                let data = vec![b'y'; left.min(1 << 20)];
+                while left > 0 {
+                    match self.ep.send(now, id, &data[..left.min(data.len())]) {
+                        Ok(0) | Err(SocketError::WouldBlock) => break,
+                        Ok(k) => left -= k,
+                        Err(e) => return Ok(Some(Err(e.errno_name()))),
+                    }
+                }
+                self.flush_transmit();
+                if left == 0 {
+                    Ok(Some(Ok(total as i64)))
+                } else if f.nonblock {
+                    if left == total {
+                        Ok(Some(Err("EAGAIN")))
+                    } else {
+                        Ok(Some(Ok((total - left) as i64)))
+                    }
+                } else {
+                    self.write_left = left;
+                    Ok(None)
+                }
+            }
+            _ => unreachable!("only blocking calls come here"),
+        }
+    }
+
+    /// poll(2) over the script's fds: `[{fd=N, events=..., revents=...}]`,
+    /// nfds, timeout in ms (0: return at once; -1: no limit). Each fd's
+    /// revents must be what the script expects; the result counts the fds
+    /// with any. With nothing ready and a timeout, the call blocks.
+    fn sys_poll(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        resumed: bool,
+    ) -> Result<Option<CallResult>, ScriptError> {
+        let Expr::List(items) = self.arg(line, c, 0)? else {
+            return Err(self.fail(
+                line,
+                "poll: the first argument must be a list like [{fd=4, events=POLLIN, revents=POLLIN}]",
+            ));
+        };
+        let timeout = self.int_arg(line, c, 2)?;
+        let mut wanted = Vec::new();
+        for item in items {
+            let Expr::Struct(fields) = item else {
+                return Err(self.fail(
+                    line,
+                    "poll: each entry must be {fd=..., events=..., revents=...}",
+                ));
+            };
+            let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, e)| e);
+            let fd = get("fd").and_then(eval).and_then(|v| i32::try_from(v).ok());
+            let events = get("events").and_then(eval);
+            let (Some(fd), Some(events)) = (fd, events) else {
+                return Err(self.fail(line, "poll: each entry needs fd=N and events=FLAGS"));
+            };
+            let revents = match get("revents") {
+                None | Some(Expr::Ellipsis) => None,
+                Some(e) => Some(eval(e).ok_or_else(|| {
+                    self.fail(
+                        line,
+                        format!("poll: cannot evaluate revents {}", expr_text(e)),
+                    )
+                })?),
+            };
+            wanted.push((fd, events, revents));
+        }
+        let got: Vec<i64> = wanted
+            .iter()
+            .map(|&(fd, events, _)| self.poll_mask(fd) & (events | POLLERR | POLLHUP | POLLNVAL))
+            .collect();
+        let ready = got.iter().filter(|&&r| r != 0).count() as i64;
+        let timed_out = self.poll_deadline.is_some_and(|d| self.now >= d);
+        if ready == 0 && timeout != 0 && !timed_out {
+            if !resumed {
+                self.poll_deadline = u64::try_from(timeout)
+                    .ok()
+                    .map(|ms| self.now + stack::Duration(ms.saturating_mul(1_000_000)));
+            }
+            return Ok(None);
+        }
+        self.poll_deadline = None;
+        for (&(fd, _, want), &have) in wanted.iter().zip(&got) {
+            if let Some(want) = want
+                && want != have
+            {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "poll: expected revents {} for fd {fd}, got {} at {}",
+                        poll_text(want),
+                        poll_text(have),
+                        fmt_time(self.now)
+                    ),
+                ));
+            }
+        }
+        Ok(Some(Ok(ready)))
+    }
+
+    /// What Linux's tcp_poll would report for an fd.
+    fn poll_mask(&self, fd: i32) -> i64 {
+        let Some(f) = self.fds.get(&fd) else {
+            return POLLNVAL;
+        };
+        match f.kind {
+            // An unconnected socket: TCP_CLOSE.
+            FdKind::Fresh => POLLOUT | POLLWRNORM | POLLHUP,
+            FdKind::Listener(id) => {
+                let waiting = self
+                    .ep
+                    .sockets()
+                    .iter()
+                    .any(|s| s.id == id && s.recv_queue > 0);
+                if waiting { POLLIN | POLLRDNORM } else { 0 }
+            }
+            FdKind::Conn(id) => {
+                let state = if f.gone { None } else { self.ep.state(id) };
+                let closed = matches!(state, None | Some(State::Closed));
+                let rcv_shut = f.peer_fin || f.shut_rd || closed;
+                let snd_shut = f.shut_wr || closed;
+                let mut mask = 0;
+                if closed || (rcv_shut && snd_shut) {
+                    mask |= POLLHUP;
+                }
+                if rcv_shut {
+                    mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+                }
+                if !matches!(state, Some(State::SynSent | State::SynReceived)) {
+                    if self.ep.recv_queue_len(id) > 0 {
+                        mask |= POLLIN | POLLRDNORM;
+                    }
+                    if snd_shut || self.ep.send_capacity(id) > 0 {
+                        mask |= POLLOUT | POLLWRNORM;
+                    }
+                }
+                if f.error.is_some() {
+                    mask |= POLLERR;
+                }
+                mask
+            }
+        }
+    }
+
+    fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Ok(Some(Err("EBADF")));
+        };
+        if f.connected {
+            f.connect_reported = true;
+            return Ok(Some(Ok(0)));
+        }
+        if let Some(e) = f.error.take() {
+            return Ok(Some(Err(e)));
+        }
+        Ok(None)
+    }
+}
+
+pub(super) const POLLIN: i64 = 0x1;
+pub(super) const POLLOUT: i64 = 0x4;
+pub(super) const POLLERR: i64 = 0x8;
+pub(super) const POLLHUP: i64 = 0x10;
+pub(super) const POLLNVAL: i64 = 0x20;
+pub(super) const POLLRDNORM: i64 = 0x40;
+pub(super) const POLLWRNORM: i64 = 0x100;
+pub(super) const POLLRDHUP: i64 = 0x2000;
+
+/// Poll flags by name, as a script would write them.
+pub(super) fn poll_text(mask: i64) -> String {
+    let names = [
+        (POLLIN, "POLLIN"),
+        (POLLOUT, "POLLOUT"),
+        (POLLERR, "POLLERR"),
+        (POLLHUP, "POLLHUP"),
+        (POLLNVAL, "POLLNVAL"),
+        (POLLRDNORM, "POLLRDNORM"),
+        (POLLWRNORM, "POLLWRNORM"),
+        (POLLRDHUP, "POLLRDHUP"),
+    ];
+    let parts: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| mask & bit != 0)
+        .map(|&(_, n)| n)
+        .collect();
+    if parts.is_empty() {
+        "0".into()
+    } else {
+        parts.join("|")
+    }
+}

@@ -1,0 +1,557 @@
+//! The segments of a script: numbers relative to the two ISNs, matching
+//! the stack's segments against `>` lines, building the datagrams of `<`
+//! lines, and printing both the way packetdrill writes them.
+
+use super::{Collect, LOCAL_IP, REMOTE_IP, Runner, fmt_time};
+use crate::script::ScriptError;
+use crate::script::parse::{
+    ACK, Direction, Event, FIN, OptionSpec, OptionsSpec, PSH, PacketSpec, RST, SYN, URG,
+};
+use stack::wire::{self, Flags, IpPair, SackBlock, TcpOptions, TcpPacket, TcpRepr};
+use stack::{Instant, SeqNum};
+use std::fmt::Write as _;
+
+/// A segment the stack sent (or a run of them merged), as the runner
+/// compares and prints it: absolute numbers, TCP fields only.
+#[derive(Clone, Debug)]
+pub(super) struct Seen {
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    len: u32,
+    options: TcpOptions,
+    /// The option bytes as written, for messages.
+    raw_options: Vec<u8>,
+}
+
+pub(super) fn seen(bytes: &[u8]) -> Option<Seen> {
+    let (_, seg) = wire::parse_datagram(bytes).ok()?;
+    let ip = wire::Ipv4Packet::new_checked(bytes).ok()?;
+    let tcp = TcpPacket::new_checked(ip.payload_slice()).ok()?;
+    Some(Seen {
+        flags: seg.flags.0 & (FIN | SYN | RST | PSH | ACK | URG),
+        seq: seg.seq.0,
+        ack: seg.ack.0,
+        window: seg.window,
+        len: seg.payload.len() as u32,
+        options: seg.options,
+        raw_options: tcp.options().to_vec(),
+    })
+}
+
+impl Runner<'_> {
+    /// The stack's SYN or SYN-ACK fixes the ISN its numbers are relative to.
+    pub(super) fn learn_from_outbound(&mut self, bytes: &[u8]) {
+        if let Ok((_, seg)) = wire::parse_datagram(bytes)
+            && seg.flags.syn()
+        {
+            self.local_isn = Some(seg.seq.0);
+            self.tuple = (seg.src_port, seg.dst_port);
+        }
+    }
+
+    // ----- packets -----
+
+    pub(super) fn expect_outbound(
+        &mut self,
+        ev: &Event,
+        spec: &PacketSpec,
+        lo: Instant,
+        hi: Instant,
+        nominal: Option<Instant>,
+    ) -> Result<(), ScriptError> {
+        if self.outq.is_empty() {
+            self.advance(hi, Collect::First)?;
+        }
+        let expected_at = match nominal {
+            Some(at) => fmt_time(at),
+            None => "*".to_string(),
+        };
+        let Some((t, bytes)) = self.outq.pop_front() else {
+            let by = if hi == Instant(u64::MAX) {
+                "the stack has nothing left to send".to_string()
+            } else {
+                format!("no segment by {}", fmt_time(hi))
+            };
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "expected {} at {expected_at}, got nothing ({by})",
+                    self.render_spec(spec)
+                ),
+            ));
+        };
+        let Some(mut got) = seen(&bytes) else {
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "expected {} at {expected_at}, got a malformed datagram",
+                    self.render_spec(spec)
+                ),
+            ));
+        };
+        // As packetdrill does for remote hosts: a line that expects more
+        // payload than one segment carries matches the run of consecutive
+        // segments that adds up to it, the way a TSO/GSO burst from Linux
+        // appears as one large packet on packetdrill's tun device.
+        let mut last_at = t;
+        if spec.flags & (SYN | RST) == 0 && got.len > 0 && spec.len > got.len {
+            while got.len < spec.len {
+                if self.outq.is_empty() {
+                    self.advance(hi, Collect::First)?;
+                }
+                let Some(next) = self.outq.front().and_then(|(at, b)| Some((*at, seen(b)?))) else {
+                    break;
+                };
+                let (at, next) = next;
+                let same = |f: u8| f & !(PSH | FIN);
+                if at > hi
+                    || next.len == 0
+                    || next.seq != got.seq.wrapping_add(got.len)
+                    || next.ack != got.ack
+                    || same(next.flags) != same(got.flags)
+                    || got.flags & FIN != 0
+                {
+                    break;
+                }
+                self.outq.pop_front();
+                last_at = at;
+                got.len += next.len;
+                got.flags |= next.flags & (PSH | FIN);
+                got.window = next.window;
+            }
+        }
+        let mismatch = self.compare(spec, &got);
+        if mismatch.is_some() || t < lo || t > hi {
+            let why = match mismatch {
+                Some(m) => m,
+                None => "wrong time".to_string(),
+            };
+            return Err(self.fail(
+                ev.line,
+                format!(
+                    "expected {} at {expected_at}, got {} at {} ({why})",
+                    self.render_spec(spec),
+                    self.render_actual(&got, Some(spec)),
+                    fmt_time(t)
+                ),
+            ));
+        }
+        self.learn_ts_offset(spec, &got);
+        // As packetdrill's adjust_relative_event_times: the next relative
+        // time counts from when this segment actually left (anywhere in a
+        // range, within the tolerance, or at any time for `*`); for a run
+        // of segments, when the last of them left.
+        self.last_time = last_at;
+        Ok(())
+    }
+
+    /// Absolute value of a remote-side number written in the script.
+    fn remote_abs(&self, v: u32, syn: bool) -> u32 {
+        if syn {
+            v
+        } else {
+            self.remote_isn.unwrap_or(0).wrapping_add(v)
+        }
+    }
+
+    /// Absolute value of a stack-side number written in the script.
+    fn local_abs(&self, v: u32) -> u32 {
+        self.local_isn.unwrap_or(0).wrapping_add(v)
+    }
+
+    /// `None` when `bytes` is what `spec` describes; else what differs.
+    fn compare(&self, spec: &PacketSpec, seg: &Seen) -> Option<String> {
+        if seg.flags != spec.flags {
+            return Some("flags differ".into());
+        }
+        // A SYN from the stack defines its ISN: its own seq is then 0.
+        let seq_ok = if spec.flags & SYN != 0 {
+            spec.start == 0
+        } else {
+            seg.seq == self.local_abs(spec.start)
+        };
+        if !seq_ok {
+            return Some("sequence number differs".into());
+        }
+        if seg.len != spec.len {
+            return Some("payload length differs".into());
+        }
+        // Without the ACK flag the field is compared as it is, absolute
+        // (packetdrill maps it only when the flag is set).
+        if let Some(a) = spec.ack
+            && seg.ack
+                != if spec.flags & ACK != 0 {
+                    self.remote_abs(a, spec.flags & SYN != 0)
+                } else {
+                    a
+                }
+        {
+            return Some("ack differs".into());
+        }
+        if let Some(w) = spec.win
+            && seg.window != w
+        {
+            return Some("window differs".into());
+        }
+        match &spec.options {
+            OptionsSpec::Wildcard => None,
+            OptionsSpec::None => {
+                if seg.options == TcpOptions::default() {
+                    None
+                } else {
+                    Some("the segment carries options the line does not list".into())
+                }
+            }
+            OptionsSpec::List(list) => self.compare_options(list, &seg.options),
+        }
+    }
+
+    fn compare_options(&self, list: &[OptionSpec], got: &TcpOptions) -> Option<String> {
+        // SACK blocks in a `>` line are the peer's numbers; the TS ecr
+        // echoes the script's own TSval as written.
+        let want = options_from(list, |v| self.remote_abs(v, false), |ecr| ecr);
+        if want.mss != got.mss {
+            return Some("MSS option differs".into());
+        }
+        if want.window_scale != got.window_scale {
+            return Some("window scale option differs".into());
+        }
+        if want.sack_permitted != got.sack_permitted {
+            return Some("SACK-permitted option differs".into());
+        }
+        match (want.timestamps, got.timestamps) {
+            (None, None) => {}
+            (Some((_, ecr)), Some((_, got_ecr))) => {
+                if ecr != got_ecr {
+                    return Some("TS ecr differs".into());
+                }
+            }
+            _ => return Some("timestamps option differs".into()),
+        }
+        if want.sack() != got.sack() {
+            return Some("SACK blocks differ".into());
+        }
+        None
+    }
+
+    fn learn_ts_offset(&mut self, spec: &PacketSpec, seg: &Seen) {
+        if self.ts_offset.is_some() {
+            return;
+        }
+        let OptionsSpec::List(list) = &spec.options else {
+            return;
+        };
+        let Some(script_val) = list.iter().find_map(|o| match o {
+            OptionSpec::Timestamps { val, .. } => Some(*val),
+            _ => None,
+        }) else {
+            return;
+        };
+        if let Some((val, _)) = seg.options.timestamps {
+            self.ts_offset = Some(val.wrapping_sub(script_val));
+        }
+    }
+
+    pub(super) fn inject(&mut self, line: usize, spec: &PacketSpec) -> Result<(), ScriptError> {
+        let syn = spec.flags & SYN != 0;
+        // As packetdrill: the remote ISN is the script's first SYN for a
+        // listening socket, or the SYN-ACK answering a connect(); a later
+        // SYN on the same 4-tuple does not move it, so numbers stay
+        // comparable with Linux. A bare SYN crossing our connect's SYN (a
+        // simultaneous open) sets nothing (packetdrill learns the ISN only
+        // from the SYN-ACK, run_packet.c do_inbound_script_packet), so
+        // until a SYN-ACK comes the remote numbers are as written.
+        let ack_flag = spec.flags & ACK != 0;
+        if syn && self.remote_isn.is_none() && ack_flag == self.active_open {
+            self.remote_isn = Some(spec.start);
+        }
+        let seq = self.remote_abs(spec.start, syn);
+        // As packetdrill: `ack N` without the ACK flag fills the field as
+        // written (absolute) and leaves the flag clear.
+        let ack = match spec.ack {
+            None => 0,
+            Some(a) if spec.flags & ACK != 0 => self.local_abs(a),
+            Some(a) => a,
+        };
+        let mut options = TcpOptions::default();
+        match &spec.options {
+            OptionsSpec::None => {}
+            OptionsSpec::Wildcard => {
+                return Err(self.fail(
+                    line,
+                    "`<...>` on an inbound segment: write the options it carries",
+                ));
+            }
+            OptionsSpec::List(list) => {
+                // SACK blocks in a `<` line are the stack's numbers; a
+                // non-zero TS ecr echoes a script TSval, mapped onto the
+                // stack's clock.
+                let offset = self.ts_offset.unwrap_or(0);
+                options = options_from(
+                    list,
+                    |v| self.local_abs(v),
+                    |ecr| {
+                        if ecr == 0 {
+                            0
+                        } else {
+                            ecr.wrapping_add(offset)
+                        }
+                    },
+                );
+                if options.len() > 40 {
+                    return Err(self.fail(line, "the options do not fit in 40 bytes"));
+                }
+            }
+        }
+        let payload = vec![b'x'; spec.len as usize];
+        let repr = TcpRepr {
+            src_port: self.tuple.1,
+            dst_port: self.tuple.0,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags: Flags(spec.flags),
+            window: spec.win.unwrap_or(65_535),
+            urgent: 0,
+            options,
+            payload: &payload,
+        };
+        wire::emit_datagram(
+            IpPair {
+                src: REMOTE_IP,
+                dst: LOCAL_IP,
+            },
+            &repr,
+            &mut self.scratch,
+        );
+        if spec.flags & ACK == 0 && ack != 0 {
+            // The stack's emitter zeroes the field of a segment without
+            // ACK, as a sender should; the script's peer need not.
+            set_ack_field(&mut self.scratch, ack);
+        }
+        let bytes = std::mem::take(&mut self.scratch);
+        let result = self.ep.handle_packet(self.now, &bytes);
+        self.scratch = bytes;
+        if let Err(e) = result {
+            return Err(self.fail(line, format!("the stack rejected the datagram: {e}")));
+        }
+        self.segments_in += 1;
+        self.flush()
+    }
+
+    // ----- rendering -----
+
+    fn render_spec(&self, spec: &PacketSpec) -> String {
+        let mut s = String::from(match spec.direction {
+            Direction::Inbound => "< ",
+            Direction::Outbound => "> ",
+        });
+        s.push_str(&flag_letters(spec.flags));
+        let _ = write!(s, " {}:{}({})", spec.start, spec.end, spec.len);
+        if let Some(a) = spec.ack {
+            let _ = write!(s, " ack {a}");
+        }
+        if let Some(w) = spec.win {
+            let _ = write!(s, " win {w}");
+        }
+        match &spec.options {
+            OptionsSpec::None => {}
+            OptionsSpec::Wildcard => s.push_str(" <...>"),
+            OptionsSpec::List(list) => {
+                let parts: Vec<String> = list.iter().map(option_text).collect();
+                let _ = write!(s, " <{}>", parts.join(","));
+            }
+        }
+        s
+    }
+
+    pub(super) fn render_bytes(&self, bytes: &[u8]) -> String {
+        match seen(bytes) {
+            Some(seg) => self.render_actual(&seg, None),
+            None => "> (a malformed datagram)".into(),
+        }
+    }
+
+    /// A segment the stack sent, in script notation and numbering; with
+    /// `like`, the same fields the expectation wrote.
+    fn render_actual(&self, seg: &Seen, like: Option<&PacketSpec>) -> String {
+        let syn = seg.flags & SYN != 0;
+        let start = if syn {
+            0
+        } else {
+            seg.seq.wrapping_sub(self.local_isn.unwrap_or(0))
+        };
+        let mut s = format!(
+            "> {} {}:{}({})",
+            flag_letters(seg.flags),
+            start,
+            start.wrapping_add(seg.len),
+            seg.len
+        );
+        if seg.flags & ACK == 0 && like.is_some_and(|l| l.ack.is_some()) {
+            // The line states the field of a segment without ACK: show it
+            // as it is.
+            let _ = write!(s, " ack {}", seg.ack);
+        } else if seg.flags & ACK != 0 {
+            let a = if syn {
+                seg.ack
+            } else {
+                seg.ack.wrapping_sub(self.remote_isn.unwrap_or(0))
+            };
+            let _ = write!(s, " ack {a}");
+        }
+        if like.is_none_or(|l| l.win.is_some()) {
+            let _ = write!(s, " win {}", seg.window);
+        }
+        let show_opts = match like.map(|l| &l.options) {
+            Some(OptionsSpec::Wildcard) => false,
+            _ => !seg.raw_options.is_empty(),
+        };
+        if show_opts {
+            let _ = write!(s, " <{}>", self.raw_options(&seg.raw_options));
+        }
+        s
+    }
+
+    /// Options in the order and layout the stack wrote them.
+    fn raw_options(&self, mut b: &[u8]) -> String {
+        let mut parts = Vec::new();
+        while let Some(&kind) = b.first() {
+            match kind {
+                0 => {
+                    parts.push("eol".to_string());
+                    break;
+                }
+                1 => {
+                    parts.push("nop".to_string());
+                    b = &b[1..];
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(&len) = b.get(1) else { break };
+            let len = usize::from(len);
+            if len < 2 || len > b.len() {
+                break;
+            }
+            let body = &b[2..len];
+            let be32 =
+                |i: usize| u32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+            parts.push(match (kind, body.len()) {
+                (2, 2) => format!("mss {}", u16::from_be_bytes([body[0], body[1]])),
+                (3, 1) => format!("wscale {}", body[0]),
+                (4, 0) => "sackOK".to_string(),
+                (8, 8) => {
+                    let val = be32(0).wrapping_sub(self.ts_offset.unwrap_or(0));
+                    format!("TS val {val} ecr {}", be32(4))
+                }
+                (5, n) if n % 8 == 0 => {
+                    let base = self.remote_isn.unwrap_or(0);
+                    let blocks: Vec<String> = (0..n / 8)
+                        .map(|i| {
+                            format!(
+                                "{}:{}",
+                                be32(i * 8).wrapping_sub(base),
+                                be32(i * 8 + 4).wrapping_sub(base)
+                            )
+                        })
+                        .collect();
+                    format!("sack {}", blocks.join(" "))
+                }
+                _ => format!("kind {kind} len {len}"),
+            });
+            b = &b[len..];
+        }
+        parts.join(",")
+    }
+}
+
+/// Writes `ack` into the acknowledgment field of an IPv4 datagram carrying
+/// TCP and updates the TCP checksum incrementally (RFC 1624 eqn. 3:
+/// HC' = ~(~HC + ~m + m') over each 16-bit word changed).
+pub(super) fn set_ack_field(datagram: &mut [u8], ack: u32) {
+    let t = usize::from(datagram[0] & 0x0f) * 4;
+    let word = |d: &[u8], i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
+    let mut sum = u32::from(!word(datagram, t + 16));
+    for i in [t + 8, t + 10] {
+        sum += u32::from(!word(datagram, i));
+    }
+    datagram[t + 8..t + 12].copy_from_slice(&ack.to_be_bytes());
+    for i in [t + 8, t + 10] {
+        sum += u32::from(word(datagram, i));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    datagram[t + 16..t + 18].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+/// The options a script line lists, by meaning: NOP and EOL are layout
+/// only. `seq` maps SACK edges and `ecr` the TS echo to absolute values.
+pub(super) fn options_from(
+    list: &[OptionSpec],
+    seq: impl Fn(u32) -> u32,
+    ecr: impl Fn(u32) -> u32,
+) -> TcpOptions {
+    let mut o = TcpOptions::default();
+    for item in list {
+        match item {
+            OptionSpec::Nop | OptionSpec::Eol => {}
+            OptionSpec::Mss(v) => o.mss = Some(*v),
+            OptionSpec::WindowScale(v) => o.window_scale = Some(*v),
+            OptionSpec::SackPermitted => o.sack_permitted = true,
+            OptionSpec::Timestamps { val, ecr: e } => o.timestamps = Some((*val, ecr(*e))),
+            OptionSpec::Sack(blocks) => {
+                for (i, (l, r)) in blocks.iter().enumerate() {
+                    o.sack_blocks[i] = SackBlock {
+                        left: SeqNum(seq(*l)),
+                        right: SeqNum(seq(*r)),
+                    };
+                }
+                o.sack_count = blocks.len() as u8;
+            }
+        }
+    }
+    o
+}
+
+/// Flags in packetdrill's letters and order: `S.`, `FP.`, `R.`.
+pub(super) fn flag_letters(flags: u8) -> String {
+    let mut s = String::new();
+    for (bit, c) in [
+        (FIN, 'F'),
+        (SYN, 'S'),
+        (RST, 'R'),
+        (PSH, 'P'),
+        (URG, 'U'),
+        (ACK, '.'),
+    ] {
+        if flags & bit != 0 {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push('-');
+    }
+    s
+}
+
+pub(super) fn option_text(o: &OptionSpec) -> String {
+    match o {
+        OptionSpec::Nop => "nop".into(),
+        OptionSpec::Eol => "eol".into(),
+        OptionSpec::Mss(v) => format!("mss {v}"),
+        OptionSpec::WindowScale(v) => format!("wscale {v}"),
+        OptionSpec::SackPermitted => "sackOK".into(),
+        OptionSpec::Timestamps { val, ecr } => format!("TS val {val} ecr {ecr}"),
+        OptionSpec::Sack(blocks) => format!(
+            "sack {}",
+            blocks
+                .iter()
+                .map(|(l, r)| format!("{l}:{r}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}

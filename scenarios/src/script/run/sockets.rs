@@ -1,0 +1,687 @@
+//! The BSD socket layer over the stack's socket API: a file-descriptor
+//! table (fds from 3, O_NONBLOCK, SO_ERROR, socket options), the calls
+//! that return at once, and the arguments and results scripts write.
+
+use super::blocking::{
+    POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+};
+use super::{DEFAULT_PORT, Pending, REMOTE_PORT, Runner, fmt_time, later};
+use crate::script::ScriptError;
+use crate::script::parse::{CallSpec, Expr};
+use stack::cc::CongestionAlgorithm;
+use stack::{Instant, Keepalive, SocketError, SocketId, State};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FdKind {
+    /// `socket()` done; not yet listening or connecting.
+    Fresh,
+    Listener(SocketId),
+    Conn(SocketId),
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Fd {
+    pub(super) kind: FdKind,
+    pub(super) port: Option<u16>,
+    pub(super) reuse: bool,
+    pub(super) nodelay: bool,
+    pub(super) keepalive: bool,
+    pub(super) keepalive_timing: Keepalive,
+    pub(super) congestion: CongestionAlgorithm,
+    pub(super) nonblock: bool,
+    pub(super) linger_zero: bool,
+    /// A pending error (SO_ERROR), reported once.
+    pub(super) error: Option<&'static str>,
+    /// The connection reached ESTABLISHED at some point.
+    pub(super) connected: bool,
+    /// A connect call has returned 0 (Linux's SS_CONNECTED): a further
+    /// connect reports EISCONN.
+    pub(super) connect_reported: bool,
+    /// The stack released the connection (reset, timed out, closed).
+    pub(super) gone: bool,
+    pub(super) shut_rd: bool,
+    /// shutdown(SHUT_WR) or SHUT_RDWR was called.
+    pub(super) shut_wr: bool,
+    /// The peer's FIN arrived (Linux's RCV_SHUTDOWN).
+    pub(super) peer_fin: bool,
+}
+
+impl Fd {
+    pub(super) fn new() -> Fd {
+        Fd {
+            kind: FdKind::Fresh,
+            port: None,
+            reuse: false,
+            nodelay: false,
+            keepalive: false,
+            keepalive_timing: Keepalive::default(),
+            congestion: CongestionAlgorithm::NewReno,
+            nonblock: false,
+            linger_zero: false,
+            error: None,
+            connected: false,
+            connect_reported: false,
+            gone: false,
+            shut_rd: false,
+            shut_wr: false,
+            peer_fin: false,
+        }
+    }
+}
+
+pub(super) type CallResult = Result<i64, &'static str>;
+
+impl Runner<'_> {
+    pub(super) fn fd_of(&mut self, id: SocketId) -> Option<&mut Fd> {
+        let fd = *self.by_socket.get(&id)?;
+        self.fds.get_mut(&fd)
+    }
+
+    // ----- system calls -----
+
+    pub(super) fn call(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        start: Instant,
+        end: Option<Instant>,
+    ) -> Result<(), ScriptError> {
+        let name = c.name.as_str();
+        let result = match name {
+            "socket" => self.sys_socket(line, c)?,
+            "setsockopt" => self.sys_setsockopt(line, c)?,
+            "getsockopt" => self.sys_getsockopt(line, c)?,
+            "fcntl" => self.sys_fcntl(line, c)?,
+            "bind" => self.sys_bind(line, c)?,
+            "listen" => self.sys_listen(line, c)?,
+            "close" => self.sys_close(line, c)?,
+            "shutdown" => self.sys_shutdown(line, c)?,
+            "accept" | "connect" | "read" | "recv" | "write" | "send" | "poll" => {
+                match self.try_blocking(line, c, None)? {
+                    Some(r) => r,
+                    None => {
+                        // It blocks: it must return at END (or at once, if
+                        // the line gave a single time).
+                        let end = end.unwrap_or(start);
+                        let tol = self.tolerance_ns();
+                        let remaining = self.write_left;
+                        self.pending = Some(Pending {
+                            line,
+                            call: c.clone(),
+                            lo: Instant(end.0.saturating_sub(tol)),
+                            hi: later(end, tol),
+                            end,
+                            remaining,
+                        });
+                        return self.try_complete();
+                    }
+                }
+            }
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, bind, listen, accept, connect, write, send, read, recv, poll, shutdown, close)"
+                    ),
+                ));
+            }
+        };
+        // As packetdrill, which checks only when the call returned: one
+        // given `START...END` may return at once if END is now (within the
+        // tolerance), as `0.1...0.1` says.
+        if let Some(end) = end
+            && self.now.0.saturating_add(self.tolerance_ns()) < end.0
+        {
+            return Err(self.fail(
+                line,
+                format!(
+                    "{name}: expected to block until {}, returned at once at {}",
+                    fmt_time(end),
+                    fmt_time(self.now)
+                ),
+            ));
+        }
+        self.check_result(line, c, result)?;
+        self.flush()
+    }
+
+    /// Completes the blocked call if it can return now.
+    pub(super) fn try_complete(&mut self) -> Result<(), ScriptError> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        match self.try_blocking(p.line, &p.call, Some(p.remaining))? {
+            None => {
+                let mut p = p;
+                p.remaining = self.write_left;
+                self.pending = Some(p);
+                Ok(())
+            }
+            Some(result) => {
+                if self.now < p.lo || self.now > p.hi {
+                    return Err(self.fail(
+                        p.line,
+                        format!(
+                            "{}: expected to return at {}, returned at {}",
+                            p.call.name,
+                            fmt_time(p.end),
+                            fmt_time(self.now)
+                        ),
+                    ));
+                }
+                self.check_result(p.line, &p.call, result)?;
+                // Its return may have queued output (a read opening the window).
+                self.flush_transmit();
+                Ok(())
+            }
+        }
+    }
+
+    fn check_result(&self, line: usize, c: &CallSpec, got: CallResult) -> Result<(), ScriptError> {
+        let want_text = match &c.errno {
+            Some(e) => format!("-1 {e}"),
+            None => expr_text(&c.ret),
+        };
+        let got_text = match got {
+            Ok(v) => v.to_string(),
+            Err(e) => format!("-1 {e}"),
+        };
+        let ok = match (&c.errno, got) {
+            (Some(want), Err(e)) => want == e,
+            (Some(_), Ok(_)) => false,
+            (None, Err(_)) => false,
+            (None, Ok(v)) => match &c.ret {
+                Expr::Ellipsis => true,
+                e => match eval(e) {
+                    Some(want) => want == v,
+                    None => {
+                        return Err(self.fail(
+                            line,
+                            format!(
+                                "{}: cannot evaluate the expected result {want_text}",
+                                c.name
+                            ),
+                        ));
+                    }
+                },
+            },
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(self.fail(
+                line,
+                format!(
+                    "{}: expected = {want_text}, got = {got_text} at {}",
+                    c.name,
+                    fmt_time(self.now)
+                ),
+            ))
+        }
+    }
+
+    pub(super) fn arg<'c>(
+        &self,
+        line: usize,
+        c: &'c CallSpec,
+        i: usize,
+    ) -> Result<&'c Expr, ScriptError> {
+        c.args
+            .get(i)
+            .ok_or_else(|| self.fail(line, format!("{}: missing argument {}", c.name, i + 1)))
+    }
+
+    pub(super) fn int_arg(&self, line: usize, c: &CallSpec, i: usize) -> Result<i64, ScriptError> {
+        let e = self.arg(line, c, i)?;
+        eval(e).ok_or_else(|| {
+            self.fail(
+                line,
+                format!(
+                    "{}: argument {} ({}) is not a number",
+                    c.name,
+                    i + 1,
+                    expr_text(e)
+                ),
+            )
+        })
+    }
+
+    pub(super) fn length_arg(&self, line: usize, c: &CallSpec) -> Result<usize, ScriptError> {
+        let n = self.int_arg(line, c, 2)?;
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= 64 * 1024 * 1024)
+            .ok_or_else(|| {
+                self.fail(
+                    line,
+                    format!("{}: length {n} is out of range (0..=64 MiB)", c.name),
+                )
+            })
+    }
+
+    pub(super) fn fd_arg(&self, line: usize, c: &CallSpec) -> Result<i32, ScriptError> {
+        let v = self.int_arg(line, c, 0)?;
+        i32::try_from(v)
+            .map_err(|_| self.fail(line, format!("{}: bad file descriptor {v}", c.name)))
+    }
+
+    fn sys_socket(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let want = [
+            (0, &["AF_INET", "PF_INET"][..]),
+            (1, &["SOCK_STREAM"][..]),
+            (2, &["IPPROTO_TCP", "0"][..]),
+        ];
+        for (i, names) in want {
+            match self.arg(line, c, i)? {
+                Expr::Ellipsis => {}
+                Expr::Int(0) if i == 2 => {}
+                Expr::Name(n) if names.contains(&n.as_str()) => {}
+                other => {
+                    return Err(self.fail(
+                        line,
+                        format!(
+                            "socket: argument {} is {}; tcpsim runs IPv4 TCP sockets ({})",
+                            i + 1,
+                            expr_text(other),
+                            names.join(" or ")
+                        ),
+                    ));
+                }
+            }
+        }
+        let fd = self.next_fd;
+        self.next_fd += 1;
+        self.fds.insert(fd, Fd::new());
+        Ok(Ok(i64::from(fd)))
+    }
+
+    fn sys_setsockopt(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let level = expr_text(self.arg(line, c, 1)?);
+        let opt = expr_text(self.arg(line, c, 2)?);
+        let value = self.arg(line, c, 3)?.clone();
+        if !self.fds.contains_key(&fd) {
+            return Ok(Err("EBADF"));
+        }
+        let int_value = |e: &Expr| -> Option<i64> {
+            match e {
+                Expr::List(v) if v.len() == 1 => eval(&v[0]),
+                other => eval(other),
+            }
+        };
+        let file = self.script.name.clone();
+        let bad = |what: &str| ScriptError::line(&file, line, format!("setsockopt {opt}: {what}"));
+        let now = self.now;
+        let level_ok = match opt.as_str() {
+            "SO_REUSEADDR" | "SO_KEEPALIVE" | "SO_LINGER" | "SO_RCVBUF" | "SO_SNDBUF" => {
+                level == "SOL_SOCKET"
+            }
+            "TCP_NODELAY" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" | "TCP_CONGESTION" => {
+                level == "IPPROTO_TCP" || level == "SOL_TCP"
+            }
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION)"
+                    ),
+                ));
+            }
+        };
+        if !level_ok {
+            return Ok(Err("ENOPROTOOPT"));
+        }
+        match opt.as_str() {
+            "SO_REUSEADDR" | "SO_KEEPALIVE" | "TCP_NODELAY" => {
+                let v = int_value(&value).ok_or_else(|| bad("the value must be [0] or [1]"))? != 0;
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                match opt.as_str() {
+                    "SO_REUSEADDR" => f.reuse = v,
+                    "SO_KEEPALIVE" => f.keepalive = v,
+                    _ => f.nodelay = v,
+                }
+            }
+            "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" => {
+                let v = int_value(&value)
+                    .filter(|&v| (1..=32_767).contains(&v))
+                    .ok_or_else(|| bad("the value must be [1..32767]"))?;
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                match opt.as_str() {
+                    "TCP_KEEPIDLE" => {
+                        f.keepalive_timing.idle = stack::Duration::from_secs(v as u64)
+                    }
+                    "TCP_KEEPINTVL" => {
+                        f.keepalive_timing.interval = stack::Duration::from_secs(v as u64)
+                    }
+                    _ => f.keepalive_timing.probes = v as u32,
+                }
+            }
+            "SO_LINGER" => {
+                let Expr::Struct(fields) = &value else {
+                    return Err(bad("the value must be {onoff=N, linger=N}"));
+                };
+                let get = |k: &str| {
+                    fields
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .and_then(|(_, e)| eval(e))
+                };
+                let (Some(onoff), Some(secs)) = (get("onoff"), get("linger")) else {
+                    return Err(bad("the value must be {onoff=N, linger=N}"));
+                };
+                if onoff != 0 && secs != 0 {
+                    return Err(bad("only linger 0 (close sends RST) is supported"));
+                }
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.linger_zero = onoff != 0;
+            }
+            "SO_RCVBUF" | "SO_SNDBUF" => {
+                let v = int_value(&value)
+                    .filter(|&v| (1..=1 << 30).contains(&v))
+                    .ok_or_else(|| bad("the value must be [bytes] between 1 and 2^30"))?;
+                // As Linux: the kernel doubles the value (with a floor of
+                // SOCK_MIN_RCVBUF 2304 / SOCK_MIN_SNDBUF 4608) and keeps
+                // half of it for bookkeeping, so the window a receive
+                // buffer offers is max(v, 1152). Endpoint-wide: applies to
+                // connections created after this call.
+                let v = v as usize;
+                let cfg = self.ep.tcp_config_mut();
+                if opt == "SO_RCVBUF" {
+                    cfg.recv_buffer = (2 * v).max(2304) / 2;
+                } else {
+                    cfg.send_buffer = (2 * v).max(4608) / 2;
+                }
+            }
+            "TCP_CONGESTION" => {
+                let alg = match &value {
+                    Expr::Str(s) if s == "reno" || s == "newreno" => CongestionAlgorithm::NewReno,
+                    Expr::Str(s) if s == "cubic" => CongestionAlgorithm::Cubic,
+                    _ => return Ok(Err("ENOENT")),
+                };
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.congestion = alg;
+            }
+            _ => unreachable!("checked above"),
+        }
+        // Options on a live connection apply now.
+        if let Some(f) = self.fds.get(&fd).cloned()
+            && let FdKind::Conn(id) = f.kind
+        {
+            self.apply_options(now, id, &f);
+        }
+        Ok(Ok(0))
+    }
+
+    pub(super) fn apply_options(&mut self, now: Instant, id: SocketId, f: &Fd) {
+        let _ = self.ep.set_nodelay(id, f.nodelay);
+        let ka = f.keepalive.then_some(f.keepalive_timing);
+        let _ = self.ep.set_keepalive(now, id, ka);
+        if self.ep.congestion_control(id)
+            != Some(match f.congestion {
+                CongestionAlgorithm::NewReno => "newreno",
+                CongestionAlgorithm::Cubic => "cubic",
+            })
+        {
+            let _ = self.ep.set_congestion_control(id, f.congestion);
+        }
+    }
+
+    fn sys_getsockopt(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let opt = expr_text(self.arg(line, c, 2)?);
+        if opt != "SO_ERROR" {
+            return Err(self.fail(
+                line,
+                format!("getsockopt: unsupported option {opt} (supported: SO_ERROR)"),
+            ));
+        }
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        let got = f.error.take();
+        let want = match self.arg(line, c, 3)? {
+            Expr::List(v) if v.len() == 1 => v[0].clone(),
+            Expr::Ellipsis => Expr::Ellipsis,
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "getsockopt SO_ERROR: expected a value like [0] or [ECONNREFUSED], found {}",
+                        expr_text(other)
+                    ),
+                ));
+            }
+        };
+        let ok = match (&want, got) {
+            (Expr::Ellipsis, _) => true,
+            (Expr::Int(0), None) => true,
+            (Expr::Name(n), Some(e)) => n == e,
+            _ => false,
+        };
+        if !ok {
+            return Err(self.fail(
+                line,
+                format!(
+                    "getsockopt: expected SO_ERROR [{}], got [{}]",
+                    expr_text(&want),
+                    got.unwrap_or("0")
+                ),
+            ));
+        }
+        Ok(Ok(0))
+    }
+
+    fn sys_fcntl(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let cmd = expr_text(self.arg(line, c, 1)?);
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        match cmd.as_str() {
+            "F_GETFL" => Ok(Ok(O_RDWR | if f.nonblock { O_NONBLOCK } else { 0 })),
+            "F_SETFL" => {
+                let e = c
+                    .args
+                    .get(2)
+                    .ok_or_else(|| self.fail(line, "fcntl F_SETFL: missing flags"))?;
+                let flags = eval(e).ok_or_else(|| {
+                    self.fail(
+                        line,
+                        format!("fcntl F_SETFL: cannot evaluate {}", expr_text(e)),
+                    )
+                })?;
+                if let Some(f) = self.fds.get_mut(&fd) {
+                    f.nonblock = flags & O_NONBLOCK != 0;
+                }
+                Ok(Ok(0))
+            }
+            other => Err(self.fail(
+                line,
+                format!("fcntl: unsupported command {other} (supported: F_GETFL, F_SETFL)"),
+            )),
+        }
+    }
+
+    fn port_in_use(&self, port: u16, reuse: bool) -> bool {
+        self.ep.sockets().iter().any(|s| {
+            s.local.port() == port
+                && (s.state == State::Listen || !reuse)
+                && !(reuse && s.state == State::TimeWait)
+        })
+    }
+
+    fn sys_bind(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let Some(f) = self.fds.get(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        if f.kind != FdKind::Fresh || f.port.is_some() {
+            return Ok(Err("EINVAL"));
+        }
+        if self.port_in_use(DEFAULT_PORT, f.reuse) {
+            return Ok(Err("EADDRINUSE"));
+        }
+        if let Some(f) = self.fds.get_mut(&fd) {
+            f.port = Some(DEFAULT_PORT);
+        }
+        Ok(Ok(0))
+    }
+
+    fn sys_listen(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let backlog = self.int_arg(line, c, 1)?.clamp(1, 65_535) as usize;
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Err("EBADF"));
+        };
+        match f.kind {
+            FdKind::Listener(_) => return Ok(Ok(0)),
+            FdKind::Conn(_) => return Ok(Err("EINVAL")),
+            FdKind::Fresh => {}
+        }
+        let port = f.port.unwrap_or(DEFAULT_PORT);
+        let r = if f.reuse {
+            self.ep.listen_reuse(port, backlog)
+        } else {
+            self.ep.listen(port, backlog)
+        };
+        match r {
+            Ok(id) => {
+                let f = self.fds.get_mut(&fd).expect("checked above");
+                f.kind = FdKind::Listener(id);
+                f.port = Some(port);
+                self.by_socket.insert(id, fd);
+                self.tuple = (port, REMOTE_PORT);
+                Ok(Ok(0))
+            }
+            Err(e) => Ok(Err(e.errno_name())),
+        }
+    }
+
+    fn sys_close(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let Some(f) = self.fds.remove(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        match f.kind {
+            FdKind::Fresh => {}
+            FdKind::Listener(id) | FdKind::Conn(id) => {
+                self.by_socket.remove(&id);
+                if !f.gone && self.ep.state(id).is_some() {
+                    let r = if f.linger_zero && matches!(f.kind, FdKind::Conn(_)) {
+                        self.ep.abort(self.now, id)
+                    } else {
+                        self.ep.close(self.now, id)
+                    };
+                    if let Err(e) = r {
+                        return Ok(Err(e.errno_name()));
+                    }
+                }
+            }
+        }
+        Ok(Ok(0))
+    }
+
+    fn sys_shutdown(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        let how = expr_text(self.arg(line, c, 1)?);
+        let (rd, wr) = match how.as_str() {
+            "SHUT_RD" | "0" => (true, false),
+            "SHUT_WR" | "1" => (false, true),
+            "SHUT_RDWR" | "2" => (true, true),
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!("shutdown: unknown mode {other} (SHUT_RD, SHUT_WR or SHUT_RDWR)"),
+                ));
+            }
+        };
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Err("EBADF"));
+        };
+        let FdKind::Conn(id) = f.kind else {
+            return Ok(Err("ENOTCONN"));
+        };
+        if f.gone || self.ep.state(id).is_none() {
+            return Ok(Err("ENOTCONN"));
+        }
+        if wr {
+            match self.ep.shutdown(self.now, id) {
+                Ok(()) | Err(SocketError::BrokenPipe) => {}
+                Err(e) => return Ok(Err(e.errno_name())),
+            }
+        }
+        if let Some(f) = self.fds.get_mut(&fd) {
+            f.shut_rd |= rd;
+            f.shut_wr |= wr;
+        }
+        Ok(Ok(0))
+    }
+}
+
+pub(super) const O_RDWR: i64 = 0x2;
+pub(super) const O_NONBLOCK: i64 = 0x800;
+
+/// Linux's values for the symbolic constants scripts use.
+pub(super) fn constant(name: &str) -> Option<i64> {
+    Some(match name {
+        "O_RDONLY" => 0,
+        "O_WRONLY" => 1,
+        "O_RDWR" => O_RDWR,
+        "O_NONBLOCK" => O_NONBLOCK,
+        "F_GETFL" => 3,
+        "F_SETFL" => 4,
+        "SOL_SOCKET" => 1,
+        "IPPROTO_TCP" | "SOL_TCP" => 6,
+        "AF_INET" | "PF_INET" => 2,
+        "SOCK_STREAM" => 1,
+        "SHUT_RD" => 0,
+        "SHUT_WR" => 1,
+        "SHUT_RDWR" => 2,
+        "MSG_NOSIGNAL" => 0x4000,
+        "MSG_DONTWAIT" => 0x40,
+        "POLLIN" => POLLIN,
+        "POLLPRI" => 0x2,
+        "POLLOUT" => POLLOUT,
+        "POLLERR" => POLLERR,
+        "POLLHUP" => POLLHUP,
+        "POLLNVAL" => POLLNVAL,
+        "POLLRDNORM" => POLLRDNORM,
+        "POLLRDBAND" => 0x80,
+        "POLLWRNORM" => POLLWRNORM,
+        "POLLWRBAND" => 0x200,
+        "POLLRDHUP" => POLLRDHUP,
+        _ => return None,
+    })
+}
+
+pub(super) fn eval(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Int(v) => Some(*v),
+        Expr::Name(n) => constant(n),
+        Expr::Or(parts) => parts.iter().try_fold(0i64, |acc, p| Some(acc | eval(p)?)),
+        Expr::List(v) if v.len() == 1 => eval(&v[0]),
+        _ => None,
+    }
+}
+
+pub(super) fn expr_text(e: &Expr) -> String {
+    match e {
+        Expr::Ellipsis => "...".into(),
+        Expr::Int(v) => v.to_string(),
+        Expr::Name(n) => n.clone(),
+        Expr::Or(parts) => parts.iter().map(expr_text).collect::<Vec<_>>().join("|"),
+        Expr::List(v) => format!(
+            "[{}]",
+            v.iter().map(expr_text).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Struct(fields) => format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", expr_text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Expr::Str(s) => format!("{s:?}"),
+    }
+}
