@@ -4,7 +4,9 @@
 //! - [`app`]: the reactive `Application` trait, its context, and the timed schedule.
 //! - [`apps`]: ready applications: bulk, echo, request/response, churn.
 //! - [`digest`]: running digests of what each side wrote and read.
-//! - [`catalogue`]: the classic TCP cases as named, documented scenarios.
+//! - [`catalogue`]: the classic TCP cases as named, documented scenarios, by
+//!   family (handshake, close, reset, TIME-WAIT, sequence space, attacks,
+//!   transfer), and the public `Scenario` builder and `Catalogue`.
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
