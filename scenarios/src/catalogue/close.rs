@@ -162,7 +162,7 @@ fn build_lost_final_ack(seed: u64) -> Result<Setup, SimError> {
     // The client's pure ACKs: #1 completes the handshake, #2 answers the
     // server's FIN. Drop #2: the final ACK is lost.
     let drop_final_ack =
-        FaultRule::new("drop the final ACK", is_pure_ack, FaultAction::Drop).nth(2);
+        FaultRule::named("drop the final ACK", is_pure_ack, FaultAction::Drop).nth(2);
     pair(
         seed,
         c,
