@@ -2,8 +2,8 @@
 //! flood with and without SYN cookies (RFC 4987).
 
 use super::{
-    ATTACKER, CLIENT, Injector, PORT, SERVER, Scenario, check, forged, host, lan, ms, received,
-    server_addr,
+    ATTACKER, CLIENT, Injector, PORT, SERVER, Scenario, check, connect_to_server, forged, host,
+    lan, ms, received, send, server_addr,
 };
 use crate::host::Action;
 use crate::run::{Outcome, Setup};
@@ -50,13 +50,7 @@ fn build_blind_reset(seed: u64) -> Result<Setup, SimError> {
                 local_port: Some(client_port),
             },
         )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 200_000,
-            },
-        )
+        .at(ms(50), send(0, 200_000))
         .at(ms(2000), Action::Close { conn: 0 });
     let s = host(seed, "server", SERVER, pinned(5_000_000))
         .at(
@@ -135,20 +129,8 @@ fn build_syn_flood(seed: u64, cookies: bool) -> Result<Setup, SimError> {
         ..TcpConfig::default()
     };
     let c = host(seed, "client", CLIENT, patient)
-        .at(
-            ms(1000),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(1100),
-            Action::Send {
-                conn: 0,
-                bytes: 1000,
-            },
-        )
+        .at(ms(1000), connect_to_server())
+        .at(ms(1100), send(0, 1000))
         .at(Time::from_secs(20), Action::Close { conn: 0 });
     let s = host(seed, "server", SERVER, TcpConfig::default())
         .syn_cookies(cookies)

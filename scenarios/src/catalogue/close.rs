@@ -2,7 +2,8 @@
 //! a lost final ACK, and a half-close (RFC 9293 §3.6).
 
 use super::{
-    Scenario, Way, check, client, is_pure_ack, lan, ms, pair, received, server, server_addr,
+    Scenario, Way, check, client, connect_to_server, is_pure_ack, lan, ms, pair, received, send,
+    server,
 };
 use crate::host::Action;
 use crate::run::{Outcome, Setup};
@@ -47,20 +48,8 @@ pub(super) fn half_close() -> Scenario {
 
 fn build_four_way(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 5000,
-            },
-        )
+        .at(ms(0), connect_to_server())
+        .at(ms(50), send(0, 5000))
         .at(ms(100), Action::Close { conn: 0 });
     let s = server(seed).at(ms(300), Action::Close { conn: 0 });
     pair(seed, c, s, lan(), vec![], Time::from_secs(120))
@@ -86,13 +75,7 @@ fn expect_four_way(o: &Outcome) -> Result<(), String> {
 
 fn build_three_way(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
+        .at(ms(0), connect_to_server())
         .at(ms(100), Action::Close { conn: 0 });
     pair(
         seed,
@@ -122,13 +105,7 @@ fn expect_three_way(o: &Outcome) -> Result<(), String> {
 
 fn build_simultaneous_close(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
+        .at(ms(0), connect_to_server())
         .at(ms(200), Action::Close { conn: 0 });
     let s = server(seed).at(ms(200), Action::Close { conn: 0 });
     pair(seed, c, s, lan(), vec![], Time::from_secs(120))
@@ -151,13 +128,7 @@ fn expect_simultaneous_close(o: &Outcome) -> Result<(), String> {
 
 fn build_lost_final_ack(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
+        .at(ms(0), connect_to_server())
         .at(ms(100), Action::Close { conn: 0 });
     // The client's pure ACKs: #1 completes the handshake, #2 answers the
     // server's FIN. Drop #2: the final ACK is lost.
@@ -191,29 +162,11 @@ fn expect_lost_final_ack(o: &Outcome) -> Result<(), String> {
 
 fn build_half_close(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 10_000,
-            },
-        )
+        .at(ms(0), connect_to_server())
+        .at(ms(50), send(0, 10_000))
         .at(ms(60), Action::Shutdown { conn: 0 });
     let s = server(seed)
-        .at(
-            ms(300),
-            Action::Send {
-                conn: 0,
-                bytes: 50_000,
-            },
-        )
+        .at(ms(300), send(0, 50_000))
         .at(ms(310), Action::Close { conn: 0 });
     pair(seed, c, s, lan(), vec![], Time::from_secs(120))
 }

@@ -2,8 +2,8 @@
 //! old duplicate SYN, and a SYN to a closed port (RFC 9293 §3.5, §3.10.7).
 
 use super::{
-    CLIENT, SERVER, Scenario, Way, check, client, host, is_syn, lan, ms, pair, received, server,
-    server_addr,
+    CLIENT, SERVER, Scenario, Way, check, client, connect_to_server, host, is_syn, lan, ms, pair,
+    received, send, server, server_addr,
 };
 use crate::host::Action;
 use crate::run::{Outcome, Setup};
@@ -42,20 +42,8 @@ pub(super) fn connection_refused() -> Scenario {
 
 fn build_handshake(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 1000,
-            },
-        )
+        .at(ms(0), connect_to_server())
+        .at(ms(50), send(0, 1000))
         .at(ms(100), Action::Close { conn: 0 });
     pair(
         seed,

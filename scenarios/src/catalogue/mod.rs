@@ -213,6 +213,20 @@ fn server_addr() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::from(SERVER), PORT)
 }
 
+/// The client's active open to the server's listener: connection 0 of
+/// most scenarios.
+fn connect_to_server() -> Action {
+    Action::Connect {
+        remote: server_addr(),
+        local_port: None,
+    }
+}
+
+/// Queues `bytes` pattern bytes on connection `conn`.
+fn send(conn: usize, bytes: u64) -> Action {
+    Action::Send { conn, bytes }
+}
+
 fn ms(n: u64) -> Time {
     Time::from_millis(n)
 }

@@ -2,7 +2,10 @@
 //! CLOSE-WAIT, a rebooted peer, and keepalive finding a silent one
 //! (RFC 9293 §3.5.1, §3.8.4, §3.10.5, §3.10.7; RFC 2525 §2.17).
 
-use super::{CLIENT, IntoStack, Scenario, check, client, host, lan, ms, pair, server, server_addr};
+use super::{
+    CLIENT, IntoStack, Scenario, check, client, connect_to_server, host, lan, ms, pair, send,
+    server,
+};
 use crate::host::Action;
 use crate::run::{Outcome, Setup};
 use sim::{Duration, SimError, Time};
@@ -46,20 +49,8 @@ pub(super) fn half_open_keepalive() -> Scenario {
 
 fn build_rst_on_unread_close(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 3000,
-            },
-        );
+        .at(ms(0), connect_to_server())
+        .at(ms(50), send(0, 3000));
     let s = server(seed)
         .at(Time::ZERO, Action::Reading(false))
         .at(ms(200), Action::Close { conn: 0 });
@@ -80,13 +71,7 @@ fn expect_rst_on_unread_close(o: &Outcome) -> Result<(), String> {
 
 fn build_abort(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
+        .at(ms(0), connect_to_server())
         .at(ms(100), Action::Abort { conn: 0 });
     pair(seed, c, server(seed), lan(), vec![], Time::from_secs(10))
 }
@@ -104,13 +89,7 @@ fn expect_abort(o: &Outcome) -> Result<(), String> {
 
 fn build_close_wait_abort(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
+        .at(ms(0), connect_to_server())
         .at(ms(100), Action::Close { conn: 0 });
     // The server application never closes; at 5 s its process exits.
     let s = server(seed).at(Time::from_secs(5), Action::Abort { conn: 0 });
@@ -132,20 +111,8 @@ fn expect_close_wait_abort(o: &Outcome) -> Result<(), String> {
 
 fn build_half_open(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(2000),
-            Action::Send {
-                conn: 0,
-                bytes: 100,
-            },
-        );
+        .at(ms(0), connect_to_server())
+        .at(ms(2000), send(0, 100));
     let s = server(seed).at(ms(1000), Action::Crash);
     pair(seed, c, s, lan(), vec![], Time::from_secs(30))
 }
@@ -177,13 +144,7 @@ fn build_half_open_keepalive(seed: u64) -> Result<Setup, SimError> {
         }),
         ..TcpConfig::default()
     };
-    let c = host(seed, "client", CLIENT, keepalive).at(
-        ms(0),
-        Action::Connect {
-            remote: server_addr(),
-            local_port: None,
-        },
-    );
+    let c = host(seed, "client", CLIENT, keepalive).at(ms(0), connect_to_server());
     // The server dies silently: it loses its state and the path goes dark.
     let s = server(seed).at(ms(1000), Action::Crash);
     let link = lan().with_down(Time::from_secs(1), Time::from_secs(1000));

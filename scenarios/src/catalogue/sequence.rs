@@ -2,8 +2,8 @@
 //! a segment from the previous trip around it (RFC 9293 §3.4, RFC 7323 §5).
 
 use super::{
-    ATTACKER, CLIENT, Injector, PORT, SERVER, Scenario, check, host, lan, ms, pair, received,
-    server, server_addr,
+    ATTACKER, CLIENT, Injector, PORT, SERVER, Scenario, check, connect_to_server, host, lan, ms,
+    pair, received, send, server, server_addr,
 };
 use crate::host::Action;
 use crate::run::{Outcome, Setup};
@@ -33,20 +33,8 @@ fn build_wraparound(seed: u64) -> Result<Setup, SimError> {
         ..TcpConfig::default()
     };
     let c = host(seed, "client", CLIENT, near_wrap(u32::MAX - 3000))
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(20),
-            Action::Send {
-                conn: 0,
-                bytes: 4_000_000,
-            },
-        )
+        .at(ms(0), connect_to_server())
+        .at(ms(20), send(0, 4_000_000))
         .at(ms(25), Action::Shutdown { conn: 0 })
         .close_on_eof();
     let s = host(seed, "server", SERVER, near_wrap(u32::MAX - 5000))
@@ -57,13 +45,7 @@ fn build_wraparound(seed: u64) -> Result<Setup, SimError> {
                 backlog: 16,
             },
         )
-        .at(
-            ms(30),
-            Action::Send {
-                conn: 0,
-                bytes: 100_000,
-            },
-        )
+        .at(ms(30), send(0, 100_000))
         .close_on_eof();
     pair(
         seed,
@@ -117,13 +99,7 @@ fn build_paws(seed: u64) -> Result<Setup, SimError> {
                 local_port: Some(client_port),
             },
         )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: u64::from(bytes),
-            },
-        )
+        .at(ms(50), send(0, u64::from(bytes)))
         .at(ms(2000), Action::Close { conn: 0 });
     let s = server(seed).close_on_eof();
     let rcv_nxt = client_isn.wrapping_add(1).wrapping_add(bytes);

@@ -2,8 +2,8 @@
 //! short, and a new SYN that reopens it (RFC 9293 §3.6.1, RFC 1337, RFC 6191).
 
 use super::{
-    PORT, Scenario, Way, check, client, has_data, is_syn, lan, ms, pair, received, server,
-    server_addr,
+    PORT, Scenario, Way, check, client, connect_to_server, has_data, is_syn, lan, ms, pair,
+    received, send, server, server_addr,
 };
 use crate::host::Action;
 use crate::run::{Outcome, Setup};
@@ -41,13 +41,7 @@ fn build_delayed_syn_after_close(seed: u64) -> Result<Setup, SimError> {
                 local_port: Some(4000),
             },
         )
-        .at(
-            ms(100),
-            Action::Send {
-                conn: 0,
-                bytes: 100,
-            },
-        )
+        .at(ms(100), send(0, 100))
         .at(ms(200), Action::Close { conn: 0 });
     // A copy of the first SYN arrives 3 s later, long after the connection closed.
     let late_copy = FaultRule::new(
@@ -94,23 +88,9 @@ fn expect_delayed_syn_after_close(o: &Outcome) -> Result<(), String> {
 
 fn build_time_wait_assassination(seed: u64) -> Result<Setup, SimError> {
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
+        .at(ms(0), connect_to_server())
         .at(ms(300), Action::Close { conn: 0 });
-    let s = server(seed)
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 500,
-            },
-        )
-        .close_on_eof();
+    let s = server(seed).at(ms(50), send(0, 500)).close_on_eof();
     // An old duplicate of the server's data wanders in during TIME-WAIT.
     let old_data = FaultRule::new(
         "old duplicate data",
@@ -178,13 +158,7 @@ fn build_time_wait_reuse(seed: u64) -> Result<Setup, SimError> {
                 local_port: Some(4000),
             },
         )
-        .at(
-            ms(550),
-            Action::Send {
-                conn: 1,
-                bytes: 1000,
-            },
-        )
+        .at(ms(550), send(1, 1000))
         .at(ms(600), Action::Close { conn: 1 })
         .close_on_eof();
     // The server closes first (its side goes to TIME-WAIT), then restarts:

@@ -3,8 +3,8 @@
 //! RFC 6298, RFC 5681, RFC 2018, RFC 6675).
 
 use super::{
-    PORT, SERVER, Scenario, Way, check, client, has_data, host, lan, ms, pair, received, server,
-    server_addr,
+    PORT, SERVER, Scenario, Way, check, client, connect_to_server, has_data, host, lan, ms, pair,
+    received, send, server,
 };
 use crate::host::Action;
 use crate::run::{HostNode, Outcome, Setup};
@@ -39,20 +39,8 @@ fn build_zero_window(seed: u64) -> Result<Setup, SimError> {
         ..TcpConfig::default()
     };
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(50),
-            Action::Send {
-                conn: 0,
-                bytes: 100_000,
-            },
-        )
+        .at(ms(0), connect_to_server())
+        .at(ms(50), send(0, 100_000))
         .at(ms(100), Action::Close { conn: 0 });
     let s = host(seed, "server", SERVER, small)
         .at(
@@ -92,20 +80,8 @@ fn build_lossy_bulk(seed: u64) -> Result<Setup, SimError> {
             bits: 1,
         });
     let c = client(seed)
-        .at(
-            ms(0),
-            Action::Connect {
-                remote: server_addr(),
-                local_port: None,
-            },
-        )
-        .at(
-            ms(20),
-            Action::Send {
-                conn: 0,
-                bytes: 1_000_000,
-            },
-        )
+        .at(ms(0), connect_to_server())
+        .at(ms(20), send(0, 1_000_000))
         .at(ms(25), Action::Close { conn: 0 });
     // At 0.5% about one seed in 250 draws no corruption at all over the
     // ~700 data segments; this rule makes sure every seed corrupts one.
@@ -170,20 +146,8 @@ fn build_many_connections(seed: u64) -> Result<Setup, SimError> {
         for j in 0..per_client {
             let at = Time::from_micros((j * clients_count + i) as u64 * 500);
             h = h
-                .at(
-                    at,
-                    Action::Connect {
-                        remote: server_addr(),
-                        local_port: None,
-                    },
-                )
-                .at(
-                    at + Duration::from_millis(30),
-                    Action::Send {
-                        conn: j,
-                        bytes: 1000,
-                    },
-                )
+                .at(at, connect_to_server())
+                .at(at + Duration::from_millis(30), send(j, 1000))
                 .at(at + Duration::from_millis(31), Action::Close { conn: j });
         }
         leaves.push(Place::new(name, addr, h));
