@@ -6,7 +6,8 @@
 //! - `tcpsim run NAME [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
 //!   one scenario; the last line reports seed, trace hash and verdict;
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
-//!   the stack in virtual time (see [`crate::script`]).
+//!   the stack in virtual time (see [`crate::script`]); a directory runs
+//!   every `.pkt` under it, subdirectories included, sorted by path.
 //!
 //! Exit status: 0 when every scenario or script passed; 1 when one failed (a
 //! verdict about the stack); 2 for bad input or usage (unknown scenario,
@@ -74,7 +75,8 @@ pub enum Command {
     },
     /// Run packetdrill scripts against the stack in virtual time.
     Script {
-        /// Script files (`.pkt`); directories run every `.pkt` inside, sorted.
+        /// Script files (`.pkt`); directories run every `.pkt` inside, at any
+        /// depth, sorted by path.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Seed for the stack's ISN secret (script numbers are relative, so
@@ -230,17 +232,17 @@ fn render(outcome: &Outcome, format: Format, absolute: bool) -> Result<Vec<u8>, 
     })
 }
 
-/// Files as given, with each directory replaced by its `.pkt` files, sorted.
+/// Files as given, with each directory replaced by the `.pkt` files in it
+/// and in its subdirectories at any depth, sorted by path (so a suite
+/// grouped by state, `scripts/listen/*.pkt`, runs in the same order on
+/// every machine). Symbolic links to directories are not followed, so a
+/// link loop cannot make the walk endless.
 pub fn expand_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let entries = std::fs::read_dir(p)
-                .map_err(|e| UsageError(format!("cannot read {}: {e}", p.display())))?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "pkt"))
-                .collect();
+            let mut found = Vec::new();
+            pkt_files_under(p, &mut found)?;
             found.sort();
             if found.is_empty() {
                 return Err(UsageError(format!("no .pkt files in {}", p.display())));
@@ -251,6 +253,23 @@ pub fn expand_scripts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
         }
     }
     Ok(files)
+}
+
+/// Adds the `.pkt` files in `dir` and its subdirectories to `found`.
+fn pkt_files_under(dir: &std::path::Path, found: &mut Vec<PathBuf>) -> Result<(), UsageError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", dir.display())))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| UsageError(format!("cannot read {}: {e}", dir.display())))?;
+        let path = entry.path();
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            pkt_files_under(&path, found)?;
+        } else if path.extension().is_some_and(|x| x == "pkt") {
+            found.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Reads and parses every script before any runs. A script that cannot be

@@ -146,6 +146,37 @@ fn script_exit_status_and_summary() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn script_directories_are_walked_at_any_depth_in_path_order() {
+    // The suite is grouped by state in subdirectories: `tcpsim script DIR`
+    // must find the scripts two levels down (a directory holding only
+    // subdirectories used to be "no .pkt files"), skip other files, and
+    // run them sorted by path so every machine runs them in one order.
+    let dir = std::env::temp_dir().join(format!("tcpsim-cli-tree-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("b-state/deeper")).unwrap();
+    std::fs::create_dir_all(dir.join("a-state")).unwrap();
+    let ok = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = 0\n";
+    for f in ["b-state/deeper/x.pkt", "b-state/a.pkt", "a-state/z.pkt"] {
+        std::fs::write(dir.join(f), ok).unwrap();
+    }
+    std::fs::write(dir.join("a-state/notes.txt"), "not a script").unwrap();
+
+    let (code, out, err) = tcpsim(&["script", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let ran: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("ok    "))
+        .map(|l| l.split("  (").next().unwrap())
+        .collect();
+    let want: Vec<String> = ["a-state/z.pkt", "b-state/a.pkt", "b-state/deeper/x.pkt"]
+        .iter()
+        .map(|f| dir.join(f).display().to_string())
+        .collect();
+    assert_eq!(ran, want, "{out}");
+    assert!(out.ends_with("seed 1: 3 passed, 0 failed\n"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Runs tcpsim, killing it (and failing) if it has not ended within `secs`.
 fn tcpsim_within(args: &[&str], secs: u64) -> (i32, String, String) {
     use std::io::Read;

@@ -5,15 +5,12 @@
 use scenarios::script::{Options, run_text, run_text_with};
 use std::path::PathBuf;
 
+/// Every script under scenarios/scripts, subdirectories (the
+/// state-by-segment matrix, one directory per state) included, sorted: the
+/// same walk as `tcpsim script scenarios/scripts`.
 fn suite() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/scripts exists")
-        .map(|e| e.expect("readable entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "pkt"))
-        .collect();
-    files.sort();
-    files
+    scenarios::cli::expand_scripts(&[dir]).expect("scenarios/scripts holds scripts")
 }
 
 /// The team's own scripts are held to the stronger end check: nothing the
@@ -82,6 +79,53 @@ fn wrong_flags() {
         fails("+0.3  close(4) = 0\n+0    > R. 1:1(0) ack 1\n"),
         "t.pkt:9: expected > R. 1:1(0) ack 1 at 0.400000, got > F. 1:1(0) ack 1 at 0.400000 (flags differ)"
     );
+}
+
+#[test]
+fn a_segment_with_no_flags_is_written_as_a_dash() {
+    // packetdrill writes a segment with no flags as `-` (its own
+    // validate-established-no-flags.pkt does). The stack drops a segment
+    // without ACK silently (RFC 9293 §3.10.7.4, fifth step), so this passes
+    // only if the dash parsed and the segment went in with no flags: read
+    // as an ACK, its data would be ACKed at 0.2, a segment no line expects.
+    run_text(
+        "t.pkt",
+        &format!(
+            "{ACCEPTED}+0.1  < - 1:11(10) win 65535\n\
+             +0.1  < P. 1:11(10) ack 1 win 65535\n\
+             +0    > . 1:1(0) ack 11\n"
+        ),
+        1,
+    )
+    .unwrap();
+    // And an expectation of no flags is shown the same way.
+    assert_eq!(
+        fails("+0.3  close(4) = 0\n+0    > - 1:1(0)\n"),
+        "t.pkt:9: expected > - 1:1(0) at 0.400000, got > F. 1:1(0) ack 1 at 0.400000 (flags differ)"
+    );
+}
+
+#[test]
+fn after_the_peers_fin_a_reset_is_left_for_so_error() {
+    // Linux's tcp_recvmsg returns end of stream once the peer's FIN is in
+    // (SOCK_DONE is checked before sk_err), so after a RST in CLOSING a
+    // read gives 0 and SO_ERROR gives ECONNRESET (checked with packetdrill:
+    // closing/rst.pkt). Before, the read took the error.
+    run_text(
+        "t.pkt",
+        &format!(
+            "{ACCEPTED}+0.1  shutdown(4, SHUT_WR) = 0\n\
+             +0    > F. 1:1(0) ack 1\n\
+             +0    < F. 1:1(0) ack 1 win 65535\n\
+             +0    > . 2:2(0) ack 2\n\
+             +0.1  < R 2:2(0) win 65535\n\
+             +0    read(4, ..., 100) = 0\n\
+             +0    getsockopt(4, SOL_SOCKET, SO_ERROR, [ECONNRESET], [4]) = 0\n\
+             +0    read(4, ..., 100) = 0\n"
+        ),
+        1,
+    )
+    .unwrap();
 }
 
 #[test]

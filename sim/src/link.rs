@@ -3,9 +3,11 @@
 //! A packet handed to a link direction goes through these steps, in this
 //! order, each drawing only from the direction's own RNG stream:
 //!
-//! 1. **up/down windows**: sent while the link is down, it is dropped (`LinkDown`);
+//! 1. **up/down windows** and run-time partitions: sent while the link is
+//!    down, it is dropped (`LinkDown`);
 //! 2. **fault rules** attached to the direction (see [`crate::fault`]), in the
-//!    order they were added; the first rule that fires decides;
+//!    order they were added, those whose time window holds now; the first
+//!    rule that fires decides;
 //! 3. **drop-tail queue**: packets waiting for or in serialization count
 //!    against `queue_packets_max` / `queue_bytes_max`; over either, `QueueFull`;
 //! 4. **serialization** at `rate_bps` after the packets ahead of it;
@@ -16,6 +18,15 @@
 //! 8. **duplication**: a copy is delivered right after the original.
 //!
 //! A packet still in flight when a down window starts is dropped on arrival.
+//!
+//! At run time a direction can also be changed ([`LinkChange`], applied by
+//! [`crate::world::World::change_link`] and its schedule and callback
+//! forms): a partition acts as a down window with no end until the repair; a
+//! hold keeps every packet that reaches the far end, in arrival order, and
+//! hands them over at the release; a new rate, delay or loss applies to the
+//! packets offered from then on (packets already queued keep the departure
+//! and arrival times they were given, as an ns-3 attribute change does).
+//!
 //! What this model deliberately does not do: MAC contention, ECN marking, AQM.
 
 use crate::rng::{self, SimRng};
@@ -52,7 +63,13 @@ pub enum Jitter {
     Exponential { mean: Duration, max: Duration },
 }
 
-/// Random corruption: with `probability`, flip `bits` random bits.
+/// The most bits one corruption may flip: every bit of the largest IPv4
+/// datagram (65,535 bytes). More could only flip some bits twice, and an
+/// unbounded count would let one packet stall the run.
+pub const CORRUPTION_BITS_MAX: u32 = 65_535 * 8;
+
+/// Random corruption: with `probability`, flip `bits` random bits
+/// (1 to [`CORRUPTION_BITS_MAX`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Corruption {
     pub probability: f64,
@@ -115,6 +132,19 @@ fn check_probability(name: &str, p: f64) -> Result<(), LinkConfigError> {
             "{name} = {p} is not a probability in [0, 1]"
         )))
     }
+}
+
+/// A corruption's bit count must be in `1..=CORRUPTION_BITS_MAX`.
+pub(crate) fn check_corruption_bits(name: &str, bits: u32) -> Result<(), LinkConfigError> {
+    if bits == 0 {
+        return Err(LinkConfigError(format!("{name} must be at least 1")));
+    }
+    if bits > CORRUPTION_BITS_MAX {
+        return Err(LinkConfigError(format!(
+            "{name} = {bits} exceeds {CORRUPTION_BITS_MAX}, every bit of the largest IPv4 datagram"
+        )));
+    }
+    Ok(())
 }
 
 impl LinkConfig {
@@ -182,9 +212,7 @@ impl LinkConfig {
         }
         if let Some(c) = self.corruption {
             check_probability("corruption.probability", c.probability)?;
-            if c.bits == 0 {
-                return Err(LinkConfigError("corruption.bits must be at least 1".into()));
-            }
+            check_corruption_bits("corruption.bits", c.bits)?;
         }
         match self.jitter {
             Some(Jitter::Uniform { min, max }) if min > max => {
@@ -226,6 +254,122 @@ impl LinkConfig {
     }
 }
 
+/// A change to one link direction while the world runs.
+///
+/// Values are checked when the change is asked for (scheduled, applied, or
+/// attached to a fault rule), so a bad value is a [`crate::SimError`] then,
+/// never a surprise mid-run.
+#[derive(Clone, Copy, Debug)]
+pub enum LinkChange {
+    /// The direction goes down until [`LinkChange::Repair`]: packets sent are
+    /// dropped (`LinkDown`), and so are packets in flight when they arrive.
+    Partition,
+    /// Ends a [`LinkChange::Partition`]. Configured down windows still apply.
+    Repair,
+    /// Packets reaching the far end are kept, in arrival order, instead of
+    /// delivered (turmoil's hold). Nothing is dropped while held, up to
+    /// [`HELD_PACKETS_MAX`] packets (beyond it, `QueueFull`).
+    Hold,
+    /// Ends a [`LinkChange::Hold`]: the kept packets are delivered now, in
+    /// the order they arrived, before anything that arrives later.
+    Release,
+    /// A new serialization rate (must be > 0) for packets offered from now on.
+    SetRate { rate_bps: u64 },
+    /// A new propagation delay for packets offered from now on.
+    SetDelay { delay: Duration },
+    /// A new independent loss probability (in `[0, 1]`) from now on.
+    SetLoss { loss: f64 },
+}
+
+/// Equality by value; loss compares by its bits, so a change equals itself
+/// (the trace compares events, and a change is part of one).
+impl PartialEq for LinkChange {
+    fn eq(&self, other: &Self) -> bool {
+        use LinkChange::*;
+        match (self, other) {
+            (SetRate { rate_bps: a }, SetRate { rate_bps: b }) => a == b,
+            (SetDelay { delay: a }, SetDelay { delay: b }) => a == b,
+            (SetLoss { loss: a }, SetLoss { loss: b }) => a.to_bits() == b.to_bits(),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+impl Eq for LinkChange {}
+
+impl LinkChange {
+    /// Rejects values the link model cannot take.
+    pub fn validate(&self) -> Result<(), LinkConfigError> {
+        match *self {
+            LinkChange::SetRate { rate_bps: 0 } => {
+                Err(LinkConfigError("rate_bps must be greater than zero".into()))
+            }
+            LinkChange::SetLoss { loss } => check_probability("loss", loss),
+            _ => Ok(()),
+        }
+    }
+
+    /// The trace's encoding: a tag and one value word.
+    pub(crate) fn words(&self) -> (u64, u64) {
+        match *self {
+            LinkChange::Partition => (1, 0),
+            LinkChange::Repair => (2, 0),
+            LinkChange::Hold => (3, 0),
+            LinkChange::Release => (4, 0),
+            LinkChange::SetRate { rate_bps } => (5, rate_bps),
+            LinkChange::SetDelay { delay } => (6, delay.as_nanos()),
+            LinkChange::SetLoss { loss } => (7, loss.to_bits()),
+        }
+    }
+}
+
+impl std::fmt::Display for LinkChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkChange::Partition => f.write_str("partitioned"),
+            LinkChange::Repair => f.write_str("repaired"),
+            LinkChange::Hold => f.write_str("held"),
+            LinkChange::Release => f.write_str("released"),
+            LinkChange::SetRate { rate_bps } => write!(f, "rate set to {rate_bps} bit/s"),
+            LinkChange::SetDelay { delay } => write!(f, "delay set to {delay}"),
+            LinkChange::SetLoss { loss } => write!(f, "loss set to {loss}"),
+        }
+    }
+}
+
+/// Which directions a change applies to: one, or both of a duplex link
+/// (`World::connect` returns the pair, so `(ab, ba).into()` reads naturally).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkTarget {
+    One(LinkId),
+    Both(LinkId, LinkId),
+}
+
+impl LinkTarget {
+    /// The directions, in order.
+    pub fn directions(self) -> impl Iterator<Item = LinkId> {
+        let (first, second) = match self {
+            LinkTarget::One(l) => (l, None),
+            LinkTarget::Both(a, b) => (a, Some(b)),
+        };
+        std::iter::once(first).chain(second)
+    }
+}
+
+impl From<LinkId> for LinkTarget {
+    fn from(link: LinkId) -> LinkTarget {
+        LinkTarget::One(link)
+    }
+}
+impl From<(LinkId, LinkId)> for LinkTarget {
+    fn from((a, b): (LinkId, LinkId)) -> LinkTarget {
+        LinkTarget::Both(a, b)
+    }
+}
+
+/// The most packets one held direction keeps (TIGER_STYLE: a limit on
+/// every queue); a sender that outruns it loses the excess as `QueueFull`.
+pub const HELD_PACKETS_MAX: usize = 1 << 20;
+
 /// Counters per direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkStats {
@@ -237,6 +381,8 @@ pub struct LinkStats {
     pub dropped_fault: u64,
     pub duplicated: u64,
     pub corrupted: u64,
+    /// Packets kept by a hold (each is counted again when delivered).
+    pub held: u64,
 }
 
 /// The outcome of offering one packet to a direction (steps 1 and 3–8; fault
@@ -267,6 +413,11 @@ pub(crate) struct LinkDirection {
     queued_bytes: u64,
     gilbert_bad: bool,
     pub(crate) stats: LinkStats,
+    /// Down by a [`LinkChange::Partition`] until its repair.
+    pub(crate) partitioned: bool,
+    /// Under a [`LinkChange::Hold`]: arrivals go to `held` instead of the node.
+    pub(crate) holding: bool,
+    pub(crate) held: VecDeque<(crate::packet::Packet, u64)>,
 }
 
 impl LinkDirection {
@@ -282,7 +433,15 @@ impl LinkDirection {
             queued_bytes: 0,
             gilbert_bad: false,
             stats: LinkStats::default(),
+            partitioned: false,
+            holding: false,
+            held: VecDeque::new(),
         }
+    }
+
+    /// Down at `t`: partitioned now, or inside a configured down window.
+    pub(crate) fn is_down_at(&self, t: Time) -> bool {
+        self.partitioned || self.config.is_down_at(t)
     }
 
     /// Packets currently queued (waiting or being serialized) at `now`.
@@ -377,10 +536,12 @@ impl LinkDirection {
             None => Duration::ZERO,
             Some(Jitter::Uniform { min, max }) => {
                 let span = max.as_nanos() - min.as_nanos();
-                let offset = if span == 0 {
-                    0
-                } else {
-                    rng::below(&mut self.rng, span + 1)
+                // `span + 1` overflows only for the full u64 range, where
+                // every draw is already uniform over it.
+                let offset = match span.checked_add(1) {
+                    _ if span == 0 => 0,
+                    Some(n) => rng::below(&mut self.rng, n),
+                    None => rand_core::RngCore::next_u64(&mut self.rng),
                 };
                 Duration::from_nanos(min.as_nanos() + offset)
             }

@@ -6,13 +6,15 @@
 //! [`crate::hash::TraceHasher`]: kind tag; time in ns; node; link (or
 //! `u64::MAX`); source and destination addresses; packet length; the packet
 //! digest ([`crate::hash::packet_digest`]); then the kind's own fields (drop
-//! reason tag and rule index, corruption bit positions, note text bytes).
+//! reason tag and rule index, corruption bit positions, note text bytes, a
+//! link change's tag and value). Link changes and held packets only appear
+//! in runs that use them, so runs that do not keep their hashes.
 //! The hash is the same whether events are kept ([`TraceMode::Full`]) or not
 //! ([`TraceMode::HashOnly`]).
 
 use crate::addr::Addr;
 use crate::hash::TraceHasher;
-use crate::link::LinkId;
+use crate::link::{LinkChange, LinkId};
 use crate::time::Time;
 use crate::world::NodeId;
 use std::fmt;
@@ -77,6 +79,12 @@ pub enum EventKind {
     Deliver,
     /// Free text from a node.
     Note(String),
+    /// A link direction was changed at run time; `node` is the direction's
+    /// sending end, `src`/`dst` the addresses of its two ends.
+    LinkChange(LinkChange),
+    /// The packet reached a held direction's far end and is kept until the
+    /// release (a `Deliver` follows then).
+    Held,
 }
 
 impl EventKind {
@@ -89,6 +97,8 @@ impl EventKind {
             EventKind::Corrupt(_) => 5,
             EventKind::Deliver => 6,
             EventKind::Note(_) => 7,
+            EventKind::LinkChange(_) => 8,
+            EventKind::Held => 9,
         }
     }
 }
@@ -116,6 +126,8 @@ impl fmt::Display for TraceEvent {
         }
         match &self.kind {
             EventKind::Note(text) => return write!(f, " note: {text}"),
+            EventKind::LinkChange(change) => return write!(f, " link {change}"),
+            EventKind::Held => f.write_str(" held")?,
             EventKind::Send => f.write_str(" send")?,
             EventKind::Enqueue => f.write_str(" enqueue")?,
             EventKind::Drop(reason) => write!(f, " drop ({reason})")?,
@@ -213,6 +225,11 @@ impl Trace {
                 }
             }
             EventKind::Note(text) => h.bytes(text.as_bytes()),
+            EventKind::LinkChange(change) => {
+                let (tag, value) = change.words();
+                h.word(tag);
+                h.word(value);
+            }
             _ => {}
         }
         self.event_count += 1;

@@ -6,11 +6,25 @@
 //! lazily when popped. Per event the work is O(log n) (one heap operation)
 //! plus O(1) routing; packets live in a slab and their buffers in a pool, so
 //! the steady state allocates nothing.
+//!
+//! Set-up is linear too: node names, node addresses and link names are kept
+//! in lookup-only indexes (never iterated), so adding the Nth node or link
+//! costs O(1), and links can be found by name ([`World::link_by_name`]).
+//!
+//! Network control at run time ([`LinkChange`]: partition, repair, hold,
+//! release, new rate, delay or loss) goes through the same queue: scheduled
+//! with [`World::change_link_at`] or [`Ctx::change_link_at`], made at once
+//! with [`World::change_link`] or [`Ctx::change_link`], or made by a fault
+//! rule as it fires ([`FaultRule::then_change`]). Each change is a trace
+//! event ([`EventKind::LinkChange`]), so it shows in renderings and the hash.
 
 use crate::addr::{Addr, Prefix};
 use crate::fault::{FaultAction, FaultRule};
 use crate::hash::packet_digest;
-use crate::link::{Admission, LinkConfig, LinkConfigError, LinkDirection, LinkId, LinkStats};
+use crate::link::{
+    Admission, HELD_PACKETS_MAX, LinkChange, LinkConfig, LinkConfigError, LinkDirection, LinkId,
+    LinkStats, LinkTarget,
+};
 use crate::log;
 use crate::packet::{BufferPool, Packet};
 use crate::rng::{self, SimRng};
@@ -84,6 +98,22 @@ pub enum SimError {
     DuplicateName(String),
     UnknownNode(u32),
     UnknownLink(u32),
+    /// Two nodes would share an address: routing could not tell them apart.
+    DuplicateAddress {
+        addr: Addr,
+        node: String,
+        existing: String,
+    },
+    /// A link names an end that is no node of the world.
+    LinkToUnknownNode {
+        link: String,
+        node: u32,
+    },
+    /// A fault rule that could never work as written.
+    InvalidFault {
+        rule: String,
+        reason: String,
+    },
     /// A link or route would leave the node's own set of links.
     NotAttached {
         node: String,
@@ -102,6 +132,21 @@ impl fmt::Display for SimError {
             SimError::DuplicateName(name) => write!(f, "the name {name:?} is already used"),
             SimError::UnknownNode(id) => write!(f, "no node with id {id}"),
             SimError::UnknownLink(id) => write!(f, "no link with id {id}"),
+            SimError::DuplicateAddress {
+                addr,
+                node,
+                existing,
+            } => write!(
+                f,
+                "node {node:?} cannot have address {addr}: node {existing:?} already has it"
+            ),
+            SimError::LinkToUnknownNode { link, node } => {
+                write!(
+                    f,
+                    "link {link:?} ends at node id {node}, which does not exist"
+                )
+            }
+            SimError::InvalidFault { rule, reason } => write!(f, "fault rule {rule:?}: {reason}"),
             SimError::NotAttached { node, link } => {
                 write!(f, "link {link} does not start at node {node}")
             }
@@ -162,8 +207,24 @@ struct NodeMeta {
 
 #[derive(Clone, Copy, Debug)]
 enum Pending {
-    Deliver { slot: u32, link: LinkId },
-    Wake { node: NodeId, token: u64 },
+    Deliver {
+        slot: u32,
+        link: LinkId,
+    },
+    Wake {
+        node: NodeId,
+        token: u64,
+    },
+    /// A scheduled [`LinkChange`], kept in `Core::change_slab` so events stay small.
+    Change {
+        link: LinkId,
+        slot: u32,
+    },
+    /// Hands the oldest held packet of a released direction to its node,
+    /// then schedules itself again while more are held.
+    Release {
+        link: LinkId,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -209,6 +270,12 @@ struct Core {
     processed_count: u64,
     event_budget: u64,
     corrupt_positions: Vec<u32>,
+    /// Lookup-only indexes (never iterated, so their order reaches nothing).
+    node_by_name: hashbrown::HashMap<String, NodeId, FixedState>,
+    node_by_addr: hashbrown::HashMap<Addr, NodeId, FixedState>,
+    link_by_name: hashbrown::HashMap<String, (LinkId, LinkId), FixedState>,
+    change_slab: Vec<Option<LinkChange>>,
+    change_free_slots: Vec<u32>,
 }
 
 impl Core {
@@ -261,22 +328,51 @@ impl Core {
     }
 
     /// A node sends: route, apply the link direction's faults and model, schedule delivery.
-    fn send(&mut self, node: NodeId, mut packet: Packet) {
-        let mut digest = packet_digest(&packet.bytes);
+    fn send(&mut self, node: NodeId, packet: Packet) {
+        let digest = packet_digest(&packet.bytes);
         self.record(EventKind::Send, node, None, &packet, digest);
         let Some(link) = self.nodes[node.0 as usize].routes.lookup(packet.dst) else {
             self.drop_packet(node, None, packet, digest, DropReason::NoRoute);
             return;
         };
         let l = link.0 as usize;
-        if self.links[l].config.is_down_at(self.now) {
+        if self.links[l].is_down_at(self.now) {
             self.links[l].stats.offered += 1;
             self.links[l].stats.dropped_down += 1;
             self.drop_packet(node, Some(link), packet, digest, DropReason::LinkDown);
             return;
         }
         self.links[l].stats.offered += 1;
+        let now = self.now;
+        let fired = self.faults[l]
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, rule)| rule.offer(now, &packet).map(|a| (i as u32, a)));
+        self.offer_to_link(node, link, packet, digest, fired);
+        // The rule's network changes come after its packet entered the link.
+        if let Some((index, _)) = fired
+            && !self.faults[l][index as usize].changes.is_empty()
+        {
+            let changes = std::mem::take(&mut self.faults[l][index as usize].changes);
+            for &(target, change) in &changes {
+                for direction in target.directions() {
+                    self.apply_change(direction, change);
+                }
+            }
+            self.faults[l][index as usize].changes = changes;
+        }
+    }
 
+    /// The fired rule's action (if any), then the link model (steps 3-8).
+    fn offer_to_link(
+        &mut self,
+        node: NodeId,
+        link: LinkId,
+        mut packet: Packet,
+        mut digest: u64,
+        fired: Option<(u32, FaultAction)>,
+    ) {
+        let l = link.0 as usize;
         let mut extra_delay = Duration::ZERO;
         let mut copy_after = None;
         // A packet a rule corrupted carries exactly the bits the rule asked
@@ -284,10 +380,6 @@ impl Core {
         // can cancel in the Internet checksum, RFC 1071, so a scenario that
         // targets one corruption to be caught must get exactly one.)
         let mut rule_corrupted = false;
-        let fired = self.faults[l]
-            .iter_mut()
-            .enumerate()
-            .find_map(|(i, rule)| rule.offer(&packet).map(|a| (i as u32, a)));
         if let Some((index, action)) = fired {
             match action {
                 FaultAction::Drop => {
@@ -353,6 +445,78 @@ impl Core {
                     self.schedule(arrival + after, Pending::Deliver { slot, link });
                 }
             }
+        }
+    }
+
+    /// Checks a change before it is scheduled or made: every direction
+    /// exists and the value is one the link model can take.
+    fn check_change(&self, target: LinkTarget, change: LinkChange) -> Result<(), SimError> {
+        for link in target.directions() {
+            let Some(direction) = self.links.get(link.0 as usize) else {
+                return Err(SimError::UnknownLink(link.0));
+            };
+            change.validate().map_err(|error| SimError::InvalidLink {
+                link: direction.name.clone(),
+                error,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes a checked change to one direction now, and records it.
+    fn apply_change(&mut self, link: LinkId, change: LinkChange) {
+        let l = link.0 as usize;
+        debug_assert!(
+            change.validate().is_ok(),
+            "changes are checked when asked for"
+        );
+        let (from, to) = (self.links[l].from, self.links[l].to);
+        let (src, dst) = (self.nodes[from as usize].addr, self.nodes[to as usize].addr);
+        self.trace.record(
+            self.now,
+            EventKind::LinkChange(change),
+            NodeId(from),
+            Some(link),
+            src,
+            dst,
+            &[],
+            0,
+        );
+        let direction = &mut self.links[l];
+        match change {
+            LinkChange::Partition => direction.partitioned = true,
+            LinkChange::Repair => direction.partitioned = false,
+            LinkChange::Hold => direction.holding = true,
+            LinkChange::Release => {
+                direction.holding = false;
+                // Delivered now, one event per packet, oldest first. Until
+                // the queue is empty, arrivals join its back, so nothing
+                // that arrives later (even at this instant) overtakes.
+                if !direction.held.is_empty() {
+                    self.schedule(self.now, Pending::Release { link });
+                }
+            }
+            LinkChange::SetRate { rate_bps } => direction.config.rate_bps = rate_bps,
+            LinkChange::SetDelay { delay } => direction.config.delay = delay,
+            LinkChange::SetLoss { loss } => direction.config.loss = loss,
+        }
+    }
+
+    /// Schedules a checked change for `time` (now, if `time` is in the past).
+    fn schedule_change(&mut self, time: Time, target: LinkTarget, change: LinkChange) {
+        let time = time.max(self.now);
+        for link in target.directions() {
+            let slot = match self.change_free_slots.pop() {
+                Some(slot) => {
+                    self.change_slab[slot as usize] = Some(change);
+                    slot
+                }
+                None => {
+                    self.change_slab.push(Some(change));
+                    (self.change_slab.len() - 1) as u32
+                }
+            };
+            self.schedule(time, Pending::Change { link, slot });
         }
     }
 
@@ -449,6 +613,36 @@ impl Ctx<'_> {
     pub fn trace_len(&self) -> u64 {
         self.core.trace.len()
     }
+    /// Makes a change to a link now, from inside a callback ("the server
+    /// got the request: partition the link"). See [`World::change_link`].
+    pub fn change_link(
+        &mut self,
+        links: impl Into<LinkTarget>,
+        change: LinkChange,
+    ) -> Result<(), SimError> {
+        let target = links.into();
+        self.core.check_change(target, change)?;
+        for link in target.directions() {
+            self.core.apply_change(link, change);
+        }
+        Ok(())
+    }
+    /// Schedules a change to a link at `time` (now, if in the past).
+    pub fn change_link_at(
+        &mut self,
+        time: Time,
+        links: impl Into<LinkTarget>,
+        change: LinkChange,
+    ) -> Result<(), SimError> {
+        let target = links.into();
+        self.core.check_change(target, change)?;
+        self.core.schedule_change(time, target, change);
+        Ok(())
+    }
+    /// The `(a -> b, b -> a)` directions of the duplex link named `name`.
+    pub fn link_by_name(&self, name: &str) -> Option<(LinkId, LinkId)> {
+        self.core.link_by_name.get(name).copied()
+    }
 }
 
 /// What a run did.
@@ -484,6 +678,11 @@ impl World {
                 processed_count: 0,
                 event_budget: config.event_budget,
                 corrupt_positions: Vec::new(),
+                node_by_name: Default::default(),
+                node_by_addr: Default::default(),
+                link_by_name: Default::default(),
+                change_slab: Vec::new(),
+                change_free_slots: Vec::new(),
             },
             nodes: Vec::new(),
         }
@@ -502,7 +701,8 @@ impl World {
         self.core.processed_count
     }
 
-    /// Adds a node with a unique `name` (which keys its RNG stream) and address.
+    /// Adds a node with a unique `name` (which keys its RNG stream) and a
+    /// unique address (`DuplicateName`, `DuplicateAddress` otherwise).
     pub fn add_node(
         &mut self,
         name: &str,
@@ -518,10 +718,19 @@ impl World {
         addr: Addr,
         node: Box<dyn Node>,
     ) -> Result<NodeId, SimError> {
-        if self.core.nodes.iter().any(|n| n.name == name) {
+        if self.core.node_by_name.contains_key(name) {
             return Err(SimError::DuplicateName(name.to_string()));
         }
+        if let Some(existing) = self.core.node_by_addr.get(&addr) {
+            return Err(SimError::DuplicateAddress {
+                addr,
+                node: name.to_string(),
+                existing: self.core.nodes[existing.0 as usize].name.clone(),
+            });
+        }
         let id = NodeId(self.core.nodes.len() as u32);
+        self.core.node_by_name.insert(name.to_string(), id);
+        self.core.node_by_addr.insert(addr, id);
         self.core.nodes.push(NodeMeta {
             name: name.to_string(),
             addr,
@@ -561,15 +770,27 @@ impl World {
         a_to_b: LinkConfig,
         b_to_a: LinkConfig,
     ) -> Result<(LinkId, LinkId), SimError> {
-        self.check_node(a)?;
-        self.check_node(b)?;
-        if self
-            .core
-            .links
-            .iter()
-            .any(|l| l.name.split(':').next() == Some(name))
-        {
+        for end in [a, b] {
+            if self.check_node(end).is_err() {
+                return Err(SimError::LinkToUnknownNode {
+                    link: name.to_string(),
+                    node: end.0,
+                });
+            }
+        }
+        if self.core.link_by_name.contains_key(name) {
             return Err(SimError::DuplicateName(name.to_string()));
+        }
+        // Both directions are checked before either is added, so a bad
+        // configuration leaves the world as it was.
+        for (from, to, config) in [(a, b, &a_to_b), (b, a, &b_to_a)] {
+            config.validate().map_err(|error| SimError::InvalidLink {
+                link: format!(
+                    "{name}:{}->{}",
+                    self.core.nodes[from.0 as usize].name, self.core.nodes[to.0 as usize].name
+                ),
+                error,
+            })?;
         }
         let mut ids = [LinkId(0); 2];
         for (i, (from, to, config)) in [(a, b, a_to_b), (b, a, b_to_a)].into_iter().enumerate() {
@@ -577,10 +798,6 @@ impl World {
                 "{name}:{}->{}",
                 self.core.nodes[from.0 as usize].name, self.core.nodes[to.0 as usize].name
             );
-            config.validate().map_err(|error| SimError::InvalidLink {
-                link: label.clone(),
-                error,
-            })?;
             let id = LinkId(self.core.links.len() as u32);
             let stream = rng::stream(self.core.seed, &format!("link:{label}"));
             self.core
@@ -594,6 +811,9 @@ impl World {
             }
             ids[i] = id;
         }
+        self.core
+            .link_by_name
+            .insert(name.to_string(), (ids[0], ids[1]));
         Ok((ids[0], ids[1]))
     }
 
@@ -646,10 +866,113 @@ impl World {
     }
 
     /// Attaches a fault rule to a link direction (after its earlier rules).
+    /// An empty time window or a network change that could not be made is
+    /// an error now, not when the rule fires.
     pub fn add_fault(&mut self, link: LinkId, rule: FaultRule) -> Result<(), SimError> {
         self.check_link(link)?;
+        let (from, until) = rule.active_window();
+        if from >= until {
+            return Err(SimError::InvalidFault {
+                rule: rule.name().to_string(),
+                reason: format!("active window [{from}, {until}) is empty"),
+            });
+        }
+        if let FaultAction::Corrupt { bits } = rule.action() {
+            crate::link::check_corruption_bits("Corrupt bits", bits).map_err(|error| {
+                SimError::InvalidFault {
+                    rule: rule.name().to_string(),
+                    reason: error.0,
+                }
+            })?;
+        }
+        for &(target, change) in rule.changes() {
+            self.core
+                .check_change(target, change)
+                .map_err(|error| SimError::InvalidFault {
+                    rule: rule.name().to_string(),
+                    reason: error.to_string(),
+                })?;
+        }
         self.core.faults[link.0 as usize].push(rule);
         Ok(())
+    }
+
+    /// Attaches a fault rule to both directions of a duplex link; each
+    /// direction gets its own copy of the rule and counts its own matches.
+    pub fn add_fault_both(
+        &mut self,
+        (a_to_b, b_to_a): (LinkId, LinkId),
+        rule: impl Fn() -> FaultRule,
+    ) -> Result<(), SimError> {
+        self.add_fault(a_to_b, rule())?;
+        self.add_fault(b_to_a, rule())
+    }
+
+    /// Makes a change to a link now. `links` is one direction (a `LinkId`)
+    /// or both (the pair `connect` returned). A bad value (a zero rate, a
+    /// loss outside `[0, 1]`) or a missing link is an error and changes nothing.
+    pub fn change_link(
+        &mut self,
+        links: impl Into<LinkTarget>,
+        change: LinkChange,
+    ) -> Result<(), SimError> {
+        let target = links.into();
+        self.core.check_change(target, change)?;
+        for link in target.directions() {
+            self.core.apply_change(link, change);
+        }
+        Ok(())
+    }
+
+    /// Schedules a change to a link at `time` (now, if in the past). It
+    /// runs in `(time, sequence)` order with every other event: after the
+    /// events already scheduled for that instant.
+    pub fn change_link_at(
+        &mut self,
+        time: Time,
+        links: impl Into<LinkTarget>,
+        change: LinkChange,
+    ) -> Result<(), SimError> {
+        let target = links.into();
+        self.core.check_change(target, change)?;
+        self.core.schedule_change(time, target, change);
+        Ok(())
+    }
+
+    /// The `(a -> b, b -> a)` directions of the duplex link named `name`
+    /// (the name given to [`World::connect`]; builders name theirs, e.g.
+    /// `spoke-LEAF`, `access-HOST`, `bottleneck`).
+    pub fn link_by_name(&self, name: &str) -> Option<(LinkId, LinkId)> {
+        self.core.link_by_name.get(name).copied()
+    }
+
+    /// The node named `name`.
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.core.node_by_name.get(name).copied()
+    }
+
+    /// The node with address `addr`.
+    pub fn node_by_addr(&self, addr: Addr) -> Option<NodeId> {
+        self.core.node_by_addr.get(&addr).copied()
+    }
+
+    /// A link direction's current settings, run-time changes included.
+    pub fn link_config(&self, link: LinkId) -> Option<&LinkConfig> {
+        self.core.links.get(link.0 as usize).map(|l| &l.config)
+    }
+
+    /// Whether the direction is down now (partitioned or in a down window).
+    pub fn link_is_down(&self, link: LinkId) -> Option<bool> {
+        let now = self.core.now;
+        self.core
+            .links
+            .get(link.0 as usize)
+            .map(|l| l.is_down_at(now))
+    }
+
+    /// How many packets a hold on the direction keeps right now.
+    pub fn link_held_count(&self, link: LinkId) -> Option<usize> {
+        self.core.links.get(link.0 as usize).map(|l| l.held.len())
     }
 
     /// The fault rules of a link direction, to see how often each fired.
@@ -769,23 +1092,74 @@ impl World {
                 self.core.free_slots.push(slot);
                 let l = link.0 as usize;
                 let to = NodeId(self.core.links[l].to);
-                if self.core.links[l].config.is_down_at(self.core.now) {
+                if self.core.links[l].is_down_at(self.core.now) {
                     self.core.links[l].stats.dropped_down += 1;
                     self.core
                         .drop_packet(to, Some(link), packet, digest, DropReason::LinkDown);
                     return Ok(true);
                 }
-                self.core.links[l].stats.delivered += 1;
-                self.core
-                    .record(EventKind::Deliver, to, Some(link), &packet, digest);
-                let mut ctx = Ctx {
-                    core: &mut self.core,
-                    node: to,
+                if self.core.links[l].holding || !self.core.links[l].held.is_empty() {
+                    if self.core.links[l].held.len() >= HELD_PACKETS_MAX {
+                        self.core.links[l].stats.dropped_queue += 1;
+                        self.core.drop_packet(
+                            to,
+                            Some(link),
+                            packet,
+                            digest,
+                            DropReason::QueueFull,
+                        );
+                        return Ok(true);
+                    }
+                    self.core.links[l].stats.held += 1;
+                    self.core
+                        .record(EventKind::Held, to, Some(link), &packet, digest);
+                    self.core.links[l].held.push_back((packet, digest));
+                    return Ok(true);
+                }
+                self.hand_over(link, packet, digest);
+            }
+            Pending::Release { link } => {
+                let l = link.0 as usize;
+                if self.core.links[l].holding {
+                    return Ok(true); // held again: the next release resumes
+                }
+                let Some((packet, digest)) = self.core.links[l].held.pop_front() else {
+                    return Ok(true);
                 };
-                self.nodes[to.0 as usize].on_packet(&mut ctx, packet);
+                if !self.core.links[l].held.is_empty() {
+                    self.core.schedule(self.core.now, Pending::Release { link });
+                }
+                if self.core.links[l].is_down_at(self.core.now) {
+                    let to = NodeId(self.core.links[l].to);
+                    self.core.links[l].stats.dropped_down += 1;
+                    self.core
+                        .drop_packet(to, Some(link), packet, digest, DropReason::LinkDown);
+                    return Ok(true);
+                }
+                self.hand_over(link, packet, digest);
+            }
+            Pending::Change { link, slot } => {
+                let change = self.core.change_slab[slot as usize]
+                    .take()
+                    .expect("scheduled slot holds a change");
+                self.core.change_free_slots.push(slot);
+                self.core.apply_change(link, change);
             }
         }
         Ok(true)
+    }
+
+    /// Delivers a packet to the far end of `link`.
+    fn hand_over(&mut self, link: LinkId, packet: Packet, digest: u64) {
+        let to = NodeId(self.core.links[link.0 as usize].to);
+        self.core.links[link.0 as usize].stats.delivered += 1;
+        self.core
+            .record(EventKind::Deliver, to, Some(link), &packet, digest);
+        let mut ctx = Ctx {
+            core: &mut self.core,
+            node: to,
+        };
+        self.nodes[to.0 as usize].on_packet(&mut ctx, packet);
     }
 
     /// Runs every event due at or before `deadline`, then sets the clock to `deadline`.

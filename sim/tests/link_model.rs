@@ -345,3 +345,59 @@ fn invalid_settings_are_errors_not_panics() {
         Err(SimError::UnknownNode(99))
     ));
 }
+
+#[test]
+fn a_corruption_of_more_bits_than_any_datagram_has_is_refused_not_run() {
+    // Flipping u32::MAX bits per packet would stall the run for minutes per
+    // packet; the link's and the fault rule's bit counts are both bounded
+    // by the bits of the largest IPv4 datagram and refused beyond it.
+    let mut world = World::new(WorldConfig::new(1));
+    let a = world.add_node("a", A, Sink::default()).unwrap();
+    let b = world.add_node("b", B, Sink::default()).unwrap();
+    let huge = sim::Corruption {
+        probability: 1.0,
+        bits: u32::MAX,
+    };
+    let noisy = LinkConfig::default().with_corruption(huge);
+    let err = world
+        .connect("ab", a, b, noisy, LinkConfig::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("corruption.bits"), "{err}");
+    let (ab, _) = world
+        .connect("ab", a, b, LinkConfig::default(), LinkConfig::default())
+        .unwrap();
+    let rule = sim::FaultRule::new(
+        "flip everything",
+        |_| true,
+        sim::FaultAction::Corrupt { bits: u32::MAX },
+    );
+    let err = world.add_fault(ab, rule).unwrap_err();
+    assert!(matches!(err, SimError::InvalidFault { .. }), "{err}");
+    let most = sim::link::CORRUPTION_BITS_MAX;
+    let rule = sim::FaultRule::new(
+        "flip a lot",
+        |_| true,
+        sim::FaultAction::Corrupt { bits: most },
+    );
+    assert!(world.add_fault(ab, rule).is_ok());
+}
+
+#[test]
+fn uniform_jitter_over_the_whole_range_draws_instead_of_overflowing() {
+    // `min = 0, max = u64::MAX ns` makes the span's "+ 1" overflow: the
+    // draw must still happen (and the packet arrive, saturating at the end
+    // of time), not panic.
+    let mut world = World::new(WorldConfig::new(1));
+    let a = world.add_node("a", A, Sender::new(B, 100)).unwrap();
+    let b = world.add_node("b", B, Sink::default()).unwrap();
+    let wild = LinkConfig::default().with_jitter(sim::Jitter::Uniform {
+        min: Duration::ZERO,
+        max: Duration::from_nanos(u64::MAX),
+    });
+    world
+        .connect("ab", a, b, wild, LinkConfig::default())
+        .unwrap();
+    world.wake_node_at(a, Time::ZERO, 3).unwrap();
+    world.run_until_idle().unwrap();
+    assert_eq!(world.node::<Sink>(b).unwrap().arrivals.len(), 3);
+}

@@ -348,7 +348,12 @@ impl Endpoint {
             _ => return Err(SocketError::InvalidSocket),
         };
         conn.shutdown(&mut Env { id, events })?;
-        self.after_change(id);
+        if conn.state == State::Closed {
+            // CLOSE in SYN-SENT: the TCB goes.
+            self.apply(id, Disposition::Delete);
+        } else {
+            self.after_change(id);
+        }
         Ok(())
     }
 
@@ -551,6 +556,9 @@ impl Endpoint {
             if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
                 let d = conn.on_segment(&seg, now, &mut Env { id, events });
                 self.apply(id, d);
+                if d == Disposition::DeleteAndReset {
+                    self.reset_for(pair, &seg);
+                }
                 return Ok(());
             }
         }
@@ -765,7 +773,7 @@ impl Endpoint {
                 }
                 self.after_change(id);
             }
-            Disposition::Delete => self.remove(id),
+            Disposition::Delete | Disposition::DeleteAndReset => self.remove(id),
         }
     }
 

@@ -152,6 +152,80 @@ fn abort_sends_rst_ack_from_a_synchronized_state() {
 }
 
 #[test]
+fn data_after_close_is_answered_with_a_rst_at_its_ack() {
+    // The application closed (FIN-WAIT-2, orphaned), so new data cannot be
+    // delivered: the reply is <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.1's
+    // form, what Linux sends), not a RST,ACK at SND.NXT. The peer's segment
+    // acknowledges less than SND.NXT so the two forms differ in SEQ too.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.ep.send(h.now, c, b"hello").unwrap();
+    h.expect(P | A, 101, 301);
+    h.ep.close(h.now, c).unwrap();
+    h.expect(F | A, 106, 301);
+    h.inject(Seg::new(P, 301).ack(103).data(b"late"));
+    h.expect(R, 103, 0);
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), None);
+}
+
+#[test]
+fn a_fin_beyond_a_hole_draws_a_duplicate_ack_at_once() {
+    // FIN-WAIT-2 after shutdown: a bare FIN at RCV.NXT+5 is out of order
+    // (RFC 5681 §4.2: ACK out-of-order segments at once); it is held, not
+    // taken, so the ACK still says RCV.NXT and the state stays FIN-WAIT-2
+    // until the hole is filled.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.ep.shutdown(h.now, c).unwrap();
+    h.expect(F | A, 101, 301);
+    h.inject(Seg::new(Flags::NONE, 301).ack(102));
+    h.inject(Seg::new(F, 306).ack(102));
+    h.expect(A, 102, 301);
+    assert_eq!(h.ep.state(c), Some(State::FinWait2));
+    h.inject(Seg::new(P, 301).ack(102).data(b"12345"));
+    h.expect(A, 102, 307);
+    assert_eq!(h.ep.state(c), Some(State::TimeWait));
+}
+
+#[test]
+fn every_retransmission_of_the_peers_fin_is_acked_in_close_wait() {
+    // Our ACK of the peer's FIN was lost and the FIN comes again, twice
+    // within 500 ms: each copy is a duplicate (SEQ below RCV.NXT) and is
+    // ACKed. The 500 ms limit on ACKs to unacceptable segments spares a
+    // segment that occupies sequence space (Linux tcp_oow_rate_limited), so
+    // the second ACK is not suppressed.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.advance(stack::Duration::from_millis(100));
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+}
+
+#[test]
+fn a_second_fin_past_the_first_is_ignored_in_close_wait() {
+    // After the peer's FIN (RCV.NXT = 302) a FIN at 302, or further on,
+    // would end a stream that has already ended: it is ignored without a
+    // reply, as Linux ignores anything at or past RCV.NXT in CLOSE-WAIT.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(F, 301).ack(101));
+    h.expect(A, 101, 302);
+    h.inject(Seg::new(F, 302).ack(101));
+    h.expect_nothing();
+    h.inject(Seg::new(F, 310).ack(101));
+    h.expect_nothing();
+    assert_eq!(h.ep.state(c), Some(State::CloseWait));
+    h.ep.send(h.now, c, b"still").unwrap();
+    h.expect(P | A, 101, 302);
+}
+
+#[test]
 fn a_read_after_a_local_abort_fails_rather_than_reading_end_of_stream() {
     // The peer's FIN is in (CLOSE-WAIT), then we ABORT: the RST is still
     // to go out, so the TCB exists. A read must report the abort

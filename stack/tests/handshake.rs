@@ -365,3 +365,24 @@ fn close_in_syn_received_then_the_peers_syn_ack() {
     h.inject(Seg::new(Flags::NONE, 301).ack(102));
     assert_eq!(h.ep.state(c), Some(State::FinWait2));
 }
+
+#[test]
+fn shutdown_in_syn_sent_deletes_the_tcb_and_its_timers() {
+    // RFC 9293 §3.10.4 CLOSE in SYN-SENT: "Delete the TCB" (Linux's
+    // shutdown in SYN-SENT disconnects the same way, with no RST). Nothing
+    // of the connection may live on: no SYN retransmission, no SYN-ACK
+    // taken up later, no ETIMEDOUT reported minutes afterwards by a
+    // CLOSED zombie whose retransmission timer still ran.
+    let mut h = Harness::plain(100);
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    h.expect(S, 100, 0);
+    h.ep.shutdown(h.now, c).unwrap();
+    assert_eq!(h.ep.state(c), None);
+    assert_eq!(h.ep.poll_timeout(), None, "no timer left");
+    let events = h.events();
+    assert!(events.contains(&Event::Closed(c)));
+    assert!(!events.iter().any(|e| matches!(e, Event::Error(..))));
+    // A late SYN-ACK finds no connection: the CLOSED-state reset.
+    h.inject(Seg::new(S, 300).ack(101));
+    h.expect(R, 101, 0);
+}

@@ -119,6 +119,27 @@ fn ack_of_unsent_data_is_dropped_and_acked() {
 }
 
 #[test]
+fn an_ack_below_the_octets_ever_acknowledged_is_too_old() {
+    // RFC 5961 §5.2 with Linux's bound (tcp_ack: "do not accept ACK for
+    // bytes we never sent"): SND.UNA - SEG.ACK may not exceed the octets
+    // acknowledged so far. Nothing is acknowledged yet, so ACK = ISS (one
+    // below SND.UNA, well within the peer's 65535-byte window) is too old:
+    // a challenge ACK, the data dropped. Once 5 octets are acknowledged, an
+    // ACK 5 below SND.UNA is a harmless duplicate and its data is taken.
+    let mut h = Harness::plain(100);
+    let c = h.open_connection(100, 300);
+    h.inject(Seg::new(P, 301).ack(100).data(b"early"));
+    h.expect(A, 101, 301);
+    assert_eq!(h.ep.recv_queue_len(c), 0);
+    h.ep.send(h.now, c, b"hello").unwrap();
+    h.expect(P | A, 101, 301);
+    h.inject(Seg::new(A, 301).ack(106));
+    h.inject(Seg::new(P, 301).ack(101).data(b"late!"));
+    h.expect(A, 106, 306);
+    assert_eq!(h.ep.recv_queue_len(c), 5);
+}
+
+#[test]
 fn segment_without_ack_is_dropped_in_a_synchronized_state() {
     // §3.10.7.4 fifth check: "if the ACK bit is off, drop the segment".
     let mut h = Harness::plain(100);

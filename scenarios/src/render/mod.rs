@@ -111,6 +111,11 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
             writeln!(out, "{:>11}  ;; {text}", e.time.to_string()).ok();
             continue;
         }
+        if let (EventKind::LinkChange(change), Some(link)) = (&e.kind, e.link) {
+            let name = outcome.world.link_name(link).unwrap_or("?");
+            writeln!(out, "{:>11}  ;; link {name} {change}", e.time.to_string()).ok();
+            continue;
+        }
         let Some(seg) = segs.next_if(|s| s.trace_index == i) else {
             if let EventKind::Corrupt(_) = e.kind {
                 writeln!(
@@ -150,7 +155,10 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
         }
         let marker = match &seg.kind {
             EventKind::Send if seg.retransmission => " (retransmission)".to_string(),
-            EventKind::Drop(reason) => format!(" X dropped: {}", drop_text(*reason)),
+            EventKind::Drop(reason) => {
+                format!(" X dropped: {}", drop_text(*reason, e.link, &outcome.world))
+            }
+            EventKind::Held => " (held)".to_string(),
             EventKind::Duplicate => " (duplicate made)".to_string(),
             EventKind::Corrupt(bits) => format!(" (corrupted: {} bit(s))", bits.len()),
             _ => String::new(),
@@ -158,7 +166,11 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
         let arrow = if to_left { "<--" } else { "-->" };
         let time = e.time.to_string();
         match seg.kind {
-            EventKind::Send | EventKind::Drop(_) | EventKind::Duplicate | EventKind::Corrupt(_) => {
+            EventKind::Send
+            | EventKind::Drop(_)
+            | EventKind::Duplicate
+            | EventKind::Corrupt(_)
+            | EventKind::Held => {
                 let (l, r) = if from_left {
                     (state_name(state), "")
                 } else {
@@ -201,7 +213,17 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
     out
 }
 
-fn drop_text(reason: DropReason) -> String {
+/// Why a packet was dropped. A fault rule built with `FaultRule::named` is
+/// called by its name; other rules keep their position (`fault rule #0`).
+fn drop_text(reason: DropReason, link: Option<sim::LinkId>, world: &sim::World) -> String {
+    if let (DropReason::FaultRule(index), Some(link)) = (reason, link)
+        && let Some(name) = world
+            .faults(link)
+            .get(index as usize)
+            .and_then(|rule| rule.shown_name())
+    {
+        return format!("fault rule {name:?}");
+    }
     reason.to_string()
 }
 
@@ -210,9 +232,10 @@ fn json_escape(s: &str) -> String {
 }
 
 /// One JSON object per trace event. Fields: `index`, `time_ns`, `event`
-/// (send, enqueue, drop, duplicate, corrupt, deliver, note), `node`, and for
-/// TCP segments `src`, `dst`, `flags`, `seq`, `ack`, `win`, `len`,
-/// `retransmission`; `reason` for drops; `bits` for corruption; `text` for notes.
+/// (send, enqueue, drop, duplicate, corrupt, deliver, note, link, held),
+/// `node`, and for TCP segments `src`, `dst`, `flags`, `seq`, `ack`, `win`,
+/// `len`, `retransmission`; `reason` for drops; `bits` for corruption; `text`
+/// for notes; `change` for link changes.
 pub fn json_lines(outcome: &Outcome) -> String {
     let segs = segments(outcome.world.trace());
     let mut segs = segs.into_iter().peekable();
@@ -223,12 +246,20 @@ pub fn json_lines(outcome: &Outcome) -> String {
             EventKind::Enqueue => ("enqueue", String::new()),
             EventKind::Drop(r) => (
                 "drop",
-                format!(",\"reason\":{}", json_escape(&r.to_string())),
+                format!(
+                    ",\"reason\":{}",
+                    json_escape(&drop_text(*r, e.link, &outcome.world))
+                ),
             ),
             EventKind::Duplicate => ("duplicate", String::new()),
             EventKind::Corrupt(bits) => ("corrupt", format!(",\"bits\":{bits:?}")),
             EventKind::Deliver => ("deliver", String::new()),
             EventKind::Note(t) => ("note", format!(",\"text\":{}", json_escape(t))),
+            EventKind::LinkChange(c) => (
+                "link",
+                format!(",\"change\":{}", json_escape(&c.to_string())),
+            ),
+            EventKind::Held => ("held", String::new()),
         };
         let node = json_escape(&outcome.node_name(e.node));
         write!(
@@ -300,4 +331,40 @@ pub fn pcap(outcome: &Outcome) -> std::io::Result<Vec<u8>> {
         }
     }
     w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::drop_text;
+    use sim::{Addr, DropReason, FaultAction, FaultRule, LinkConfig, Router, World, WorldConfig};
+
+    #[test]
+    fn a_drop_by_a_named_rule_reads_as_the_rule_name_and_others_keep_their_number() {
+        // The ladder's drop marker comes from `drop_text`: rule #0 was built
+        // with `FaultRule::named`, so it reads as its name; rule #1 with
+        // `FaultRule::new`, so it keeps `#1` (the catalogue's snapshots,
+        // whose rules are all built with `new`, stay byte-identical).
+        let mut world = World::new(WorldConfig::new(1));
+        let a = world.add_node("a", Addr::new(10, 0, 0, 1), Router).unwrap();
+        let b = world.add_node("b", Addr::new(10, 0, 0, 2), Router).unwrap();
+        let (ab, _) = world
+            .connect("ab", a, b, LinkConfig::default(), LinkConfig::default())
+            .unwrap();
+        let named = FaultRule::named("drop the final ACK", |_| true, FaultAction::Drop);
+        let labelled = FaultRule::new("label only", |_| true, FaultAction::Drop);
+        world.add_fault(ab, named).unwrap();
+        world.add_fault(ab, labelled).unwrap();
+        assert_eq!(
+            drop_text(DropReason::FaultRule(0), Some(ab), &world),
+            "fault rule \"drop the final ACK\""
+        );
+        assert_eq!(
+            drop_text(DropReason::FaultRule(1), Some(ab), &world),
+            "fault rule #1"
+        );
+        assert_eq!(
+            drop_text(DropReason::LinkDown, Some(ab), &world),
+            "link down"
+        );
+    }
 }

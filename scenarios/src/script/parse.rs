@@ -451,7 +451,13 @@ impl Parser<'_> {
     fn word(&mut self) -> &str {
         self.skip_ws();
         let start = self.pos;
-        while let Some(c) = self.peek() {
+        // packetdrill's `-`: a segment with no flags at all, not even ACK
+        // (its parser.y: "no TCP flags set in segment").
+        let none = self.peek() == Some('-');
+        if none {
+            self.pos += 1;
+        }
+        while !none && let Some(c) = self.peek() {
             if c.is_ascii_alphanumeric() || c == '_' {
                 self.pos += 1;
             } else {
@@ -637,7 +643,12 @@ impl Parser<'_> {
         self.skip_ws();
         let mut flags = 0u8;
         let start = self.pos;
-        while let Some(c) = self.peek() {
+        // packetdrill writes a segment with no flags at all as `-`.
+        let none = self.peek() == Some('-');
+        if none {
+            self.pos += 1;
+        }
+        while let Some(c) = self.peek().filter(|_| !none) {
             let bit = match c {
                 'F' => FIN,
                 'S' => SYN,
@@ -658,7 +669,7 @@ impl Parser<'_> {
         }
         if self.pos == start {
             return Err(self.err(format!(
-                "expected TCP flags (a combination of S, F, R, P and .), found {}",
+                "expected TCP flags (a combination of S, F, R, P and ., or - for none), found {}",
                 self.found()
             )));
         }
@@ -985,6 +996,18 @@ mod tests {
         let s = parse("t.pkt", line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.events.len(), 1);
         s.events.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_dash_is_a_segment_without_flags() {
+        // packetdrill writes a segment with no flags (not even ACK) as `-`;
+        // the state-by-segment matrix probes every state with one.
+        let e = one("+0.1 < - 1:1(0) win 1000");
+        let EventKind::Packet(p) = e.kind else {
+            panic!()
+        };
+        assert_eq!(p.flags, 0);
+        assert_eq!((p.start, p.end), (1, 1));
     }
 
     #[test]

@@ -1684,7 +1684,13 @@ impl<'s> Runner<'s> {
                 };
                 let gone = f.gone || self.ep.state(id).is_none();
                 if gone {
-                    // Linux: a pending error is reported once, then EOF.
+                    // Linux: a pending error is reported once, then EOF;
+                    // but once the peer's FIN was in, tcp_recvmsg reports
+                    // EOF first (SOCK_DONE before sk_err) and the error is
+                    // left for SO_ERROR (a RST in CLOSING or LAST-ACK).
+                    if f.peer_fin {
+                        return Ok(Some(Ok(0)));
+                    }
                     return Ok(Some(
                         match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
                             Some(e) => Err(e),
@@ -2067,7 +2073,7 @@ fn flag_letters(flags: u8) -> String {
         }
     }
     if s.is_empty() {
-        s.push_str("(none)");
+        s.push('-');
     }
     s
 }

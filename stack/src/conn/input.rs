@@ -155,14 +155,15 @@ impl Connection {
                 self.counters.dropped_segments += 1;
                 if !seg.flags.rst() {
                     self.reply_rst = Some(seg.ack);
-                    // Linux (tcp_rcv_synsent_state_process, "previous
-                    // FIN/ACK or RST/ACK might be ignored"): before any
-                    // retransmission, resend the SYN almost at once
-                    // (TCP_TIMEOUT_MIN, 2 jiffies: 2 ms at HZ=1000) rather
-                    // than after a whole initial RTO.
-                    if self.retries == 0 {
-                        self.set_timer(Timer::Retransmit, now + SYN_SENT_QUICK_RETRY);
-                    }
+                }
+                // Linux (tcp_rcv_synsent_state_process, "previous
+                // FIN/ACK or RST/ACK might be ignored"): for any segment
+                // with an unacceptable ACK, a RST,ACK included, and before
+                // any retransmission, resend the SYN almost at once
+                // (TCP_TIMEOUT_MIN, 2 jiffies: 2 ms at HZ=1000) rather than
+                // after a whole initial RTO.
+                if self.retries == 0 {
+                    self.set_timer(Timer::Retransmit, now + SYN_SENT_QUICK_RETRY);
                 }
                 return Disposition::Keep;
             }
@@ -207,6 +208,9 @@ impl Connection {
             env.events.push_back(Event::Connected(env.id));
             self.touch_keepalive(now);
             self.ack_now = true;
+            // "form an ACK segment ... and send it": at once, even when the
+            // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
+            self.ack_forced = true;
             if !seg.payload.is_empty() || seg.flags.fin() {
                 // Data or FIN on a SYN-ACK: continue with the sixth step and
                 // after. The SYN occupies SEG.SEQ, so the text starts at
@@ -308,6 +312,13 @@ impl Connection {
                 seq: seg.seq + 1,
                 ..*seg
             };
+            // Its SYN is a duplicate: like Linux (tcp_data_queue, "a
+            // retransmit ... force an immediate ack"), acknowledge it at
+            // once, with a D-SACK block for the SYN (RFC 2883).
+            self.ack_now = true;
+            if self.sack_permitted {
+                self.dsack = Some((seg.seq, seg.seq + 1));
+            }
             &stripped
         } else {
             seg
@@ -348,6 +359,17 @@ impl Connection {
             // should be sent in reply (unless the RST bit is set)".
             if !seg.flags.rst() && self.oow_ack_allowed(now, seg, false) {
                 self.ack_now = true;
+                // RFC 2883: an old duplicate is reported as a D-SACK block
+                // (Linux tcp_send_dupack), up to RCV.NXT.
+                if self.sack_permitted && seg.seq_len() > 0 && seg.seq.diff(self.rcv_nxt) < 0 {
+                    let end = seg.seq + seg.seq_len();
+                    let end = if end.diff(self.rcv_nxt) > 0 {
+                        self.rcv_nxt
+                    } else {
+                        end
+                    };
+                    self.dsack = Some((seg.seq, end));
+                }
             }
             return Disposition::Keep;
         }
@@ -381,7 +403,16 @@ impl Connection {
             };
         }
 
-        // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        // Fourth: SYN. In SYN-RECEIVED from a passive OPEN, "return this
+        // connection to the LISTEN state and return" (RFC 9293 §3.10.7.4);
+        // Linux (tcp_check_req, embryonic_reset) also answers the SYN with
+        // a RST. (The retransmitted SYN at IRS was handled above.)
+        if seg.flags.syn() && self.state == State::SynReceived && self.passive {
+            self.counters.dropped_segments += 1;
+            self.set_state(State::Listen, env);
+            return Disposition::DeleteAndReset;
+        }
+        // In a synchronized state: challenge ACK (RFC 5961 §4.2).
         if seg.flags.syn() {
             self.challenge_ack(now, seg);
             return Disposition::Keep;
@@ -393,11 +424,23 @@ impl Connection {
             return Disposition::Keep;
         }
         // RFC 5961 §5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.NXT].
-        let ack_floor = self.snd_una - self.max_snd_wnd;
-        if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
-            self.counters.dropped_segments += 1;
-            self.challenge_ack(now, seg);
-            return Disposition::Keep;
+        // Like Linux (tcp_ack: "do not accept ACK for bytes we never
+        // sent"), the span below SND.UNA is also no more than the octets
+        // acknowledged so far (data and FIN, not the SYN), so an ACK at or
+        // below the ISS is never a harmless duplicate. Not in SYN-RECEIVED,
+        // where an unacceptable ACK draws a RST (RFC 9293 §3.10.7.4 fifth
+        // step, below; Linux tcp_check_req hands it to the listener, which
+        // resets it).
+        if self.state != State::SynReceived {
+            let fin_acked = self.fin_seq.is_some_and(|fin| self.snd_una.diff(fin) > 0);
+            let acked = self.snd_consumed + u64::from(fin_acked);
+            let below = self.max_snd_wnd.min(acked.min(u64::from(u32::MAX)) as u32);
+            let ack_floor = self.snd_una - below;
+            if seg.ack.diff(self.snd_max) > 0 || seg.ack.diff(ack_floor) < 0 {
+                self.counters.dropped_segments += 1;
+                self.challenge_ack(now, seg);
+                return Disposition::Keep;
+            }
         }
 
         // RFC 7323 §4.3: update TS.Recent only after the ACK check passed.
@@ -749,8 +792,12 @@ impl Connection {
                     if self.orphaned {
                         // Linux: data for a socket the application closed
                         // draws a RST (tcp_rcv_state_process, RFC 9293
-                        // §3.10.4's "no more data will be received").
-                        self.rst_pending = true;
+                        // §3.10.4's "no more data will be received"), in
+                        // the form of a reply to an unwanted segment
+                        // (§3.10.7.1): <SEQ=SEG.ACK><CTL=RST>, as Linux's
+                        // tcp_v4_send_reset answers it (this segment
+                        // passed the ACK check, so SEG.ACK is set).
+                        self.reply_rst = Some(seg.ack);
                         self.error = Some(SocketError::ConnectionReset);
                         self.set_state(State::Closed, env);
                         env.events.push_back(Event::Closed(env.id));
@@ -770,9 +817,16 @@ impl Connection {
             if in_order_end == self.rcv_nxt || (seg.payload.is_empty() && seg.seq == self.rcv_nxt) {
                 return self.receive_fin(now, env);
             }
-            if in_order_end.diff(self.rcv_nxt) > 0 && in_order_end.diff(self.rcv_adv) <= 0 {
+            if !self.fin_received
+                && in_order_end.diff(self.rcv_nxt) > 0
+                && in_order_end.diff(self.rcv_adv) <= 0
+            {
                 // A FIN beyond a hole: remember it until the hole fills.
                 self.pending_fin = Some(fin_offset);
+                // It is an out-of-order segment even without data: a
+                // duplicate ACK at once (RFC 5681 §4.2), as Linux queues
+                // it out of order and ACKs (tcp_data_queue_ofo).
+                self.ack_now = true;
             }
         }
         Disposition::Keep
@@ -785,6 +839,11 @@ impl Connection {
         let mut data = seg.payload;
         let before = self.rcv_nxt.diff(seq);
         if before > 0 {
+            // RFC 2883: the old part is reported as a D-SACK block (Linux
+            // tcp_data_queue, "partial packet").
+            if self.sack_permitted {
+                self.dsack = Some((seq, self.rcv_nxt));
+            }
             let cut = (before as usize).min(data.len());
             data = &data[cut..];
             seq += cut as u32;
@@ -968,7 +1027,13 @@ impl Connection {
     /// The FIN is in order: RCV.NXT advances over it, ACK it, signal EOF.
     fn receive_fin(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
         if self.fin_received {
-            self.ack_now = true;
+            // A second FIN past the first. In CLOSE-WAIT, CLOSING and
+            // LAST-ACK it is ignored without a reply, as Linux ignores any
+            // segment text at or past RCV.NXT there (tcp_rcv_state_process);
+            // RFC 9293 §3.10.7.4 only says to remain in the state.
+            if self.state == State::TimeWait {
+                self.ack_now = true;
+            }
             return Disposition::Keep;
         }
         self.fin_received = true;

@@ -61,6 +61,10 @@ pub(crate) enum Disposition {
     Established,
     /// Remove the connection (CLOSED, or a passive half-open returned to LISTEN).
     Delete,
+    /// Remove a passive half-open connection and answer the segment that
+    /// ended it with the RST of §3.10.7.1, as Linux's tcp_check_req does
+    /// (embryonic_reset) for a SYN in SYN-RECEIVED.
+    DeleteAndReset,
 }
 
 /// Where events go, tagged with this connection's id.
@@ -184,6 +188,9 @@ pub(crate) struct Connection {
     pub(crate) rto_recovery_point: Option<SeqNum>,
     /// Receiver side: the SACK blocks reported most recently, latest first.
     pub(crate) sack_report: SackReport,
+    /// A duplicate the peer sent, to report once as the first SACK block of
+    /// our next ACK (RFC 2883 D-SACK; Linux tcp_dsack_set).
+    pub(crate) dsack: Option<(SeqNum, SeqNum)>,
     pub(crate) last_send_time: Instant,
     /// End of the last small segment sent (Minshall's Nagle variant, as Linux's snd_sml).
     pub(crate) snd_sml: SeqNum,
@@ -293,6 +300,7 @@ impl Connection {
             pipe: 0,
             rto_recovery_point: None,
             sack_report: SackReport::default(),
+            dsack: None,
             last_send_time: now,
             snd_sml: iss,
             ack_now: false,
@@ -514,8 +522,10 @@ impl Connection {
             | State::LastAck
             | State::TimeWait => Ok(()),
             State::SynSent => {
-                // §3.10.4: CLOSE in SYN-SENT deletes the TCB.
+                // §3.10.4: CLOSE in SYN-SENT deletes the TCB (the endpoint
+                // removes it, timers and all, on seeing CLOSED).
                 self.set_state(State::Closed, env);
+                env.events.push_back(Event::Closed(env.id));
                 Ok(())
             }
             State::Closed | State::Listen => Err(SocketError::NotConnected),
@@ -771,9 +781,10 @@ impl Connection {
         self.set_timer(Timer::Persist, now + backoff.min(self.config.rto_max));
     }
 
-    /// Whether the RST that abort queued is all that is left to send.
+    /// Whether the connection is closed with no RST left to send (the one
+    /// abort queued, or a reply to the segment that ended it).
     pub(crate) fn is_dead(&self) -> bool {
-        self.state == State::Closed && !self.rst_pending
+        self.state == State::Closed && !self.rst_pending && self.reply_rst.is_none()
     }
 
     pub(crate) fn paws_recent_valid(&self, now: Instant) -> bool {

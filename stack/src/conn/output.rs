@@ -102,7 +102,7 @@ impl Connection {
         if self.timestamps {
             o.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
-        if self.sack_permitted && !self.reassembly.is_empty() {
+        if self.sack_permitted && (self.dsack.is_some() || !self.reassembly.is_empty()) {
             // RFC 2018 §4: the first block holds the most recently received
             // out-of-order segment, then the blocks reported most recently,
             // then (as many distinct blocks as fit) the others in sequence
@@ -119,6 +119,11 @@ impl Connection {
                 right: self.rcv_nxt + (end - base) as u32,
             };
             let mut n = 0;
+            // RFC 2883 §4: a D-SACK block goes first.
+            if let Some((left, right)) = self.dsack {
+                o.sack_blocks[0] = SackBlock { left, right };
+                n = 1;
+            }
             for &block in self.sack_report.blocks() {
                 if n == room {
                     break;
@@ -145,6 +150,7 @@ impl Connection {
 
     fn mark_sent(&mut self, seg: &Outgoing, payload_len: usize, now: Instant) {
         if seg.flags.ack() {
+            self.dsack = None;
             self.last_ack_sent = seg.ack;
             self.ack_now = false;
             self.ack_forced = false;
