@@ -5,6 +5,7 @@
 //! - [`apps`]: ready applications: bulk, echo, request/response, churn.
 //! - [`digest`]: running digests of what each side wrote and read.
 //! - [`catalogue`]: the classic TCP cases as named, documented scenarios.
+//! - [`file`]: scenarios written in TOML (`tcpsim run FILE.toml`).
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
@@ -18,6 +19,7 @@ pub mod apps;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;
+pub mod file;
 pub mod host;
 pub mod oracle;
 pub mod render;
