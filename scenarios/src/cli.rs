@@ -146,6 +146,8 @@ pub fn parse_seed(text: Option<&str>) -> Result<u64, UsageError> {
 /// One row of the catalogue table.
 pub struct Row {
     pub name: &'static str,
+    /// What to type to rerun it: `tcpsim run NAME` or `tcpsim run FILE.toml`.
+    pub run_as: String,
     pub verdict: String,
     pub events: u64,
     pub simulated: sim::Time,
@@ -156,6 +158,7 @@ fn row(scenario: &Scenario, seed: u64) -> Row {
     match scenario.run(seed) {
         Ok(o) => Row {
             name: scenario.name,
+            run_as: format!("tcpsim run {}", scenario.name),
             verdict: o.verdict(),
             events: o.stats.processed_count,
             simulated: o.stats.now,
@@ -163,6 +166,7 @@ fn row(scenario: &Scenario, seed: u64) -> Row {
         },
         Err(e) => Row {
             name: scenario.name,
+            run_as: format!("tcpsim run {}", scenario.name),
             verdict: format!("FAIL: {e}"),
             events: 0,
             simulated: sim::Time::ZERO,
@@ -214,8 +218,8 @@ fn print_table(rows: &[Row], seed: u64, out: &mut impl Write) -> std::io::Result
     for r in &failed {
         writeln!(
             out,
-            "{}: {}  (reproduce: tcpsim run {} --seed {seed})",
-            r.name, r.verdict, r.name
+            "{}: {}  (reproduce: {} --seed {seed})",
+            r.name, r.verdict, r.run_as
         )?;
     }
     let passed = rows.len() - failed.len();
@@ -599,7 +603,12 @@ pub fn run_command(
                 run_catalogue(catalogue.scenarios(), seed, jobs)
             } else {
                 let files = crate::file::load_all(&paths).map_err(file_errors)?;
-                run_catalogue(&files, seed, jobs)
+                let (paths, scenarios): (Vec<_>, Vec<_>) = files.into_iter().unzip();
+                let mut rows = run_catalogue(&scenarios, seed, jobs);
+                for (row, path) in rows.iter_mut().zip(paths) {
+                    row.run_as = format!("tcpsim run {}", path.display());
+                }
+                rows
             };
             print_table(&rows, seed, out).map_err(stdout_error)
         }

@@ -91,7 +91,7 @@ fn field_at(text: &str, offset: usize) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || "_-.\"".contains(c))
         })
         .map(str::to_string);
-    let table = text[..line_start]
+    let table = text[..line_end]
         .lines()
         .rev()
         .map(str::trim)
@@ -509,7 +509,7 @@ struct KeepaliveSpec {
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 enum AppSpec {
     BulkSender {
-        to: Spanned<String>,
+        to: String,
         bytes: u64,
         #[serde(default)]
         shutdown_only: bool,
@@ -526,7 +526,7 @@ enum AppSpec {
         response: u64,
     },
     RequestClient {
-        to: Spanned<String>,
+        to: String,
         request: u64,
         response: u64,
         count: u64,
@@ -535,7 +535,7 @@ enum AppSpec {
         think: Option<Dur>,
     },
     Churn {
-        to: Spanned<String>,
+        to: String,
         total: u64,
         open_max: usize,
         bytes_each: u64,
@@ -724,36 +724,36 @@ impl SpokeSpec {
     }
 }
 
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum RouterKind {
+    Star,
+    Dumbbell,
+}
+
+/// A star (`name`, `addr`, `leaves`, `spoke`, `spokes`) or a dumbbell
+/// (`left`, `right`, `senders`, `receivers`, `access`, `accesses`,
+/// `bottleneck`, `bottleneck_reverse`).
 #[derive(Deserialize, Debug)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-#[allow(clippy::large_enum_variant)] // a handful per file, read once
-enum RouterSpec {
-    Star {
-        #[serde(default = "hub_name")]
-        name: String,
-        addr: Option<Spanned<Ipv4Addr>>,
-        leaves: Vec<Spanned<String>>,
-        #[serde(default)]
-        spoke: SpokeSpec,
-        /// Per-leaf spoke overrides, by leaf name.
-        #[serde(default)]
-        spokes: BTreeMap<String, Spanned<SpokeSpec>>,
-    },
-    Dumbbell {
-        left: Option<RouterName>,
-        right: Option<RouterName>,
-        senders: Vec<Spanned<String>>,
-        receivers: Vec<Spanned<String>>,
-        #[serde(default)]
-        access: SpokeSpec,
-        /// Per-host access overrides, by host name.
-        #[serde(default)]
-        accesses: BTreeMap<String, Spanned<SpokeSpec>>,
-        #[serde(default)]
-        bottleneck: DirSpec,
-        /// Right to left (default: as `bottleneck`).
-        bottleneck_reverse: Option<DirSpec>,
-    },
+#[serde(deny_unknown_fields)]
+struct RouterSpec {
+    kind: RouterKind,
+    name: Option<String>,
+    addr: Option<Spanned<Ipv4Addr>>,
+    leaves: Option<Vec<Spanned<String>>>,
+    spoke: Option<SpokeSpec>,
+    /// Per-leaf spoke overrides, by leaf name.
+    spokes: Option<BTreeMap<String, Spanned<SpokeSpec>>>,
+    left: Option<RouterName>,
+    right: Option<RouterName>,
+    senders: Option<Vec<Spanned<String>>>,
+    receivers: Option<Vec<Spanned<String>>>,
+    access: Option<SpokeSpec>,
+    /// Per-host access overrides, by host name.
+    accesses: Option<BTreeMap<String, Spanned<SpokeSpec>>>,
+    bottleneck: Option<DirSpec>,
+    /// Right to left (default: as `bottleneck`).
+    bottleneck_reverse: Option<DirSpec>,
 }
 
 fn hub_name() -> String {
@@ -1301,14 +1301,46 @@ fn check_router(
         }
         Ok(())
     };
-    match r.get_ref() {
-        RouterSpec::Star {
-            name,
-            addr,
-            leaves,
-            spoke,
-            spokes,
-        } => {
+    let spec = r.get_ref();
+    let (star_fields, dumbbell_fields) = (
+        [
+            ("name", spec.name.is_some()),
+            ("addr", spec.addr.is_some()),
+            ("leaves", spec.leaves.is_some()),
+            ("spoke", spec.spoke.is_some()),
+            ("spokes", spec.spokes.is_some()),
+        ],
+        [
+            ("left", spec.left.is_some()),
+            ("right", spec.right.is_some()),
+            ("senders", spec.senders.is_some()),
+            ("receivers", spec.receivers.is_some()),
+            ("access", spec.access.is_some()),
+            ("accesses", spec.accesses.is_some()),
+            ("bottleneck", spec.bottleneck.is_some()),
+            ("bottleneck_reverse", spec.bottleneck_reverse.is_some()),
+        ],
+    );
+    let foreign = match spec.kind {
+        RouterKind::Star => dumbbell_fields.iter().find(|f| f.1),
+        RouterKind::Dumbbell => star_fields.iter().find(|f| f.1),
+    };
+    if let Some((field, _)) = foreign {
+        return Err(src.spanned(
+            r,
+            format!("a {:?} router has no field `{field}`", spec.kind),
+        ));
+    }
+    let empty = Vec::new();
+    let no_overrides = BTreeMap::new();
+    let default_spoke = SpokeSpec::default();
+    match spec.kind {
+        RouterKind::Star => {
+            let name = &spec.name.clone().unwrap_or_else(hub_name);
+            let addr = &spec.addr;
+            let leaves = spec.leaves.as_ref().unwrap_or(&empty);
+            let spoke = spec.spoke.as_ref().unwrap_or(&default_spoke);
+            let spokes = spec.spokes.as_ref().unwrap_or(&no_overrides);
             let addr = match addr {
                 Some(a) => claim_addr(src, names, name, a)?,
                 None => claim_addr(
@@ -1339,16 +1371,15 @@ fn check_router(
                 spoke: spoke.spoke(&base),
             })
         }
-        RouterSpec::Dumbbell {
-            left,
-            right,
-            senders,
-            receivers,
-            access,
-            accesses,
-            bottleneck,
-            bottleneck_reverse,
-        } => {
+        RouterKind::Dumbbell => {
+            let (left, right) = (&spec.left, &spec.right);
+            let senders = spec.senders.as_ref().unwrap_or(&empty);
+            let receivers = spec.receivers.as_ref().unwrap_or(&empty);
+            let access = spec.access.as_ref().unwrap_or(&default_spoke);
+            let accesses = spec.accesses.as_ref().unwrap_or(&no_overrides);
+            let default_bottleneck = DirSpec::default();
+            let bottleneck = spec.bottleneck.as_ref().unwrap_or(&default_bottleneck);
+            let bottleneck_reverse = &spec.bottleneck_reverse;
             let mut routers = [
                 ("router-left".to_string(), Addr::new(10, 255, 0, 1)),
                 ("router-right".to_string(), Addr::new(10, 255, 0, 2)),
@@ -1580,7 +1611,7 @@ fn check_host(
                 bytes,
                 shutdown_only,
             } => AppPlan::BulkSender {
-                to: reachable(&to)?,
+                to: reachable(&Spanned::new(app.span(), to))?,
                 bytes,
                 shutdown_only,
             },
@@ -1616,7 +1647,7 @@ fn check_host(
                     );
                 }
                 AppPlan::RequestClient {
-                    to: reachable(&to)?,
+                    to: reachable(&Spanned::new(app.span(), to))?,
                     request,
                     response,
                     count,
@@ -1634,7 +1665,7 @@ fn check_host(
                     return Err(src.spanned(app, "churn: `open_max` must be at least 1"));
                 }
                 AppPlan::Churn {
-                    to: reachable(&to)?,
+                    to: reachable(&Spanned::new(app.span(), to))?,
                     total,
                     open_max,
                     bytes_each,
@@ -2324,7 +2355,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
 
 /// Loads every file (folders expanded), each checked; names must be
 /// unique among them. All errors are returned, one per bad file.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<FileError>> {
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, Vec<FileError>> {
     let files = expand(paths).map_err(|e| vec![e])?;
     let mut plans: Vec<(PathBuf, FilePlan)> = Vec::new();
     let mut errors = Vec::new();
@@ -2350,7 +2381,7 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<FileError>> {
         }
     }
     if errors.is_empty() {
-        Ok(plans.into_iter().map(|(_, p)| p.scenario()).collect())
+        Ok(plans.into_iter().map(|(f, p)| (f, p.scenario())).collect())
     } else {
         Err(errors)
     }
