@@ -4,7 +4,7 @@
 //! 1 Gbit/s with 1 ms one way. Reported as connections per second at 10k
 //! and 100k total connections; per-event work is proportional to what is
 //! active, so the rate must stay flat as the total grows. 1M total takes
-//! about ten seconds per run (and about a gigabyte for the per-connection
+//! about thirty seconds per run on a shared 2-core machine (and about a gigabyte for the per-connection
 //! records): set `TCPSIM_BENCH_1M=1` to include it.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -257,6 +257,10 @@ fn a_custom_node_that_carries_a_host_keeps_the_oracles_and_the_ladder() {
     let ladder = render::ladder(&o, Numbering::Relative);
     assert!(ladder.contains("SYN-RECEIVED"), "{ladder}");
     assert!(render::ss_table(&o).contains("# server"));
+    assert!(render::json_lines(&o).contains("\"node\":\"server\""));
+    let pcap = render::pcap(&o).unwrap();
+    // Every segment the server sent is in the capture (24-byte file header).
+    assert!(pcap.len() > 24 + 16 * o.host(1).departures.len());
     // Declaring a node as a type it is not is an error before the run.
     let mut world = World::new(WorldConfig::new(7));
     let p = topology::point_to_point(

@@ -120,7 +120,7 @@ fn run(seed: u64) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let setup = Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(3_600),
         open_at_end: false,
     };
@@ -129,7 +129,7 @@ fn run(seed: u64) -> Result<(), String> {
     if !o.passed() {
         return Err(o.verdict());
     }
-    let read = |h: usize| -> u64 { o.streams(h).iter().map(|s| s.received).sum() };
+    let read = |h: usize| -> u64 { o.streams(h).iter().map(|s| s.read.len).sum() };
 
     let quiet = o.errors(0).is_empty() && o.errors(1).is_empty();
     if quiet && (read(1) != UP || read(0) != DOWN) {

@@ -63,7 +63,7 @@ fn transfer(seed: u64, shape: impl FnOnce(&mut World)) -> Outcome {
     shape(&mut world);
     let setup = Setup {
         world,
-        hosts: vec![p.a, p.b],
+        hosts: vec![p.a.into(), p.b.into()],
         horizon: Time::from_secs(300),
         open_at_end: false,
     };
@@ -71,7 +71,7 @@ fn transfer(seed: u64, shape: impl FnOnce(&mut World)) -> Outcome {
 }
 
 fn received_by_server(o: &Outcome) -> u64 {
-    o.streams(1).iter().map(|s| s.received).sum()
+    o.streams(1).iter().map(|s| s.read.len).sum()
 }
 
 #[test]

@@ -200,6 +200,9 @@ pub(crate) struct Connection {
     /// Bytes received since our last ACK (ACK at least every second full segment).
     pub(crate) ack_pending_segments: u32,
     pub(crate) quick_acks_left: u32,
+    /// Linux's icsk_ack.rcv_mss: the peer's segment size as seen on
+    /// arrival (0 until the first data), for the quick-ACK count.
+    pub(crate) rcv_mss: u32,
     /// Linux's delayed-ACK engine (tcp_event_data_recv): `ato` estimates
     /// the peer's gap between data segments (zero until data arrives),
     /// `lrcvtime` is when data last arrived, and `pingpong` marks an
@@ -305,7 +308,10 @@ impl Connection {
             snd_sml: iss,
             ack_now: false,
             ack_pending_segments: 0,
-            quick_acks_left: config.quick_ack_segments,
+            // Linux starts quick-ACK mode with the first data, sized by the
+            // window (tcp_incr_quickack), not at connection set-up.
+            quick_acks_left: 0,
+            rcv_mss: 0,
             ato: Duration::ZERO,
             lrcvtime: now,
             pingpong: false,
