@@ -470,21 +470,21 @@ struct HostSpec {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct TcpSpec {
-    mss: Option<u16>,
-    recv_buffer: Option<usize>,
-    send_buffer: Option<usize>,
+    mss: Option<Spanned<u16>>,
+    recv_buffer: Option<Spanned<usize>>,
+    send_buffer: Option<Spanned<usize>>,
     window_scale: Option<OrOff<u8>>,
     timestamps: Option<bool>,
     sack: Option<bool>,
     nagle: Option<bool>,
     delayed_ack: Option<OrOff<Dur>>,
     congestion: Option<Congestion>,
-    keepalive: Option<KeepaliveSpec>,
+    keepalive: Option<Spanned<KeepaliveSpec>>,
     isn: Option<u32>,
     rfc1337: Option<bool>,
     syn_cookies: Option<bool>,
-    rto_initial: Option<Dur>,
-    rto_min: Option<Dur>,
+    rto_initial: Option<Spanned<Dur>>,
+    rto_min: Option<Spanned<Dur>>,
     msl: Option<Dur>,
     syn_retries: Option<u32>,
     data_retries: Option<u32>,
@@ -1201,11 +1201,13 @@ fn check(src: &Source<'_>, spec: FileSpec) -> Result<FilePlan, FileError> {
         expects.push(check_expect(src, &names, x)?);
     }
     let horizon = spec.horizon.map_or(Time::from_secs(120), Dur::time);
-    for (at, _, _) in &events {
+    for ((at, _, _), e) in events.iter().zip(&spec.event) {
         if *at >= horizon {
-            return Err(src.error_at(
-                None,
-                format!("an [[event]] at {at} is at or after the horizon {horizon}"),
+            return Err(src.spanned(
+                e,
+                format!(
+                    "this event at {at} is at or after the horizon {horizon}: it would never happen"
+                ),
             ));
         }
     }
@@ -1364,11 +1366,20 @@ fn check_router(
                     (leaf.get_ref().clone(), name.clone()),
                 );
             }
+            let spoke = spoke.spoke(&base);
+            for s in placed
+                .iter()
+                .filter_map(|(_, o)| o.as_ref())
+                .chain([&spoke])
+            {
+                valid(src, r, &s.up, "up (leaf to hub)")?;
+                valid(src, r, &s.down, "down (hub to leaf)")?;
+            }
             Ok(RouterPlan::Star {
                 name: name.clone(),
                 addr,
                 leaves: placed,
-                spoke: spoke.spoke(&base),
+                spoke,
             })
         }
         RouterKind::Dumbbell => {
@@ -1417,16 +1428,41 @@ fn check_router(
             );
             let [senders, receivers] = sides;
             let reverse = bottleneck_reverse.as_ref().unwrap_or(bottleneck);
+            let access = access.spoke(&base);
+            for s in senders
+                .iter()
+                .chain(&receivers)
+                .filter_map(|(_, o)| o.as_ref())
+                .chain([&access])
+            {
+                valid(src, r, &s.up, "up (host to router)")?;
+                valid(src, r, &s.down, "down (router to host)")?;
+            }
+            let (bottleneck, reverse) = (bottleneck.config(), reverse.config());
+            valid(src, r, &bottleneck, "bottleneck")?;
+            valid(src, r, &reverse, "bottleneck_reverse")?;
             Ok(RouterPlan::Dumbbell {
                 routers,
                 senders,
                 receivers,
-                access: access.spoke(&base),
-                bottleneck: bottleneck.config(),
-                bottleneck_reverse: reverse.config(),
+                access,
+                bottleneck,
+                bottleneck_reverse: reverse,
             })
         }
     }
+}
+
+/// A direction's settings the link model refuses, at the table they came from.
+fn valid<T>(
+    src: &Source<'_>,
+    at: &Spanned<T>,
+    config: &LinkConfig,
+    way: &str,
+) -> Result<(), FileError> {
+    config
+        .validate()
+        .map_err(|e| src.spanned(at, format!("direction {way}: {}", e.0)))
 }
 
 fn check_link(
@@ -1453,25 +1489,86 @@ fn check_link(
     );
     names.neighbours.entry(a).or_default().push(b);
     names.neighbours.entry(b).or_default().push(a);
+    let a_to_b = spec.a_to_b.over(&spec.both).config();
+    let b_to_a = spec.b_to_a.over(&spec.both).config();
+    for (config, way) in [(&a_to_b, (&spec.a, &spec.b)), (&b_to_a, (&spec.b, &spec.a))] {
+        valid(
+            src,
+            l,
+            config,
+            &format!("{}->{}", way.0.get_ref(), way.1.get_ref()),
+        )?;
+    }
     Ok(LinkPlan {
         name,
         a,
         b,
-        a_to_b: spec.a_to_b.over(&spec.both).config(),
-        b_to_a: spec.b_to_a.over(&spec.both).config(),
+        a_to_b,
+        b_to_a,
     })
+}
+
+/// The smallest MSS Linux accepts (TCP_MIN_MSS) and the largest an IPv4
+/// datagram can carry (65,535 less 40 bytes of headers).
+const MSS_MIN: u16 = 88;
+const MSS_MAX: u16 = 65_495;
+/// Linux's smallest buffers (SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF).
+const RECV_BUFFER_MIN: usize = 2_304;
+const SEND_BUFFER_MIN: usize = 4_608;
+
+/// TCP settings the stack cannot run with are refused here, at their field.
+fn check_tcp(src: &Source<'_>, t: &TcpSpec) -> Result<(), FileError> {
+    if let Some(mss) = &t.mss
+        && !(MSS_MIN..=MSS_MAX).contains(mss.get_ref())
+    {
+        return Err(src.spanned(
+            mss,
+            format!("MSS {} is outside {MSS_MIN}..={MSS_MAX} (Linux's TCP_MIN_MSS to the largest IPv4 payload)", mss.get_ref()),
+        ));
+    }
+    for (value, min, what) in [
+        (&t.recv_buffer, RECV_BUFFER_MIN, "SOCK_MIN_RCVBUF"),
+        (&t.send_buffer, SEND_BUFFER_MIN, "SOCK_MIN_SNDBUF"),
+    ] {
+        if let Some(v) = value
+            && *v.get_ref() < min
+        {
+            return Err(src.spanned(
+                v,
+                format!(
+                    "{} bytes is below {min}, the smallest buffer Linux allows ({what})",
+                    v.get_ref()
+                ),
+            ));
+        }
+    }
+    for rto in [&t.rto_initial, &t.rto_min].into_iter().flatten() {
+        if rto.get_ref().0 == 0 {
+            return Err(src.spanned(rto, "a retransmission timeout must be above zero"));
+        }
+    }
+    if let Some(k) = &t.keepalive {
+        let v = k.get_ref();
+        if v.idle.0 == 0 || v.interval.0 == 0 || v.probes == 0 {
+            return Err(src.spanned(
+                k,
+                "keepalive needs an idle time and interval above zero and at least one probe",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn tcp_config(t: &TcpSpec) -> (TcpConfig, bool) {
     let mut c = TcpConfig::default();
-    if let Some(v) = t.mss {
-        c.mss = v;
+    if let Some(v) = &t.mss {
+        c.mss = *v.get_ref();
     }
-    if let Some(v) = t.recv_buffer {
-        c.recv_buffer = v;
+    if let Some(v) = &t.recv_buffer {
+        c.recv_buffer = *v.get_ref();
     }
-    if let Some(v) = t.send_buffer {
-        c.send_buffer = v;
+    if let Some(v) = &t.send_buffer {
+        c.send_buffer = *v.get_ref();
     }
     match t.window_scale {
         Some(OrOff::Off) => c.window_scale = None,
@@ -1497,7 +1594,7 @@ fn tcp_config(t: &TcpSpec) -> (TcpConfig, bool) {
         Some(Congestion::Cubic) => c.congestion = stack::cc::CongestionAlgorithm::Cubic,
         None => {}
     }
-    if let Some(k) = t.keepalive {
+    if let Some(k) = t.keepalive.as_ref().map(|k| *k.get_ref()) {
         c.keepalive = Some(stack::Keepalive {
             idle: k.idle.stack(),
             interval: k.interval.stack(),
@@ -1510,11 +1607,11 @@ fn tcp_config(t: &TcpSpec) -> (TcpConfig, bool) {
     if let Some(v) = t.rfc1337 {
         c.rfc1337 = v;
     }
-    if let Some(v) = t.rto_initial {
-        c.rto_initial = v.stack();
+    if let Some(v) = &t.rto_initial {
+        c.rto_initial = v.get_ref().stack();
     }
-    if let Some(v) = t.rto_min {
-        c.rto_min = v.stack();
+    if let Some(v) = &t.rto_min {
+        c.rto_min = v.get_ref().stack();
     }
     if let Some(v) = t.msl {
         c.msl = v.stack();
@@ -1558,6 +1655,7 @@ fn check_host(
     me: usize,
 ) -> Result<HostPlan, FileError> {
     let h = hosts[me].get_ref();
+    check_tcp(src, &h.tcp)?;
     let (tcp, syn_cookies) = tcp_config(&h.tcp);
     if let Some(app) = &h.app
         && !h.schedule.is_empty()
@@ -1889,12 +1987,19 @@ fn check_fault(src: &Source<'_>, names: &Names, f: &FaultSpec) -> Result<FaultPl
             }
         }
         ActionKind::Corrupt => FaultAction::Corrupt {
-            bits: f.bits.ok_or_else(|| {
-                src.spanned(
-                    &f.link,
-                    format!("fault {:?}: action corrupt needs `bits`", f.name),
-                )
-            })?,
+            bits: f
+                .bits
+                .filter(|b| (1..=sim::link::CORRUPTION_BITS_MAX).contains(b))
+                .ok_or_else(|| {
+                    src.spanned(
+                        &f.link,
+                        format!(
+                            "fault {:?}: action corrupt needs `bits`, 1 to {}",
+                            f.name,
+                            sim::link::CORRUPTION_BITS_MAX
+                        ),
+                    )
+                })?,
         },
     };
     let mut then = Vec::new();

@@ -189,6 +189,28 @@ fn a_bad_value_names_the_field() {
         "close_on_eof = true\ntcp = { window_scale = 15 }",
     );
     assert!(error(&text).message.contains("outside 0..=14"));
+    // An MSS of 0 would leave the stack no room for a byte: refused at its field.
+    let text = GOOD.replace(
+        "close_on_eof = true",
+        "close_on_eof = true\ntcp = { mss = 0 }",
+    );
+    let e = error(&text);
+    assert!(
+        e.message
+            .starts_with("[[host]] tcp: MSS 0 is outside 88..=65495"),
+        "{e}"
+    );
+    // Settings the link model refuses are refused at their [[link]], by direction.
+    let text = GOOD.replace(
+        "b = \"server\"",
+        "b = \"server\"\nboth = { jitter = { kind = \"uniform\", min = \"5ms\", max = \"1ms\" } }",
+    );
+    let e = error(&text);
+    assert!(e.line.is_some(), "{e}");
+    assert!(
+        e.message.contains("direction client->server: jitter min"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -321,4 +343,43 @@ fn the_cli_runs_files_and_folders_and_refuses_bad_ones_with_status_2() {
     assert_eq!(code, 2, "{err}");
     assert_eq!(std::fs::read_to_string(&bad).unwrap(), text);
     std::fs::remove_dir_all(&scratch).ok();
+}
+
+#[test]
+fn the_readme_example_runs_and_passes() {
+    // The README shows one file: it must load as written and pass, so the
+    // README stays true.
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let o = file::parse(Path::new("README.md"), &readme[start..end])
+        .unwrap()
+        .scenario()
+        .run(1)
+        .unwrap();
+    assert!(o.passed(), "{}", o.verdict());
+    assert!(o.visited(1, stack::State::LastAck) && o.retransmissions(1) >= 1);
+}
+
+#[test]
+fn the_documented_complete_file_is_the_shipped_one() {
+    // docs/scenario-files.md's complete example loads and replays the
+    // shipped lost-final-ack.toml's trace.
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/scenario-files.md"),
+    )
+    .unwrap();
+    let at = doc.find("## A complete file").unwrap();
+    let start = at + doc[at..].find("```toml\n").unwrap() + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let documented = file::parse(Path::new("doc.toml"), &doc[start..end])
+        .unwrap()
+        .scenario()
+        .run(1)
+        .unwrap();
+    let shipped = load("lost-final-ack.toml").run(1).unwrap();
+    assert!(documented.passed(), "{}", documented.verdict());
+    assert_eq!(documented.stats.trace_hash, shipped.stats.trace_hash);
 }
