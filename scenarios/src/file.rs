@@ -66,9 +66,18 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// `offset`, or the start of the character it falls in, within `text`.
+fn boundary(text: &str, offset: usize) -> usize {
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 /// 1-based (line, column) of byte `offset` in `text` (columns count characters).
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -78,7 +87,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// The `[table]` header above `offset` and the key on its line, to name
 /// the field an error is about: "[host.tcp] mss".
 fn field_at(text: &str, offset: usize) -> String {
-    let offset = offset.min(text.len());
+    let offset = boundary(text, offset);
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
     let line = &text[line_start..line_end];

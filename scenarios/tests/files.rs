@@ -383,3 +383,72 @@ fn the_documented_complete_file_is_the_shipped_one() {
     assert!(documented.passed(), "{}", documented.verdict());
     assert_eq!(documented.stats.trace_hash, shipped.stats.trace_hash);
 }
+
+mod mangled {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_mangled_file_is_an_error_or_a_plan_never_a_panic(
+            which in 0usize..4,
+            cut in 0usize..4000,
+            len in 0usize..40,
+            insert in "[a-z0-9 =\"\\[\\],{}.é\n-]{0,12}",
+        ) {
+            // Any edit of a shipped file (a span removed, text inserted)
+            // loads or is refused with a position inside the file; a panic
+            // fails the test.
+            let files = shipped();
+            let path = &files[which % files.len()];
+            let text = std::fs::read_to_string(path).unwrap();
+            let mut at = cut.min(text.len());
+            while !text.is_char_boundary(at) { at -= 1; }
+            let mut end = (at + len).min(text.len());
+            while !text.is_char_boundary(end) { end -= 1; }
+            let mangled = format!("{}{}{}", &text[..at], insert, &text[end..]);
+            if let Err(e) = file::parse(path, &mangled) {
+                let lines = mangled.lines().count().max(1) + 1;
+                prop_assert!(e.line.is_none_or(|l| l <= lines), "{e}");
+                prop_assert!(!e.message.is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn hold_and_release_events_delay_the_fin_until_the_release() {
+    // The client closes at 100 ms while client->server is held (50 ms to
+    // 500 ms): its FIN is kept, not lost, and reaches the server only at
+    // the release (a hold keeps what already crossed the link), so the
+    // server enters CLOSE-WAIT at exactly 500 ms, and the run still passes.
+    let text = format!(
+        "{GOOD}both = {{ rate = \"100Mbit\", delay = \"5ms\" }}\n\
+         [[event]]\nat = \"50ms\"\nlink = \"client-server\"\ndirection = \"client->server\"\nchange = \"hold\"\n\
+         [[event]]\nat = \"500ms\"\nlink = \"client-server\"\ndirection = \"client->server\"\nchange = \"release\"\n\
+         [[event]]\nat = \"600ms\"\nlink = \"client-server\"\nchange = \"set-loss\"\nloss = 0.0\n"
+    );
+    let o = file::parse(Path::new("hold.toml"), &text)
+        .unwrap()
+        .scenario()
+        .run(1)
+        .unwrap();
+    assert!(o.passed(), "{}", o.verdict());
+    let close_wait = o
+        .host(1)
+        .log
+        .iter()
+        .find(|l| {
+            matches!(
+                l.record,
+                scenarios::host::Record::State {
+                    to: stack::State::CloseWait,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert_eq!(close_wait.time, sim::Time::from_millis(500));
+}
