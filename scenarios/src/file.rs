@@ -1178,7 +1178,7 @@ fn check(src: &Source<'_>, spec: FileSpec) -> Result<FilePlan, FileError> {
         if names.hosts.insert(name.clone(), i).is_some() {
             return Err(src.spanned(&h.name, format!("two hosts are called {name:?}")));
         }
-        claim_addr(src, &mut names, name, &h.addr)?;
+        claim_addr(src, &mut names, name, &h.addr, false)?;
     }
     // Routers: each host on at most one; addresses unique across all nodes.
     let mut routers = Vec::new();
@@ -1253,8 +1253,16 @@ fn claim_addr(
     names: &mut Names,
     owner: &str,
     addr: &Spanned<Ipv4Addr>,
+    router: bool,
 ) -> Result<Addr, FileError> {
     let a = Addr::from(*addr.get_ref());
+    if router && (names.hosts.contains_key(owner) || names.addrs.values().any(|(o, _)| o == owner))
+    {
+        return Err(src.spanned(
+            addr,
+            format!("router {owner:?}: a host or another router already has that name"),
+        ));
+    }
     if let Some((other, span)) = names.addrs.get(&a) {
         let (line, _) = line_column(src.text, span.start);
         return Err(src.spanned(
@@ -1353,12 +1361,13 @@ fn check_router(
             let spoke = spec.spoke.as_ref().unwrap_or(&default_spoke);
             let spokes = spec.spokes.as_ref().unwrap_or(&no_overrides);
             let addr = match addr {
-                Some(a) => claim_addr(src, names, name, a)?,
+                Some(a) => claim_addr(src, names, name, a, true)?,
                 None => claim_addr(
                     src,
                     names,
                     name,
                     &Spanned::new(r.span(), Ipv4Addr::new(10, 254, 0, 1)),
+                    true,
                 )?,
             };
             overrides(names, spokes, leaves)?;
@@ -1407,11 +1416,20 @@ fn check_router(
             for (slot, given) in [left, right].into_iter().enumerate() {
                 match given {
                     Some(g) => {
-                        routers[slot] = (g.name.clone(), claim_addr(src, names, &g.name, &g.addr)?)
+                        routers[slot] = (
+                            g.name.clone(),
+                            claim_addr(src, names, &g.name, &g.addr, true)?,
+                        )
                     }
                     None => {
                         let (n, a) = routers[slot].clone();
-                        claim_addr(src, names, &n, &Spanned::new(r.span(), Ipv4Addr::from(a)))?;
+                        claim_addr(
+                            src,
+                            names,
+                            &n,
+                            &Spanned::new(r.span(), Ipv4Addr::from(a)),
+                            true,
+                        )?;
                     }
                 }
             }

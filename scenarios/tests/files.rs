@@ -452,3 +452,46 @@ fn hold_and_release_events_delay_the_fin_until_the_release() {
         .unwrap();
     assert_eq!(close_wait.time, sim::Time::from_millis(500));
 }
+
+#[test]
+fn router_mistakes_are_refused_at_the_router() {
+    // A star whose hub takes a host's name, a host on two routers, and a
+    // second star on the default hub address: each refused before the run.
+    let hosts = GOOD.split("[[link]]").next().unwrap();
+    let star = |name: &str| {
+        format!(
+            "\n[[router]]\nkind = \"star\"\nname = \"{name}\"\nleaves = [\"client\", \"server\"]\n"
+        )
+    };
+    let e = error(&format!("{hosts}{}", star("server")));
+    assert!(
+        e.message
+            .contains("router \"server\": a host or another router already has that name"),
+        "{e}"
+    );
+    let e = error(&format!("{hosts}{}{}", star("hub"), star("hub2")));
+    assert!(e.message.contains("duplicate address 10.254.0.1"), "{e}");
+    let two = format!(
+        "{hosts}{}\n[[router]]\nkind = \"star\"\nname = \"hub2\"\naddr = \"10.254.0.2\"\nleaves = [\"client\"]\n",
+        star("hub")
+    );
+    let e = error(&two);
+    assert!(
+        e.message.contains("host \"client\" is already on a router"),
+        "{e}"
+    );
+    // A dumbbell field on a star.
+    let e = error(&format!("{hosts}{}senders = [\"client\"]\n", star("hub")));
+    assert!(
+        e.message.contains("a Star router has no field `senders`"),
+        "{e}"
+    );
+    // And the star itself runs: both hosts reach each other through the hub.
+    let o = file::parse(Path::new("star.toml"), &format!("{hosts}{}", star("hub")))
+        .unwrap()
+        .scenario()
+        .run(1)
+        .unwrap();
+    assert!(o.passed(), "{}", o.verdict());
+    assert!(o.visited(0, stack::State::TimeWait));
+}
