@@ -3,8 +3,11 @@
 //! - `tcpsim` or `tcpsim all [--seed N] [--jobs N]`: the whole catalogue at
 //!   one seed, a table of scenario, verdict, events, simulated time, hash;
 //! - `tcpsim list`: the catalogue;
-//! - `tcpsim run NAME [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
-//!   one scenario; the last line reports seed, trace hash and verdict;
+//! - `tcpsim all FILE.toml|DIR... [--seed N] [--jobs N]`: the scenario files
+//!   given (a folder: every `.toml` directly in it, sorted), in the same table;
+//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
+//!   one scenario, from the catalogue or a scenario file (see
+//!   [`crate::file`]); the last line reports seed, trace hash and verdict;
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
@@ -12,7 +15,8 @@
 //! Exit status: 0 when every scenario or script passed; 1 when one failed (a
 //! verdict about the stack); 2 for bad input or usage (unknown scenario,
 //! malformed seed, `--jobs` outside 1..=[`MAX_JOBS`], a missing argument, a
-//! script that cannot be read or does not parse, an unwritable path). Bad
+//! script or scenario file that cannot be read, does not parse or cannot
+//! run as written, an unwritable path). Bad
 //! input is a one-line error on standard error naming what was wrong, and
 //! nothing runs. When standard output is closed early (`tcpsim all | head
 //! -1`) tcpsim stops writing quietly, as Unix tools do, and the exit status
@@ -48,8 +52,11 @@ pub struct Cli {
 pub enum Command {
     /// List the scenario catalogue.
     List,
-    /// Run every scenario at one seed and print a table.
+    /// Run every scenario at one seed and print a table: the catalogue,
+    /// or the scenario files given (folders: every `.toml` in them).
     All {
+        /// Scenario files (`.toml`) or folders of them; none: the catalogue.
+        paths: Vec<PathBuf>,
         /// Master seed (unsigned 64-bit integer).
         #[arg(long)]
         seed: Option<String>,
@@ -60,7 +67,7 @@ pub enum Command {
     },
     /// Run one scenario and render its trace.
     Run {
-        /// Scenario name (see `tcpsim list`).
+        /// Scenario name (see `tcpsim list`), or a scenario file `FILE.toml`.
         name: String,
         #[arg(long)]
         seed: Option<String>,
@@ -139,6 +146,8 @@ pub fn parse_seed(text: Option<&str>) -> Result<u64, UsageError> {
 /// One row of the catalogue table.
 pub struct Row {
     pub name: &'static str,
+    /// What to type to rerun it: `tcpsim run NAME` or `tcpsim run FILE.toml`.
+    pub run_as: String,
     pub verdict: String,
     pub events: u64,
     pub simulated: sim::Time,
@@ -149,6 +158,7 @@ fn row(scenario: &Scenario, seed: u64) -> Row {
     match scenario.run(seed) {
         Ok(o) => Row {
             name: scenario.name,
+            run_as: format!("tcpsim run {}", scenario.name),
             verdict: o.verdict(),
             events: o.stats.processed_count,
             simulated: o.stats.now,
@@ -156,6 +166,7 @@ fn row(scenario: &Scenario, seed: u64) -> Row {
         },
         Err(e) => Row {
             name: scenario.name,
+            run_as: format!("tcpsim run {}", scenario.name),
             verdict: format!("FAIL: {e}"),
             events: 0,
             simulated: sim::Time::ZERO,
@@ -207,8 +218,8 @@ fn print_table(rows: &[Row], seed: u64, out: &mut impl Write) -> std::io::Result
     for r in &failed {
         writeln!(
             out,
-            "{}: {}  (reproduce: tcpsim run {} --seed {seed})",
-            r.name, r.verdict, r.name
+            "{}: {}  (reproduce: {} --seed {seed})",
+            r.name, r.verdict, r.run_as
         )?;
     }
     let passed = rows.len() - failed.len();
@@ -585,10 +596,20 @@ pub fn run_command(
             let rows = run_catalogue(catalogue.scenarios(), DEFAULT_SEED, 1);
             print_table(&rows, DEFAULT_SEED, out).map_err(stdout_error)
         }
-        Some(Command::All { seed, jobs }) => {
+        Some(Command::All { paths, seed, jobs }) => {
             let seed = parse_seed(seed.as_deref())?;
             let jobs = parse_jobs(jobs)?;
-            let rows = run_catalogue(catalogue.scenarios(), seed, jobs);
+            let rows = if paths.is_empty() {
+                run_catalogue(catalogue.scenarios(), seed, jobs)
+            } else {
+                let files = crate::file::load_all(&paths).map_err(file_errors)?;
+                let (paths, scenarios): (Vec<_>, Vec<_>) = files.into_iter().unzip();
+                let mut rows = run_catalogue(&scenarios, seed, jobs);
+                for (row, path) in rows.iter_mut().zip(paths) {
+                    row.run_as = format!("tcpsim run {}", path.display());
+                }
+                rows
+            };
             print_table(&rows, seed, out).map_err(stdout_error)
         }
         Some(Command::List) => {
@@ -605,9 +626,17 @@ pub fn run_command(
             absolute,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
-            let scenario = catalogue.find(&name).ok_or_else(|| {
-                UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
-            })?;
+            let from_file;
+            let scenario = if name.ends_with(".toml") {
+                let plan =
+                    crate::file::load(Path::new(&name)).map_err(|e| UsageError(e.to_string()))?;
+                from_file = plan.scenario();
+                &from_file
+            } else {
+                catalogue.find(&name).ok_or_else(|| {
+                    UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
+                })?
+            };
             if path.is_none() && format == Format::Pcap {
                 return Err(UsageError("pcap output is binary: give --out FILE".into()));
             }
@@ -652,6 +681,12 @@ pub fn run_command(
             run_scripts(&scripts, seed, options, out).map_err(stdout_error)
         }
     }
+}
+
+/// Every bad scenario file, one per line.
+fn file_errors(errors: Vec<crate::file::FileError>) -> UsageError {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    UsageError(lines.join("\n"))
 }
 
 /// The one line `tcpsim` prints for a command line clap rejects. Clap's

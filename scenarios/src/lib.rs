@@ -7,6 +7,7 @@
 //! - [`catalogue`]: the classic TCP cases as named, documented scenarios, by
 //!   family (handshake, close, reset, TIME-WAIT, sequence space, attacks,
 //!   transfer), and the public `Scenario` builder and `Catalogue`.
+//! - [`file`]: scenarios written in TOML (`tcpsim run FILE.toml`).
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
@@ -20,6 +21,7 @@ pub mod apps;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;
+pub mod file;
 pub mod host;
 pub mod oracle;
 pub mod render;
