@@ -3,10 +3,15 @@
 use crate::cc::CongestionAlgorithm;
 use crate::time::Duration;
 
+/// The smallest MSS a connection uses (Linux's TCP_MIN_MSS: 88 octets).
+pub const TCP_MIN_MSS: u16 = 88;
+
 /// Per-connection settings.
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
     /// MSS we announce: 1460 for a 1500-byte IPv4 path (RFC 9293 §3.7.1, RFC 6691).
+    /// A connection raises a smaller value to [`TCP_MIN_MSS`], as Linux
+    /// refuses a TCP_MAXSEG below it.
     pub mss: u16,
     /// Receive buffer in bytes (Linux's tcp_rmem maximum: 6 MiB).
     pub recv_buffer: usize,

@@ -27,7 +27,7 @@ pub mod time;
 pub mod types;
 pub mod wire;
 
-pub use config::{EndpointConfig, Keepalive, TcpConfig};
+pub use config::{EndpointConfig, Keepalive, TCP_MIN_MSS, TcpConfig};
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};

@@ -272,3 +272,39 @@ fn zero_window_probes_give_up_on_a_silent_peer_but_not_on_one_that_answers() {
     );
     assert_eq!(h.ep.state(c), None);
 }
+
+#[test]
+fn an_mss_of_zero_is_raised_to_the_minimum_not_a_panic() {
+    // TcpConfig::mss is a plain u16: 0 (or anything below the 12 octets of
+    // the timestamp option) once underflowed the delayed-ACK arithmetic.
+    // A connection raises it to 88 (Linux's TCP_MIN_MSS) and talks: the
+    // SYN announces 88, data is received and acknowledged.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        mss: 0,
+        window_scale: None,
+        sack: false,
+        ..TcpConfig::default()
+    });
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    let syn = h.expect(Flags::SYN, 100, 0);
+    assert_eq!(syn.options.mss, Some(stack::TCP_MIN_MSS));
+    h.inject(
+        Seg::new(Flags::SYN, 300)
+            .ack(101)
+            .mss(1460)
+            .ts(10, syn.options.timestamps.unwrap().0),
+    );
+    h.expect(A, 101, 301);
+    for i in 0..4u32 {
+        h.inject(
+            Seg::new(P, 301 + 50 * i)
+                .ack(101)
+                .ts(11 + i, 1)
+                .data(&[b'x'; 50]),
+        );
+    }
+    h.advance(Duration::from_millis(200));
+    let mut buf = [0u8; 400];
+    assert_eq!(h.ep.recv(h.now, c, &mut buf), Ok(200));
+}

@@ -236,9 +236,12 @@ impl Connection {
         remote: SocketAddrV4,
         iss: SeqNum,
         ts_offset: u32,
-        config: TcpConfig,
+        mut config: TcpConfig,
         now: Instant,
     ) -> Connection {
+        // An MSS too small to carry the timestamp option and data (0 is a
+        // valid u16) would underflow every size derived from it.
+        config.mss = config.mss.max(crate::config::TCP_MIN_MSS);
         let smss = u32::from(config.mss);
         let cc: Box<dyn CongestionControl> = match config.congestion {
             CongestionAlgorithm::NewReno => Box::new(NewReno::new(smss)),
