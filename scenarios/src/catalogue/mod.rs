@@ -61,13 +61,41 @@ pub type UserOracle = Arc<dyn Fn(&Outcome) -> Vec<Violation> + Send + Sync>;
 /// oracles of its own (the four built-in ones run on every scenario).
 ///
 /// ```
-/// use scenarios::catalogue::Scenario;
-/// # fn build(_seed: u64) -> Result<scenarios::run::Setup, sim::SimError> { unimplemented!() }
+/// use scenarios::catalogue::{PORT, SERVER, CLIENT, Scenario};
+/// use scenarios::host::{Action, Host};
+/// use scenarios::run::Setup;
+/// use sim::topology::{self, Endpoint};
+/// use sim::{Duration, LinkConfig, Time, World, WorldConfig};
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+///
+/// // The client connects, closes after 100 ms; the server closes on EOF.
+/// fn build(seed: u64) -> Result<Setup, sim::SimError> {
+///     let mut world = World::new(WorldConfig::new(seed));
+///     let remote = SocketAddrV4::new(Ipv4Addr::from(SERVER), PORT);
+///     let client = Host::new("client", CLIENT, [1; 16], stack::TcpConfig::default())
+///         .at(Time::ZERO, Action::Connect { remote, local_port: None })
+///         .at(Time::from_millis(100), Action::Close { conn: 0 });
+///     let server = Host::new("server", SERVER, [2; 16], stack::TcpConfig::default())
+///         .at(Time::ZERO, Action::Listen { port: PORT, backlog: 4 })
+///         .close_on_eof();
+///     let link = LinkConfig::new(100_000_000, Duration::from_millis(5));
+///     let p = topology::point_to_point(
+///         &mut world,
+///         Endpoint::new("client", CLIENT, client),
+///         Endpoint::new("server", SERVER, server),
+///         link.clone(),
+///         link,
+///     )?;
+///     Ok(Setup { world, hosts: vec![p.a.into(), p.b.into()], horizon: Time::from_secs(120), open_at_end: false })
+/// }
+///
 /// let s = Scenario::new("my-case", build)
 ///     .summary("one line for `tcpsim list`")
-///     .doc("RFC 9293 §3.5: what a reader should see")
+///     .doc("RFC 9293 §3.6: the active closer waits in TIME-WAIT")
 ///     .expect(|o| if o.visited(0, stack::State::TimeWait) { Ok(()) } else { Err("no TIME-WAIT".into()) });
 /// assert_eq!(s.name, "my-case");
+/// let outcome = s.run(1).unwrap();
+/// assert!(outcome.passed(), "{}", outcome.verdict());
 /// ```
 #[derive(Clone)]
 pub struct Scenario {
