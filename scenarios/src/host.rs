@@ -29,7 +29,7 @@ use crate::digest::Flow;
 use sim::{Addr, Ctx, Node, Packet, Time, TimerId};
 use stack::wire;
 use stack::{Endpoint, EndpointConfig, Event, Instant, SocketError, SocketId, State, TcpConfig};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 pub use crate::app::Action;
@@ -158,17 +158,62 @@ impl HasHost for Host {
     }
 }
 
+/// A set of connections in number order, as a sorted vector: a step
+/// touches a handful, so a binary search and a short move beat a B-tree,
+/// and the vector's memory is reused from step to step (a bulk sender goes
+/// in and out of `blocked` on every ACK without allocating).
+#[derive(Default, Debug, Clone)]
+pub(crate) struct ConnSet(Vec<Conn>);
+
+impl ConnSet {
+    pub(crate) fn insert(&mut self, conn: Conn) -> bool {
+        match self.0.binary_search(&conn) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, conn);
+                true
+            }
+        }
+    }
+    pub(crate) fn remove(&mut self, conn: &Conn) -> bool {
+        match self.0.binary_search(conn) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+    pub(crate) fn contains(&self, conn: &Conn) -> bool {
+        self.0.binary_search(conn).is_ok()
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+    /// Moves the members, in order, into `into` (cleared first); the set
+    /// is left empty with `into`'s old memory.
+    pub(crate) fn move_into(&mut self, into: &mut Vec<Conn>) {
+        into.clear();
+        std::mem::swap(&mut self.0, into);
+    }
+}
+
 /// Work the host owes the application at the end of a step, per connection.
 #[derive(Default)]
 pub(crate) struct Pending {
     /// Connections with data or EOF to read.
-    pub(crate) read: BTreeSet<Conn>,
+    pub(crate) read: ConnSet,
     /// Connections that want to write and have space: served next step.
-    pub(crate) ready: BTreeSet<Conn>,
+    pub(crate) ready: ConnSet,
     /// Connections that want to write and have no space.
-    pub(crate) blocked: BTreeSet<Conn>,
+    pub(crate) blocked: ConnSet,
     /// Connections whose counters may have changed.
-    pub(crate) dirty: BTreeSet<Conn>,
+    pub(crate) dirty: ConnSet,
+    /// Spare vectors the step's sets are moved into while served.
+    scratch: [Vec<Conn>; 3],
 }
 
 /// A bound on the event-draining rounds of one step: application calls made
@@ -191,7 +236,7 @@ pub struct Host {
     /// Live connections by endpoint id.
     pub(crate) by_id: BTreeMap<SocketId, Conn>,
     pub(crate) listeners: Vec<(SocketId, u16)>,
-    pub(crate) paused: BTreeSet<Conn>,
+    pub(crate) paused: ConnSet,
     pub(crate) pending: Pending,
     /// Application timers by (deadline, order set): token.
     pub(crate) timers: BTreeMap<(Time, u64), u64>,
@@ -251,7 +296,7 @@ impl Host {
             streams: Vec::new(),
             by_id: BTreeMap::new(),
             listeners: Vec::new(),
-            paused: BTreeSet::new(),
+            paused: ConnSet::default(),
             pending: Pending::default(),
             timers: BTreeMap::new(),
             timer_count: 0,
@@ -479,14 +524,16 @@ impl Host {
     /// Serves the connections with work: each in number order, writes first
     /// (send space), then reads.
     fn serve(&mut self, ctx: &mut Ctx<'_>, writes: bool) {
-        let ready = if writes {
-            std::mem::take(&mut self.pending.ready)
+        let mut ready_list = std::mem::take(&mut self.pending.scratch[0]);
+        if writes {
+            self.pending.ready.move_into(&mut ready_list);
         } else {
-            BTreeSet::new()
-        };
-        let reads = std::mem::take(&mut self.pending.read);
-        let mut ready = ready.into_iter().peekable();
-        let mut reads = reads.into_iter().peekable();
+            ready_list.clear();
+        }
+        let mut read_list = std::mem::take(&mut self.pending.scratch[1]);
+        self.pending.read.move_into(&mut read_list);
+        let mut ready = ready_list.iter().copied().peekable();
+        let mut reads = read_list.iter().copied().peekable();
         loop {
             let next = match (ready.peek(), reads.peek()) {
                 (Some(&w), Some(&r)) => w.min(r),
@@ -507,6 +554,10 @@ impl Host {
                 self.serve_read(ctx, next);
             }
         }
+        ready_list.clear();
+        self.pending.scratch[0] = ready_list;
+        read_list.clear();
+        self.pending.scratch[1] = read_list;
     }
 
     /// Events, application work, output, next wake.
@@ -551,7 +602,9 @@ impl Host {
             packet.bytes.extend_from_slice(&self.out);
             ctx.send(packet);
         }
-        for conn in std::mem::take(&mut self.pending.dirty) {
+        let mut dirty = std::mem::take(&mut self.pending.scratch[2]);
+        self.pending.dirty.move_into(&mut dirty);
+        for &conn in &dirty {
             let stream = &mut self.streams[conn.0];
             if let Some(c) = stream
                 .id
@@ -560,6 +613,8 @@ impl Host {
                 stream.counters = c;
             }
         }
+        dirty.clear();
+        self.pending.scratch[2] = dirty;
         // Next wake: the earlier of the next application timer and the next TCP timer.
         let next_app = self.timers.first_key_value().map(|((t, _), _)| *t);
         let next_timer = self
