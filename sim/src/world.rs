@@ -450,6 +450,27 @@ impl Core {
 
     /// Checks a change before it is scheduled or made: every direction
     /// exists and the value is one the link model can take.
+    /// Checks and applies a change now (for `World` and `Ctx` alike).
+    fn change_link(&mut self, target: LinkTarget, change: LinkChange) -> Result<(), SimError> {
+        self.check_change(target, change)?;
+        for link in target.directions() {
+            self.apply_change(link, change);
+        }
+        Ok(())
+    }
+
+    /// Checks a change and schedules it at `time`.
+    fn change_link_at(
+        &mut self,
+        time: Time,
+        target: LinkTarget,
+        change: LinkChange,
+    ) -> Result<(), SimError> {
+        self.check_change(target, change)?;
+        self.schedule_change(time, target, change);
+        Ok(())
+    }
+
     fn check_change(&self, target: LinkTarget, change: LinkChange) -> Result<(), SimError> {
         for link in target.directions() {
             let Some(direction) = self.links.get(link.0 as usize) else {
@@ -620,12 +641,7 @@ impl Ctx<'_> {
         links: impl Into<LinkTarget>,
         change: LinkChange,
     ) -> Result<(), SimError> {
-        let target = links.into();
-        self.core.check_change(target, change)?;
-        for link in target.directions() {
-            self.core.apply_change(link, change);
-        }
-        Ok(())
+        self.core.change_link(links.into(), change)
     }
     /// Schedules a change to a link at `time` (now, if in the past).
     pub fn change_link_at(
@@ -634,10 +650,7 @@ impl Ctx<'_> {
         links: impl Into<LinkTarget>,
         change: LinkChange,
     ) -> Result<(), SimError> {
-        let target = links.into();
-        self.core.check_change(target, change)?;
-        self.core.schedule_change(time, target, change);
-        Ok(())
+        self.core.change_link_at(time, links.into(), change)
     }
     /// The `(a -> b, b -> a)` directions of the duplex link named `name`.
     pub fn link_by_name(&self, name: &str) -> Option<(LinkId, LinkId)> {
@@ -916,12 +929,7 @@ impl World {
         links: impl Into<LinkTarget>,
         change: LinkChange,
     ) -> Result<(), SimError> {
-        let target = links.into();
-        self.core.check_change(target, change)?;
-        for link in target.directions() {
-            self.core.apply_change(link, change);
-        }
-        Ok(())
+        self.core.change_link(links.into(), change)
     }
 
     /// Schedules a change to a link at `time` (now, if in the past). It
@@ -933,10 +941,7 @@ impl World {
         links: impl Into<LinkTarget>,
         change: LinkChange,
     ) -> Result<(), SimError> {
-        let target = links.into();
-        self.core.check_change(target, change)?;
-        self.core.schedule_change(time, target, change);
-        Ok(())
+        self.core.change_link_at(time, links.into(), change)
     }
 
     /// The `(a -> b, b -> a)` directions of the duplex link named `name`
