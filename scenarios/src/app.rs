@@ -157,7 +157,7 @@ impl<'h, 'c> AppCtx<'h, 'c> {
     /// Records a failed call in the host's log (the ladder prints it).
     pub fn call_failed(&mut self, what: impl Into<String>, error: SocketError) {
         let record = Record::CallFailed {
-            action: what.into(),
+            action: what.into().into_boxed_str(),
             error,
         };
         self.host.record(self.ctx, record);

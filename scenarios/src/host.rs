@@ -100,7 +100,9 @@ pub enum Record {
     Crash,
     /// A call the application made failed.
     CallFailed {
-        action: String,
+        /// The call, as the ladder prints it (boxed: most records are
+        /// state changes, and this keeps every record 16 bytes).
+        action: Box<str>,
         error: SocketError,
     },
 }
@@ -233,8 +235,9 @@ pub struct Host {
     started: bool,
     /// Every connection opened or accepted, by [`Conn`] number.
     pub streams: Vec<Stream>,
-    /// Live connections by endpoint id.
-    pub(crate) by_id: BTreeMap<SocketId, Conn>,
+    /// Live connections by endpoint id (looked up, never iterated in an
+    /// order that matters).
+    pub(crate) by_id: hashbrown::HashMap<SocketId, Conn>,
     pub(crate) listeners: Vec<(SocketId, u16)>,
     pub(crate) paused: ConnSet,
     pub(crate) pending: Pending,
@@ -294,7 +297,7 @@ impl Host {
             start: None,
             started: false,
             streams: Vec::new(),
-            by_id: BTreeMap::new(),
+            by_id: hashbrown::HashMap::new(),
             listeners: Vec::new(),
             paused: ConnSet::default(),
             pending: Pending::default(),

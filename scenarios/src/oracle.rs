@@ -15,9 +15,9 @@
 use crate::analysis::SegmentEvent;
 use crate::digest::Flow;
 use crate::host::{Logged, Record, Stream};
+use hashbrown::HashMap;
 use sim::EventKind;
 use stack::{SeqNum, SocketInfo, State};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddrV4;
 
@@ -47,7 +47,10 @@ fn violation(oracle: &'static str, detail: String) -> Violation {
 /// wrong byte.
 pub fn check_delivery(hosts: &[(&str, &[Stream])]) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut written_by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), Vec<&Flow>> = BTreeMap::new();
+    // Maps used for lookups only (never iterated), so hash order cannot
+    // reach the report: violations come out in host and stream order.
+    let mut written_by_tuple: HashMap<(SocketAddrV4, SocketAddrV4), Vec<&Flow>> =
+        HashMap::with_capacity(hosts.iter().map(|(_, s)| s.len()).sum());
     for (_, streams) in hosts {
         for s in streams.iter() {
             if let (Some(l), Some(r)) = (s.local, s.remote) {
@@ -58,7 +61,8 @@ pub fn check_delivery(hosts: &[(&str, &[Stream])]) -> Vec<Violation> {
     // The k-th reader on a 4-tuple is most likely the k-th writer's peer
     // (a tuple is reused only after its last connection ended): try that
     // writer first, so the check stays linear in the number of streams.
-    let mut readers_seen: BTreeMap<(SocketAddrV4, SocketAddrV4), usize> = BTreeMap::new();
+    let mut readers_seen: HashMap<(SocketAddrV4, SocketAddrV4), usize> =
+        HashMap::with_capacity(written_by_tuple.len());
     for (name, streams) in hosts {
         for s in streams.iter() {
             if let Some(offset) = s.first_mismatch {
@@ -120,7 +124,8 @@ pub fn check_delivery(hosts: &[(&str, &[Stream])]) -> Vec<Violation> {
 pub fn check_transitions(hosts: &[(&str, &[Logged])]) -> Vec<Violation> {
     let mut out = Vec::new();
     for (name, log) in hosts {
-        let mut last: BTreeMap<u32, State> = BTreeMap::new();
+        // Looked up by connection, never iterated.
+        let mut last: HashMap<u32, State> = HashMap::new();
         for entry in log.iter() {
             match entry.record {
                 Record::State { conn, from, to } => {
@@ -186,7 +191,8 @@ struct Direction {
 /// Oracle 4, over the Send events of the trace.
 pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut dirs: BTreeMap<(SocketAddrV4, SocketAddrV4), Direction> = BTreeMap::new();
+    // Looked up by direction, never iterated.
+    let mut dirs: HashMap<(SocketAddrV4, SocketAddrV4), Direction> = HashMap::new();
     for seg in segments.iter().filter(|s| s.kind == EventKind::Send) {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
