@@ -43,6 +43,7 @@ fn every_scenario_has_a_snapshot_test() {
         "zero-window",
         "lossy-bulk",
         "many-connections",
+        "churn",
     ];
     let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
@@ -165,4 +166,8 @@ fn lossy_bulk_passes_at_seeds_whose_random_draws_corrupt_nothing() {
 #[test]
 fn many_connections() {
     check("many-connections");
+}
+#[test]
+fn churn() {
+    check("churn");
 }

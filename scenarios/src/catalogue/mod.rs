@@ -413,6 +413,7 @@ pub fn all() -> &'static [Scenario] {
             transfer::zero_window(),
             transfer::lossy_bulk(),
             transfer::many_connections(),
+            transfer::churn(),
         ]
     })
 }

@@ -6,6 +6,7 @@ use super::{
     PORT, SERVER, Scenario, Way, check, client, connect_to_server, has_data, host, lan, ms, pair,
     received, send, server,
 };
+use crate::apps::{BulkSink, ChurnClient};
 use crate::host::Action;
 use crate::run::{HostNode, Outcome, Setup};
 use sim::topology::{self, Endpoint as Place};
@@ -31,6 +32,46 @@ pub(super) fn many_connections() -> Scenario {
         .summary("1,000 clients' connections against one server")
         .doc("Ten client hosts each open 100 short connections to one listener through a hub; every connection completes and closes.")
         .expect(expect_many_connections)
+}
+
+pub(super) fn churn() -> Scenario {
+    Scenario::new("churn", build_churn)
+        .summary("keep 20 open, open the next when one ends, 200 in all, under loss")
+        .doc("A reactive client (the W4 churn workload, `apps::ChurnClient`): it keeps at most 20 connections open and opens the next one when one ends; each writes 1,000 bytes and closes, and the server (`apps::BulkSink`) reads to EOF and closes. 2% loss each way costs SYNs, data and FINs (RFC 6298 retransmission, RFC 9293 §3.8.1), yet every connection ends cleanly and every byte arrives once.")
+        .expect(expect_churn)
+}
+
+fn build_churn(seed: u64) -> Result<Setup, SimError> {
+    let server_addr = std::net::SocketAddrV4::new(SERVER.into(), PORT);
+    let c = client(seed).app(ChurnClient::new(server_addr, 200, 20, 1000));
+    let s = host(seed, "server", SERVER, TcpConfig::default()).app(BulkSink::new(PORT));
+    pair(
+        seed,
+        c,
+        s,
+        lan().with_loss(0.02),
+        vec![],
+        Time::from_secs(120),
+    )
+}
+
+fn expect_churn(o: &Outcome) -> Result<(), String> {
+    let client = o
+        .host(0)
+        .application::<ChurnClient>()
+        .ok_or("the client runs the churn application")?;
+    check(
+        client.ended == 200 && client.failed == 0,
+        "all 200 connections ended, none with an error",
+    )?;
+    check(
+        client.open_peak == 20,
+        "the client kept 20 open at its peak and never more",
+    )?;
+    check(
+        o.streams(1).len() == 200 && received(o, 1) == 200_000,
+        "the server accepted 200 connections and read 1,000 bytes from each",
+    )
 }
 
 fn build_zero_window(seed: u64) -> Result<Setup, SimError> {
