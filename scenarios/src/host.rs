@@ -331,6 +331,12 @@ impl Host {
 
     /// Adds a step of the timed schedule at `at`. Steps at equal times run
     /// in the order added. The host starts at the earliest step.
+    ///
+    /// # Panics
+    ///
+    /// On a host given an application with [`Host::app`]: a schedule and
+    /// an application would both own the same connections. Build the
+    /// schedule's steps into the application instead (its `timer` calls).
     pub fn at(mut self, at: Time, action: Action) -> Host {
         let schedule = self
             .schedule_mut()
@@ -343,6 +349,11 @@ impl Host {
 
     /// Closes each connection as soon as the peer's FIN has been read (a
     /// server that answers EOF with its own FIN at once). Schedule only.
+    ///
+    /// # Panics
+    ///
+    /// On a host given an application with [`Host::app`] (an application
+    /// decides for itself what to do on EOF, in `peer_closed`).
     pub fn close_on_eof(mut self) -> Host {
         self.schedule_mut()
             .expect("Host::close_on_eof: this host runs an application, not a schedule")
