@@ -124,12 +124,12 @@ impl Application for BulkSink {
     }
 }
 
-/// Bytes waiting to be written on one connection, and whether the peer
-/// has closed (so the connection closes once they are out).
+/// Bytes waiting to be written on one connection, and whether it closes
+/// once they are out (the peer closed, or the application is done).
 #[derive(Default)]
 struct Backlog {
     bytes: VecDeque<u8>,
-    peer_closed: bool,
+    close_when_empty: bool,
 }
 
 /// Writes out what waits on `conn`; stops reading while too much waits and
@@ -149,7 +149,7 @@ fn flush(cx: &mut AppCtx<'_, '_>, conn: Conn, backlog: &mut Backlog) {
     } else {
         cx.resume_reading(conn);
     }
-    if backlog.bytes.is_empty() && backlog.peer_closed {
+    if backlog.bytes.is_empty() && backlog.close_when_empty {
         let _ = cx.close(conn);
     }
 }
@@ -195,7 +195,7 @@ impl Application for EchoServer {
     }
     fn peer_closed(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
         let b = self.backlogs.entry(conn).or_default();
-        b.peer_closed = true;
+        b.close_when_empty = true;
         flush(cx, conn, b);
     }
     fn closed(&mut self, _cx: &mut AppCtx<'_, '_>, conn: Conn, _error: Option<SocketError>) {
@@ -212,6 +212,9 @@ pub struct RequestServer {
     pub response_size: u64,
     /// Requests answered, over all connections.
     pub answered: u64,
+    /// Close each connection (FIN after the last response) once it has
+    /// answered this many requests; None: close after the peer does.
+    pub close_after: Option<u64>,
     progress: BTreeMap<Conn, (u64, Backlog)>,
 }
 
@@ -223,8 +226,17 @@ impl RequestServer {
             request_size,
             response_size,
             answered: 0,
+            close_after: None,
             progress: BTreeMap::new(),
         }
+    }
+
+    /// Closes each connection after answering `n` requests (its FIN rides
+    /// on the last response), as a server that does the active close.
+    pub fn close_after(mut self, n: u64) -> RequestServer {
+        assert!(n > 0, "at least one request per connection");
+        self.close_after = Some(n);
+        self
     }
 }
 
@@ -245,6 +257,12 @@ impl Application for RequestServer {
                 .extend(std::iter::repeat_n(byte, self.response_size as usize));
             self.answered += 1;
         }
+        if self
+            .close_after
+            .is_some_and(|n| *seen / self.request_size >= n)
+        {
+            backlog.close_when_empty = true;
+        }
         flush(cx, conn, backlog);
     }
     fn writable(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
@@ -254,7 +272,7 @@ impl Application for RequestServer {
     }
     fn peer_closed(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
         let (_, b) = self.progress.entry(conn).or_default();
-        b.peer_closed = true;
+        b.close_when_empty = true;
         flush(cx, conn, b);
     }
     fn closed(&mut self, _cx: &mut AppCtx<'_, '_>, conn: Conn, _error: Option<SocketError>) {
@@ -270,6 +288,8 @@ struct Caller {
     /// Response bytes still expected for the request in flight.
     awaiting: u64,
     sent_at: Time,
+    /// Requests started on this connection.
+    made: u64,
 }
 
 /// Makes `count` requests of `request_size` random bytes (from the host's
@@ -292,6 +312,12 @@ pub struct RequestClient {
     pub latencies: Vec<Duration>,
     /// Connections that ended with an error.
     pub failed: Vec<(Conn, SocketError)>,
+    /// At most this many requests per connection; then it closes and, when
+    /// it has ended, the next connection opens (None: one connection per
+    /// concurrency slot makes requests until none are left).
+    pub per_connection: Option<u64>,
+    /// Connections opened so far.
+    pub connections_opened: u64,
     callers: BTreeMap<Conn, Caller>,
 }
 
@@ -313,7 +339,40 @@ impl RequestClient {
             completed: 0,
             latencies: Vec::new(),
             failed: Vec::new(),
+            per_connection: None,
+            connections_opened: 0,
             callers: BTreeMap::new(),
+        }
+    }
+
+    /// Closes each connection after `n` requests and opens the next one
+    /// when it has ended (W4: one request per connection, `n` = 1).
+    pub fn requests_per_connection(mut self, n: u64) -> RequestClient {
+        assert!(n > 0, "at least one request per connection");
+        self.per_connection = Some(n);
+        self
+    }
+
+    /// Connections the whole run needs.
+    fn connections_needed(&self) -> u64 {
+        match self.per_connection {
+            Some(n) => self.count.div_ceil(n),
+            None => (self.concurrency as u64).min(self.count),
+        }
+    }
+
+    /// Opens connections while the run needs more and a slot is free.
+    fn open_more(&mut self, cx: &mut AppCtx<'_, '_>) {
+        while self.connections_opened < self.connections_needed()
+            && self.callers.len() < self.concurrency
+        {
+            self.connections_opened += 1;
+            match cx.connect(self.server) {
+                Ok(conn) => {
+                    self.callers.insert(conn, Caller::default());
+                }
+                Err(e) => cx.call_failed(format!("request client: connect {}", self.server), e),
+            }
         }
     }
 
@@ -330,7 +389,8 @@ impl RequestClient {
 
     /// Starts the next request on `conn`, or closes it if none are left.
     fn next_request(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
-        if self.issued >= self.count {
+        let made = self.callers.get(&conn).map_or(0, |c| c.made);
+        if self.issued >= self.count || self.per_connection.is_some_and(|n| made >= n) {
             let _ = cx.close(conn);
             return;
         }
@@ -339,6 +399,7 @@ impl RequestClient {
         cx.rng().fill_bytes(&mut bytes);
         let now = cx.now();
         let caller = self.callers.entry(conn).or_default();
+        caller.made += 1;
         caller.request.extend(bytes);
         caller.awaiting = self.response_size;
         caller.sent_at = now;
@@ -360,15 +421,7 @@ impl RequestClient {
 
 impl Application for RequestClient {
     fn start(&mut self, cx: &mut AppCtx<'_, '_>) {
-        let open = (self.concurrency as u64).min(self.count);
-        for _ in 0..open {
-            match cx.connect(self.server) {
-                Ok(conn) => {
-                    self.callers.insert(conn, Caller::default());
-                }
-                Err(e) => cx.call_failed(format!("request client: connect {}", self.server), e),
-            }
-        }
+        self.open_more(cx);
     }
     fn connected(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
         self.next_request(cx, conn);
@@ -397,10 +450,20 @@ impl Application for RequestClient {
     fn timer(&mut self, cx: &mut AppCtx<'_, '_>, token: u64) {
         self.next_request(cx, Conn(token as usize));
     }
-    fn closed(&mut self, _cx: &mut AppCtx<'_, '_>, conn: Conn, error: Option<SocketError>) {
-        self.callers.remove(&conn);
+    fn peer_closed(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
+        // With a limit per connection, a connection ends for the client
+        // when both sides have closed (its TIME-WAIT does not hold a slot).
+        if self.per_connection.is_some() && self.callers.remove(&conn).is_some() {
+            self.open_more(cx);
+        }
+    }
+    fn closed(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn, error: Option<SocketError>) {
+        let ended = self.callers.remove(&conn).is_some();
         if let Some(e) = error {
             self.failed.push((conn, e));
+        }
+        if ended && self.per_connection.is_some() {
+            self.open_more(cx);
         }
     }
 }

@@ -95,6 +95,10 @@ pub enum Command {
         #[arg(long)]
         strict_end: bool,
     },
+    /// Run a canonical performance workload (W1 bulk, W2 lossy bulk, W3
+    /// 1,000-flow dumbbell, W4 100,000-connection churn, scale: many
+    /// concurrent connections), check its result, print its figures.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -680,6 +684,7 @@ pub fn run_command(
             let scripts = load_scripts(&files)?;
             run_scripts(&scripts, seed, options, out).map_err(stdout_error)
         }
+        Some(Command::Bench(args)) => crate::bench::command(args, out),
     }
 }
 

@@ -178,6 +178,12 @@ fn scaled(number: &str, scale: u64) -> Option<u64> {
     u64::try_from(value).ok()
 }
 
+/// A duration written as in scenario files ("250ms", "1.5s", "100us"),
+/// for command-line options too.
+pub fn parse_duration_text(text: &str) -> Result<Duration, String> {
+    parse_duration(text).map(Dur::duration)
+}
+
 fn parse_duration(text: &str) -> Result<Dur, String> {
     let t = text.trim();
     let split = t

@@ -252,6 +252,8 @@ pub struct Host {
     /// Receiver state per Deliver event (by trace index), for the ladder.
     pub arrivals: Vec<SegmentState>,
     pub malformed_count: u64,
+    /// Datagrams this host sent and received.
+    pub traffic: Traffic,
     wake: Option<(Time, TimerId)>,
     out: Vec<u8>,
     read_buf: Vec<u8>,
@@ -278,6 +280,31 @@ fn peek_tuple(datagram: &[u8], outgoing: bool) -> Option<(u16, SocketAddrV4)> {
     } else {
         (dst_port, SocketAddrV4::new(ip(12)?, src_port))
     })
+}
+
+/// Datagrams a host sent and received, and how many of them carried data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub sent: u64,
+    pub data_sent: u64,
+    pub received: u64,
+    pub data_received: u64,
+    /// When the last datagram with data arrived.
+    pub last_data_received: Time,
+}
+
+/// Whether an IPv4/TCP datagram carries payload (total length beyond
+/// both headers); false for anything too short to say.
+fn carries_data(datagram: &[u8]) -> bool {
+    let (Some(&vihl), Some(total)) = (datagram.first(), datagram.get(2..4)) else {
+        return false;
+    };
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    let Some(&offset) = datagram.get(ihl + 12) else {
+        return false;
+    };
+    let total = usize::from(u16::from_be_bytes([total[0], total[1]]));
+    total > ihl + usize::from(offset >> 4) * 4
 }
 
 impl Host {
@@ -308,6 +335,7 @@ impl Host {
             departures: Vec::new(),
             arrivals: Vec::new(),
             malformed_count: 0,
+            traffic: Traffic::default(),
             wake: None,
             out: Vec::with_capacity(2048),
             read_buf: vec![0; 65536],
@@ -469,6 +497,11 @@ impl Host {
                 Event::Connected(id) => {
                     if let Some(&conn) = self.by_id.get(&id) {
                         self.pending.dirty.insert(conn);
+                        // connect(2) returns once the handshake's ACK is
+                        // out (Linux sends it at once on the SYN,ACK,
+                        // tcp_rcv_synsent_state_process): data the
+                        // application writes now follows it, never rides it.
+                        self.transmit(ctx);
                         self.call(ctx, |app, cx| app.connected(cx, conn));
                     }
                 }
@@ -574,6 +607,35 @@ impl Host {
         self.pending.scratch[1] = read_list;
     }
 
+    /// Output: every datagram the endpoint has, recording the sender's state.
+    fn transmit(&mut self, ctx: &mut Ctx<'_>) {
+        let now = to_instant(ctx.now());
+        let keep_states = ctx.trace_kept();
+        while self.endpoint.poll_transmit(now, &mut self.out) {
+            if keep_states {
+                let state = self.state_for(&self.out, true, false);
+                self.departures.push(SegmentState {
+                    trace_index: ctx.trace_len(),
+                    state,
+                });
+            }
+            if let Some(conn) = self.conn_of(&self.out, true) {
+                self.pending.dirty.insert(conn);
+            }
+            self.traffic.sent += 1;
+            self.traffic.data_sent += u64::from(carries_data(&self.out));
+            let dst = Addr(u32::from_be_bytes([
+                self.out[16],
+                self.out[17],
+                self.out[18],
+                self.out[19],
+            ]));
+            let mut packet = ctx.alloc_packet(ctx.addr(), dst);
+            packet.bytes.extend_from_slice(&self.out);
+            ctx.send(packet);
+        }
+    }
+
     /// Events, application work, output, next wake.
     fn pump(&mut self, ctx: &mut Ctx<'_>) {
         self.drain_events(ctx);
@@ -592,30 +654,7 @@ impl Host {
             );
             self.serve(ctx, false);
         }
-        // Output: every datagram the endpoint has, recording the sender's state.
-        let now = to_instant(ctx.now());
-        let keep_states = ctx.trace_kept();
-        while self.endpoint.poll_transmit(now, &mut self.out) {
-            if keep_states {
-                let state = self.state_for(&self.out, true, false);
-                self.departures.push(SegmentState {
-                    trace_index: ctx.trace_len(),
-                    state,
-                });
-            }
-            if let Some(conn) = self.conn_of(&self.out, true) {
-                self.pending.dirty.insert(conn);
-            }
-            let dst = Addr(u32::from_be_bytes([
-                self.out[16],
-                self.out[17],
-                self.out[18],
-                self.out[19],
-            ]));
-            let mut packet = ctx.alloc_packet(ctx.addr(), dst);
-            packet.bytes.extend_from_slice(&self.out);
-            ctx.send(packet);
-        }
+        self.transmit(ctx);
         let mut dirty = std::mem::take(&mut self.pending.scratch[2]);
         self.pending.dirty.move_into(&mut dirty);
         for &conn in &dirty {
@@ -699,6 +738,11 @@ impl Node for Host {
         let had_connection = ctx.trace_kept()
             && Self::tuple_of(&packet.bytes, false)
                 .is_some_and(|(port, remote)| self.endpoint.lookup(port, remote).is_some());
+        self.traffic.received += 1;
+        if carries_data(&packet.bytes) {
+            self.traffic.data_received += 1;
+            self.traffic.last_data_received = ctx.now();
+        }
         if self.endpoint.handle_packet(now, &packet.bytes).is_err() {
             self.malformed_count += 1;
         }

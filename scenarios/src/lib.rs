@@ -18,6 +18,7 @@
 pub mod analysis;
 pub mod app;
 pub mod apps;
+pub mod bench;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;
