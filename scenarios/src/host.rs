@@ -615,6 +615,9 @@ impl Host {
         }
         dirty.clear();
         self.pending.scratch[2] = dirty;
+        if self.started {
+            self.call(ctx, |app, cx| app.step_end(cx));
+        }
         // Next wake: the earlier of the next application timer and the next TCP timer.
         let next_app = self.timers.first_key_value().map(|((t, _), _)| *t);
         let next_timer = self

@@ -1,0 +1,2 @@
+//! tcpsim-tokio (work in progress).
+mod runtime;
