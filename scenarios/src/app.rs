@@ -116,6 +116,15 @@ impl<'h, 'c> AppCtx<'h, 'c> {
         self.ctx.next_event_time()
     }
 
+    /// When the endpoint's next TCP timer is due (retransmission, delayed
+    /// ACK, persist, keepalive, TIME-WAIT), if any.
+    pub fn tcp_timeout(&mut self) -> Option<Time> {
+        self.host
+            .endpoint
+            .poll_timeout()
+            .map(|i| Time::from_nanos(i.as_nanos()))
+    }
+
     /// The earliest application timer still set, if any.
     pub fn next_timer(&self) -> Option<Time> {
         self.host.timers.first_key_value().map(|((t, _), _)| *t)

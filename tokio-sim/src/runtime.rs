@@ -186,11 +186,6 @@ impl Driver {
         self.start
     }
 
-    /// Engine time at tokio's clock zero.
-    pub(crate) fn origin(&self) -> Time {
-        self.origin
-    }
-
     /// Tokio's clock as engine time (ahead of the engine after a plan).
     pub(crate) fn clock(&self) -> Time {
         self.clock
