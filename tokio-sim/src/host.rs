@@ -11,7 +11,7 @@
 //! application timer asks for it.
 
 use crate::net::{Command, HostState, Lis, Sock, io_error, with_current};
-use crate::runtime::Driver;
+use crate::runtime::{CatchUp, Driver};
 use scenarios::app::{AppCtx, Application, Conn, Listener, TimerHandle};
 use sim::Time;
 use stack::SocketError;
@@ -53,16 +53,40 @@ pub(crate) struct Status {
     pub(crate) failure: Option<String>,
     /// Engine callbacks each host's software handled, by host.
     pub(crate) callbacks: BTreeMap<String, u64>,
+    /// The least time anything a host does takes to reach another host (two
+    /// link propagation delays): how far past another idle runtime's next
+    /// possible timer a runtime may run ahead.
+    pub(crate) lookahead: sim::Duration,
 }
 
-const TICK: u64 = 0;
+impl Status {
+    /// The earliest time an idle runtime's action could reach another
+    /// host, given the idle set's first entry.
+    pub(crate) fn reach(&self, idle_first: Option<Time>) -> Option<Time> {
+        idle_first.map(|at| Time::from_nanos(at.as_nanos() + self.lookahead.as_nanos()))
+    }
+}
+
+/// The application timer token of a runtime's wake.
+pub(crate) const TICK: u64 = 0;
+
+/// A host's runtime, shared with the simulation's loop, which catches idle
+/// runtimes up as the world's clock moves (see [`Idle`]).
+pub(crate) type Runner = Rc<RefCell<Option<Driver>>>;
+
+/// Idle runtimes by the engine time at which they need catching up (the
+/// next whole millisecond of their clock) and host index.
+pub(crate) type Idle = Rc<RefCell<std::collections::BTreeSet<(Time, usize)>>>;
 
 /// The tokio host application.
 pub(crate) struct TokioHost {
     state: Rc<RefCell<HostState>>,
     status: Rc<RefCell<Status>>,
     software: Software,
-    driver: Option<Driver>,
+    driver: Runner,
+    index: usize,
+    idle: Idle,
+    idle_key: Option<(Time, usize)>,
     tick: Option<TimerHandle>,
     /// The runtime ran in this step: plan its next wake at the step's end.
     touched: bool,
@@ -70,17 +94,24 @@ pub(crate) struct TokioHost {
 }
 
 impl TokioHost {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        state: HostState,
+        state: Rc<RefCell<HostState>>,
         status: Rc<RefCell<Status>>,
         software: Software,
         lifecycle: Vec<(Time, Lifecycle)>,
+        driver: Runner,
+        index: usize,
+        idle: Idle,
     ) -> TokioHost {
         TokioHost {
-            state: Rc::new(RefCell::new(state)),
+            state,
             status,
             software,
-            driver: None,
+            driver,
+            index,
+            idle,
+            idle_key: None,
             tick: None,
             touched: false,
             lifecycle,
@@ -92,9 +123,15 @@ impl TokioHost {
     }
 
     fn fail(&mut self, message: String) {
-        let mut status = self.status.borrow_mut();
-        status.failure.get_or_insert(message);
-        self.driver = None;
+        self.status.borrow_mut().failure.get_or_insert(message);
+        *self.driver.borrow_mut() = None;
+    }
+
+    /// The runtime is busy again: out of the idle set.
+    fn not_idle(&mut self) {
+        if let Some(key) = self.idle_key.take() {
+            self.idle.borrow_mut().remove(&key);
+        }
     }
 
     /// Starts the software on a new runtime whose clock reads now.
@@ -144,7 +181,7 @@ impl TokioHost {
                 }
             });
         }
-        self.driver = Some(driver);
+        *self.driver.borrow_mut() = Some(driver);
         self.drive(cx);
     }
 
@@ -152,7 +189,8 @@ impl TokioHost {
     fn crash(&mut self, cx: &mut AppCtx<'_, '_>) {
         // Dropping the tasks drops their sockets, whose last words
         // (closes) are forgotten with the rest.
-        self.driver = None;
+        *self.driver.borrow_mut() = None;
+        self.not_idle();
         self.state.borrow_mut().reset();
         if let Some(t) = self.tick.take() {
             cx.cancel_timer(t);
@@ -168,12 +206,16 @@ impl TokioHost {
             let name = self.name();
             *self.status.borrow_mut().callbacks.entry(name).or_default() += 1;
         }
+        self.not_idle();
         loop {
-            let Some(driver) = self.driver.as_mut() else {
+            let runner = self.driver.clone();
+            let mut guard = runner.borrow_mut();
+            let Some(driver) = guard.as_mut() else {
                 return;
             };
             if driver.clock() > now {
                 let clock = driver.clock();
+                drop(guard);
                 let name = self.name();
                 self.fail(format!(
                     "host {name}: called at {now} with its clock at {clock} (a bug in tcpsim-tokio)"
@@ -181,13 +223,11 @@ impl TokioHost {
                 return;
             }
             let result = with_current(&self.state, || driver.run(now));
+            drop(guard);
             if let Err(stuck) = result {
                 let seed = self.status.borrow().seed;
                 let name = self.name();
-                self.fail(format!(
-                    "host {name} (seed {seed}) never went idle at {now}: {} polls in one instant without waiting on the network or a timer (a task loops on yield_now, or spins)",
-                    stuck.polls
-                ));
+                self.fail(stuck_message(&name, seed, now, stuck.polls));
                 return;
             }
             self.touched = true;
@@ -466,7 +506,7 @@ impl Application for TokioHost {
                 cx.note(format!("{name}: software stopped"));
             }
             Lifecycle::Restart => {
-                if self.driver.is_none() {
+                if self.driver.borrow().is_none() {
                     cx.note(format!("{name}: software restarted"));
                     self.boot(cx);
                 }
@@ -486,20 +526,45 @@ impl Application for TokioHost {
         if let Some(t) = self.tick.take() {
             cx.cancel_timer(t);
         }
-        let Some(driver) = self.driver.as_mut() else {
-            return;
-        };
         // Nothing can reach the host before the engine's next event, its
-        // own TCP timers or its own lifecycle timers.
+        // own TCP timers or its own lifecycle timers (this step's are not
+        // queued in the engine yet). (This host is out of the idle set:
+        // `drive` took it out.)
+        // Nor before an idle runtime elsewhere could fire a timer and act.
         let tcp = cx.tcp_timeout();
-        let bound = [cx.next_event_time(), tcp, cx.next_timer()]
+        let first = self.idle.borrow().first().map(|&(at, _)| at);
+        let others_idle = self.status.borrow().reach(first);
+        let bound = [cx.next_event_time(), tcp, cx.next_timer(), others_idle]
             .into_iter()
             .flatten()
             .min();
-        if let Some(at) = driver.plan(cx.now(), bound) {
-            self.tick = Some(cx.set_timer(at, TICK));
+        let runner = self.driver.clone();
+        let mut guard = runner.borrow_mut();
+        let Some(driver) = guard.as_mut() else {
+            return;
+        };
+        match with_current(&self.state, || driver.catch_up(bound)) {
+            Ok(CatchUp::Wake(at)) => self.tick = Some(cx.set_timer(at, TICK)),
+            Ok(CatchUp::Idle) => {
+                let key = (driver.next_tick(), self.index);
+                self.idle.borrow_mut().insert(key);
+                self.idle_key = Some(key);
+            }
+            Ok(CatchUp::Done) => {}
+            Err(stuck) => {
+                drop(guard);
+                let (name, seed) = (self.name(), self.status.borrow().seed);
+                self.fail(stuck_message(&name, seed, cx.now(), stuck.polls));
+            }
         }
     }
+}
+
+/// The error for a program that never went idle.
+pub(crate) fn stuck_message(name: &str, seed: u64, now: Time, polls: u64) -> String {
+    format!(
+        "host {name} (seed {seed}) never went idle at {now}: {polls} polls in one instant without waiting on the network or a timer (a task loops on yield_now, or spins)"
+    )
 }
 
 /// Catches a panic of the software's future, as a message.

@@ -22,19 +22,20 @@
 //!   sentinel ran first, with no local task woken, means nothing is left to
 //!   run. A timer already due fires as it is set (tokio fires an elapsed
 //!   deadline at once), so there is nothing due but unfired either.
-//! - [`Driver::plan`]: after a quiet step, when does the program next need
-//!   the engine? Tokio's timers fire on whole milliseconds of its clock. If
-//!   the clock is not on one, the answer is the next millisecond. If it is,
-//!   the runtime is allowed to auto-advance once, to the earlier of its next
-//!   timer and a guard timer at the last whole millisecond before anything
-//!   else can happen in the world (the engine's next queued event, the
-//!   host's own TCP timers): tokio moves its clock exactly to that tick and
-//!   fires the timers due there, and the `on_thread_unpark` hook stops the
-//!   `block_on` before any woken task runs. The engine then wakes the host
-//!   at that very time, and [`Driver::run`] polls the woken tasks. Nothing
-//!   can reach the host in between, so tokio's clock is never ahead of an
-//!   event the host sees. An idle world is crossed in one jump; a busy one
-//!   costs at most one wake per millisecond.
+//! - [`Driver::catch_up`]: an idle runtime's clock moves towards the
+//!   engine's, never past anything that could still reach the host (the
+//!   engine's next queued event, the host's own TCP timers). Tokio's
+//!   timers fire on whole milliseconds of its clock: an unaligned clock
+//!   is first advanced to the next one; an aligned one is allowed to
+//!   auto-advance once, to the earlier of its next timer and a guard timer
+//!   at the last whole millisecond before the bound, and the
+//!   `on_thread_unpark` hook stops the `block_on` there. Then the tasks
+//!   those timers woke are run (at tokio's time, which is their time:
+//!   nothing can change what they see before it). If any ran, the host
+//!   needs the engine at exactly that time to hand the network what they
+//!   asked for; if none did (the guard, or a level boundary of tokio's
+//!   timer wheel), it goes on. An idle runtime therefore costs no engine
+//!   event at all, and a sleeping program one wake per timer.
 //! - dropping the driver drops every task (a crash).
 
 use sim::Time;
@@ -186,9 +187,16 @@ impl Driver {
         self.start
     }
 
-    /// Tokio's clock as engine time (ahead of the engine after a plan).
+    /// Tokio's clock as engine time (ahead of the engine after a catch-up, never past an event of the host).
     pub(crate) fn clock(&self) -> Time {
         self.clock
+    }
+
+    /// The first whole millisecond after the clock: the earliest a timer
+    /// not yet fired can fire.
+    pub(crate) fn next_tick(&self) -> Time {
+        let rel = self.clock.as_nanos() - self.origin.as_nanos();
+        Time::from_nanos(self.origin.as_nanos() + (rel / MS + 1) * MS)
     }
 
     /// Spawns a task of the host's software on its [`LocalSet`].
@@ -201,10 +209,17 @@ impl Driver {
     }
 
     /// Moves tokio's clock to `now` and polls until nothing is ready.
-    /// `now` before tokio's clock is a broken promise of [`Driver::plan`]
-    /// (the clock stays where it is).
+    /// `now` before tokio's clock is a broken promise of
+    /// [`Driver::catch_up`] (the clock stays where it is).
     pub(crate) fn run(&mut self, now: Time) -> Result<(), Stuck> {
         let ahead = now.as_nanos().saturating_sub(self.clock.as_nanos());
+        self.quiesce(ahead).map(|_| ())
+    }
+
+    /// Advances the clock by `ahead` ns, then polls until nothing is ready.
+    /// Returns whether any task ran (a local task had been woken, or some
+    /// task was queued ahead of the sentinel).
+    fn quiesce(&mut self, ahead: u64) -> Result<bool, Stuck> {
         let sentinel = self.sentinel.clone();
         let activity = self.activity.clone();
         let local_waker = self.local_waker.clone();
@@ -213,36 +228,68 @@ impl Driver {
             if ahead > 0 {
                 tokio::time::advance(std::time::Duration::from_nanos(ahead)).await;
             }
-            Quiesce {
+            let woken_before = activity.woken.load(Ordering::SeqCst);
+            let polls = Quiesce {
                 local,
                 sentinel: &sentinel,
                 activity: &activity,
                 local_waker: &local_waker,
                 polls: 0,
             }
-            .await
+            .await?;
+            Ok(woken_before || polls > 1)
         });
-        self.clock = self.clock.max(now);
+        self.clock = Time::from_nanos(self.clock.as_nanos() + ahead);
         result
     }
 
-    /// After [`Driver::run`] at `now`: the engine time at which the program
-    /// next needs to run, given that nothing can reach the host before
-    /// `bound` (None: nothing is left anywhere). None: never (no timer).
-    pub(crate) fn plan(&mut self, now: Time, bound: Option<Time>) -> Option<Time> {
-        let rel = self.clock.as_nanos() - self.origin.as_nanos();
-        debug_assert_eq!(self.clock, now, "plan follows a run at the same time");
-        let next_tick = Time::from_nanos(self.origin.as_nanos() + (rel / MS + 1) * MS);
-        if rel % MS != 0 {
-            return Some(next_tick);
+    /// Moves an idle runtime's clock forward while nothing can reach the
+    /// host before `bound` (None: nothing is left anywhere), running what
+    /// its timers wake. Tasks may run here ahead of the engine's clock, at
+    /// tokio's: that is the time they would run at, and what they ask of
+    /// the network waits for the [`CatchUp::Wake`] at that very time,
+    /// before which nothing can change what they saw.
+    pub(crate) fn catch_up(&mut self, bound: Option<Time>) -> Result<CatchUp, Stuck> {
+        loop {
+            let rel = self.clock.as_nanos() - self.origin.as_nanos();
+            let landed_on_guard;
+            if rel % MS != 0 {
+                // Timers fire on whole milliseconds: first move to the next.
+                let next = Time::from_nanos(self.origin.as_nanos() + (rel / MS + 1) * MS);
+                if bound.is_some_and(|b| b < next) {
+                    return Ok(CatchUp::Idle);
+                }
+                landed_on_guard = false;
+                if self.quiesce(next.as_nanos() - self.clock.as_nanos())? {
+                    return Ok(CatchUp::Wake(self.clock));
+                }
+            } else {
+                let guard_ms = match bound {
+                    Some(b) => b.as_nanos().saturating_sub(self.origin.as_nanos()) / MS,
+                    None => rel / MS + HORIZON_MS,
+                };
+                if guard_ms <= rel / MS {
+                    return Ok(CatchUp::Idle);
+                }
+                let landed = self.probe(rel, guard_ms);
+                landed_on_guard = landed == guard_ms * MS;
+                if self.quiesce(0)? {
+                    return Ok(CatchUp::Wake(self.clock));
+                }
+            }
+            if landed_on_guard {
+                return Ok(if bound.is_none() {
+                    CatchUp::Done
+                } else {
+                    CatchUp::Idle
+                });
+            }
         }
-        let guard_ms = match bound {
-            Some(b) => b.as_nanos().saturating_sub(self.origin.as_nanos()) / MS,
-            None => rel / MS + HORIZON_MS,
-        };
-        if guard_ms <= rel / MS {
-            return Some(next_tick);
-        }
+    }
+
+    /// Lets tokio auto-advance once from `rel` (ns, on a millisecond) to
+    /// its next timer or the guard at `guard_ms`; returns where it landed.
+    fn probe(&mut self, rel: u64, guard_ms: u64) -> u64 {
         let guard = self.start + std::time::Duration::from_millis(guard_ms);
         let from = self.start + std::time::Duration::from_nanos(rel);
         self.hooks.probing.store(true, Ordering::SeqCst);
@@ -261,13 +308,21 @@ impl Driver {
         *self.hooks.probe_waker.lock().expect("not poisoned") = None;
         let landed_ns = landed.duration_since(self.start).as_nanos() as u64;
         self.clock = Time::from_nanos(self.origin.as_nanos() + landed_ns);
-        if bound.is_none() && landed_ns == guard_ms * MS {
-            // Only the guard fired: the program has no timer at all, and
-            // nothing else will ever happen.
-            return None;
-        }
-        Some(self.clock)
+        landed_ns
     }
+}
+
+/// What an idle runtime needs next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CatchUp {
+    /// Tasks ran at this time (the clock is there): the host must be called
+    /// then, to hand the network what they asked for.
+    Wake(Time),
+    /// Nothing to do before the world reaches the bound; call again then.
+    Idle,
+    /// No timer at all and nothing left anywhere: never again, unless the
+    /// network brings something.
+    Done,
 }
 
 /// Polls the [`LocalSet`] and watches the runtime until nothing is ready.
@@ -280,7 +335,8 @@ struct Quiesce<'a> {
 }
 
 impl Future for Quiesce<'_> {
-    type Output = Result<(), Stuck>;
+    /// How many slots it took (1: nothing was runnable).
+    type Output = Result<u64, Stuck>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let local_woken = self.activity.woken.swap(false, Ordering::SeqCst);
@@ -293,7 +349,7 @@ impl Future for Quiesce<'_> {
                 && s.armed_at.load(Ordering::SeqCst) == previous
                 && s.ran_at.load(Ordering::SeqCst) == previous
             {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(Ok(previous));
             }
         }
         self.polls += 1;
@@ -350,31 +406,23 @@ mod tests {
         Time::from_millis(n)
     }
 
-    /// Runs the driver as the engine would with nothing else in the world
-    /// until `bound` (None: nothing at all): plan, wake at the planned time,
-    /// run. Returns every planned wake.
-    fn drive(d: &mut Driver, mut now: Time, bound: Option<Time>, until: Time) -> Vec<Time> {
+    /// Runs the driver as the engine would with nothing else in the world:
+    /// catch up, wake at the time asked, run. Returns every wake.
+    fn drive(d: &mut Driver, bound: Option<Time>) -> Vec<Time> {
         let mut wakes = Vec::new();
-        d.run(now).unwrap();
-        while let Some(next) = d.plan(now, bound) {
-            let clock = d.clock();
-            assert!(
-                bound.is_none_or(|b| clock <= b),
-                "clock {clock} past {bound:?}"
-            );
-            if next > until {
-                break;
+        while let CatchUp::Wake(at) = d.catch_up(bound).unwrap() {
+            if let Some(b) = bound {
+                assert!(at <= b, "woke at {at} past {b}");
             }
-            wakes.push(next);
-            now = next;
-            d.run(now).unwrap();
+            wakes.push(at);
+            d.run(at).unwrap();
         }
         wakes
     }
 
     // The driver alone, with no network: a program of sleeps must see its
     // timers fire at exactly the engine times it asked for, each of them a
-    // wake the driver planned, and Instant::now() must read the engine's time.
+    // wake and no other wake, and Instant::now() must read the engine's time.
     #[test]
     fn timers_fire_at_the_engine_times_they_ask_for() {
         let mut d = Driver::new(Time::ZERO).unwrap();
@@ -388,23 +436,20 @@ mod tests {
                     .push(tokio::time::Instant::now().duration_since(start));
             }
         });
-        let wakes = drive(&mut d, Time::ZERO, None, Time::MAX);
-        let fired: Vec<Duration> = vec![5, 25, 1025]
+        d.run(Time::ZERO).unwrap();
+        assert_eq!(drive(&mut d, None), vec![ms(5), ms(25), ms(1025)]);
+        let fired: Vec<Duration> = [5, 25, 1025]
             .into_iter()
             .map(Duration::from_millis)
             .collect();
         assert_eq!(*seen.borrow(), fired);
-        for t in [ms(5), ms(25), ms(1025)] {
-            assert!(wakes.contains(&t), "{t} planned in {wakes:?}");
-        }
-        // Besides those, only the timer wheel's level boundaries: a handful.
-        assert!(wakes.len() < 12, "{wakes:?}");
+        assert_eq!(d.catch_up(None), Ok(CatchUp::Done));
     }
 
     // The runtime must never run past an event the engine could deliver:
     // with the world's next event at 7.5 ms, a 100 ms sleep lets the clock
-    // go no further than 7 ms; off the millisecond (7.5 ms) the next
-    // possible firing is 8 ms; afterwards it fires at exactly 100 ms.
+    // go no further than 7 ms; from 7.5 ms (off the millisecond) it moves
+    // to whole milliseconds first; the timer fires at exactly 100 ms.
     #[test]
     fn the_clock_never_passes_the_next_event_of_the_world() {
         let mut d = Driver::new(Time::ZERO).unwrap();
@@ -415,21 +460,23 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             *f.borrow_mut() = Some(tokio::time::Instant::now().duration_since(start));
         });
+        d.run(Time::ZERO).unwrap();
         let event = Time::from_micros(7_500);
-        let wakes = drive(&mut d, Time::ZERO, Some(event), event);
-        assert_eq!(wakes.last(), Some(&ms(7)));
+        assert_eq!(d.catch_up(Some(event)), Ok(CatchUp::Idle));
+        assert_eq!(d.clock(), ms(7));
         assert_eq!(
-            d.plan(ms(7), Some(event)),
-            Some(ms(8)),
+            d.catch_up(Some(event)),
+            Ok(CatchUp::Idle),
             "the guard is within this ms"
         );
         d.run(event).unwrap();
         assert_eq!(d.clock(), event);
-        assert_eq!(d.plan(event, Some(ms(50))), Some(ms(8)));
-        let wakes = drive(&mut d, ms(8), None, Time::MAX);
-        assert!(wakes.contains(&ms(100)), "{wakes:?}");
+        assert_eq!(d.catch_up(Some(ms(50))), Ok(CatchUp::Idle));
+        assert_eq!(d.clock(), ms(50));
+        assert!(fired.borrow().is_none());
+        assert_eq!(drive(&mut d, None), vec![ms(100)]);
         assert_eq!(*fired.borrow(), Some(Duration::from_millis(100)));
-        assert_eq!(d.plan(d.clock(), None), None, "no timer left");
+        assert_eq!(d.catch_up(None), Ok(CatchUp::Done));
     }
 
     // Several tasks handing work to each other over channels, with
@@ -461,10 +508,7 @@ mod tests {
         });
         d.run(Time::ZERO).unwrap();
         assert_eq!(*total.borrow(), 45);
-        assert!(
-            drive(&mut d, Time::ZERO, None, Time::MAX).is_empty(),
-            "no timer: never woken"
-        );
+        assert_eq!(d.catch_up(None), Ok(CatchUp::Done), "no timer: never woken");
     }
 
     // A task that yields forever never lets the runtime go idle: run()

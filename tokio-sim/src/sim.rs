@@ -3,8 +3,11 @@
 //! network changes at chosen times, crashes, a seed; and a run that
 //! returns the test's result with everything tcpsim records.
 
-use crate::host::{BoxFuture, Lifecycle, Software, Status, TokioHost};
-use crate::net::HostState;
+use crate::host::{
+    BoxFuture, Idle, Lifecycle, Runner, Software, Status, TICK, TokioHost, stuck_message,
+};
+use crate::net::{HostState, with_current};
+use crate::runtime::CatchUp;
 use scenarios::host::Host;
 use scenarios::run::{Outcome, Setup};
 use sim::topology::{Endpoint, Spoke, StarBuilder};
@@ -293,8 +296,22 @@ impl Sim {
                 .map(|(i, h)| (h.name.clone(), addr_of(i)))
                 .collect(),
         );
+        // The least propagation delay of any link (as configured or as a
+        // scheduled change may set it): a packet crosses two, host to hub
+        // to host.
+        let least_delay = hosts
+            .iter()
+            .map(|h| h.link.as_ref().unwrap_or(&self.link).delay)
+            .chain(std::iter::once(self.link.delay))
+            .chain(self.changes.iter().filter_map(|c| match c.3 {
+                LinkChange::SetDelay { delay } => Some(delay),
+                _ => None,
+            }))
+            .min()
+            .unwrap_or(sim::Duration::ZERO);
         let status = Rc::new(RefCell::new(Status {
             seed,
+            lookahead: sim::Duration::from_nanos(2 * least_delay.as_nanos()),
             ..Status::default()
         }));
         let mut world = World::new(WorldConfig {
@@ -303,6 +320,8 @@ impl Sim {
             trace: self.trace,
         });
         let mut star = StarBuilder::new(self.link.clone());
+        let idle: Idle = Rc::default();
+        let mut runtimes = Vec::new();
         for (i, spec) in hosts.into_iter().enumerate() {
             let addr = addr_of(i);
             let lifecycle: Vec<(Time, Lifecycle)> = self
@@ -311,8 +330,26 @@ impl Sim {
                 .filter(|(n, _, _)| *n == spec.name)
                 .map(|&(_, t, l)| (t, l))
                 .collect();
-            let state = HostState::new(spec.name.clone(), addr, names.clone());
-            let app = TokioHost::new(state, status.clone(), spec.software, lifecycle);
+            let state = Rc::new(RefCell::new(HostState::new(
+                spec.name.clone(),
+                addr,
+                names.clone(),
+            )));
+            let runner: Runner = Rc::default();
+            runtimes.push(HostRuntime {
+                name: spec.name.clone(),
+                state: state.clone(),
+                runner: runner.clone(),
+            });
+            let app = TokioHost::new(
+                state,
+                status.clone(),
+                spec.software,
+                lifecycle,
+                runner,
+                i,
+                idle.clone(),
+            );
             let secret = isn_secret(seed, &spec.name);
             let host = Host::new(&spec.name, Addr::from(addr), secret, self.tcp.clone()).app(app);
             let endpoint = Endpoint::new(spec.name.clone(), Addr::from(addr), host);
@@ -355,7 +392,15 @@ impl Sim {
         for &node in &star.leaves {
             world.wake_node_at(node, Time::ZERO, 0)?;
         }
-        let result = drive(&mut world, &status, seed, self.duration);
+        let loop_state = Loop {
+            status: &status,
+            idle: &idle,
+            runtimes: &runtimes,
+            nodes: &star.leaves,
+            seed,
+            limit: self.duration,
+        };
+        let result = loop_state.drive(&mut world);
         let hosts = star.leaves.iter().map(|&n| n.into()).collect();
         let stats = world.stats();
         let setup = Setup {
@@ -386,49 +431,122 @@ fn isn_secret(seed: u64, name: &str) -> [u8; 16] {
     secret
 }
 
-/// Steps the world until the test body returns, something fails, the
-/// time limit passes or nothing is left to happen.
-fn drive(
-    world: &mut World,
-    status: &Rc<RefCell<Status>>,
+/// What the simulation's loop knows of one host's runtime.
+struct HostRuntime {
+    name: String,
+    state: Rc<RefCell<HostState>>,
+    runner: Runner,
+}
+
+/// The simulation's loop over the engine.
+struct Loop<'a> {
+    status: &'a Rc<RefCell<Status>>,
+    idle: &'a Idle,
+    runtimes: &'a [HostRuntime],
+    nodes: &'a [sim::NodeId],
     seed: u64,
     limit: Time,
-) -> Result<(), String> {
-    loop {
-        {
-            let s = status.borrow();
-            if let Some(f) = &s.failure {
-                return Err(f.clone());
+}
+
+impl Loop<'_> {
+    /// Steps the world until the test body returns, something fails, the
+    /// time limit passes or nothing is left to happen. Before each step,
+    /// idle runtimes whose next possible timer the world is about to reach
+    /// catch up to it (in host order, so the run stays a function of the
+    /// seed); one whose tasks ran gets an engine wake at that time.
+    fn drive(&self, world: &mut World) -> Result<(), String> {
+        let seed = self.seed;
+        loop {
+            {
+                let s = self.status.borrow();
+                if let Some(f) = &s.failure {
+                    return Err(f.clone());
+                }
+                if let Some(r) = &s.client_result {
+                    return r
+                        .clone()
+                        .map_err(|e| format!("seed {seed}: the client failed: {e}"));
+                }
             }
-            if let Some(r) = &s.client_result {
-                return r
-                    .clone()
-                    .map_err(|e| format!("seed {seed}: the client failed: {e}"));
+            self.catch_up(world)?;
+            match world.next_event_time() {
+                None => {
+                    return Err(format!(
+                        "seed {seed}: the simulation went idle at {} before the client finished: every host waits for something that can no longer happen (no packet, no timer within the {} limit)",
+                        world.now(),
+                        self.limit
+                    ));
+                }
+                Some(t) if t > self.limit => {
+                    return Err(format!(
+                        "seed {seed}: the client did not finish within {} of virtual time",
+                        self.limit
+                    ));
+                }
+                Some(_) => {}
+            }
+            if let Err(e) = world.step() {
+                let busiest = self
+                    .status
+                    .borrow()
+                    .callbacks
+                    .iter()
+                    .max_by_key(|(_, n)| **n)
+                    .map(|(h, n)| format!("; host {h} handled the most events ({n})"))
+                    .unwrap_or_default();
+                return Err(format!("{e}{busiest}"));
             }
         }
-        match world.next_event_time() {
-            None => {
-                return Err(format!(
-                    "seed {seed}: the simulation went idle at {} before the client finished: every host waits for something that can no longer happen",
-                    world.now()
-                ));
+    }
+
+    fn catch_up(&self, world: &mut World) -> Result<(), String> {
+        loop {
+            let next = world.next_event_time();
+            let first = self.idle.borrow().first().copied();
+            let Some((at, index)) = first else {
+                return Ok(());
+            };
+            if next.is_some_and(|g| g < at) {
+                return Ok(());
             }
-            Some(t) if t > limit => {
-                return Err(format!(
-                    "seed {seed}: the client did not finish within {limit} of virtual time"
-                ));
+            self.idle.borrow_mut().remove(&(at, index));
+            // Nor may it pass the earliest time another idle runtime could
+            // fire a timer and act: it is caught up later, and what it does
+            // then must not reach a host already past it.
+            let first = self.idle.borrow().first().map(|&(at, _)| at);
+            let others = self.status.borrow().reach(first);
+            let bound = match (next, others) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let host = &self.runtimes[index];
+            let mut guard = host.runner.borrow_mut();
+            let Some(driver) = guard.as_mut() else {
+                continue;
+            };
+            match with_current(&host.state, || driver.catch_up(bound)) {
+                Ok(CatchUp::Wake(when)) => {
+                    world
+                        .wake_node_at(self.nodes[index], when, scenarios::host::APP_WAKE | TICK)
+                        .map_err(|e| e.to_string())?;
+                }
+                // A runtime idle past the time limit is not caught up any
+                // further: the run ends before it could matter.
+                Ok(CatchUp::Idle) if driver.clock() > self.limit => {}
+                Ok(CatchUp::Idle) => {
+                    let key = (driver.next_tick(), index);
+                    self.idle.borrow_mut().insert(key);
+                }
+                Ok(CatchUp::Done) => {}
+                Err(stuck) => {
+                    return Err(stuck_message(
+                        &host.name,
+                        self.seed,
+                        driver.clock(),
+                        stuck.polls,
+                    ));
+                }
             }
-            Some(_) => {}
-        }
-        if let Err(e) = world.step() {
-            let busiest = status
-                .borrow()
-                .callbacks
-                .iter()
-                .max_by_key(|(_, n)| **n)
-                .map(|(h, n)| format!("; host {h} handled the most events ({n})"))
-                .unwrap_or_default();
-            return Err(format!("{e}{busiest}"));
         }
     }
 }
