@@ -253,7 +253,7 @@ impl Driver {
         loop {
             let rel = self.clock.as_nanos() - self.origin.as_nanos();
             let landed_on_guard;
-            if rel % MS != 0 {
+            if !rel.is_multiple_of(MS) {
                 // Timers fire on whole milliseconds: first move to the next.
                 let next = Time::from_nanos(self.origin.as_nanos() + (rel / MS + 1) * MS);
                 if bound.is_some_and(|b| b < next) {

@@ -173,7 +173,7 @@ fn a_client_that_waits_for_ever_ends_the_run_with_a_reason() {
     sim.client("client", async {
         let mut s = TcpStream::connect("server:80").await?;
         let mut buf = [0u8; 1];
-        s.read(&mut buf).await?;
+        let _ = s.read(&mut buf).await?;
         Ok(())
     });
     let e = sim.run().unwrap_err().to_string();

@@ -114,10 +114,11 @@ impl Client {
                 Ok(Err(e)) => last = Some(e.to_string()),
                 Err(_) => last = Some(format!("no answer within {:?}", self.deadline)),
             }
-            let mut log = self.log.borrow_mut();
-            log.retries += 1;
-            log.reasons.push(last.clone().unwrap_or_default());
-            drop(log);
+            {
+                let mut log = self.log.borrow_mut();
+                log.retries += 1;
+                log.reasons.push(last.clone().unwrap_or_default());
+            }
             // Start again on a new connection after a short pause.
             self.conn = None;
             tokio::time::sleep(Duration::from_millis(100)).await;
