@@ -56,10 +56,17 @@
 //! yielding without waiting on the network or a timer is stopped after a
 //! million polls in one instant with an error naming the host and the seed.
 //!
-//! How virtual time is kept: [`runtime`](crate) (module docs in the source)
-//! drives each runtime to quiescence at the engine's time without letting
-//! tokio auto-advance, and moves tokio's clock to its next timer only as
-//! far as nothing else in the world can happen first.
+//! How virtual time is kept (the `runtime` module's docs in the source have
+//! the details): each runtime is polled to quiescence at the engine's time
+//! without letting tokio auto-advance or park; an idle runtime's clock is
+//! moved to its next timer only as far as nothing else in the world can
+//! reach the host first, and the host gets an engine wake only if a timer
+//! woke a task. Idle runtimes cost no engine events.
+//!
+//! A run ([`Sim::execute`]) returns a [`Run`] whose
+//! [`scenarios::run::Outcome`] has passed tcpsim's oracles (delivery from
+//! the hosts' own digests, state transitions, segment rules) and feeds the
+//! renderers in [`scenarios::render`]: ladder, JSON lines, pcap, `ss`.
 
 mod host;
 pub mod net;

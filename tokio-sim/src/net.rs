@@ -1,7 +1,7 @@
 //! `TcpListener` and `TcpStream` with tokio's shape, over the host's
 //! simulated TCP endpoint.
 //!
-//! A socket is a handle on state the host keeps ([`HostState`]): the
+//! A socket is a handle on state the host keeps (`HostState`): the
 //! program's calls record what they want (bytes to send, a connect, a
 //! shutdown) and wait on wakers; the host hands those to the endpoint
 //! after every pass of the runtime, and wakes the wakers from the engine's

@@ -123,3 +123,21 @@ fn the_ladder_shows_tcp_retransmitting_a_lost_request() {
     let ladder = scenarios::render::ladder(&run.outcome, scenarios::render::Numbering::Relative);
     insta::assert_snapshot!(ladder);
 }
+
+#[test]
+fn the_run_feeds_pcap_json_and_ss_like_any_scenario() {
+    // The renderers read the Outcome as they read a catalogue scenario's:
+    // the capture starts with the pcap magic (little-endian 0xa1b2c3d4)
+    // and holds a record per packet beyond its 24-byte header, the JSON lines have one line per trace event, and the ss
+    // table lists the server's listener.
+    let (mut sim, _) = kv_sim(8, Duration::from_secs(1));
+    let run = sim.execute().unwrap();
+    assert_eq!(run.result, Ok(()));
+    let pcap = scenarios::render::pcap(&run.outcome).unwrap();
+    assert_eq!(&pcap[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+    assert!(pcap.len() > 24 + 40 * 16, "{} bytes", pcap.len());
+    let json = scenarios::render::json_lines(&run.outcome);
+    assert!(json.lines().count() >= run.outcome.world.trace().events().len());
+    let ss = scenarios::render::ss_table(&run.outcome);
+    assert!(ss.contains("LISTEN") && ss.contains(":6379"), "{ss}");
+}
