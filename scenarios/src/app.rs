@@ -76,6 +76,14 @@ pub trait Application: Any {
     fn timer(&mut self, cx: &mut AppCtx<'_, '_>, token: u64) {
         let _ = (cx, token);
     }
+    /// The host's step is over (every call above made, the segments it
+    /// produced sent), just before the host asks the engine for its next
+    /// wake. An application with a clock of its own (a tokio runtime)
+    /// decides here when it next needs a [`Application::timer`]. Timers set
+    /// here count; socket calls made here are only served at the next step.
+    fn step_end(&mut self, cx: &mut AppCtx<'_, '_>) {
+        let _ = cx;
+    }
 }
 
 /// A timer an application set, to cancel it.
@@ -100,6 +108,26 @@ impl<'h, 'c> AppCtx<'h, 'c> {
     /// Virtual time now.
     pub fn now(&self) -> Time {
         self.ctx.now()
+    }
+
+    /// When the engine's next queued event is due (any node's): nothing can
+    /// reach this host before it. See [`sim::Ctx::next_event_time`].
+    pub fn next_event_time(&self) -> Option<Time> {
+        self.ctx.next_event_time()
+    }
+
+    /// When the endpoint's next TCP timer is due (retransmission, delayed
+    /// ACK, persist, keepalive, TIME-WAIT), if any.
+    pub fn tcp_timeout(&mut self) -> Option<Time> {
+        self.host
+            .endpoint
+            .poll_timeout()
+            .map(|i| Time::from_nanos(i.as_nanos()))
+    }
+
+    /// The earliest application timer still set, if any.
+    pub fn next_timer(&self) -> Option<Time> {
+        self.host.timers.first_key_value().map(|((t, _), _)| *t)
     }
 
     /// The host's own random stream (derived from the seed and the node).

@@ -107,6 +107,13 @@ pub enum Record {
     },
 }
 
+/// A wake-up scheduled for a host from outside ([`sim::World::wake_node_at`])
+/// with this bit in its token calls the application's
+/// [`Application::timer`] with the rest of the token: how a driver that
+/// steps the world itself (tcpsim-tokio's `Sim`) hands a host's
+/// application a turn at a time it chose. The host's own wakes use token 0.
+pub const APP_WAKE: u64 = 1 << 63;
+
 /// A record with its time and position in the engine trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Logged {
@@ -668,6 +675,9 @@ impl Host {
         }
         dirty.clear();
         self.pending.scratch[2] = dirty;
+        if self.started {
+            self.call(ctx, |app, cx| app.step_end(cx));
+        }
         // Next wake: the earlier of the next application timer and the next TCP timer.
         let next_app = self.timers.first_key_value().map(|((t, _), _)| *t);
         let next_timer = self
@@ -764,7 +774,7 @@ impl Node for Host {
         self.pump(ctx);
     }
 
-    fn on_wake(&mut self, ctx: &mut Ctx<'_>, _token: u64) {
+    fn on_wake(&mut self, ctx: &mut Ctx<'_>, token: u64) {
         if self.wake.is_some_and(|(at, _)| at <= ctx.now()) {
             self.wake = None;
         }
@@ -773,6 +783,9 @@ impl Node for Host {
             self.call(ctx, |app, cx| app.start(cx));
         }
         self.fire_timers(ctx);
+        if token & APP_WAKE != 0 && self.started {
+            self.call(ctx, |app, cx| app.timer(cx, token & !APP_WAKE));
+        }
         self.endpoint.handle_timeout(to_instant(ctx.now()));
         self.pump(ctx);
     }

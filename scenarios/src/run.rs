@@ -204,6 +204,14 @@ pub fn execute(seed: u64, mut setup: Setup) -> Result<Outcome, SimError> {
         }
     }
     let stats = setup.world.run_until(setup.horizon)?;
+    Ok(judge(seed, setup, stats))
+}
+
+/// Applies the four oracles to a world that has already run (by
+/// [`execute`], or by a driver with its own stopping rule, such as a
+/// simulation that ends when its test body returns). `setup.horizon` is
+/// not used.
+pub fn judge(seed: u64, setup: Setup, stats: RunStats) -> Outcome {
     let mut outcome = Outcome {
         seed,
         world: setup.world,
@@ -236,5 +244,5 @@ pub fn execute(seed: u64, mut setup: Setup) -> Result<Outcome, SimError> {
         .collect();
     violations.extend(oracle::check_segments(&sent_by_hosts));
     outcome.violations = violations;
-    Ok(outcome)
+    outcome
 }

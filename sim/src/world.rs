@@ -656,6 +656,14 @@ impl Ctx<'_> {
     pub fn link_by_name(&self, name: &str) -> Option<(LinkId, LinkId)> {
         self.core.link_by_name.get(name).copied()
     }
+    /// When the next queued event is due (any node's), if any. A cancelled
+    /// wake-up still counts until it is popped, so this is never later than
+    /// the next event that happens: nothing can reach any node before it,
+    /// which is what a node that runs ahead on its own clock (a tokio
+    /// runtime with paused time) needs to know how far it may go.
+    pub fn next_event_time(&self) -> Option<Time> {
+        self.core.queue.peek().map(|s| s.time)
+    }
 }
 
 /// What a run did.

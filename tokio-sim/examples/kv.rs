@@ -1,0 +1,77 @@
+//! The key-value service of `tests/common/kv.rs` on a lossy, partitioned
+//! network, with the ladder of the run printed.
+//!
+//! `cargo run -p tcpsim-tokio --example kv -- [SEED] [LOSS] [--ladder]`
+//! (defaults: seed 1, loss 0.05): 20 SETs and 20 GETs through 5% loss each
+//! way and a 2-second partition of the server; prints the result, the
+//! client's retries, TCP's retransmissions and the trace hash.
+
+#[path = "../tests/common/kv.rs"]
+mod kv;
+
+use sim::{LinkConfig, Time};
+use std::time::Duration;
+use tcpsim_tokio::Sim;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let seed = match numbers.first().map(|s| s.parse::<u64>()) {
+        None => 1,
+        Some(Ok(s)) => s,
+        Some(Err(_)) => {
+            eprintln!("error: SEED must be a whole number, got {:?}", numbers[0]);
+            std::process::exit(2);
+        }
+    };
+    let loss = match numbers.get(1).map(|s| s.parse::<f64>()) {
+        None => 0.05,
+        Some(Ok(l)) if (0.0..1.0).contains(&l) => l,
+        _ => {
+            eprintln!("error: LOSS must be a probability in [0, 1)");
+            std::process::exit(2);
+        }
+    };
+    let ladder = args.iter().any(|a| a == "--ladder");
+
+    let mut sim = Sim::new(seed);
+    sim.host("server", kv::server);
+    sim.host_link(
+        "server",
+        LinkConfig::new(100_000_000, sim::Duration::from_millis(1)).with_loss(loss),
+    )
+    .partition("server", Time::from_millis(60), Time::from_millis(2_060))
+    .duration(Time::from_secs(600));
+    let mut client = kv::Client::new("server:6379", Duration::from_secs(60));
+    let log = client.log.clone();
+    sim.client("client", async move { kv::workload(&mut client, 20).await });
+    let run = match sim.execute() {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    if ladder {
+        print!(
+            "{}",
+            scenarios::render::ladder(&run.outcome, scenarios::render::Numbering::Relative)
+        );
+    }
+    let retransmissions: usize = (0..run.outcome.host_count())
+        .map(|i| run.outcome.retransmissions(i))
+        .sum();
+    println!(
+        "seed {seed}, loss {loss}: {} at {}; client retries {}, TCP retransmissions {retransmissions}, trace hash {:016x}",
+        match &run.result {
+            Ok(()) => "pass".to_string(),
+            Err(e) => format!("FAIL ({e})"),
+        },
+        run.outcome.stats.now,
+        log.borrow().retries,
+        run.trace_hash()
+    );
+    if run.result.is_err() {
+        std::process::exit(1);
+    }
+}
