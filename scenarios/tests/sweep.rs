@@ -363,13 +363,17 @@ fn merge_refuses_reports_of_different_sweeps_and_missing_shards() {
     let a0 = run("none", Shard::new(0, 2).unwrap());
     let a1 = run("none", Shard::new(1, 2).unwrap());
     let b1 = run("light", Shard::new(1, 2).unwrap());
-    assert!(merge(&[a0.clone(), a1.clone()]).is_ok());
+    assert!(merge(&[a0.clone(), a1]).is_ok());
     assert!(
         merge(&[a0.clone(), b1])
             .unwrap_err()
             .contains("different sweep")
     );
-    assert!(merge(&[a0.clone()]).unwrap_err().contains("missing"));
+    assert!(
+        merge(std::slice::from_ref(&a0))
+            .unwrap_err()
+            .contains("missing")
+    );
     assert!(merge(&[a0.clone(), a0]).unwrap_err().contains("twice"));
 }
 
