@@ -531,6 +531,14 @@ impl Connection {
         now: Instant,
         env: &mut Env<'_>,
     ) -> Disposition {
+        if planted!(TimeWaitIgnoresFin)
+            && seg.flags.fin()
+            && !seg.flags.rst()
+            && seg.seq + seg.seq_len() == self.rcv_nxt
+        {
+            self.counters.dropped_segments += 1;
+            return Disposition::Keep;
+        }
         let two_msl = now + self.config.msl.saturating_mul(2);
         // RFC 7323 §5.3 (PAWS), which does not apply to a RST.
         let paws_reject = self.timestamps
@@ -625,7 +633,7 @@ impl Connection {
         // to that ACK, and keeping the old one would slide it right from
         // the new SND.UNA, past any edge the peer offered.
         if seg.ack.diff(previous_una) >= 0
-            && (acked > 0
+            && ((acked > 0 && !planted!(PastRightEdge))
                 || self.snd_wl1.diff(seg.seq) < 0
                 || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0))
         {

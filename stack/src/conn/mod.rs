@@ -390,6 +390,9 @@ impl Connection {
     /// Octets of send window from SND.UNA to the offered right edge
     /// (zero if the edge is behind SND.UNA).
     pub(crate) fn send_window(&self) -> u32 {
+        if planted!(PastRightEdge) {
+            return self.snd_wnd;
+        }
         self.snd_wnd_edge().diff(self.snd_una).max(0) as u32
     }
 
@@ -501,6 +504,11 @@ impl Connection {
     pub(crate) fn shutdown(&mut self, env: &mut Env<'_>) -> Result<(), SocketError> {
         match self.state {
             State::Established => {
+                self.fin_queued = true;
+                self.set_state(State::FinWait1, env);
+                Ok(())
+            }
+            State::SynReceived if planted!(SynReceivedShutdownShift) => {
                 self.fin_queued = true;
                 self.set_state(State::FinWait1, env);
                 Ok(())
@@ -759,6 +767,9 @@ impl Connection {
     /// FIN-WAIT-2 has its own timeout instead (tcp_fin_timeout), and
     /// TIME-WAIT is a mini-socket with none.
     fn keepalive_applies(&self) -> bool {
+        if planted!(KeepaliveIgnoresFinWait2) {
+            return matches!(self.state, State::Established | State::CloseWait);
+        }
         match self.state {
             State::Established
             | State::CloseWait
