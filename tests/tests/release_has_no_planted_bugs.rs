@@ -48,5 +48,9 @@ fn no_normal_build_of_the_workspace_compiles_planted_bugs() {
 fn the_tests_themselves_are_built_with_planted_bugs() {
     // This target is a test of the crate that enables the feature: the
     // planted-bug tests next to it really run against the planted stack.
-    assert!(stack::PLANTED_BUGS_COMPILED);
+    // (`stack::planted` exists only with the feature.)
+    let bug = stack::planted::Bug::PastRightEdge;
+    let _planted = stack::planted::plant(bug);
+    assert!(stack::planted::active(bug));
+    assert!(const { stack::PLANTED_BUGS_COMPILED });
 }
