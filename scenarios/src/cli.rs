@@ -8,6 +8,10 @@
 //! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
 //!   one scenario, from the catalogue or a scenario file (see
 //!   [`crate::file`]); the last line reports seed, trace hash and verdict;
+//! - `tcpsim sweep [--seeds A..B|--count N] [--scenario NAME|all|FILE.toml]
+//!   [--faults none|light|heavy|swarm|FILE] [--jobs N] [--json FILE]
+//!   [--timings FILE] [--stop-on-failure] [--shard I/N]` and `tcpsim merge
+//!   REPORT... [--json FILE]`: sweeps and their shards (see [`crate::sweep`]);
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
@@ -94,6 +98,55 @@ pub enum Command {
         /// line (packetdrill, and the default, ignore those).
         #[arg(long)]
         strict_end: bool,
+    },
+    /// Run scenarios over many seeds under a fault profile, with oracles,
+    /// coverage and a deterministic JSON report (see `scenarios::sweep`).
+    Sweep {
+        /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Seeds 1 to N (default: 100).
+        #[arg(long)]
+        count: Option<String>,
+        /// A scenario name, `all`, or a scenario file `FILE.toml`.
+        #[arg(long, default_value = "all")]
+        scenario: String,
+        /// Fault profile: none, light, heavy, swarm, or a profile file
+        /// (docs/fault-profiles.md).
+        #[arg(long, default_value = "none")]
+        faults: String,
+        /// Worker threads, 1 to 256 (default: all cores; results do not depend on it).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write the report (deterministic JSON) to FILE.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the wall-clock figures (JSON) to FILE.
+        #[arg(long)]
+        timings: Option<PathBuf>,
+        /// Stop at the first failure in seed order.
+        #[arg(long)]
+        stop_on_failure: bool,
+        /// Run shard I of N (`I/N`), or `N` with I from SLURM_ARRAY_TASK_ID
+        /// or JOB_COMPLETION_INDEX.
+        #[arg(long)]
+        shard: Option<String>,
+        /// Check the scenarios' own expectations even under faults.
+        #[arg(long)]
+        expectations: bool,
+        /// Do not check the scenarios' own expectations, even without faults.
+        #[arg(long)]
+        no_expectations: bool,
+    },
+    /// Merge the shard reports of one sweep into the report one machine
+    /// would have written.
+    Merge {
+        /// Shard reports (`tcpsim sweep --shard I/N --json FILE`).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// Write the merged report to FILE.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -679,6 +732,37 @@ pub fn run_command(
             let options = crate::script::Options { strict_end };
             let scripts = load_scripts(&files)?;
             run_scripts(&scripts, seed, options, out).map_err(stdout_error)
+        }
+        Some(Command::Sweep {
+            seeds,
+            count,
+            scenario,
+            faults,
+            jobs,
+            json,
+            timings,
+            stop_on_failure,
+            shard,
+            expectations,
+            no_expectations,
+        }) => {
+            let args = crate::sweep::command::SweepArgs {
+                seeds,
+                count,
+                scenario,
+                faults,
+                jobs,
+                json,
+                timings,
+                stop_on_failure,
+                shard,
+                expectations,
+                no_expectations,
+            };
+            crate::sweep::command::sweep(&args, catalogue, out)
+        }
+        Some(Command::Merge { reports, json }) => {
+            crate::sweep::command::merge_reports(&reports, json.as_deref(), out)
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
+//! - [`sweep`]: scenarios x seeds x fault profiles, coverage, shards.
 //! - [`cli`]: the `tcpsim` command.
 
 pub mod analysis;
@@ -27,3 +28,4 @@ pub mod oracle;
 pub mod render;
 pub mod run;
 pub mod script;
+pub mod sweep;

@@ -194,7 +194,18 @@ impl Outcome {
 
 /// Runs a setup and applies the four oracles. A host node that does not
 /// carry a host of its declared type is `UnknownNode`, before the run.
-pub fn execute(seed: u64, mut setup: Setup) -> Result<Outcome, SimError> {
+pub fn execute(seed: u64, setup: Setup) -> Result<Outcome, SimError> {
+    execute_driven(seed, setup, |world, horizon| world.run_until(horizon))
+}
+
+/// Like [`execute`], but `drive` runs the world to the horizon it is given
+/// (a sweep stops on the way to crash a host, then runs on). The hosts'
+/// first wake-ups are scheduled before `drive` is called.
+pub fn execute_driven(
+    seed: u64,
+    mut setup: Setup,
+    drive: impl FnOnce(&mut World, Time) -> Result<RunStats, SimError>,
+) -> Result<Outcome, SimError> {
     for h in &setup.hosts {
         let host = h
             .host(&setup.world)
@@ -203,7 +214,7 @@ pub fn execute(seed: u64, mut setup: Setup) -> Result<Outcome, SimError> {
             setup.world.wake_node_at(h.node, first, 0)?;
         }
     }
-    let stats = setup.world.run_until(setup.horizon)?;
+    let stats = drive(&mut setup.world, setup.horizon)?;
     let mut outcome = Outcome {
         seed,
         world: setup.world,

@@ -157,16 +157,31 @@ impl Scenario {
 
     /// Builds, runs, applies the oracles and the scenario's own expectations.
     pub fn run(&self, seed: u64) -> Result<Outcome, SimError> {
-        let mut outcome = execute(seed, (self.build)(seed)?)?;
+        let mut outcome = execute(seed, self.setup(seed)?)?;
+        self.judge(&mut outcome, true);
+        Ok(outcome)
+    }
+
+    /// The world this scenario builds for `seed`, not yet run (a sweep
+    /// adds its faults to it before running it).
+    pub fn setup(&self, seed: u64) -> Result<Setup, SimError> {
+        (self.build)(seed)
+    }
+
+    /// Applies the scenario's own oracles to an outcome of its setup and,
+    /// if `expectations`, its expectations (a sweep under faults leaves
+    /// them out: they describe the fault-free story).
+    pub fn judge(&self, outcome: &mut Outcome, expectations: bool) {
         for oracle in &self.oracles {
-            let found = oracle(&outcome);
+            let found = oracle(outcome);
             outcome.violations.extend(found);
         }
-        outcome.expectation = self
-            .expectations
-            .iter()
-            .try_for_each(|expectation| expectation(&outcome));
-        Ok(outcome)
+        if expectations {
+            outcome.expectation = self
+                .expectations
+                .iter()
+                .try_for_each(|expectation| expectation(outcome));
+        }
     }
 }
 
