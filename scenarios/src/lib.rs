@@ -14,11 +14,14 @@
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
 //! - [`sweep`]: scenarios x seeds x fault profiles, coverage, shards.
+//! - [`capsule`]: a failure as a file: replay, shrink (delta debugging over
+//!   the recorded fault decisions), diff of two runs.
 //! - [`cli`]: the `tcpsim` command.
 
 pub mod analysis;
 pub mod app;
 pub mod apps;
+pub mod capsule;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;

@@ -27,6 +27,10 @@ pub struct SweepArgs {
     pub shard: Option<String>,
     pub expectations: bool,
     pub no_expectations: bool,
+    /// Where failures' capsules go (default [`crate::capsule::command::CAPSULE_DIR`]).
+    pub capsules: Option<PathBuf>,
+    /// Write the capsules unshrunk.
+    pub no_shrink: bool,
 }
 
 /// The default seed range when neither `--seeds` nor `--count` is given.
@@ -173,6 +177,8 @@ pub fn sweep(
     let timings = args.timings.as_deref().map(OutFile::check).transpose()?;
     let total = sweep.run_count();
     let mut progress = Progress::new(total);
+    // Wall-clock figures for the terminal and --timings only (never a report).
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let mut done = 0u64;
     let mut failed = 0u64;
@@ -208,6 +214,18 @@ pub fn sweep(
     if let Some(f) = &json {
         f.write(report.to_json().as_bytes())?;
     }
+    let dir = args
+        .capsules
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::capsule::command::CAPSULE_DIR));
+    crate::capsule::command::sweep_capsules(
+        &report,
+        &args.scenario,
+        catalogue,
+        &dir,
+        args.no_shrink,
+        out,
+    )?;
     if let Some(f) = &timings {
         f.write(t.json().as_bytes())?;
     }

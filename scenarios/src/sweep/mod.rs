@@ -448,9 +448,23 @@ pub fn run_under(
     profile: &Profile,
     expectations: bool,
 ) -> Result<(Outcome, FaultPlan), SimError> {
+    run_under_prepared(scenario, seed, profile, expectations, |_| Ok(()))
+}
+
+/// [`run_under`], with `prepare` called on the world once the plan's faults
+/// are in and before it runs (capsules record or replay the fault
+/// decisions there, see [`crate::capsule`]).
+pub fn run_under_prepared(
+    scenario: &Scenario,
+    seed: u64,
+    profile: &Profile,
+    expectations: bool,
+    prepare: impl FnOnce(&mut sim::World) -> Result<(), SimError>,
+) -> Result<(Outcome, FaultPlan), SimError> {
     let mut setup = scenario.setup(seed)?;
     let plan = profile.plan(seed, &setup);
     plan.apply(seed, &mut setup)?;
+    prepare(&mut setup.world)?;
     let own_termination = !setup.open_at_end;
     let crashed = plan.crash.as_ref().map(|c| c.node);
     if crashed.is_some() {
