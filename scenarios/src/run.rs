@@ -246,6 +246,21 @@ pub fn execute_driven(
         .filter(|s| outcome.is_host(s.node))
         .collect();
     violations.extend(oracle::check_segments(&sent_by_hosts));
+    let sent = outcome
+        .world
+        .trace()
+        .events()
+        .iter()
+        .filter(|e| e.kind == sim::EventKind::Send && outcome.is_host(e.node))
+        .filter(|e| e.bytes.len() == e.len as usize)
+        .map(|e| {
+            (
+                e.time,
+                outcome.world.node_name(e.node).unwrap_or("?"),
+                e.bytes.as_slice(),
+            )
+        });
+    violations.extend(oracle::check_checksums(sent));
     outcome.violations = violations;
     Ok(outcome)
 }
