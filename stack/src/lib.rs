@@ -45,8 +45,11 @@ pub mod types;
 pub mod wire;
 
 /// Whether this build carries the test-only planted bugs (feature
-/// `planted-bugs`, see `stack::planted`). Always `false` in a real build;
-/// the `tcpsim` binary warns if it is ever `true`.
+/// `planted-bugs`, see `stack::planted`). Always `false` in a normal build
+/// (checked by `tests/tests/release_has_no_planted_bugs.rs`); `true` in
+/// `cargo test --workspace`, where Cargo unifies the tests crate's
+/// dev-dependency feature into every crate it builds (the bugs are then
+/// compiled but inactive unless planted).
 pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 
 pub use config::{EndpointConfig, Keepalive, TCP_MIN_MSS, TcpConfig};

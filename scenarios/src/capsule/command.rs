@@ -94,8 +94,12 @@ pub fn shrink_file(
         Capsule::command(&target)
     )
     .map_err(out_error)?;
-    for d in &shrunk.capsule.decisions {
-        writeln!(out, "  fault: {d}").map_err(out_error)?;
+    for (i, d) in shrunk.capsule.decisions.iter().enumerate() {
+        match shrunk.capsule.notes.get(i).filter(|n| !n.is_empty()) {
+            Some(note) => writeln!(out, "  fault: {d} ({note})"),
+            None => writeln!(out, "  fault: {d}"),
+        }
+        .map_err(out_error)?;
     }
     Ok(i32::from(shrunk.truncated))
 }

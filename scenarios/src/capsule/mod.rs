@@ -167,6 +167,9 @@ pub struct Capsule {
     pub expectations: bool,
     /// The faults that happen, and only those.
     pub decisions: Vec<Decision>,
+    /// What each decision is in words (a fault rule's name): written as a
+    /// comment beside it, never read back (empty after [`Capsule::parse`]).
+    pub notes: Vec<String>,
     /// The recorded run's trace hash.
     pub trace_hash: u64,
     /// The oracle that failed (`delivery`, `segments`, `expectation`...).
@@ -210,10 +213,23 @@ impl Capsule {
             oracle: self.oracle.clone(),
             message: self.message.clone(),
             shrunk_from: self.shrunk_from,
-            decisions: self.decisions.iter().map(ToString::to_string).collect(),
+            decisions: Vec::new(),
             profile: self.profile.clone(),
         };
         let body = toml::to_string(&file).expect("a capsule is plain data");
+        // The decisions one per line, each with its note as a comment.
+        let mut list = String::from("decisions = [\n");
+        for (i, d) in self.decisions.iter().enumerate() {
+            let quoted = toml::Value::String(d.to_string()).to_string();
+            match self.notes.get(i).filter(|n| !n.is_empty()) {
+                Some(note) => {
+                    list.push_str(&format!("    {quoted}, # {}\n", note.replace('\n', " ")))
+                }
+                None => list.push_str(&format!("    {quoted},\n")),
+            }
+        }
+        list.push_str("]\n");
+        let body = body.replacen("decisions = []\n", &list, 1);
         format!(
             "# tcpsim capsule: `tcpsim replay THIS_FILE` runs it again (docs/capsules.md).\n{body}"
         )
@@ -274,6 +290,7 @@ impl Capsule {
             profile: file.profile,
             expectations: file.expectations,
             decisions,
+            notes: Vec::new(),
             trace_hash,
             oracle: file.oracle,
             message: file.message,

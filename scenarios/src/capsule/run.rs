@@ -38,6 +38,29 @@ pub struct Ran {
     pub trace_hash: u64,
     /// The decisions recorded, or the list replayed.
     pub decisions: Vec<Decision>,
+    /// For each decision, what it is in words: a fault rule's name
+    /// (`heavy: loss`), else its kind.
+    pub notes: Vec<String>,
+}
+
+/// What `decisions` are in words, in `world`: a fault rule by its name.
+pub fn notes(world: &sim::World, decisions: &[Decision]) -> Vec<String> {
+    let link_of = |label: &str| {
+        (0..)
+            .map(sim::LinkId)
+            .map_while(|id| world.link_name(id).map(|name| (id, name)))
+            .find(|(_, name)| *name == label)
+            .map(|(id, _)| id)
+    };
+    decisions
+        .iter()
+        .map(|d| match &d.fault {
+            sim::decisions::Fault::Rule { index, .. } => link_of(&d.link)
+                .and_then(|l| world.faults(l).get(*index as usize))
+                .map_or_else(|| "fault rule".to_string(), |r| r.name().to_string()),
+            other => other.kind().to_string(),
+        })
+        .collect()
 }
 
 impl Ran {
@@ -108,12 +131,14 @@ pub fn run_case(case: &Case, faults: Faults<'_>) -> Result<Ran, CapsuleError> {
             outcome: None,
             failures: vec![("panic".into(), panic_text(payload.as_ref()))],
             trace_hash: 0,
+            notes: vec![String::new(); replayed.len()],
             decisions: replayed,
         },
         Ok(Err(e)) => Ran {
             outcome: None,
             failures: vec![("run".into(), e.to_string())],
             trace_hash: 0,
+            notes: vec![String::new(); replayed.len()],
             decisions: replayed,
         },
         Ok(Ok((outcome, _plan))) => {
@@ -131,6 +156,7 @@ pub fn run_case(case: &Case, faults: Faults<'_>) -> Result<Ran, CapsuleError> {
             };
             Ran {
                 trace_hash: outcome.stats.trace_hash,
+                notes: notes(&outcome.world, &decisions),
                 outcome: Some(outcome),
                 failures,
                 decisions,
@@ -158,6 +184,7 @@ pub fn capture(
         profile: case.profile.clone(),
         expectations: case.expectations,
         decisions: ran.decisions,
+        notes: ran.notes,
         trace_hash: ran.trace_hash,
         oracle,
         message,

@@ -52,6 +52,7 @@ pub struct Shrunk {
 struct Probe {
     failures: Vec<(String, String)>,
     trace_hash: u64,
+    notes: Vec<String>,
 }
 
 impl Probe {
@@ -71,6 +72,7 @@ fn probe(case: &Case, list: &[Decision]) -> Result<Probe, CapsuleError> {
     Ok(Probe {
         failures: ran.failures,
         trace_hash: ran.trace_hash,
+        notes: ran.notes,
     })
 }
 
@@ -221,6 +223,7 @@ pub fn shrink(capsule: &Capsule, case: &Case, options: Options) -> Result<Shrunk
     Ok(Shrunk {
         capsule: Capsule {
             decisions: current,
+            notes: best.notes.clone(),
             trace_hash: best.trace_hash,
             message,
             shrunk_from: Some(capsule.shrunk_from.unwrap_or(capsule.decisions.len())),
