@@ -83,6 +83,10 @@ pub enum Command {
         /// Absolute sequence numbers in the ladder (default: relative after the SYN).
         #[arg(long)]
         absolute: bool,
+        /// Run under a sweep's fault profile (none, light, heavy, swarm, or
+        /// FILE.toml): the seed's faults, as `tcpsim sweep` draws them.
+        #[arg(long)]
+        faults: Option<String>,
     },
     /// Run packetdrill scripts against the stack in virtual time.
     Script {
@@ -756,6 +760,7 @@ pub fn run_command(
             format,
             out: path,
             absolute,
+            faults,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
             let from_file;
@@ -774,7 +779,19 @@ pub fn run_command(
             }
             // Check the output before running, so a bad path fails fast.
             let target = path.as_deref().map(OutFile::check).transpose()?;
-            let outcome = match scenario.run(seed) {
+            let faults = faults
+                .as_deref()
+                .map(crate::sweep::Profile::resolve)
+                .transpose()
+                .map_err(|e| UsageError(e.to_string()))?;
+            let run = match &faults {
+                None => scenario.run(seed),
+                Some(profile) => {
+                    crate::sweep::run_under(scenario, seed, profile, profile.is_none())
+                        .map(|(outcome, _)| outcome)
+                }
+            };
+            let outcome = match run {
                 Ok(o) => o,
                 Err(e) => {
                     // The run itself broke (e.g. its event budget): a failed

@@ -21,9 +21,11 @@
 //! they tell the fault-free story ("exactly one retransmission") that
 //! faults legitimately change. After a host crash, a connection whose peer
 //! crashed may stay open for ever (a half-open connection that only
-//! learns of the crash when it sends, RFC 9293 §3.5.2), so the termination
-//! oracle excuses connections to a crashed host; every other connection
-//! must end.
+//! learns of the crash when it sends, RFC 9293 §3.5.2), and so may an
+//! idle connection whose peer's RST was lost (an RST is never
+//! retransmitted): under faults the termination oracle excuses those two
+//! kinds of half-open connection and no other (see
+//! [`check_termination_under_faults`]).
 //!
 //! - [`profile`]: fault profiles as data, and the per-seed plan.
 //! - [`coverage`]: (TCP state, event) coverage.
@@ -328,15 +330,20 @@ impl Sweep {
             format!("tcpsim run {arg} --seed {seed}")
         } else {
             let mut cmd = format!(
-                "tcpsim sweep --scenario {arg} --seeds {seed}..={seed} --faults {}",
+                "tcpsim run {arg} --seed {seed} --faults {}",
                 self.faults_label
             );
             if self.expectations != self.profile.is_none() {
-                cmd.push_str(if self.expectations {
-                    " --expectations"
-                } else {
-                    " --no-expectations"
-                });
+                // `tcpsim run` decides expectations by the profile; say so.
+                cmd = format!(
+                    "tcpsim sweep --scenario {arg} --seeds {seed}..={seed} --faults {} {}",
+                    self.faults_label,
+                    if self.expectations {
+                        "--expectations"
+                    } else {
+                        "--no-expectations"
+                    }
+                );
             }
             cmd
         }
@@ -439,6 +446,92 @@ impl Sweep {
     }
 }
 
+/// The termination oracle under faults. Every connection must be gone or
+/// in TIME-WAIT at the end, except two kinds of half-open connection
+/// (RFC 9293 §3.5.2: a half-open connection is only discovered when it
+/// sends), which faults make legitimate and which TCP without keepalive
+/// keeps for ever:
+///
+/// - a connection to a host that crashed (its state went with the crash);
+/// - an idle connection (ESTABLISHED or FIN-WAIT-2, nothing queued to send)
+///   whose peer no longer has it: the peer's RST, which is never
+///   retransmitted, was lost on the way.
+///
+/// A connection with data or a FIN still to deliver is never excused: it
+/// retransmits, meets the peer's RST and must end.
+pub fn check_termination_under_faults(
+    outcome: &Outcome,
+    crashed: Option<sim::Addr>,
+) -> Vec<oracle::Violation> {
+    let by_host = outcome.sockets_by_host();
+    let addrs: Vec<std::net::Ipv4Addr> = (0..outcome.host_count())
+        .map(|i| outcome.host(i).addr())
+        .collect();
+    let peer_has = |s: &SocketInfo| -> bool {
+        let Some(peer) = addrs.iter().position(|a| a == s.remote.ip()) else {
+            // Not one of the scenario's hosts: nobody to ask, no excuse.
+            return true;
+        };
+        by_host[peer].1.iter().any(|p| {
+            p.local == s.remote
+                && p.remote == s.local
+                && !matches!(p.state, stack::State::Closed | stack::State::TimeWait)
+        })
+    };
+    let kept: Vec<(String, Vec<SocketInfo>)> = by_host
+        .iter()
+        .map(|(name, sockets)| {
+            let kept = sockets
+                .iter()
+                .filter(|s| {
+                    let to_crashed = crashed == Some(sim::Addr::from(*s.remote.ip()));
+                    let idle =
+                        matches!(s.state, stack::State::Established | stack::State::FinWait2)
+                            && s.send_queue == 0;
+                    !(to_crashed || idle && !peer_has(s))
+                })
+                .copied()
+                .collect();
+            (name.clone(), kept)
+        })
+        .collect();
+    let view: Vec<(&str, &[SocketInfo])> = kept
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_slice()))
+        .collect();
+    oracle::check_termination(&view)
+}
+
+/// The segments oracle under faults, leaving out the 4-tuples an off-path
+/// node (neither a host nor a router: an attacker) forged segments on.
+/// The oracle follows one sender per direction of a tuple; a forged SYN
+/// the listener accepts after the real client's SYN was lost (the
+/// blind-reset attack under loss) makes two, and the server's correct
+/// SYN-ACK to the forgery would read as ACKing data the client never sent.
+/// Without faults nothing changes: the attack scenarios' expectations
+/// check those exchanges exactly.
+fn recheck_segments_without_forged(outcome: &mut Outcome) {
+    let segments = crate::analysis::segments(outcome.world.trace());
+    let forger = |node: sim::NodeId| {
+        !outcome.is_host(node) && outcome.world.node::<sim::Router>(node).is_none()
+    };
+    let forged: std::collections::BTreeSet<_> = segments
+        .iter()
+        .filter(|s| s.kind == sim::EventKind::Send && forger(s.node))
+        .flat_map(|s| [(s.src, s.dst), (s.dst, s.src)])
+        .collect();
+    if forged.is_empty() {
+        return;
+    }
+    let kept: Vec<_> = segments
+        .into_iter()
+        .filter(|s| outcome.is_host(s.node) && !forged.contains(&(s.src, s.dst)))
+        .collect();
+    outcome.violations.retain(|v| v.oracle != "segments");
+    let found = oracle::check_segments(&kept);
+    outcome.violations.extend(found);
+}
+
 /// Runs `scenario` at `seed` under `profile`: its world with the seed's
 /// faults added, every oracle, and its expectations if `expectations`.
 /// The outcome can be rendered like any other (ladder, pcap...).
@@ -466,31 +559,22 @@ pub fn run_under_prepared(
     plan.apply(seed, &mut setup)?;
     prepare(&mut setup.world)?;
     let own_termination = !setup.open_at_end;
-    let crashed = plan.crash.as_ref().map(|c| c.node);
-    if crashed.is_some() {
-        // Checked below, excusing connections to the crashed host.
+    let faulted = !plan.is_empty();
+    if faulted {
+        // Checked below, with the two excuses faults make legitimate.
         setup.open_at_end = true;
     }
     let mut outcome = execute_driven(seed, setup, |world, horizon| plan.drive(world, horizon))?;
-    if let (Some(node), true) = (crashed, own_termination) {
-        let crashed_addr = outcome.world.node_addr(node);
-        let sockets: Vec<(String, Vec<SocketInfo>)> = outcome
-            .sockets_by_host()
-            .into_iter()
-            .map(|(name, sockets)| {
-                let kept = sockets
-                    .into_iter()
-                    .filter(|s| Some(sim::Addr::from(*s.remote.ip())) != crashed_addr)
-                    .collect();
-                (name, kept)
-            })
-            .collect();
-        let sockets: Vec<(&str, &[SocketInfo])> = sockets
-            .iter()
-            .map(|(n, s)| (n.as_str(), s.as_slice()))
-            .collect();
-        let found = oracle::check_termination(&sockets);
+    if faulted && own_termination {
+        let crashed = plan
+            .crash
+            .as_ref()
+            .and_then(|c| outcome.world.node_addr(c.node));
+        let found = check_termination_under_faults(&outcome, crashed);
         outcome.violations.extend(found);
+    }
+    if faulted {
+        recheck_segments_without_forged(&mut outcome);
     }
     scenario.judge(&mut outcome, expectations);
     Ok((outcome, plan))

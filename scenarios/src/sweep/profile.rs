@@ -25,6 +25,8 @@
 //! settle_secs` so every connection has time to end (the termination
 //! oracle). A rule fires on at most one kind per packet: a packet is lost,
 //! or corrupted, or duplicated, or delayed, in that order of precedence.
+//! Corruption applies only to links a host sends on (the first hop), so a
+//! packet is corrupted at most once end to end.
 
 use crate::app::AppCtx;
 use crate::host::Host;
@@ -566,7 +568,19 @@ impl Profile {
             {
                 d.jitter = Some(ms(j.max_ms.draw(&mut draw)));
             }
+            // Corruption only where a host sends: a packet crosses exactly
+            // one such link, so it is corrupted at most once end to end. Two
+            // single-bit flips on two hops can cancel in the 16-bit
+            // checksum (RFC 1071) and deliver wrong bytes, a limit of TCP
+            // that the delivery oracle would report as a failure (seed 97
+            // of `many-connections` under swarm did, through the hub).
+            let from_host = name
+                .get(duplex.len() + 1..)
+                .and_then(|rest| rest.split_once("->"))
+                .and_then(|(from, _)| setup.world.node_by_name(from))
+                .is_some_and(|n| setup.hosts.iter().any(|h| h.node == n));
             if kinds.corrupt
+                && from_host
                 && let Some(c) = &self.corrupt
             {
                 d.corrupt = Some((c.probability.draw(&mut draw), c.bits));
