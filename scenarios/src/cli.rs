@@ -15,6 +15,9 @@
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
+//! - `tcpsim fuzz wire|endpoint [--iterations N] [--seed S] [--skip K]`:
+//!   the seeded mutation fuzzer (see [`crate::fuzz`]); a finding prints
+//!   its one-line reproduction and exits 1.
 //!
 //! Exit status: 0 when every scenario or script passed; 1 when one failed (a
 //! verdict about the stack); 2 for bad input or usage (unknown scenario,
@@ -198,6 +201,29 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Seeded mutation fuzzing: the wire parser and emitter, or two
+    /// endpoints fed random calls and forged segments (see `docs/fuzzing.md`).
+    Fuzz {
+        /// `wire` or `endpoint`.
+        #[arg(value_enum)]
+        target: FuzzTarget,
+        /// Iterations to run.
+        #[arg(long, default_value_t = crate::fuzz::DEFAULT_ITERATIONS)]
+        iterations: u64,
+        /// Master seed (unsigned 64-bit integer).
+        #[arg(long)]
+        seed: Option<String>,
+        /// Start at this iteration (a finding's reproduction runs it alone).
+        #[arg(long, default_value_t = 0)]
+        skip: u64,
+    },
+}
+
+/// What `tcpsim fuzz` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FuzzTarget {
+    Wire,
+    Endpoint,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -873,6 +899,24 @@ pub fn run_command(
         .map(|status| status == 0),
         Some(Command::Merge { reports, json }) => {
             crate::sweep::command::merge_reports(&reports, json.as_deref(), out)
+        }
+        Some(Command::Fuzz {
+            target,
+            iterations,
+            seed,
+            skip,
+        }) => {
+            let seed = parse_seed(seed.as_deref())?;
+            let target = match target {
+                FuzzTarget::Wire => crate::fuzz::Target::Wire,
+                FuzzTarget::Endpoint => crate::fuzz::Target::Endpoint,
+            };
+            if skip.checked_add(iterations).is_none() {
+                return Err(UsageError(format!(
+                    "--skip {skip} plus --iterations {iterations} runs past the last iteration number"
+                )));
+            }
+            crate::fuzz::run_cli(target, seed, skip, iterations, out).map_err(stdout_error)
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   family (handshake, close, reset, TIME-WAIT, sequence space, attacks,
 //!   transfer), and the public `Scenario` builder and `Catalogue`.
 //! - [`file`]: scenarios written in TOML (`tcpsim run FILE.toml`).
+//! - [`generate`]: random workloads, the generated family `random` for sweeps.
+//! - [`fuzz`]: seeded mutation fuzzing of the wire layer and of endpoint pairs (`tcpsim fuzz`).
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
@@ -26,6 +28,8 @@ pub mod catalogue;
 pub mod cli;
 pub mod digest;
 pub mod file;
+pub mod fuzz;
+pub mod generate;
 pub mod host;
 pub mod oracle;
 pub mod render;

@@ -186,6 +186,9 @@ struct Direction {
     wscale: Option<u8>,
     /// Highest ACK this side sent and the window with it (raw field).
     acked: Option<(SeqNum, u16)>,
+    /// This side has sent only a SYN (no ACK) so far: a peer's SYN now is
+    /// a simultaneous open (RFC 9293 Figure 7), not a new attempt.
+    opening: bool,
 }
 
 /// Oracle 4, over the Send events of the trace.
@@ -196,12 +199,11 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
         if seg.flags.syn() && !seg.flags.ack() {
-            // A new connection attempt on this tuple starts fresh. The
-            // other direction too, unless all it sent so far is its own
-            // SYN: then this is a simultaneous open (RFC 9293 §3.5), and
-            // its SYN's window scale still holds.
+            // A new connection attempt on this tuple starts fresh, unless
+            // the peer's own SYN is all it has sent: then the two SYNs
+            // cross (simultaneous open) and the peer's window scale stands.
             dirs.remove(&key);
-            if dirs.get(&reverse).is_some_and(|r| r.acked.is_some()) {
+            if !dirs.get(&reverse).is_some_and(|d| d.opening) {
                 dirs.remove(&reverse);
             }
         }
@@ -223,6 +225,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         if seg.flags.syn() {
             me.wscale = seg.options.window_scale;
         }
+        me.opening = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
         if seg.payload_len > 0
             && let Some((peer_ack, peer_window)) = peer.acked
         {

@@ -299,6 +299,7 @@ impl Connection {
         // the one already counted in RCV.NXT, so process it as the bare ACK
         // it is (the RFC 5961 §4 exception Linux also makes).
         let stripped;
+        self.window_unscaled = false;
         let seg = if self.state == State::SynReceived
             && !self.passive
             && seg.flags.syn()
@@ -312,6 +313,7 @@ impl Connection {
                 seq: seg.seq + 1,
                 ..*seg
             };
+            self.window_unscaled = true;
             // Its SYN is a duplicate: like Linux (tcp_data_queue, "a
             // retransmit ... force an immediate ack"), acknowledge it at
             // once, with a D-SACK block for the SYN (RFC 2883).
@@ -501,7 +503,17 @@ impl Connection {
     /// Takes the window of `seg` (scaled) as SND.WND, from SND.WL2 =
     /// SEG.ACK, and remembers the highest right edge the peer has offered.
     fn update_send_window(&mut self, seg: &TcpRepr<'_>) {
-        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+        // RFC 7323 §2.2: "The window field in a segment where the SYN bit
+        // is set (i.e., a <SYN> or <SYN,ACK>) MUST NOT be scaled." The
+        // SYN,ACK of a simultaneous open reaches us in SYN-RECEIVED, after
+        // scaling was agreed, and is processed without its SYN bit; its
+        // window is still unscaled.
+        let shift = if seg.flags.syn() || self.window_unscaled {
+            0
+        } else {
+            self.snd_wscale
+        };
+        self.snd_wnd = u32::from(seg.window) << shift;
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = seg.seq;
         self.snd_wl2 = seg.ack;

@@ -104,6 +104,9 @@ pub(crate) struct Connection {
     /// data is ever sent beyond it (asserted in output).
     pub(crate) snd_max_edge: SeqNum,
     pub(crate) snd_wscale: u8,
+    /// The segment being processed is a simultaneous open's SYN,ACK taken
+    /// as a bare ACK: its window is unscaled (RFC 7323 §2.2).
+    pub(crate) window_unscaled: bool,
 
     // Receive sequence variables.
     pub(crate) irs: SeqNum,
@@ -262,6 +265,7 @@ impl Connection {
             max_snd_wnd: 0,
             snd_max_edge: iss,
             snd_wscale: 0,
+            window_unscaled: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_offset: 0,
