@@ -141,16 +141,7 @@ fn build(seed: u64) -> Result<Setup, sim::SimError> {
         server_tcp.clone(),
     );
     if sim::rng::chance(&mut rng, 0.25) {
-        // Simultaneous open: both connect, port to port. With default
-        // receive buffers: with small ones the stack's SYN,ACK after a
-        // simultaneous open offers more window than its later ACKs (the
-        // right edge shrinks), which the segment oracle flags; that is a
-        // finding of this family, reported, not one of the planted bugs.
-        let (mut ct, mut st) = (client_tcp.clone(), server_tcp.clone());
-        ct.recv_buffer = TcpConfig::default().recv_buffer;
-        st.recv_buffer = TcpConfig::default().recv_buffer;
-        client = Host::new("client", Addr::from(a), secret("client"), ct);
-        server = Host::new("server", Addr::from(b), secret("server"), st);
+        // Simultaneous open: both connect, port to port.
         let start = between(&mut rng, 0, 3);
         client = client.at(
             ms(0),
