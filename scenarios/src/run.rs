@@ -192,7 +192,8 @@ impl Outcome {
     }
 }
 
-/// Runs a setup and applies the four oracles. A host node that does not
+/// Runs a setup and applies the five oracles (delivery, transitions,
+/// termination, segments, checksum). A host node that does not
 /// carry a host of its declared type is `UnknownNode`, before the run.
 pub fn execute(seed: u64, setup: Setup) -> Result<Outcome, SimError> {
     execute_driven(seed, setup, |world, horizon| world.run_until(horizon))
