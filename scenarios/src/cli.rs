@@ -15,6 +15,9 @@
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
+//! - `tcpsim fuzz wire|endpoint [--iterations N] [--seed S] [--skip K]`:
+//!   the seeded mutation fuzzer (see [`crate::fuzz`]); a finding prints
+//!   its one-line reproduction and exits 1.
 //!
 //! Exit status: 0 when every scenario or script passed; 1 when one failed (a
 //! verdict about the stack); 2 for bad input or usage (unknown scenario,
@@ -145,6 +148,52 @@ pub enum Command {
         /// Do not check the scenarios' own expectations, even without faults.
         #[arg(long)]
         no_expectations: bool,
+        /// Write a capsule for each failure into DIR (default:
+        /// tcpsim-capsules), replayable with `tcpsim replay`.
+        #[arg(long)]
+        capsules: Option<PathBuf>,
+        /// Keep the capsules' fault decisions as recorded (by default each
+        /// is shrunk to the faults that matter, as `tcpsim shrink` does).
+        #[arg(long)]
+        no_shrink: bool,
+    },
+    /// Replay a capsule (a failure written by `tcpsim sweep` or `tcpsim
+    /// shrink`) with exactly its fault decisions, and compare. Exit status:
+    /// 0 the run passes now (the failure is gone), 1 the recorded oracle
+    /// fails again (exactly, same trace hash, or not: the output says), 3 it
+    /// fails only other oracles, 2 bad input (unreadable or malformed
+    /// capsule, unknown scenario).
+    Replay {
+        /// The capsule file (docs/capsules.md).
+        capsule: PathBuf,
+    },
+    /// Shrink a capsule's fault decisions by delta debugging to a minimal
+    /// set that still fails the same oracle. Exit status: 0 written, 1
+    /// written but stopped by --max-runs, 2 bad input or no longer failing.
+    Shrink {
+        capsule: PathBuf,
+        /// Write the shrunk capsule to FILE (default: CAPSULE.shrunk.toml).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The most candidate runs (default 5000).
+        #[arg(long)]
+        max_runs: Option<usize>,
+        /// Worker threads, 1 to 256 (the result does not depend on it).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Show the first event where two runs diverge, with context. Each run
+    /// is a capsule file or SCENARIO@SEED (a name or FILE.toml). Exit
+    /// status: 0 identical, 1 they diverge, 2 bad input.
+    Diff {
+        a: String,
+        b: String,
+        /// Fault profile for the SCENARIO@SEED runs (capsules carry their own).
+        #[arg(long, default_value = "none")]
+        faults: String,
+        /// Events shown before and after the divergence.
+        #[arg(long, default_value_t = 5)]
+        context: usize,
     },
     /// Merge the shard reports of one sweep into the report one machine
     /// would have written.
@@ -156,6 +205,29 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Seeded mutation fuzzing: the wire parser and emitter, or two
+    /// endpoints fed random calls and forged segments (see `docs/fuzzing.md`).
+    Fuzz {
+        /// `wire` or `endpoint`.
+        #[arg(value_enum)]
+        target: FuzzTarget,
+        /// Iterations to run.
+        #[arg(long, default_value_t = crate::fuzz::DEFAULT_ITERATIONS)]
+        iterations: u64,
+        /// Master seed (unsigned 64-bit integer).
+        #[arg(long)]
+        seed: Option<String>,
+        /// Start at this iteration (a finding's reproduction runs it alone).
+        #[arg(long, default_value_t = 0)]
+        skip: u64,
+    },
+}
+
+/// What `tcpsim fuzz` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FuzzTarget {
+    Wire,
+    Endpoint,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -627,13 +699,12 @@ pub fn main_with(scenarios: Vec<Scenario>) -> i32 {
 /// status (0 pass, 1 a scenario or script failed, 2 bad input or usage).
 pub fn run_cli(cli: Cli, catalogue: &Catalogue) -> i32 {
     let mut out = PipeOut::new(io::stdout().lock());
-    let result = run_command(cli, catalogue, &mut out).and_then(|passed| {
+    let result = run_command_status(cli, catalogue, &mut out).and_then(|status| {
         out.flush().map_err(stdout_error)?;
-        Ok(passed)
+        Ok(status)
     });
     match result {
-        Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(status) => status,
         Err(UsageError(msg)) => {
             let mut err = io::stderr().lock();
             for line in msg.lines() {
@@ -642,6 +713,40 @@ pub fn run_cli(cli: Cli, catalogue: &Catalogue) -> i32 {
             }
             2
         }
+    }
+}
+
+/// Runs a parsed command line over `catalogue`, writing to `out`: the exit
+/// status (as [`run_command`], plus `tcpsim replay`'s 3 for "fails
+/// differently"), or the usage error.
+pub fn run_command_status(
+    cli: Cli,
+    catalogue: &Catalogue,
+    out: &mut impl Write,
+) -> Result<i32, UsageError> {
+    use crate::capsule::command as capsule;
+    match cli.command {
+        Some(Command::Replay { capsule: path }) => capsule::replay(&path, catalogue, out),
+        Some(Command::Shrink {
+            capsule: path,
+            out: target,
+            max_runs,
+            jobs,
+        }) => {
+            let mut options = crate::capsule::shrink::Options::default();
+            if let Some(n) = max_runs {
+                options.max_runs = n.max(1);
+            }
+            options.jobs = parse_jobs(jobs)?;
+            capsule::shrink_file(&path, target.as_deref(), options, catalogue, out)
+        }
+        Some(Command::Diff {
+            a,
+            b,
+            faults,
+            context,
+        }) => capsule::diff(&a, &b, &faults, context, catalogue, out),
+        _ => run_command(cli, catalogue, out).map(|passed| if passed { 0 } else { 1 }),
     }
 }
 
@@ -767,8 +872,12 @@ pub fn run_command(
             shard,
             expectations,
             no_expectations,
+            capsules,
+            no_shrink,
         }) => {
             let args = crate::sweep::command::SweepArgs {
+                capsules,
+                no_shrink,
                 seeds,
                 count,
                 scenario,
@@ -783,8 +892,36 @@ pub fn run_command(
             };
             crate::sweep::command::sweep(&args, catalogue, out)
         }
+        Some(
+            command @ (Command::Replay { .. } | Command::Shrink { .. } | Command::Diff { .. }),
+        ) => run_command_status(
+            Cli {
+                command: Some(command),
+            },
+            catalogue,
+            out,
+        )
+        .map(|status| status == 0),
         Some(Command::Merge { reports, json }) => {
             crate::sweep::command::merge_reports(&reports, json.as_deref(), out)
+        }
+        Some(Command::Fuzz {
+            target,
+            iterations,
+            seed,
+            skip,
+        }) => {
+            let seed = parse_seed(seed.as_deref())?;
+            let target = match target {
+                FuzzTarget::Wire => crate::fuzz::Target::Wire,
+                FuzzTarget::Endpoint => crate::fuzz::Target::Endpoint,
+            };
+            if skip.checked_add(iterations).is_none() {
+                return Err(UsageError(format!(
+                    "--skip {skip} plus --iterations {iterations} runs past the last iteration number"
+                )));
+            }
+            crate::fuzz::run_cli(target, seed, skip, iterations, out).map_err(stdout_error)
         }
     }
 }

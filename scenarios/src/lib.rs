@@ -8,22 +8,29 @@
 //!   family (handshake, close, reset, TIME-WAIT, sequence space, attacks,
 //!   transfer), and the public `Scenario` builder and `Catalogue`.
 //! - [`file`]: scenarios written in TOML (`tcpsim run FILE.toml`).
+//! - [`generate`]: random workloads, the generated family `random` for sweeps.
+//! - [`fuzz`]: seeded mutation fuzzing of the wire layer and of endpoint pairs (`tcpsim fuzz`).
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
 //! - [`sweep`]: scenarios x seeds x fault profiles, coverage, shards.
+//! - [`capsule`]: a failure as a file: replay, shrink (delta debugging over
+//!   the recorded fault decisions), diff of two runs.
 //! - [`cli`]: the `tcpsim` command.
 
 pub mod analysis;
 pub mod app;
 pub mod apps;
 pub mod bench;
+pub mod capsule;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;
 pub mod file;
+pub mod fuzz;
+pub mod generate;
 pub mod host;
 pub mod oracle;
 pub mod render;

@@ -10,7 +10,12 @@
 //! 3. termination: once the run is over, every connection is gone or in
 //!    TIME-WAIT;
 //! 4. segments: nobody ACKs data the peer never sent, and nobody sends data
-//!    beyond the peer's advertised window (one byte of probe allowed).
+//!    beyond the peer's advertised window (one byte of probe allowed);
+//! 5. checksum: every TCP segment a host sends carries the Internet
+//!    checksum over the pseudo-header and the segment (RFC 9293 §3.1,
+//!    RFC 1071), computed here word by word, independently of the stack's
+//!    own wire code (which both ends share, so a defect there would
+//!    otherwise go unseen: both ends agree on the same wrong sum).
 
 use crate::analysis::SegmentEvent;
 use crate::digest::Flow;
@@ -186,6 +191,9 @@ struct Direction {
     wscale: Option<u8>,
     /// Highest ACK this side sent and the window with it (raw field).
     acked: Option<(SeqNum, u16)>,
+    /// This side has sent only a SYN (no ACK) so far: a peer's SYN now is
+    /// a simultaneous open (RFC 9293 Figure 7), not a new attempt.
+    opening: bool,
 }
 
 /// Oracle 4, over the Send events of the trace.
@@ -197,9 +205,13 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
         if seg.flags.syn() && !seg.flags.ack() {
-            // A new connection attempt on this tuple starts fresh.
+            // A new connection attempt on this tuple starts fresh, unless
+            // the peer's own SYN is all it has sent: then the two SYNs
+            // cross (simultaneous open) and the peer's window scale stands.
             dirs.remove(&key);
-            dirs.remove(&reverse);
+            if !dirs.get(&reverse).is_some_and(|d| d.opening) {
+                dirs.remove(&reverse);
+            }
         }
         let peer = dirs.get(&reverse).copied().unwrap_or_default();
         if seg.flags.ack()
@@ -219,6 +231,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         if seg.flags.syn() {
             me.wscale = seg.options.window_scale;
         }
+        me.opening = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
         if seg.payload_len > 0
             && let Some((peer_ack, peer_window)) = peer.acked
         {
@@ -249,6 +262,63 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
                 && !seg.flags.syn()
             {
                 me.acked = Some((seg.ack, seg.window));
+            }
+        }
+    }
+    out
+}
+
+/// RFC 1071's sum, one 16-bit big-endian word at a time, every carry folded.
+fn ones_complement_sum(mut sum: u32, bytes: &[u8]) -> u32 {
+    for pair in bytes.chunks(2) {
+        let word = u16::from_be_bytes([pair[0], pair.get(1).copied().unwrap_or(0)]);
+        sum += u32::from(word);
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum
+}
+
+/// Whether an IPv4 datagram carrying TCP has a correct TCP checksum;
+/// `None` if the bytes are not a whole IPv4/TCP datagram.
+pub fn tcp_checksum_ok(datagram: &[u8]) -> Option<bool> {
+    let ihl = usize::from(*datagram.first()? & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([*datagram.get(2)?, *datagram.get(3)?]));
+    if datagram[0] >> 4 != 4 || *datagram.get(9)? != 6 || ihl < 20 || total > datagram.len() {
+        return None;
+    }
+    let segment = datagram.get(ihl..total)?;
+    if segment.len() < 20 {
+        return None;
+    }
+    let mut pseudo = [0u8; 12];
+    pseudo[..8].copy_from_slice(&datagram[12..20]);
+    pseudo[9] = 6;
+    pseudo[10..].copy_from_slice(&(segment.len() as u16).to_be_bytes());
+    let sum = ones_complement_sum(ones_complement_sum(0, &pseudo), segment);
+    Some(sum == 0xffff)
+}
+
+/// Oracle 5, over the packets hosts sent: `(time, sender, datagram)`.
+/// A datagram that is not whole IPv4/TCP (a truncated capture) is skipped.
+pub fn check_checksums<'a>(
+    sent: impl IntoIterator<Item = (sim::Time, &'a str, &'a [u8])>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (time, host, bytes) in sent {
+        if tcp_checksum_ok(bytes) == Some(false) {
+            let addr = |at: usize| {
+                std::net::Ipv4Addr::new(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3])
+            };
+            out.push(violation(
+                "checksum",
+                format!(
+                    "{host} at {time}: segment {} -> {} carries a wrong TCP checksum (RFC 1071 over the pseudo-header)",
+                    addr(12),
+                    addr(16)
+                ),
+            ));
+            if out.len() >= 10 {
+                break;
             }
         }
     }

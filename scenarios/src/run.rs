@@ -192,7 +192,8 @@ impl Outcome {
     }
 }
 
-/// Runs a setup and applies the four oracles. A host node that does not
+/// Runs a setup and applies the five oracles (delivery, transitions,
+/// termination, segments, checksum). A host node that does not
 /// carry a host of its declared type is `UnknownNode`, before the run.
 pub fn execute(seed: u64, setup: Setup) -> Result<Outcome, SimError> {
     execute_driven(seed, setup, |world, horizon| world.run_until(horizon))
@@ -254,6 +255,21 @@ pub fn judge(seed: u64, setup: Setup, stats: RunStats) -> Outcome {
         .filter(|s| outcome.is_host(s.node))
         .collect();
     violations.extend(oracle::check_segments(&sent_by_hosts));
+    let sent = outcome
+        .world
+        .trace()
+        .events()
+        .iter()
+        .filter(|e| e.kind == sim::EventKind::Send && outcome.is_host(e.node))
+        .filter(|e| e.bytes.len() == e.len as usize)
+        .map(|e| {
+            (
+                e.time,
+                outcome.world.node_name(e.node).unwrap_or("?"),
+                e.bytes.as_slice(),
+            )
+        });
+    violations.extend(oracle::check_checksums(sent));
     outcome.violations = violations;
     outcome
 }

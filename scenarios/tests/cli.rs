@@ -251,7 +251,7 @@ fn absurd_jobs_are_refused_at_once_and_the_maximum_is_bounded_by_the_work() {
     // The largest accepted value runs no more threads than there are
     // scenarios, and the table is the one a single thread prints.
     use scenarios::cli::{MAX_JOBS, worker_count};
-    let scenarios = scenarios::catalogue::all().len();
+    let scenarios = scenarios::catalogue::Catalogue::builtin().scenarios().len();
     assert_eq!(worker_count(MAX_JOBS, scenarios), scenarios);
     assert_eq!(worker_count(2, scenarios), 2);
     assert_eq!(worker_count(1_000_000, 3), 3);

@@ -6,6 +6,8 @@
 //! - [`rng`]: one ChaCha stream per component, derived from seed and label.
 //! - [`link`]: rate, delay, drop-tail queue and impairments, per direction;
 //!   [`LinkChange`], what can change while the world runs.
+//! - [`decisions`]: every random impairment and fault-rule hit recorded as a
+//!   list, and replayed in place of the RNG (capsules, shrinking).
 //! - [`fault`]: targeted `(match, action)` rules ("delay the first SYN by 3 s"),
 //!   optionally in a time window, named, and making network changes.
 //! - [`world`]: nodes, routes, the `(time, sequence)` event queue, the run loop,
@@ -58,6 +60,7 @@
 //! ```
 
 pub mod addr;
+pub mod decisions;
 pub mod fault;
 pub mod hash;
 pub mod link;
@@ -70,6 +73,7 @@ pub mod trace;
 pub mod world;
 
 pub use addr::{Addr, Prefix};
+pub use decisions::{Decision, DecisionError, Fault};
 pub use fault::{FaultAction, FaultRule};
 pub use link::{
     Corruption, GilbertElliott, Jitter, LinkChange, LinkConfig, LinkId, LinkStats, LinkTarget,

@@ -29,6 +29,7 @@
 //!
 //! What this model deliberately does not do: MAC contention, ECN marking, AQM.
 
+use crate::decisions::PacketFaults;
 use crate::rng::{self, SimRng};
 use crate::time::{Duration, Time};
 use std::collections::VecDeque;
@@ -392,11 +393,17 @@ pub(crate) enum Admission {
     QueueFull,
     Lost {
         departure: Time,
+        /// Lost in the Gilbert-Elliott bad or good state, not independently.
+        burst: bool,
     },
     Deliver {
         arrival: Time,
         duplicate: bool,
         corrupt_bits: u32,
+        /// The jitter added (zero for none), for the decision record.
+        jitter: Duration,
+        /// The reordering extra delay was added.
+        reordered: bool,
     },
 }
 
@@ -461,7 +468,15 @@ impl LinkDirection {
     }
 
     /// Steps 3–8 of the module doc for a packet of `len` bytes at `now`.
-    pub(crate) fn admit(&mut self, now: Time, len: usize, extra_delay: Duration) -> Admission {
+    /// With `script` (a decision replay), nothing is drawn: the packet gets
+    /// exactly the listed faults.
+    pub(crate) fn admit(
+        &mut self,
+        now: Time,
+        len: usize,
+        extra_delay: Duration,
+        script: Option<&PacketFaults>,
+    ) -> Admission {
         self.drain_departed(now);
         let size = len as u32;
         let over_packets = self
@@ -485,31 +500,71 @@ impl LinkDirection {
         self.queue.push_back((departure, size));
         self.queued_bytes += u64::from(size);
 
-        if self.draw_loss() {
-            return Admission::Lost { departure };
+        if let Some(script) = script {
+            return self.admit_scripted(departure, extra_delay, script);
+        }
+        if let Some(burst) = self.draw_loss() {
+            return Admission::Lost { departure, burst };
         }
         let corrupt_bits = match self.config.corruption {
             Some(c) if rng::chance(&mut self.rng, c.probability) => c.bits,
             _ => 0,
         };
         let mut arrival = departure + self.config.delay + extra_delay;
-        arrival += self.draw_jitter();
+        let jitter = self.draw_jitter();
+        arrival += jitter;
+        let mut reordered = false;
         if let Some(r) = self.config.reorder
             && rng::chance(&mut self.rng, r.probability)
         {
             arrival += r.extra_delay;
+            reordered = true;
         }
         let duplicate = rng::chance(&mut self.rng, self.config.duplicate);
         Admission::Deliver {
             arrival,
             duplicate,
             corrupt_bits,
+            jitter,
+            reordered,
         }
     }
 
-    fn draw_loss(&mut self) -> bool {
+    /// Steps 5–8 with the faults taken from a replayed decision list.
+    fn admit_scripted(
+        &mut self,
+        departure: Time,
+        extra_delay: Duration,
+        script: &PacketFaults,
+    ) -> Admission {
+        if script.loss || script.burst_loss {
+            return Admission::Lost {
+                departure,
+                burst: !script.loss,
+            };
+        }
+        let jitter = script.jitter.unwrap_or(Duration::ZERO);
+        let mut arrival = departure + self.config.delay + extra_delay + jitter;
+        // The extra delay is the configuration's now; a list that names a
+        // reordering for a direction without one adds nothing.
+        let reordered = script.reorder && self.config.reorder.is_some();
+        if let (true, Some(r)) = (reordered, self.config.reorder) {
+            arrival += r.extra_delay;
+        }
+        Admission::Deliver {
+            arrival,
+            duplicate: script.duplicate,
+            corrupt_bits: script.corrupt.as_ref().map_or(0, |bits| bits.len() as u32),
+            jitter,
+            reordered,
+        }
+    }
+
+    /// `None`, or `Some(burst)` if the packet is lost (independently, or by
+    /// the Gilbert-Elliott chain).
+    fn draw_loss(&mut self) -> Option<bool> {
         if rng::chance(&mut self.rng, self.config.loss) {
-            return true;
+            return Some(false);
         }
         if let Some(ge) = self.config.gilbert_elliott {
             // Step the chain, then lose with the new state's probability.
@@ -526,9 +581,9 @@ impl LinkDirection {
             } else {
                 ge.loss_good
             };
-            return rng::chance(&mut self.rng, p);
+            return rng::chance(&mut self.rng, p).then_some(true);
         }
-        false
+        None
     }
 
     fn draw_jitter(&mut self) -> Duration {
@@ -553,6 +608,22 @@ impl LinkDirection {
                 let ns = -(mean.as_nanos() as f64) * (1.0 - u).ln();
                 Duration::from_nanos((ns as u64).min(max.as_nanos()))
             }
+        }
+    }
+
+    /// Flips the listed bit positions of `bytes` (a replayed corruption);
+    /// a position past the end of this packet wraps around it. `positions`
+    /// becomes the positions flipped, for the trace.
+    pub(crate) fn corrupt_at(bytes: &mut [u8], listed: &[u32], positions: &mut Vec<u32>) {
+        positions.clear();
+        if bytes.is_empty() {
+            return;
+        }
+        let total_bits = bytes.len() as u64 * 8;
+        for &listed in listed {
+            let bit = (u64::from(listed) % total_bits) as u32;
+            bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
+            positions.push(bit);
         }
     }
 

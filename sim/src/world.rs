@@ -19,6 +19,7 @@
 //! event ([`EventKind::LinkChange`]), so it shows in renderings and the hash.
 
 use crate::addr::{Addr, Prefix};
+use crate::decisions::{Decision, DecisionError, DecisionMode, Fault, PacketFaults};
 use crate::fault::{FaultAction, FaultRule};
 use crate::hash::packet_digest;
 use crate::link::{
@@ -252,6 +253,14 @@ impl Ord for Scheduled {
     }
 }
 
+/// What was decided about a packet before the link model: the rule that
+/// fired, the replayed faults (in replay only), the packet's ordinal.
+struct Offer<'a> {
+    fired: Option<(u32, FaultAction)>,
+    script: Option<&'a PacketFaults>,
+    ordinal: u64,
+}
+
 /// Everything except the nodes themselves, so a node can be borrowed
 /// mutably while it acts on the rest through its [`Ctx`].
 struct Core {
@@ -270,6 +279,8 @@ struct Core {
     processed_count: u64,
     event_budget: u64,
     corrupt_positions: Vec<u32>,
+    /// Draw, record or replay impairment decisions (see [`crate::decisions`]).
+    decisions: DecisionMode,
     /// Lookup-only indexes (never iterated, so their order reaches nothing).
     node_by_name: hashbrown::HashMap<String, NodeId, FixedState>,
     node_by_addr: hashbrown::HashMap<Addr, NodeId, FixedState>,
@@ -343,12 +354,35 @@ impl Core {
             return;
         }
         self.links[l].stats.offered += 1;
+        let ordinal = self.links[l].stats.offered;
         let now = self.now;
-        let fired = self.faults[l]
+        let mut fired = self.faults[l]
             .iter_mut()
             .enumerate()
             .find_map(|(i, rule)| rule.offer(now, &packet).map(|a| (i as u32, a)));
-        self.offer_to_link(node, link, packet, digest, fired);
+        // Replaying decisions: this packet gets the listed faults only, and
+        // a rule fires only if the list holds its hit.
+        let script = match &mut self.decisions {
+            DecisionMode::Replay(per_link) => {
+                Some(per_link[l].remove(&ordinal).unwrap_or(PacketFaults::NONE))
+            }
+            _ => None,
+        };
+        if let (Some(script), Some((index, _))) = (&script, fired)
+            && script
+                .rule
+                .as_ref()
+                .is_none_or(|(listed, _)| *listed != index)
+        {
+            self.faults[l][index as usize].fired_count -= 1;
+            fired = None;
+        }
+        let offer = Offer {
+            fired,
+            script: script.as_ref(),
+            ordinal,
+        };
+        self.offer_to_link(node, link, packet, digest, offer);
         // The rule's network changes come after its packet entered the link.
         if let Some((index, _)) = fired
             && !self.faults[l][index as usize].changes.is_empty()
@@ -370,9 +404,15 @@ impl Core {
         link: LinkId,
         mut packet: Packet,
         mut digest: u64,
-        fired: Option<(u32, FaultAction)>,
+        offer: Offer<'_>,
     ) {
+        let Offer {
+            fired,
+            script,
+            ordinal,
+        } = offer;
         let l = link.0 as usize;
+        let recording = matches!(self.decisions, DecisionMode::Record(_));
         let mut extra_delay = Duration::ZERO;
         let mut copy_after = None;
         // A packet a rule corrupted carries exactly the bits the rule asked
@@ -381,6 +421,16 @@ impl Core {
         // targets one corruption to be caught must get exactly one.)
         let mut rule_corrupted = false;
         if let Some((index, action)) = fired {
+            if recording && !matches!(action, FaultAction::Corrupt { .. }) {
+                self.note_decision(
+                    l,
+                    ordinal,
+                    Fault::Rule {
+                        index,
+                        corrupt: Vec::new(),
+                    },
+                );
+            }
             match action {
                 FaultAction::Drop => {
                     self.links[l].stats.dropped_fault += 1;
@@ -396,18 +446,32 @@ impl Core {
                 FaultAction::Delay(d) => extra_delay = d,
                 FaultAction::Duplicate(d) => copy_after = Some(d),
                 FaultAction::Corrupt { bits } => {
-                    digest = self.corrupt(node, link, &mut packet, bits);
+                    // A hit listed without its bits draws them (replay
+                    // draws nothing else, so no other decision shifts).
+                    let listed = script
+                        .and_then(|s| s.rule.as_ref())
+                        .map(|(_, b)| b.as_slice())
+                        .filter(|b| !b.is_empty());
+                    digest = self.corrupt(node, link, &mut packet, bits, listed);
                     rule_corrupted = true;
+                    if recording {
+                        let corrupt = self.corrupt_positions.clone();
+                        self.note_decision(l, ordinal, Fault::Rule { index, corrupt });
+                    }
                 }
             }
         }
 
-        match self.links[l].admit(self.now, packet.len(), extra_delay) {
+        match self.links[l].admit(self.now, packet.len(), extra_delay, script) {
             Admission::QueueFull => {
                 self.links[l].stats.dropped_queue += 1;
                 self.drop_packet(node, Some(link), packet, digest, DropReason::QueueFull);
             }
-            Admission::Lost { .. } => {
+            Admission::Lost { burst, .. } => {
+                if recording {
+                    let fault = if burst { Fault::BurstLoss } else { Fault::Loss };
+                    self.note_decision(l, ordinal, fault);
+                }
                 self.record(EventKind::Enqueue, node, Some(link), &packet, digest);
                 self.links[l].stats.dropped_loss += 1;
                 self.drop_packet(node, Some(link), packet, digest, DropReason::Loss);
@@ -416,10 +480,28 @@ impl Core {
                 arrival,
                 duplicate,
                 corrupt_bits,
+                jitter,
+                reordered,
             } => {
                 self.record(EventKind::Enqueue, node, Some(link), &packet, digest);
                 if corrupt_bits > 0 && !rule_corrupted {
-                    digest = self.corrupt(node, link, &mut packet, corrupt_bits);
+                    let listed = script.and_then(|s| s.corrupt.as_deref());
+                    digest = self.corrupt(node, link, &mut packet, corrupt_bits, listed);
+                    if recording {
+                        let bits = self.corrupt_positions.clone();
+                        self.note_decision(l, ordinal, Fault::Corrupt(bits));
+                    }
+                }
+                if recording {
+                    if jitter > Duration::ZERO {
+                        self.note_decision(l, ordinal, Fault::Jitter(jitter));
+                    }
+                    if reordered {
+                        self.note_decision(l, ordinal, Fault::Reorder);
+                    }
+                    if duplicate {
+                        self.note_decision(l, ordinal, Fault::Duplicate);
+                    }
                 }
                 let copies = [duplicate.then_some(Duration::ZERO), copy_after];
                 let (src, dst) = (packet.src, packet.dst);
@@ -541,9 +623,27 @@ impl Core {
         }
     }
 
-    fn corrupt(&mut self, node: NodeId, link: LinkId, packet: &mut Packet, bits: u32) -> u64 {
+    /// Records a decision (in [`DecisionMode::Record`] only).
+    fn note_decision(&mut self, link: usize, packet: u64, fault: Fault) {
+        if let DecisionMode::Record(list) = &mut self.decisions {
+            list.push((link as u32, packet, fault));
+        }
+    }
+
+    /// Flips `bits` random bits, or the `listed` positions of a replay.
+    fn corrupt(
+        &mut self,
+        node: NodeId,
+        link: LinkId,
+        packet: &mut Packet,
+        bits: u32,
+        listed: Option<&[u32]>,
+    ) -> u64 {
         let mut positions = std::mem::take(&mut self.corrupt_positions);
-        self.links[link.0 as usize].corrupt(&mut packet.bytes, bits, &mut positions);
+        match listed {
+            Some(listed) => LinkDirection::corrupt_at(&mut packet.bytes, listed, &mut positions),
+            None => self.links[link.0 as usize].corrupt(&mut packet.bytes, bits, &mut positions),
+        }
         self.links[link.0 as usize].stats.corrupted += 1;
         let digest = packet_digest(&packet.bytes);
         self.record(
@@ -699,6 +799,7 @@ impl World {
                 processed_count: 0,
                 event_budget: config.event_budget,
                 corrupt_positions: Vec::new(),
+                decisions: DecisionMode::Draw,
                 node_by_name: Default::default(),
                 node_by_addr: Default::default(),
                 link_by_name: Default::default(),
@@ -836,6 +937,59 @@ impl World {
             .link_by_name
             .insert(name.to_string(), (ids[0], ids[1]));
         Ok((ids[0], ids[1]))
+    }
+
+    /// From now on, record every impairment decision and fault-rule hit
+    /// (see [`crate::decisions`]); the run draws exactly as it would
+    /// without recording, so its trace hash does not change. Call before
+    /// the run; [`World::recorded_decisions`] reads the list.
+    pub fn record_decisions(&mut self) {
+        self.core.decisions = DecisionMode::Record(Vec::new());
+    }
+
+    /// From now on, draw no impairment: every direction applies exactly the
+    /// faults in `decisions`, and fault rules fire only on the hits listed
+    /// (see [`crate::decisions`]). Call after the links and rules are added
+    /// and before the run. A decision naming a direction or rule the world
+    /// does not have is an error, and the world is left as it was.
+    pub fn replay_decisions(&mut self, decisions: &[Decision]) -> Result<(), DecisionError> {
+        let mut per_link: Vec<std::collections::BTreeMap<u64, PacketFaults>> =
+            vec![Default::default(); self.core.links.len()];
+        for d in decisions {
+            let Some(l) = self.core.links.iter().position(|link| link.name == d.link) else {
+                return Err(DecisionError::UnknownLink {
+                    decision: d.to_string(),
+                    links: self.core.links.iter().map(|l| l.name.clone()).collect(),
+                });
+            };
+            if let Fault::Rule { index, .. } = d.fault
+                && index as usize >= self.core.faults[l].len()
+            {
+                return Err(DecisionError::UnknownRule {
+                    decision: d.to_string(),
+                    rules: self.core.faults[l].len(),
+                });
+            }
+            per_link[l].entry(d.packet).or_default().add(&d.fault);
+        }
+        self.core.decisions = DecisionMode::Replay(per_link);
+        Ok(())
+    }
+
+    /// The decisions recorded so far, in the order they were made (empty
+    /// unless [`World::record_decisions`] was called).
+    pub fn recorded_decisions(&self) -> Vec<Decision> {
+        match &self.core.decisions {
+            DecisionMode::Record(list) => list
+                .iter()
+                .map(|(link, packet, fault)| Decision {
+                    link: self.core.links[*link as usize].name.clone(),
+                    packet: *packet,
+                    fault: fault.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// Routes packets for exactly `dst` from `node` out of `link`.

@@ -417,6 +417,12 @@ impl Endpoint {
         Ok(())
     }
 
+    /// The socket's keepalive (SO_KEEPALIVE and its timing), `None` when
+    /// off or the socket is no connection.
+    pub fn keepalive(&self, id: SocketId) -> Option<crate::config::Keepalive> {
+        self.conn(id).and_then(|c| c.config.keepalive)
+    }
+
     /// The state of a socket; `None` once it is gone (CLOSED and released).
     pub fn state(&self, id: SocketId) -> Option<State> {
         match self.sockets.get(&id)? {

@@ -13,6 +13,21 @@
 //! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).
 //! - [`config`]: settings with Linux-like defaults.
 //! - [`types`]: states, events, errors, counters.
+//! - `planted` (test-only, feature `planted-bugs`): fixed defects brought
+//!   back on purpose, to prove the sweeps find them.
+
+/// Whether planted bug `$bug` ([`planted::Bug`]) is active on this thread:
+/// always `false` (and compiled away) without the test-only `planted-bugs`
+/// feature.
+macro_rules! planted {
+    ($bug:ident) => {{
+        #[cfg(feature = "planted-bugs")]
+        let active = crate::planted::active(crate::planted::Bug::$bug);
+        #[cfg(not(feature = "planted-bugs"))]
+        let active = false;
+        active
+    }};
+}
 
 pub mod buffer;
 pub mod cc;
@@ -20,12 +35,22 @@ pub mod cc;
 pub mod config;
 mod conn;
 pub mod endpoint;
+#[cfg(feature = "planted-bugs")]
+pub mod planted;
 pub mod rtt;
 pub mod seq;
 pub mod syncookie;
 pub mod time;
 pub mod types;
 pub mod wire;
+
+/// Whether this build carries the test-only planted bugs (feature
+/// `planted-bugs`, see `stack::planted`). Always `false` in a normal build
+/// (checked by `tests/tests/release_has_no_planted_bugs.rs`); `true` in
+/// `cargo test --workspace`, where Cargo unifies the tests crate's
+/// dev-dependency feature into every crate it builds (the bugs are then
+/// compiled but inactive unless planted).
+pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 
 pub use config::{EndpointConfig, Keepalive, TCP_MIN_MSS, TcpConfig};
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};

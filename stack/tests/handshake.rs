@@ -386,3 +386,33 @@ fn shutdown_in_syn_sent_deletes_the_tcb_and_its_timers() {
     h.inject(Seg::new(S, 300).ack(101));
     h.expect(R, 101, 0);
 }
+
+#[test]
+fn simultaneous_open_takes_the_syn_ack_window_unscaled() {
+    // RFC 7323 §2.2: the window of a <SYN,ACK> is never scaled. In a
+    // simultaneous open (Figure 7) the peer's SYN,ACK arrives in
+    // SYN-RECEIVED, after both SYNs agreed on a shift of 7; its window of
+    // 1000 octets is 1000, not 1000 << 7. Taking it scaled let us send
+    // 4096 octets into a 3600-octet window (found by the generated
+    // workload `tcpsim run random --seed 1940`). With 5000 octets queued,
+    // no more than 1000 may leave before the peer's next ACK.
+    let mut h = Harness::new(TcpConfig {
+        isn: Some(100),
+        timestamps: false,
+        sack: false,
+        ..TcpConfig::default()
+    });
+    let c = h.ep.connect_from(h.now, LOCAL_PORT, remote_addr()).unwrap();
+    let syn = h.expect(S, 100, 0);
+    assert_eq!(syn.options.window_scale, Some(7));
+    h.inject(Seg::new(S, 300).win(1000).mss(1460).wscale(7));
+    h.expect(S | A, 100, 301);
+    assert_eq!(h.ep.send(h.now, c, &[7u8; 5000]), Ok(5000));
+    h.inject(Seg::new(S, 300).ack(101).win(1000).mss(1460).wscale(7));
+    assert_eq!(h.ep.state(c), Some(State::Established));
+    let mut sent = 0;
+    while let Some(seg) = h.poll() {
+        sent += seg.payload.len();
+    }
+    assert_eq!(sent, 1000, "the SYN,ACK offered 1000 octets");
+}

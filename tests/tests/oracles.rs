@@ -184,3 +184,34 @@ fn segments_flag_data_beyond_the_advertised_window() {
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(v[0].detail.contains("beyond the peer's window"));
 }
+
+#[test]
+fn segments_keep_the_window_scale_of_a_syn_crossed_in_a_simultaneous_open() {
+    // RFC 9293 Figure 7: a's SYN (shift 7) crosses b's SYN (shift 14); a
+    // then reaches ESTABLISHED on b's SYN,ACK alone. b's ACK offers 4 << 14
+    // octets, so a's 76 octets are well inside. Forgetting a's shift when
+    // b's SYN was seen made the oracle read b's window as 4 (found by
+    // `tcpsim fuzz endpoint`); a real overrun must still be caught.
+    let mut syn_a = seg(a(), b(), Flags::SYN, 100, 0, 2920, 0);
+    syn_a.options.window_scale = Some(7);
+    let mut syn_b = seg(b(), a(), Flags::SYN, 500, 0, 65472, 0);
+    syn_b.options.window_scale = Some(14);
+    let mut syn_ack_b = seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 65472, 0);
+    syn_ack_b.options.window_scale = Some(14);
+    let trace = [
+        syn_a,
+        syn_b,
+        syn_ack_b,
+        seg(a(), b(), Flags::ACK, 101, 501, 23, 76),
+        seg(b(), a(), Flags::ACK, 501, 177, 4, 0),
+        seg(a(), b(), Flags::ACK, 177, 501, 23, 76),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert!(v.is_empty(), "{v:?}");
+    // The same conversation with 70,000 octets past b's edge is an overrun.
+    let mut overrun = trace.to_vec();
+    overrun.push(seg(a(), b(), Flags::ACK, 253 + 70_000, 501, 23, 76));
+    let v = oracle::check_segments(&overrun);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.contains("beyond the peer's window"));
+}

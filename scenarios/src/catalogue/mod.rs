@@ -193,11 +193,13 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// The built-in catalogue.
+    /// The built-in catalogue: the classic cases ([`all`]) and the
+    /// generated family `random` with its default parameters
+    /// ([`crate::generate::scenario`]).
     pub fn builtin() -> Catalogue {
-        Catalogue {
-            scenarios: all().to_vec(),
-        }
+        let mut scenarios = all().to_vec();
+        scenarios.push(crate::generate::scenario(Default::default()));
+        Catalogue { scenarios }
     }
 
     /// Adds a scenario; a name already taken is an error naming it.

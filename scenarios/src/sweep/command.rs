@@ -27,6 +27,10 @@ pub struct SweepArgs {
     pub shard: Option<String>,
     pub expectations: bool,
     pub no_expectations: bool,
+    /// Where failures' capsules go (default [`crate::capsule::command::CAPSULE_DIR`]).
+    pub capsules: Option<PathBuf>,
+    /// Write the capsules unshrunk.
+    pub no_shrink: bool,
 }
 
 /// The default seed range when neither `--seeds` nor `--count` is given.
@@ -208,6 +212,18 @@ pub fn sweep(
     if let Some(f) = &json {
         f.write(report.to_json().as_bytes())?;
     }
+    let dir = args
+        .capsules
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::capsule::command::CAPSULE_DIR));
+    crate::capsule::command::sweep_capsules(
+        &report,
+        &args.scenario,
+        catalogue,
+        &dir,
+        args.no_shrink,
+        out,
+    )?;
     if let Some(f) = &timings {
         f.write(t.json().as_bytes())?;
     }

@@ -458,7 +458,9 @@ impl Sweep {
 ///   retransmitted, was lost on the way.
 ///
 /// A connection with data or a FIN still to deliver is never excused: it
-/// retransmits, meets the peer's RST and must end.
+/// retransmits, meets the peer's RST and must end. Nor is one with
+/// keepalive on (RFC 9293 §3.8.4): its probes are there to find exactly
+/// this peer, so it must end too.
 pub fn check_termination_under_faults(
     outcome: &Outcome,
     crashed: Option<sim::Addr>,
@@ -480,14 +482,17 @@ pub fn check_termination_under_faults(
     };
     let kept: Vec<(String, Vec<SocketInfo>)> = by_host
         .iter()
-        .map(|(name, sockets)| {
+        .enumerate()
+        .map(|(host, (name, sockets))| {
+            let endpoint = &outcome.host(host).endpoint;
             let kept = sockets
                 .iter()
                 .filter(|s| {
                     let to_crashed = crashed == Some(sim::Addr::from(*s.remote.ip()));
                     let idle =
                         matches!(s.state, stack::State::Established | stack::State::FinWait2)
-                            && s.send_queue == 0;
+                            && s.send_queue == 0
+                            && endpoint.keepalive(s.id).is_none();
                     !(to_crashed || idle && !peer_has(s))
                 })
                 .copied()
@@ -541,9 +546,23 @@ pub fn run_under(
     profile: &Profile,
     expectations: bool,
 ) -> Result<(Outcome, FaultPlan), SimError> {
+    run_under_prepared(scenario, seed, profile, expectations, |_| Ok(()))
+}
+
+/// [`run_under`], with `prepare` called on the world once the plan's faults
+/// are in and before it runs (capsules record or replay the fault
+/// decisions there, see [`crate::capsule`]).
+pub fn run_under_prepared(
+    scenario: &Scenario,
+    seed: u64,
+    profile: &Profile,
+    expectations: bool,
+    prepare: impl FnOnce(&mut sim::World) -> Result<(), SimError>,
+) -> Result<(Outcome, FaultPlan), SimError> {
     let mut setup = scenario.setup(seed)?;
     let plan = profile.plan(seed, &setup);
     plan.apply(seed, &mut setup)?;
+    prepare(&mut setup.world)?;
     let own_termination = !setup.open_at_end;
     let faulted = !plan.is_empty();
     if faulted {

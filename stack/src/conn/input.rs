@@ -299,6 +299,7 @@ impl Connection {
         // the one already counted in RCV.NXT, so process it as the bare ACK
         // it is (the RFC 5961 §4 exception Linux also makes).
         let stripped;
+        self.window_unscaled = false;
         let seg = if self.state == State::SynReceived
             && !self.passive
             && seg.flags.syn()
@@ -312,6 +313,7 @@ impl Connection {
                 seq: seg.seq + 1,
                 ..*seg
             };
+            self.window_unscaled = true;
             // Its SYN is a duplicate: like Linux (tcp_data_queue, "a
             // retransmit ... force an immediate ack"), acknowledge it at
             // once, with a D-SACK block for the SYN (RFC 2883).
@@ -501,7 +503,17 @@ impl Connection {
     /// Takes the window of `seg` (scaled) as SND.WND, from SND.WL2 =
     /// SEG.ACK, and remembers the highest right edge the peer has offered.
     fn update_send_window(&mut self, seg: &TcpRepr<'_>) {
-        self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+        // RFC 7323 §2.2: "The window field in a segment where the SYN bit
+        // is set (i.e., a <SYN> or <SYN,ACK>) MUST NOT be scaled." The
+        // SYN,ACK of a simultaneous open reaches us in SYN-RECEIVED, after
+        // scaling was agreed, and is processed without its SYN bit; its
+        // window is still unscaled.
+        let shift = if seg.flags.syn() || self.window_unscaled {
+            0
+        } else {
+            self.snd_wscale
+        };
+        self.snd_wnd = u32::from(seg.window) << shift;
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = seg.seq;
         self.snd_wl2 = seg.ack;
@@ -531,6 +543,14 @@ impl Connection {
         now: Instant,
         env: &mut Env<'_>,
     ) -> Disposition {
+        if planted!(TimeWaitIgnoresFin)
+            && seg.flags.fin()
+            && !seg.flags.rst()
+            && seg.seq + seg.seq_len() == self.rcv_nxt
+        {
+            self.counters.dropped_segments += 1;
+            return Disposition::Keep;
+        }
         let two_msl = now + self.config.msl.saturating_mul(2);
         // RFC 7323 §5.3 (PAWS), which does not apply to a RST.
         let paws_reject = self.timestamps
@@ -625,7 +645,7 @@ impl Connection {
         // to that ACK, and keeping the old one would slide it right from
         // the new SND.UNA, past any edge the peer offered.
         if seg.ack.diff(previous_una) >= 0
-            && (acked > 0
+            && ((acked > 0 && !planted!(PastRightEdge))
                 || self.snd_wl1.diff(seg.seq) < 0
                 || (self.snd_wl1 == seg.seq && self.snd_wl2.diff(seg.ack) <= 0))
         {

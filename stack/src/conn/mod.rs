@@ -104,6 +104,9 @@ pub(crate) struct Connection {
     /// data is ever sent beyond it (asserted in output).
     pub(crate) snd_max_edge: SeqNum,
     pub(crate) snd_wscale: u8,
+    /// The segment being processed is a simultaneous open's SYN,ACK taken
+    /// as a bare ACK: its window is unscaled (RFC 7323 §2.2).
+    pub(crate) window_unscaled: bool,
 
     // Receive sequence variables.
     pub(crate) irs: SeqNum,
@@ -262,6 +265,7 @@ impl Connection {
             max_snd_wnd: 0,
             snd_max_edge: iss,
             snd_wscale: 0,
+            window_unscaled: false,
             irs: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rcv_offset: 0,
@@ -390,6 +394,9 @@ impl Connection {
     /// Octets of send window from SND.UNA to the offered right edge
     /// (zero if the edge is behind SND.UNA).
     pub(crate) fn send_window(&self) -> u32 {
+        if planted!(PastRightEdge) {
+            return self.snd_wnd;
+        }
         self.snd_wnd_edge().diff(self.snd_una).max(0) as u32
     }
 
@@ -501,6 +508,11 @@ impl Connection {
     pub(crate) fn shutdown(&mut self, env: &mut Env<'_>) -> Result<(), SocketError> {
         match self.state {
             State::Established => {
+                self.fin_queued = true;
+                self.set_state(State::FinWait1, env);
+                Ok(())
+            }
+            State::SynReceived if planted!(SynReceivedShutdownShift) => {
                 self.fin_queued = true;
                 self.set_state(State::FinWait1, env);
                 Ok(())
@@ -759,6 +771,9 @@ impl Connection {
     /// FIN-WAIT-2 has its own timeout instead (tcp_fin_timeout), and
     /// TIME-WAIT is a mini-socket with none.
     fn keepalive_applies(&self) -> bool {
+        if planted!(KeepaliveIgnoresFinWait2) {
+            return matches!(self.state, State::Established | State::CloseWait);
+        }
         match self.state {
             State::Established
             | State::CloseWait

@@ -41,7 +41,8 @@ impl Connection {
     /// not counting our SYN while it is unacknowledged (the data starts
     /// at ISS + 1 whatever SND.UNA says).
     fn data_offset(&self, seq: SeqNum) -> u32 {
-        seq.since(self.snd_una) - u32::from(self.syn_unacked())
+        let syn = self.syn_unacked() && !planted!(SynReceivedShutdownShift);
+        seq.since(self.snd_una) - u32::from(syn)
     }
 
     /// The receive window to advertise, scaled, never shrinking the right
@@ -436,7 +437,7 @@ impl Connection {
         // highest right edge the peer offered, but for a one-octet probe
         // (RFC 9293 §3.8.6.1).
         debug_assert!(
-            len <= 1 || (seq + len).diff(self.snd_max_edge) <= 0,
+            len <= 1 || (seq + len).diff(self.snd_max_edge) <= 0 || planted!(PastRightEdge),
             "data {seq:?}+{len} beyond the peer's highest right edge {:?}",
             self.snd_max_edge
         );

@@ -49,6 +49,12 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
 /// 63.87.254.244) must not overflow the running sum.
 pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize) -> u32 {
     debug_assert!(tcp_len <= 0xffff, "a TCP segment in IPv4 is under 64 KiB");
+    if planted!(PseudoHeaderCarry) {
+        // The defect as a release build ran it: addresses summed as two
+        // 32-bit words, protocol and length added without folding.
+        let sum = sum_words(sum_words(0, &src.octets()), &dst.octets());
+        return sum.wrapping_add(6).wrapping_add(tcp_len as u32);
+    }
     let mut header = [0u8; 12];
     header[0..4].copy_from_slice(&src.octets());
     header[4..8].copy_from_slice(&dst.octets());
