@@ -5,9 +5,10 @@
 //! - `tcpsim list`: the catalogue;
 //! - `tcpsim all FILE.toml|DIR... [--seed N] [--jobs N]`: the scenario files
 //!   given (a folder: every `.toml` directly in it, sorted), in the same table;
-//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
+//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss|metrics|metrics-csv] [--out FILE] [--absolute]`:
 //!   one scenario, from the catalogue or a scenario file (see
 //!   [`crate::file`]); the last line reports seed, trace hash and verdict;
+//!   `metrics` is every connection's TCP internals over time ([`crate::metrics`]);
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
@@ -103,6 +104,10 @@ pub enum Format {
     Json,
     Pcap,
     Ss,
+    /// TCP internals over time (cwnd, ssthresh, SRTT, RTO...), JSON lines.
+    Metrics,
+    /// The same as CSV with a header line.
+    MetricsCsv,
 }
 
 /// The most worker threads `tcpsim all --jobs` accepts. More would only
@@ -240,6 +245,8 @@ fn render(outcome: &Outcome, format: Format, absolute: bool) -> Result<Vec<u8>, 
         Format::Pcap => {
             render::pcap(outcome).map_err(|e| UsageError(format!("cannot encode pcap: {e}")))?
         }
+        Format::Metrics => crate::metrics::json_lines(outcome).into_bytes(),
+        Format::MetricsCsv => crate::metrics::csv(outcome).into_bytes(),
     })
 }
 
@@ -642,7 +649,10 @@ pub fn run_command(
             }
             // Check the output before running, so a bad path fails fast.
             let target = path.as_deref().map(OutFile::check).transpose()?;
-            let outcome = match scenario.run(seed) {
+            let options = crate::run::RunOptions {
+                metrics: matches!(format, Format::Metrics | Format::MetricsCsv),
+            };
+            let outcome = match scenario.run_with(seed, &options) {
                 Ok(o) => o,
                 Err(e) => {
                     // The run itself broke (e.g. its event budget): a failed

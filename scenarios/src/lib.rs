@@ -11,6 +11,7 @@
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
+//! - [`metrics`]: TCP internals over time (cwnd, SRTT, RTO...) per connection.
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
 //! - [`cli`]: the `tcpsim` command.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod digest;
 pub mod file;
 pub mod host;
+pub mod metrics;
 pub mod oracle;
 pub mod render;
 pub mod run;
