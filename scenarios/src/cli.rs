@@ -9,6 +9,8 @@
 //!   one scenario, from the catalogue or a scenario file (see
 //!   [`crate::file`]); the last line reports seed, trace hash and verdict;
 //!   `metrics` is every connection's TCP internals over time ([`crate::metrics`]);
+//! - `tcpsim plot NAME|FILE.toml [--seed N] [--conn N] [--kind sequence|cwnd|rtt|throughput] [--out FILE.svg]`:
+//!   one connection drawn as SVG (see [`crate::plot`]);
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
@@ -80,6 +82,25 @@ pub enum Command {
         /// Absolute sequence numbers in the ladder (default: relative after the SYN).
         #[arg(long)]
         absolute: bool,
+    },
+    /// Draw one connection as SVG: a time-sequence graph (tcptrace and
+    /// Stevens style) over a panel of cwnd, ssthresh, SRTT and RTO, or one
+    /// of cwnd, RTT, throughput alone.
+    Plot {
+        /// Scenario name (see `tcpsim list`), or a scenario file `FILE.toml`.
+        name: String,
+        /// Master seed (unsigned 64-bit integer; default 1).
+        #[arg(long)]
+        seed: Option<String>,
+        /// Which connection: 0, 1, 2... in the order their first SYN was sent.
+        #[arg(long, default_value_t = 0)]
+        conn: usize,
+        /// What to draw.
+        #[arg(long, value_enum, default_value_t = crate::plot::Kind::Sequence)]
+        kind: crate::plot::Kind,
+        /// Write the SVG to FILE instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run packetdrill scripts against the stack in virtual time.
     Script {
@@ -633,17 +654,7 @@ pub fn run_command(
             absolute,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
-            let from_file;
-            let scenario = if name.ends_with(".toml") {
-                let plan =
-                    crate::file::load(Path::new(&name)).map_err(|e| UsageError(e.to_string()))?;
-                from_file = plan.scenario();
-                &from_file
-            } else {
-                catalogue.find(&name).ok_or_else(|| {
-                    UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
-                })?
-            };
+            let scenario = &scenario_named(&name, catalogue)?;
             if path.is_none() && format == Format::Pcap {
                 return Err(UsageError("pcap output is binary: give --out FILE".into()));
             }
@@ -679,6 +690,17 @@ pub fn run_command(
             .map_err(stdout_error)?;
             Ok(outcome.passed())
         }
+        Some(Command::Plot {
+            name,
+            seed,
+            conn,
+            kind,
+            out: path,
+        }) => {
+            let seed = parse_seed(seed.as_deref())?;
+            let scenario = scenario_named(&name, catalogue)?;
+            crate::plot::command(&scenario, seed, conn, kind, path.as_deref(), out)
+        }
         Some(Command::Script {
             files,
             seed,
@@ -690,6 +712,19 @@ pub fn run_command(
             let scripts = load_scripts(&files)?;
             run_scripts(&scripts, seed, options, out).map_err(stdout_error)
         }
+    }
+}
+
+/// The scenario `name` names: a scenario file (`.toml`) or one in `catalogue`.
+pub fn scenario_named(name: &str, catalogue: &Catalogue) -> Result<Scenario, UsageError> {
+    if name.ends_with(".toml") {
+        let plan = crate::file::load(Path::new(name)).map_err(|e| UsageError(e.to_string()))?;
+        Ok(plan.scenario())
+    } else {
+        catalogue
+            .find(name)
+            .cloned()
+            .ok_or_else(|| UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)")))
     }
 }
 
