@@ -654,7 +654,17 @@ pub fn run_command(
             absolute,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
-            let scenario = &scenario_named(&name, catalogue)?;
+            let from_file;
+            let scenario = if name.ends_with(".toml") {
+                let plan =
+                    crate::file::load(Path::new(&name)).map_err(|e| UsageError(e.to_string()))?;
+                from_file = plan.scenario();
+                &from_file
+            } else {
+                catalogue.find(&name).ok_or_else(|| {
+                    UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
+                })?
+            };
             if path.is_none() && format == Format::Pcap {
                 return Err(UsageError("pcap output is binary: give --out FILE".into()));
             }
@@ -715,7 +725,8 @@ pub fn run_command(
     }
 }
 
-/// The scenario `name` names: a scenario file (`.toml`) or one in `catalogue`.
+/// The scenario `name` names: a scenario file (`.toml`) or one in
+/// `catalogue` (`tcpsim plot`; `tcpsim run` looks it up the same way).
 pub fn scenario_named(name: &str, catalogue: &Catalogue) -> Result<Scenario, UsageError> {
     if name.ends_with(".toml") {
         let plan = crate::file::load(Path::new(name)).map_err(|e| UsageError(e.to_string()))?;
