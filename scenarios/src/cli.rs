@@ -5,13 +5,16 @@
 //! - `tcpsim list`: the catalogue;
 //! - `tcpsim all FILE.toml|DIR... [--seed N] [--jobs N]`: the scenario files
 //!   given (a folder: every `.toml` directly in it, sorted), in the same table;
-//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]`:
+//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss|metrics|metrics-csv] [--out FILE] [--absolute]`:
 //!   one scenario, from the catalogue or a scenario file (see
 //!   [`crate::file`]); the last line reports seed, trace hash and verdict;
 //! - `tcpsim sweep [--seeds A..B|--count N] [--scenario NAME|all|FILE.toml]
 //!   [--faults none|light|heavy|swarm|FILE] [--jobs N] [--json FILE]
 //!   [--timings FILE] [--stop-on-failure] [--shard I/N]` and `tcpsim merge
 //!   REPORT... [--json FILE]`: sweeps and their shards (see [`crate::sweep`]);
+//!   `metrics` is every connection's TCP internals over time ([`crate::metrics`]);
+//! - `tcpsim plot NAME|FILE.toml [--seed N] [--conn N] [--kind sequence|cwnd|rtt|throughput] [--out FILE.svg]`:
+//!   one connection drawn as SVG (see [`crate::plot`]);
 //! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path.
@@ -90,6 +93,25 @@ pub enum Command {
         /// FILE.toml): the seed's faults, as `tcpsim sweep` draws them.
         #[arg(long)]
         faults: Option<String>,
+    },
+    /// Draw one connection as SVG: a time-sequence graph (tcptrace and
+    /// Stevens style) over a panel of cwnd, ssthresh, SRTT and RTO, or one
+    /// of cwnd, RTT, throughput alone.
+    Plot {
+        /// Scenario name (see `tcpsim list`), or a scenario file `FILE.toml`.
+        name: String,
+        /// Master seed (unsigned 64-bit integer; default 1).
+        #[arg(long)]
+        seed: Option<String>,
+        /// Which connection: 0, 1, 2... in the order their first SYN was sent.
+        #[arg(long, default_value_t = 0)]
+        conn: usize,
+        /// What to draw.
+        #[arg(long, value_enum, default_value_t = crate::plot::Kind::Sequence)]
+        kind: crate::plot::Kind,
+        /// Write the SVG to FILE instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Run packetdrill scripts against the stack in virtual time.
     Script {
@@ -236,6 +258,10 @@ pub enum Format {
     Json,
     Pcap,
     Ss,
+    /// TCP internals over time (cwnd, ssthresh, SRTT, RTO...), JSON lines.
+    Metrics,
+    /// The same as CSV with a header line.
+    MetricsCsv,
 }
 
 /// The most worker threads `tcpsim all --jobs` accepts. More would only
@@ -373,6 +399,8 @@ fn render(outcome: &Outcome, format: Format, absolute: bool) -> Result<Vec<u8>, 
         Format::Pcap => {
             render::pcap(outcome).map_err(|e| UsageError(format!("cannot encode pcap: {e}")))?
         }
+        Format::Metrics => crate::metrics::json_lines(outcome).into_bytes(),
+        Format::MetricsCsv => crate::metrics::csv(outcome).into_bytes(),
     })
 }
 
@@ -814,12 +842,22 @@ pub fn run_command(
                 .map(crate::sweep::Profile::resolve)
                 .transpose()
                 .map_err(|e| UsageError(e.to_string()))?;
+            let options = crate::run::RunOptions {
+                metrics: matches!(format, Format::Metrics | Format::MetricsCsv),
+            };
             let run = match &faults {
-                None => scenario.run(seed),
-                Some(profile) => {
-                    crate::sweep::run_under(scenario, seed, profile, profile.is_none())
-                        .map(|(outcome, _)| outcome)
-                }
+                None => scenario.run_with(seed, &options),
+                Some(profile) => crate::sweep::run_under_prepared(
+                    scenario,
+                    seed,
+                    profile,
+                    profile.is_none(),
+                    |setup| {
+                        setup.apply(&options);
+                        Ok(())
+                    },
+                )
+                .map(|(outcome, _)| outcome),
             };
             let outcome = match run {
                 Ok(o) => o,
@@ -847,6 +885,17 @@ pub fn run_command(
             )
             .map_err(stdout_error)?;
             Ok(outcome.passed())
+        }
+        Some(Command::Plot {
+            name,
+            seed,
+            conn,
+            kind,
+            out: path,
+        }) => {
+            let seed = parse_seed(seed.as_deref())?;
+            let scenario = scenario_named(&name, catalogue)?;
+            crate::plot::command(&scenario, seed, conn, kind, path.as_deref(), out)
         }
         Some(Command::Script {
             files,
@@ -923,6 +972,20 @@ pub fn run_command(
             }
             crate::fuzz::run_cli(target, seed, skip, iterations, out).map_err(stdout_error)
         }
+    }
+}
+
+/// The scenario `name` names: a scenario file (`.toml`) or one in
+/// `catalogue` (`tcpsim plot`; `tcpsim run` looks it up the same way).
+pub fn scenario_named(name: &str, catalogue: &Catalogue) -> Result<Scenario, UsageError> {
+    if name.ends_with(".toml") {
+        let plan = crate::file::load(Path::new(name)).map_err(|e| UsageError(e.to_string()))?;
+        Ok(plan.scenario())
+    } else {
+        catalogue
+            .find(name)
+            .cloned()
+            .ok_or_else(|| UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)")))
     }
 }
 

@@ -159,11 +159,20 @@ pub struct SegmentState {
 /// [`crate::run::HostNode::of`].
 pub trait HasHost: Node {
     fn host(&self) -> &Host;
+    /// The host, to change before a run (turning on
+    /// [`Host::record_metrics`] for [`crate::run::RunOptions::metrics`]).
+    /// A node that does not give it out runs with its host as built.
+    fn host_mut(&mut self) -> Option<&mut Host> {
+        None
+    }
 }
 
 impl HasHost for Host {
     fn host(&self) -> &Host {
         self
+    }
+    fn host_mut(&mut self) -> Option<&mut Host> {
+        Some(self)
     }
 }
 
@@ -261,6 +270,8 @@ pub struct Host {
     pub malformed_count: u64,
     /// Datagrams this host sent and received.
     pub traffic: Traffic,
+    /// The TCP internals time series, when recording is on (see [`crate::metrics`]).
+    metrics: Option<Box<crate::metrics::Recorder>>,
     wake: Option<(Time, TimerId)>,
     out: Vec<u8>,
     read_buf: Vec<u8>,
@@ -343,6 +354,7 @@ impl Host {
             arrivals: Vec::new(),
             malformed_count: 0,
             traffic: Traffic::default(),
+            metrics: None,
             wake: None,
             out: Vec::with_capacity(2048),
             read_buf: vec![0; 65536],
@@ -414,6 +426,23 @@ impl Host {
         config.syn_cookies = on;
         self.endpoint = Endpoint::new(self.addr, config);
         self
+    }
+
+    /// Records a time series of every connection's [`stack::TcpInfo`]
+    /// (see [`crate::metrics`]); off unless asked, and free when off.
+    pub fn record_metrics(mut self) -> Host {
+        self.set_record_metrics(true);
+        self
+    }
+
+    /// Turns the [`crate::metrics`] recording on or off (off drops what was recorded).
+    pub fn set_record_metrics(&mut self, on: bool) {
+        self.metrics = on.then(Box::default);
+    }
+
+    /// What the metrics recording holds, if it is on.
+    pub fn metrics(&self) -> Option<&crate::metrics::Recorder> {
+        self.metrics.as_deref()
     }
 
     /// The first time the host needs to be woken (drivers schedule this once).
@@ -533,6 +562,9 @@ impl Host {
                         self.pending.read.remove(&conn);
                         self.pending.dirty.remove(&conn);
                         self.paused.remove(&conn);
+                        if let Some(metrics) = self.metrics.as_deref_mut() {
+                            metrics.closed(ctx.now(), conn);
+                        }
                         self.call(ctx, |app, cx| app.closed(cx, conn, error));
                     }
                 }
@@ -666,11 +698,15 @@ impl Host {
         self.pending.dirty.move_into(&mut dirty);
         for &conn in &dirty {
             let stream = &mut self.streams[conn.0];
-            if let Some(c) = stream
-                .id
-                .and_then(|id| self.endpoint.connection_counters(id))
-            {
+            let Some(id) = stream.id else { continue };
+            if let Some(c) = self.endpoint.connection_counters(id) {
                 stream.counters = c;
+            }
+            if let Some(metrics) = self.metrics.as_deref_mut()
+                && let (Some(info), Some(addresses)) =
+                    (self.endpoint.info(id), self.endpoint.addresses(id))
+            {
+                metrics.sample(ctx.now(), conn, addresses, info);
             }
         }
         dirty.clear();

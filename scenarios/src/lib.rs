@@ -13,6 +13,8 @@
 //! - [`run`]: running a scenario, the outcome, its verdict.
 //! - [`oracle`]: the invariants every run must satisfy.
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
+//! - [`metrics`]: TCP internals over time (cwnd, SRTT, RTO...) per connection.
+//! - [`plot`]: SVG pictures of a connection: time-sequence graph, cwnd, RTT, throughput.
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
 //! - [`sweep`]: scenarios x seeds x fault profiles, coverage, shards.
@@ -32,7 +34,9 @@ pub mod file;
 pub mod fuzz;
 pub mod generate;
 pub mod host;
+pub mod metrics;
 pub mod oracle;
+pub mod plot;
 pub mod render;
 pub mod run;
 pub mod script;

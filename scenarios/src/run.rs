@@ -16,10 +16,15 @@ use std::net::Ipv4Addr;
 pub struct HostNode {
     pub node: NodeId,
     view: fn(&World, NodeId) -> Option<&Host>,
+    view_mut: fn(&mut World, NodeId) -> Option<&mut Host>,
 }
 
 fn view_of<T: HasHost>(world: &World, node: NodeId) -> Option<&Host> {
     world.node::<T>(node).map(HasHost::host)
+}
+
+fn view_mut_of<T: HasHost>(world: &mut World, node: NodeId) -> Option<&mut Host> {
+    world.node_mut::<T>(node).and_then(HasHost::host_mut)
 }
 
 impl HostNode {
@@ -28,12 +33,19 @@ impl HostNode {
         HostNode {
             node,
             view: view_of::<T>,
+            view_mut: view_mut_of::<T>,
         }
     }
 
     /// The host inside the node, if the node is of the declared type.
     pub fn host<'w>(&self, world: &'w World) -> Option<&'w Host> {
         (self.view)(world, self.node)
+    }
+
+    /// The host inside the node, to change before a run, if the node is of
+    /// the declared type and gives it out ([`HasHost::host_mut`]).
+    pub fn host_mut<'w>(&self, world: &'w mut World) -> Option<&'w mut Host> {
+        (self.view_mut)(world, self.node)
     }
 }
 
@@ -53,6 +65,29 @@ pub struct Setup {
     pub horizon: Time,
     /// Skip the termination oracle (a scenario that ends mid-connection on purpose).
     pub open_at_end: bool,
+}
+
+impl Setup {
+    /// Applies `options` to every host that gives itself out
+    /// ([`HasHost::host_mut`]).
+    pub fn apply(&mut self, options: &RunOptions) {
+        if options.metrics {
+            for h in &self.hosts {
+                if let Some(host) = h.host_mut(&mut self.world) {
+                    host.set_record_metrics(true);
+                }
+            }
+        }
+    }
+}
+
+/// What a run records beyond the trace. The default records nothing more,
+/// and costs nothing more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Every host records its connections' TCP internals over time
+    /// ([`crate::metrics`]).
+    pub metrics: bool,
 }
 
 /// The result of one run.

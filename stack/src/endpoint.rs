@@ -466,6 +466,13 @@ impl Endpoint {
         Ok(())
     }
 
+    /// A `tcp_info`-like snapshot of a connection's internals (cwnd,
+    /// ssthresh, SRTT, RTO, windows...; see [`crate::info`]); `None` for a
+    /// listener or a socket that is gone. Reads only.
+    pub fn info(&self, id: SocketId) -> Option<crate::info::TcpInfo> {
+        self.conn(id).map(|c| c.info())
+    }
+
     pub fn connection_counters(&self, id: SocketId) -> Option<Counters> {
         self.conn(id).map(|c| c.counters)
     }

@@ -5,6 +5,7 @@
 //! - [`seq`]: sequence numbers with serial comparison (RFC 9293 §3.4).
 //! - [`time`]: `Instant`/`Duration` passed in by the driver.
 //! - [`wire`]: IPv4 + TCP parse/emit, options, checksums; malformed bytes are errors.
+//! - [`info`]: a `tcp_info`-like snapshot of a connection (cwnd, SRTT, RTO...).
 //! - [`endpoint`]: one host's TCP: socket API, demultiplexing, listeners, RSTs, ISNs.
 //! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing,
 //!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675).
@@ -37,6 +38,7 @@ mod conn;
 pub mod endpoint;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
+pub mod info;
 pub mod rtt;
 pub mod seq;
 pub mod syncookie;
@@ -54,6 +56,7 @@ pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 
 pub use config::{EndpointConfig, Keepalive, TCP_MIN_MSS, TcpConfig};
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
+pub use info::{CaState, TcpInfo};
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};
 pub use types::{Counters, Event, SocketError, SocketId, State};

@@ -96,12 +96,12 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// error; anything that fails in the run is in [`Ran::failures`].
 pub fn run_case(case: &Case, faults: Faults<'_>) -> Result<Ran, CapsuleError> {
     let mut refused = None;
-    let prepare = |world: &mut sim::World| match faults {
+    let prepare = |setup: &mut crate::run::Setup| match faults {
         Faults::Record => {
-            world.record_decisions();
+            setup.world.record_decisions();
             Ok(())
         }
-        Faults::Replay(list) => world.replay_decisions(list).map_err(|e| {
+        Faults::Replay(list) => setup.world.replay_decisions(list).map_err(|e| {
             let line = e.to_string();
             refused = Some(line.clone());
             SimError::InvalidFault {

@@ -34,7 +34,7 @@ mod transfer;
 
 use crate::host::{Action, Host};
 use crate::oracle::Violation;
-use crate::run::{Outcome, Setup, execute};
+use crate::run::{Outcome, RunOptions, Setup, execute};
 use rand_core::RngCore;
 use sim::topology::{self, Endpoint as Place};
 use sim::{
@@ -157,7 +157,15 @@ impl Scenario {
 
     /// Builds, runs, applies the oracles and the scenario's own expectations.
     pub fn run(&self, seed: u64) -> Result<Outcome, SimError> {
-        let mut outcome = execute(seed, self.setup(seed)?)?;
+        self.run_with(seed, &RunOptions::default())
+    }
+
+    /// [`Scenario::run`], recording what `options` asks for (the trace and
+    /// verdict are the same: recording only reads).
+    pub fn run_with(&self, seed: u64, options: &RunOptions) -> Result<Outcome, SimError> {
+        let mut setup = self.setup(seed)?;
+        setup.apply(options);
+        let mut outcome = execute(seed, setup)?;
         self.judge(&mut outcome, true);
         Ok(outcome)
     }

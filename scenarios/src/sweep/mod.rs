@@ -43,7 +43,7 @@ pub use report::{Failure, SweepReport, SweepSpec, merge};
 
 use crate::catalogue::Scenario;
 use crate::oracle;
-use crate::run::{Outcome, execute_driven};
+use crate::run::{Outcome, Setup, execute_driven};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sim::SimError;
@@ -549,20 +549,21 @@ pub fn run_under(
     run_under_prepared(scenario, seed, profile, expectations, |_| Ok(()))
 }
 
-/// [`run_under`], with `prepare` called on the world once the plan's faults
-/// are in and before it runs (capsules record or replay the fault
-/// decisions there, see [`crate::capsule`]).
+/// [`run_under`], with `prepare` called on the set-up once the plan's
+/// faults are in and before it runs (capsules record or replay the fault
+/// decisions there, see [`crate::capsule`]; `tcpsim run --faults` turns
+/// metrics recording on there).
 pub fn run_under_prepared(
     scenario: &Scenario,
     seed: u64,
     profile: &Profile,
     expectations: bool,
-    prepare: impl FnOnce(&mut sim::World) -> Result<(), SimError>,
+    prepare: impl FnOnce(&mut Setup) -> Result<(), SimError>,
 ) -> Result<(Outcome, FaultPlan), SimError> {
     let mut setup = scenario.setup(seed)?;
     let plan = profile.plan(seed, &setup);
     plan.apply(seed, &mut setup)?;
-    prepare(&mut setup.world)?;
+    prepare(&mut setup)?;
     let own_termination = !setup.open_at_end;
     let faulted = !plan.is_empty();
     if faulted {
