@@ -1,13 +1,43 @@
 //! The pcap files open in tshark: every packet decodes with good checksums,
 //! and tshark's own TCP analysis flags the retransmissions our trace says
-//! happened. Needs `tshark` on PATH (`.ci/run` installs it); without it the
-//! test fails with instructions rather than passing vacuously.
+//! happened.
+//!
+//! Needs `tshark` on PATH. On a machine without it the test says so on
+//! standard error and passes, so `cargo test --workspace` works with only
+//! the Rust toolchain. With `TCPSIM_REQUIRE_TSHARK=1` in the environment (as
+//! `.ci/run` sets it) a missing tshark fails the test, so CI never skips it
+//! silently.
 
 use scenarios::analysis::segments;
 use scenarios::catalogue;
 use scenarios::render;
 use std::collections::BTreeSet;
 use std::process::Command;
+
+/// The variable that turns a missing tshark from a skip into a failure.
+const REQUIRE_TSHARK: &str = "TCPSIM_REQUIRE_TSHARK";
+
+/// Whether tshark can be run; when it cannot, either panics (required) or
+/// says on standard error that the test is skipped.
+fn tshark_available() -> bool {
+    let found = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return true;
+    }
+    let required = std::env::var(REQUIRE_TSHARK).is_ok_and(|v| !v.is_empty() && v != "0");
+    assert!(
+        !required,
+        "{REQUIRE_TSHARK} is set but tshark is not on PATH (apt-get install tshark)"
+    );
+    eprintln!(
+        "pcap_tshark: tshark not found on PATH; skipping the Wireshark check \
+         (install tshark, or set {REQUIRE_TSHARK}=1 to make this a failure)"
+    );
+    false
+}
 
 fn tshark_fields(pcap: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("tshark");
@@ -27,7 +57,7 @@ fn tshark_fields(pcap: &std::path::Path, fields: &[&str]) -> Vec<Vec<String>> {
     }
     let out = cmd
         .output()
-        .expect("tshark must be installed (apt-get install tshark); .ci/run installs it");
+        .expect("tshark ran a moment ago (tshark_available) and must run now");
     assert!(
         out.status.success(),
         "tshark failed: {}",
@@ -45,6 +75,9 @@ fn tshark_decodes_every_packet_and_sees_our_retransmissions() {
     // wire; the capture is taken where hosts send, so every frame must be
     // well-formed, and the frames tshark calls retransmissions must be
     // exactly the ones our trace marks.
+    if !tshark_available() {
+        return;
+    }
     let outcome = catalogue::find("lossy-bulk").unwrap().run(3).unwrap();
     let bytes = render::pcap(&outcome).unwrap();
     let dir = std::env::temp_dir().join(format!("tcpsim-pcap-{}", std::process::id()));
