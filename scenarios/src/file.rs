@@ -178,6 +178,12 @@ fn scaled(number: &str, scale: u64) -> Option<u64> {
     u64::try_from(value).ok()
 }
 
+/// A virtual time written as in scenario files (`"250ms"`, `"1.5s"`), for
+/// the CLI's `--at`.
+pub fn parse_virtual_time(text: &str) -> Result<Time, String> {
+    parse_duration(text).map(Dur::time)
+}
+
 fn parse_duration(text: &str) -> Result<Dur, String> {
     let t = text.trim();
     let split = t

@@ -13,6 +13,7 @@
 //! - [`analysis`]: decoding TCP segments back out of the engine trace.
 //! - [`render`]: ladder, JSON lines, pcap, `ss`-style table.
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
+//! - [`explain`]: RFC references, `tcpsim explain`, did-you-mean for names.
 //! - [`cli`]: the `tcpsim` command.
 
 pub mod analysis;
@@ -21,6 +22,7 @@ pub mod apps;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;
+pub mod explain;
 pub mod file;
 pub mod host;
 pub mod oracle;

@@ -999,6 +999,20 @@ impl World {
             .map(|l| l.name.as_str())
     }
 
+    /// The nodes at a direction's two ends: `(sending end, receiving end)`.
+    pub fn link_ends(&self, link: LinkId) -> Option<(NodeId, NodeId)> {
+        self.core
+            .links
+            .get(link.0 as usize)
+            .map(|l| (NodeId(l.from), NodeId(l.to)))
+    }
+
+    /// How many link directions the world has (a duplex link is two);
+    /// their ids are `LinkId(0)` up to this count.
+    pub fn link_count(&self) -> usize {
+        self.core.links.len()
+    }
+
     /// The direction's far end and its queue length right now.
     pub fn link_queue_len(&mut self, link: LinkId) -> Option<usize> {
         let now = self.core.now;
