@@ -324,6 +324,7 @@ impl Core {
         reason: DropReason,
     ) {
         self.record(EventKind::Drop(reason), node, link, &p, digest);
+        tracing::debug!(link = link.map(|l| self.links[l.0 as usize].name.as_str()), %reason, bytes = p.bytes.len(), "drop");
         self.pool.give(p.bytes);
     }
 
@@ -348,6 +349,15 @@ impl Core {
             .iter_mut()
             .enumerate()
             .find_map(|(i, rule)| rule.offer(now, &packet).map(|a| (i as u32, a)));
+        if let Some((index, action)) = fired {
+            tracing::debug!(
+                link = self.links[l].name.as_str(),
+                rule = index,
+                name = self.faults[l][index as usize].name(),
+                ?action,
+                "fault rule fired"
+            );
+        }
         self.offer_to_link(node, link, packet, digest, fired);
         // The rule's network changes come after its packet entered the link.
         if let Some((index, _)) = fired
@@ -493,6 +503,7 @@ impl Core {
         );
         let (from, to) = (self.links[l].from, self.links[l].to);
         let (src, dst) = (self.nodes[from as usize].addr, self.nodes[to as usize].addr);
+        tracing::debug!(link = self.links[l].name.as_str(), %change, "link change");
         self.trace.record(
             self.now,
             EventKind::LinkChange(change),
@@ -1098,6 +1109,7 @@ impl World {
                 if !self.core.cancelled.is_empty() && self.core.cancelled.remove(&next.sequence) {
                     return Ok(true);
                 }
+                log::set_node(&self.core.nodes[node.0 as usize].name);
                 let mut ctx = Ctx {
                     core: &mut self.core,
                     node,
@@ -1111,6 +1123,7 @@ impl World {
                 self.core.free_slots.push(slot);
                 let l = link.0 as usize;
                 let to = NodeId(self.core.links[l].to);
+                log::set_node(&self.core.nodes[to.0 as usize].name);
                 if self.core.links[l].is_down_at(self.core.now) {
                     self.core.links[l].stats.dropped_down += 1;
                     self.core
@@ -1171,6 +1184,7 @@ impl World {
     /// Delivers a packet to the far end of `link`.
     fn hand_over(&mut self, link: LinkId, packet: Packet, digest: u64) {
         let to = NodeId(self.core.links[link.0 as usize].to);
+        log::set_node(&self.core.nodes[to.0 as usize].name);
         self.core.links[link.0 as usize].stats.delivered += 1;
         self.core
             .record(EventKind::Deliver, to, Some(link), &packet, digest);
