@@ -15,6 +15,20 @@
 //! - [`script`]: packetdrill scripts run against the stack in virtual time.
 //! - [`explain`]: RFC references, `tcpsim explain`, did-you-mean for names.
 //! - [`cli`]: the `tcpsim` command.
+//!
+//! Run a catalogue scenario at a seed, check its verdict, and read its
+//! trace as an RFC 9293-style ladder or as JSON lines:
+//!
+//! ```
+//! use scenarios::{catalogue, render};
+//!
+//! let outcome = catalogue::find("lost-final-ack").unwrap().run(1).unwrap();
+//! assert!(outcome.passed(), "{}", outcome.verdict());
+//! let ladder = render::ladder(&outcome, render::Numbering::Relative);
+//! assert!(ladder.contains("LAST-ACK (retransmission)"));
+//! let json = render::json_lines(&outcome);
+//! assert!(json.lines().next().unwrap().contains("\"schema_version\":1"));
+//! ```
 
 pub mod analysis;
 pub mod app;

@@ -13,6 +13,35 @@
 //! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).
 //! - [`config`]: settings with Linux-like defaults.
 //! - [`types`]: states, events, errors, counters.
+//!
+//! Two endpoints driven by hand, with no network in between: the driver
+//! moves each datagram `poll_transmit` produces into the other side's
+//! `handle_packet`, and the three-way handshake completes (RFC 9293 §3.5).
+//!
+//! ```
+//! use stack::{Endpoint, EndpointConfig, Instant, State};
+//! use std::net::{Ipv4Addr, SocketAddrV4};
+//!
+//! let (a_ip, b_ip) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! let mut a = Endpoint::new(a_ip, EndpointConfig::new([1; 16]));
+//! let mut b = Endpoint::new(b_ip, EndpointConfig::new([2; 16]));
+//! let listener = b.listen(80, 8).unwrap();
+//! let now = Instant::ZERO;
+//! let client = a.connect(now, SocketAddrV4::new(b_ip, 80)).unwrap();
+//! let mut datagram = Vec::new();
+//! for _ in 0..3 {
+//!     // SYN a -> b, SYN-ACK b -> a, ACK a -> b.
+//!     for (from, to) in [(&mut a, &mut b), (&mut b, &mut a)] {
+//!         datagram.clear();
+//!         if from.poll_transmit(now, &mut datagram) {
+//!             to.handle_packet(now, &datagram).unwrap();
+//!         }
+//!     }
+//! }
+//! assert_eq!(a.state(client), Some(State::Established));
+//! let server = b.accept(listener).unwrap();
+//! assert_eq!(b.state(server), Some(State::Established));
+//! ```
 
 pub mod buffer;
 pub mod cc;

@@ -1,4 +1,5 @@
-//! Renderers: the RFC-style ladder, JSON lines, pcap, and an `ss -nat` table.
+//! Renderers: the RFC-style ladder, JSON lines ([`json`]), pcapng
+//! ([`pcap`]), and an `ss -nat` table.
 
 pub mod json;
 pub mod packets;
@@ -16,8 +17,11 @@ use std::fmt::Write as _;
 /// Sequence numbers as Wireshark shows them (relative after the SYN) or raw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Numbering {
+    /// Relative to each direction's ISN after the SYN (the SYN itself shows
+    /// the ISN), as Wireshark and packetdrill write them.
     #[default]
     Relative,
+    /// The 32-bit numbers on the wire.
     Absolute,
 }
 
