@@ -28,16 +28,17 @@
 //! let listener = b.listen(80, 8).unwrap();
 //! let now = Instant::ZERO;
 //! let client = a.connect(now, SocketAddrV4::new(b_ip, 80)).unwrap();
-//! let mut datagram = Vec::new();
-//! for _ in 0..3 {
-//!     // SYN a -> b, SYN-ACK b -> a, ACK a -> b.
-//!     for (from, to) in [(&mut a, &mut b), (&mut b, &mut a)] {
+//! // Moves what `from` has to send into `to`.
+//! fn carry(from: &mut Endpoint, to: &mut Endpoint, now: Instant) {
+//!     let mut datagram = Vec::new();
+//!     while from.poll_transmit(now, &mut datagram) {
+//!         to.handle_packet(now, &datagram).unwrap();
 //!         datagram.clear();
-//!         if from.poll_transmit(now, &mut datagram) {
-//!             to.handle_packet(now, &datagram).unwrap();
-//!         }
 //!     }
 //! }
+//! carry(&mut a, &mut b, now); // SYN
+//! carry(&mut b, &mut a, now); // SYN-ACK
+//! carry(&mut a, &mut b, now); // ACK
 //! assert_eq!(a.state(client), Some(State::Established));
 //! let server = b.accept(listener).unwrap();
 //! assert_eq!(b.state(server), Some(State::Established));
