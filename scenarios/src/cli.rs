@@ -2,12 +2,17 @@
 //!
 //! - `tcpsim` or `tcpsim all [--seed N] [--jobs N]`: the whole catalogue at
 //!   one seed, a table of scenario, verdict, events, simulated time, hash;
-//! - `tcpsim list`: the catalogue;
+//! - `tcpsim list [--long]`: the catalogue, each scenario with its RFC
+//!   references (`--long`: its whole documentation);
+//! - `tcpsim explain NAME`: one scenario's documentation and references;
 //! - `tcpsim all FILE.toml|DIR... [--seed N] [--jobs N]`: the scenario files
 //!   given (a folder: every `.toml` directly in it, sorted), in the same table;
-//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss|metrics|metrics-csv] [--out FILE] [--absolute]`:
-//!   one scenario, from the catalogue or a scenario file (see
-//!   [`crate::file`]); the last line reports seed, trace hash and verdict;
+//! - `tcpsim run NAME|FILE.toml [--seed N] [--format ladder|json|pcap|ss] [--out FILE] [--absolute]
+//!   [--at TIME] [--capture-at HOST]`: one scenario, from the catalogue or a
+//!   scenario file (see [`crate::file`]); the last line reports seed, trace
+//!   hash and verdict (on standard error for JSON, whose standard output is
+//!   JSON lines only); `--at` gives the `ss` table at a virtual time;
+//!   a misspelled name gets a did-you-mean;
 //! - `tcpsim sweep [--seeds A..B|--count N] [--scenario NAME|all|FILE.toml]
 //!   [--faults none|light|heavy|swarm|FILE] [--jobs N] [--json FILE]
 //!   [--timings FILE] [--stop-on-failure] [--shard I/N]` and `tcpsim merge
@@ -47,11 +52,23 @@ use std::path::{Path, PathBuf};
 /// The default seed when none is given (printed with every run).
 pub const DEFAULT_SEED: u64 = 1;
 
+/// What `tcpsim --help` says after the options.
+const AFTER_HELP: &str = "\
+Exit status (every command):
+  0  every scenario or script passed
+  1  a check failed: an oracle, an expectation or a script line (a verdict about the stack)
+  2  bad input or usage: unknown scenario, malformed seed or time, missing argument,
+     a file that cannot be read or parsed, an unwritable --out path
+
+RUST_LOG=debug prints the engine's and the stack's log on standard error,
+each line stamped with virtual time and the node's name.";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tcpsim",
     version,
-    about = "Deterministic TCP simulation: the classic corner cases, replayed and checked"
+    about = "Deterministic TCP simulation: the classic corner cases, replayed and checked",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -60,39 +77,72 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the scenario catalogue.
-    List,
+    /// List the scenario catalogue: each name, its summary and the RFC
+    /// sections it exercises.
+    #[command(after_help = AFTER_HELP)]
+    List {
+        /// Print each scenario's whole documentation under its name.
+        #[arg(long)]
+        long: bool,
+    },
+    /// Print a scenario's documentation and the RFC sections it cites.
+    #[command(after_help = AFTER_HELP)]
+    Explain {
+        /// Scenario name (see `tcpsim list`).
+        name: String,
+    },
     /// Run every scenario at one seed and print a table: the catalogue,
     /// or the scenario files given (folders: every `.toml` in them).
+    #[command(after_help = AFTER_HELP)]
     All {
-        /// Scenario files (`.toml`) or folders of them; none: the catalogue.
+        /// Scenario files (`.toml`) or folders of them [default: the
+        /// built-in catalogue].
         paths: Vec<PathBuf>,
-        /// Master seed (unsigned 64-bit integer).
-        #[arg(long)]
+        /// Master seed, an unsigned 64-bit integer; the same seed gives the
+        /// same run [default: 1].
+        #[arg(long, value_name = "N")]
         seed: Option<String>,
-        /// Worker threads, 1 to 256 (results and hashes do not depend on
-        /// it; no more threads start than there are scenarios).
-        #[arg(long)]
+        /// Worker threads, 1 to 256; results and hashes do not depend on
+        /// it, and no more threads start than there are scenarios
+        /// [default: 1].
+        #[arg(long, value_name = "N")]
         jobs: Option<usize>,
     },
     /// Run one scenario and render its trace.
+    #[command(after_help = AFTER_HELP)]
     Run {
         /// Scenario name (see `tcpsim list`), or a scenario file `FILE.toml`.
         name: String,
-        #[arg(long)]
+        /// Master seed, an unsigned 64-bit integer; the same seed gives the
+        /// same run [default: 1].
+        #[arg(long, value_name = "N")]
         seed: Option<String>,
+        /// What to print: the RFC-style ladder, JSON lines
+        /// (docs/trace.schema.json; the summary goes to standard error),
+        /// a pcapng capture (needs --out), or an `ss -nat`-style table.
         #[arg(long, value_enum, default_value_t = Format::Ladder)]
         format: Format,
-        /// Write the rendering to FILE instead of standard output.
-        #[arg(long)]
+        /// Write the rendering to FILE instead of standard output (replaced
+        /// whole, never left truncated) [default: standard output].
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Absolute sequence numbers in the ladder (default: relative after the SYN).
+        /// Absolute sequence numbers in the ladder [default: relative
+        /// after the SYN, as Wireshark shows them].
         #[arg(long)]
         absolute: bool,
         /// Run under a sweep's fault profile (none, light, heavy, swarm, or
         /// FILE.toml): the seed's faults, as `tcpsim sweep` draws them.
         #[arg(long)]
         faults: Option<String>,
+        /// With --format ss: the sockets at this virtual time (`250ms`,
+        /// `1.5s`) instead of at the end; the run stops there [default: the
+        /// end of the run].
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// With --format pcap: only this host's interfaces, the capture that
+        /// host would take [default: every host's interfaces].
+        #[arg(long, value_name = "HOST")]
+        capture_at: Option<String>,
     },
     /// Draw one connection as SVG: a time-sequence graph (tcptrace and
     /// Stevens style) over a panel of cwnd, ssthresh, SRTT and RTO, or one
@@ -114,17 +164,18 @@ pub enum Command {
         out: Option<PathBuf>,
     },
     /// Run packetdrill scripts against the stack in virtual time.
+    #[command(after_help = AFTER_HELP)]
     Script {
         /// Script files (`.pkt`); directories run every `.pkt` inside, at any
         /// depth, sorted by path.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Seed for the stack's ISN secret (script numbers are relative, so
-        /// a correct script passes at every seed).
-        #[arg(long)]
+        /// Seed for the stack's ISN secret; script numbers are relative, so
+        /// a correct script passes at every seed [default: 1].
+        #[arg(long, value_name = "N")]
         seed: Option<String>,
         /// Fail a script when the stack sends a segment after its last
-        /// line (packetdrill, and the default, ignore those).
+        /// line [default: off, as packetdrill ignores those].
         #[arg(long)]
         strict_end: bool,
     },
@@ -254,9 +305,13 @@ pub enum FuzzTarget {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// The RFC 9293-style ladder.
     Ladder,
+    /// JSON lines (docs/trace.schema.json).
     Json,
+    /// A pcapng capture, one interface per host-side link.
     Pcap,
+    /// An `ss -nat`-style socket table.
     Ss,
     /// TCP internals over time (cwnd, ssthresh, SRTT, RTO...), JSON lines.
     Metrics,
@@ -386,7 +441,12 @@ fn print_table(rows: &[Row], seed: u64, out: &mut impl Write) -> std::io::Result
     Ok(failed.is_empty())
 }
 
-fn render(outcome: &Outcome, format: Format, absolute: bool) -> Result<Vec<u8>, UsageError> {
+fn render(
+    outcome: &Outcome,
+    format: Format,
+    absolute: bool,
+    capture_at: Option<&str>,
+) -> Result<Vec<u8>, UsageError> {
     let numbering = if absolute {
         Numbering::Absolute
     } else {
@@ -397,7 +457,13 @@ fn render(outcome: &Outcome, format: Format, absolute: bool) -> Result<Vec<u8>, 
         Format::Json => render::json_lines(outcome).into_bytes(),
         Format::Ss => render::ss_table(outcome).into_bytes(),
         Format::Pcap => {
-            render::pcap(outcome).map_err(|e| UsageError(format!("cannot encode pcap: {e}")))?
+            let at = capture_at.map_or(render::CaptureAt::AllHosts, |h| {
+                render::CaptureAt::Host(h.to_string())
+            });
+            render::pcapng(outcome, &at).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidInput => UsageError(format!("--capture-at: {e}")),
+                _ => UsageError(format!("cannot encode pcapng: {e}")),
+            })?
         }
         Format::Metrics => crate::metrics::json_lines(outcome).into_bytes(),
         Format::MetricsCsv => crate::metrics::csv(outcome).into_bytes(),
@@ -806,10 +872,14 @@ pub fn run_command(
             };
             print_table(&rows, seed, out).map_err(stdout_error)
         }
-        Some(Command::List) => {
-            for s in catalogue.scenarios() {
-                writeln!(out, "{:<26} {}", s.name, s.summary).map_err(stdout_error)?;
-            }
+        Some(Command::List { long }) => {
+            list(catalogue, long, out).map_err(stdout_error)?;
+            Ok(true)
+        }
+        Some(Command::Explain { name }) => {
+            let scenario = find_scenario(catalogue, &name)?;
+            out.write_all(crate::explain::explain(scenario).as_bytes())
+                .map_err(stdout_error)?;
             Ok(true)
         }
         Some(Command::Run {
@@ -819,8 +889,26 @@ pub fn run_command(
             out: path,
             absolute,
             faults,
+            at,
+            capture_at,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
+            let at = at
+                .map(|t| {
+                    if format != Format::Ss {
+                        return Err(UsageError(
+                            "--at is for --format ss (the sockets at a time)".into(),
+                        ));
+                    }
+                    crate::file::parse_virtual_time(&t)
+                        .map_err(|e| UsageError(format!("invalid --at: {e}")))
+                })
+                .transpose()?;
+            if capture_at.is_some() && format != Format::Pcap {
+                return Err(UsageError(
+                    "--capture-at is for --format pcap (the capture of one host)".into(),
+                ));
+            }
             let from_file;
             let scenario = if name.ends_with(".toml") {
                 let plan =
@@ -828,9 +916,7 @@ pub fn run_command(
                 from_file = plan.scenario();
                 &from_file
             } else {
-                catalogue.find(&name).ok_or_else(|| {
-                    UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)"))
-                })?
+                find_scenario(catalogue, &name)?
             };
             if path.is_none() && format == Format::Pcap {
                 return Err(UsageError("pcap output is binary: give --out FILE".into()));
@@ -845,9 +931,15 @@ pub fn run_command(
             let options = crate::run::RunOptions {
                 metrics: matches!(format, Format::Metrics | Format::MetricsCsv),
             };
-            let run = match &faults {
-                None => scenario.run_with(seed, &options),
-                Some(profile) => crate::sweep::run_under_prepared(
+            let run = match (&faults, at) {
+                (Some(_), Some(_)) => {
+                    return Err(UsageError(
+                        "--at stops a run early; it does not combine with --faults".into(),
+                    ));
+                }
+                (None, Some(at)) => scenario.run_until(seed, at),
+                (None, None) => scenario.run_with(seed, &options),
+                (Some(profile), None) => crate::sweep::run_under_prepared(
                     scenario,
                     seed,
                     profile,
@@ -869,21 +961,31 @@ pub fn run_command(
                     return Ok(false);
                 }
             };
-            let bytes = render(&outcome, format, absolute)?;
+            let bytes = render(&outcome, format, absolute, capture_at.as_deref())?;
             match &target {
                 Some(t) => t.write(&bytes)?,
                 None => out.write_all(&bytes).map_err(stdout_error)?,
             }
-            writeln!(
-                out,
-                "{}: seed {seed}, {} events, {} simulated, trace hash {:016x}, verdict {}",
+            let stopped = if at.is_some() {
+                " (stopped at --at)"
+            } else {
+                ""
+            };
+            let summary = format!(
+                "{}: seed {seed}, {} events, {} simulated{stopped}, trace hash {:016x}, verdict {}",
                 scenario.name,
                 outcome.stats.processed_count,
                 outcome.stats.now,
                 outcome.stats.trace_hash,
                 outcome.verdict()
-            )
-            .map_err(stdout_error)?;
+            );
+            if matches!(format, Format::Json | Format::Metrics | Format::MetricsCsv) {
+                // Standard output carries JSON lines (or CSV) only (its `end` line
+                // holds the same facts); the summary is for the person.
+                let _ = writeln!(io::stderr(), "{summary}");
+            } else {
+                writeln!(out, "{summary}").map_err(stdout_error)?;
+            }
             Ok(outcome.passed())
         }
         Some(Command::Plot {
@@ -987,6 +1089,46 @@ pub fn scenario_named(name: &str, catalogue: &Catalogue) -> Result<Scenario, Usa
             .cloned()
             .ok_or_else(|| UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)")))
     }
+}
+
+/// `tcpsim list`: name, summary and RFC references; `--long` adds each
+/// scenario's documentation, wrapped and indented.
+fn list(catalogue: &Catalogue, long: bool, out: &mut impl Write) -> io::Result<()> {
+    for s in catalogue.scenarios() {
+        let references = crate::explain::rfc_references(s.doc);
+        if references.is_empty() {
+            writeln!(out, "{:<26} {}", s.name, s.summary)?;
+        } else {
+            writeln!(
+                out,
+                "{:<26} {}  [{}]",
+                s.name,
+                s.summary,
+                references.join(", ")
+            )?;
+        }
+        if long {
+            for line in crate::explain::wrap(s.doc, 72) {
+                writeln!(out, "{:<27}{line}", "")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The scenario called `name`, or a usage error that suggests the closest
+/// name when the given one looks like a misspelling of it.
+fn find_scenario<'c>(catalogue: &'c Catalogue, name: &str) -> Result<&'c Scenario, UsageError> {
+    catalogue.find(name).ok_or_else(|| {
+        let names = catalogue.scenarios().iter().map(|s| s.name);
+        match crate::explain::did_you_mean(name, names) {
+            Some(close) => UsageError(format!(
+                "unknown scenario {name:?}: did you mean {close:?}? (see `tcpsim list`)"
+            )),
+            None => UsageError(format!("unknown scenario {name:?} (see `tcpsim list`)")),
+        }
+    })
 }
 
 /// Every bad scenario file, one per line.

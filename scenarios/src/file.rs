@@ -184,6 +184,12 @@ pub fn parse_duration_text(text: &str) -> Result<Duration, String> {
     parse_duration(text).map(Dur::duration)
 }
 
+/// A virtual time written as in scenario files (`"250ms"`, `"1.5s"`), for
+/// the CLI's `--at`.
+pub fn parse_virtual_time(text: &str) -> Result<Time, String> {
+    parse_duration(text).map(Dur::time)
+}
+
 fn parse_duration(text: &str) -> Result<Dur, String> {
     let t = text.trim();
     let split = t

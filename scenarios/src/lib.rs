@@ -20,7 +20,22 @@
 //! - [`sweep`]: scenarios x seeds x fault profiles, coverage, shards.
 //! - [`capsule`]: a failure as a file: replay, shrink (delta debugging over
 //!   the recorded fault decisions), diff of two runs.
+//! - [`explain`]: RFC references, `tcpsim explain`, did-you-mean for names.
 //! - [`cli`]: the `tcpsim` command.
+//!
+//! Run a catalogue scenario at a seed, check its verdict, and read its
+//! trace as an RFC 9293-style ladder or as JSON lines:
+//!
+//! ```
+//! use scenarios::{catalogue, render};
+//!
+//! let outcome = catalogue::find("lost-final-ack").unwrap().run(1).unwrap();
+//! assert!(outcome.passed(), "{}", outcome.verdict());
+//! let ladder = render::ladder(&outcome, render::Numbering::Relative);
+//! assert!(ladder.contains("LAST-ACK (retransmission)"));
+//! let json = render::json_lines(&outcome);
+//! assert!(json.lines().next().unwrap().contains("\"schema_version\":1"));
+//! ```
 
 pub mod analysis;
 pub mod app;
@@ -30,6 +45,7 @@ pub mod capsule;
 pub mod catalogue;
 pub mod cli;
 pub mod digest;
+pub mod explain;
 pub mod file;
 pub mod fuzz;
 pub mod generate;

@@ -335,6 +335,7 @@ impl Core {
         reason: DropReason,
     ) {
         self.record(EventKind::Drop(reason), node, link, &p, digest);
+        tracing::debug!(link = link.map(|l| self.links[l.0 as usize].name.as_str()), %reason, bytes = p.bytes.len(), "drop");
         self.pool.give(p.bytes);
     }
 
@@ -376,6 +377,15 @@ impl Core {
         {
             self.faults[l][index as usize].fired_count -= 1;
             fired = None;
+        }
+        if let Some((index, action)) = fired {
+            tracing::debug!(
+                link = self.links[l].name.as_str(),
+                rule = index,
+                name = self.faults[l][index as usize].name(),
+                ?action,
+                "fault rule fired"
+            );
         }
         let offer = Offer {
             fired,
@@ -575,6 +585,7 @@ impl Core {
         );
         let (from, to) = (self.links[l].from, self.links[l].to);
         let (src, dst) = (self.nodes[from as usize].addr, self.nodes[to as usize].addr);
+        tracing::debug!(link = self.links[l].name.as_str(), %change, "link change");
         self.trace.record(
             self.now,
             EventKind::LinkChange(change),
@@ -1161,6 +1172,20 @@ impl World {
             .map(|l| l.name.as_str())
     }
 
+    /// The nodes at a direction's two ends: `(sending end, receiving end)`.
+    pub fn link_ends(&self, link: LinkId) -> Option<(NodeId, NodeId)> {
+        self.core
+            .links
+            .get(link.0 as usize)
+            .map(|l| (NodeId(l.from), NodeId(l.to)))
+    }
+
+    /// How many link directions the world has (a duplex link is two);
+    /// their ids are `LinkId(0)` up to this count.
+    pub fn link_count(&self) -> usize {
+        self.core.links.len()
+    }
+
     /// The direction's far end and its queue length right now.
     pub fn link_queue_len(&mut self, link: LinkId) -> Option<usize> {
         let now = self.core.now;
@@ -1246,6 +1271,7 @@ impl World {
                 if !self.core.cancelled.is_empty() && self.core.cancelled.remove(&next.sequence) {
                     return Ok(true);
                 }
+                log::set_node(&self.core.nodes[node.0 as usize].name);
                 let mut ctx = Ctx {
                     core: &mut self.core,
                     node,
@@ -1259,6 +1285,7 @@ impl World {
                 self.core.free_slots.push(slot);
                 let l = link.0 as usize;
                 let to = NodeId(self.core.links[l].to);
+                log::set_node(&self.core.nodes[to.0 as usize].name);
                 if self.core.links[l].is_down_at(self.core.now) {
                     self.core.links[l].stats.dropped_down += 1;
                     self.core
@@ -1319,6 +1346,7 @@ impl World {
     /// Delivers a packet to the far end of `link`.
     fn hand_over(&mut self, link: LinkId, packet: Packet, digest: u64) {
         let to = NodeId(self.core.links[link.0 as usize].to);
+        log::set_node(&self.core.nodes[to.0 as usize].name);
         self.core.links[link.0 as usize].stats.delivered += 1;
         self.core
             .record(EventKind::Deliver, to, Some(link), &packet, digest);

@@ -16,6 +16,36 @@
 //! - [`types`]: states, events, errors, counters.
 //! - `planted` (test-only, feature `planted-bugs`): fixed defects brought
 //!   back on purpose, to prove the sweeps find them.
+//!
+//! Two endpoints driven by hand, with no network in between: the driver
+//! moves each datagram `poll_transmit` produces into the other side's
+//! `handle_packet`, and the three-way handshake completes (RFC 9293 §3.5).
+//!
+//! ```
+//! use stack::{Endpoint, EndpointConfig, Instant, State};
+//! use std::net::{Ipv4Addr, SocketAddrV4};
+//!
+//! let (a_ip, b_ip) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+//! let mut a = Endpoint::new(a_ip, EndpointConfig::new([1; 16]));
+//! let mut b = Endpoint::new(b_ip, EndpointConfig::new([2; 16]));
+//! let listener = b.listen(80, 8).unwrap();
+//! let now = Instant::ZERO;
+//! let client = a.connect(now, SocketAddrV4::new(b_ip, 80)).unwrap();
+//! // Moves what `from` has to send into `to`.
+//! fn carry(from: &mut Endpoint, to: &mut Endpoint, now: Instant) {
+//!     let mut datagram = Vec::new();
+//!     while from.poll_transmit(now, &mut datagram) {
+//!         to.handle_packet(now, &datagram).unwrap();
+//!         datagram.clear();
+//!     }
+//! }
+//! carry(&mut a, &mut b, now); // SYN
+//! carry(&mut b, &mut a, now); // SYN-ACK
+//! carry(&mut a, &mut b, now); // ACK
+//! assert_eq!(a.state(client), Some(State::Established));
+//! let server = b.accept(listener).unwrap();
+//! assert_eq!(b.state(server), Some(State::Established));
+//! ```
 
 /// Whether planted bug `$bug` ([`planted::Bug`]) is active on this thread:
 /// always `false` (and compiled away) without the test-only `planted-bugs`
@@ -36,9 +66,9 @@ pub mod cc;
 pub mod config;
 mod conn;
 pub mod endpoint;
+pub mod info;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
-pub mod info;
 pub mod rtt;
 pub mod seq;
 pub mod syncookie;

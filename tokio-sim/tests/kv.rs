@@ -127,14 +127,16 @@ fn the_ladder_shows_tcp_retransmitting_a_lost_request() {
 #[test]
 fn the_run_feeds_pcap_json_and_ss_like_any_scenario() {
     // The renderers read the Outcome as they read a catalogue scenario's:
-    // the capture starts with the pcap magic (little-endian 0xa1b2c3d4)
-    // and holds a record per packet beyond its 24-byte header, the JSON lines have one line per trace event, and the ss
+    // the capture is pcapng (a section header block, type 0x0a0d0d0a, with
+    // the byte-order magic 0x1a2b3c4d) and holds a block per packet beyond
+    // its headers, the JSON lines have a line per trace event, and the ss
     // table lists the server's listener.
     let (mut sim, _) = kv_sim(8, Duration::from_secs(1));
     let run = sim.execute().unwrap();
     assert_eq!(run.result, Ok(()));
     let pcap = scenarios::render::pcap(&run.outcome).unwrap();
-    assert_eq!(&pcap[..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+    assert_eq!(&pcap[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
+    assert_eq!(&pcap[8..12], &0x1a2b_3c4du32.to_le_bytes());
     assert!(pcap.len() > 24 + 40 * 16, "{} bytes", pcap.len());
     let json = scenarios::render::json_lines(&run.outcome);
     assert!(json.lines().count() >= run.outcome.world.trace().events().len());

@@ -155,6 +155,19 @@ impl Scenario {
         self
     }
 
+    /// Builds and runs only up to virtual time `at` (or to the scenario's
+    /// horizon, if that comes first): the world as it stands then, for a
+    /// socket table mid-run (`tcpsim run NAME --format ss --at TIME`). The
+    /// oracles that hold at every moment are applied (delivery, state
+    /// transitions, segments); termination and the scenario's own
+    /// expectations are not, as the run stopped early.
+    pub fn run_until(&self, seed: u64, at: sim::Time) -> Result<Outcome, SimError> {
+        let mut setup = (self.build)(seed)?;
+        setup.horizon = setup.horizon.min(at);
+        setup.open_at_end = true;
+        execute(seed, setup)
+    }
+
     /// Builds, runs, applies the oracles and the scenario's own expectations.
     pub fn run(&self, seed: u64) -> Result<Outcome, SimError> {
         self.run_with(seed, &RunOptions::default())

@@ -3,7 +3,7 @@
 //! RFC 6298, RFC 5681, RFC 2018, RFC 6675).
 
 use super::{
-    PORT, SERVER, Scenario, Way, check, client, connect_to_server, has_data, host, lan, ms, pair,
+    SERVER, Scenario, Way, check, client, connect_to_server, has_data, host, lan, ms, pair,
     received, send, server,
 };
 use crate::apps::{BulkSink, ChurnClient};
@@ -42,9 +42,9 @@ pub(super) fn churn() -> Scenario {
 }
 
 fn build_churn(seed: u64) -> Result<Setup, SimError> {
-    let server_addr = std::net::SocketAddrV4::new(SERVER.into(), PORT);
+    let server_addr = std::net::SocketAddrV4::new(SERVER.into(), DISCARD_PORT);
     let c = client(seed).app(ChurnClient::new(server_addr, 200, 20, 1000));
-    let s = host(seed, "server", SERVER, TcpConfig::default()).app(BulkSink::new(PORT));
+    let s = host(seed, "server", SERVER, TcpConfig::default()).app(BulkSink::new(DISCARD_PORT));
     pair(
         seed,
         c,
@@ -74,20 +74,34 @@ fn expect_churn(o: &Outcome) -> Result<(), String> {
     )
 }
 
+/// The port of the one-way bulk transfers: the discard service (RFC 863),
+/// which is what their servers do with the data. No Wireshark dissector
+/// claims it, so captures of the pattern bytes decode as plain TCP payload
+/// (on port 80 they were taken for broken HTTP).
+pub(crate) const DISCARD_PORT: u16 = 9;
+
+/// The client's active open to the server's discard port.
+fn connect_to_discard() -> Action {
+    Action::Connect {
+        remote: std::net::SocketAddrV4::new(std::net::Ipv4Addr::from(SERVER), DISCARD_PORT),
+        local_port: None,
+    }
+}
+
 fn build_zero_window(seed: u64) -> Result<Setup, SimError> {
     let small = TcpConfig {
         recv_buffer: 16_384,
         ..TcpConfig::default()
     };
     let c = client(seed)
-        .at(ms(0), connect_to_server())
+        .at(ms(0), connect_to_discard())
         .at(ms(50), send(0, 100_000))
         .at(ms(100), Action::Close { conn: 0 });
     let s = host(seed, "server", SERVER, small)
         .at(
             Time::ZERO,
             Action::Listen {
-                port: PORT,
+                port: DISCARD_PORT,
                 backlog: 4,
             },
         )
@@ -121,7 +135,7 @@ fn build_lossy_bulk(seed: u64) -> Result<Setup, SimError> {
             bits: 1,
         });
     let c = client(seed)
-        .at(ms(0), connect_to_server())
+        .at(ms(0), connect_to_discard())
         .at(ms(20), send(0, 1_000_000))
         .at(ms(25), Action::Close { conn: 0 });
     // At 0.5% about one seed in 250 draws no corruption at all over the
@@ -135,7 +149,15 @@ fn build_lossy_bulk(seed: u64) -> Result<Setup, SimError> {
     pair(
         seed,
         c,
-        server(seed).close_on_eof(),
+        host(seed, "server", SERVER, TcpConfig::default())
+            .at(
+                Time::ZERO,
+                Action::Listen {
+                    port: DISCARD_PORT,
+                    backlog: 4,
+                },
+            )
+            .close_on_eof(),
         link,
         vec![(Way::ClientToServer, corrupt_one)],
         Time::from_secs(300),

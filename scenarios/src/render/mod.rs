@@ -1,6 +1,11 @@
-//! Renderers: the RFC-style ladder, JSON lines, pcap, and an `ss -nat` table.
+//! Renderers: the RFC-style ladder, JSON lines ([`json`]), pcapng
+//! ([`pcap`]), and an `ss -nat` table.
 
+pub mod json;
+pub mod packets;
 pub mod pcap;
+
+pub use json::json_lines;
 
 use crate::analysis::{Isns, SegmentEvent, segments};
 use crate::host::Record;
@@ -12,8 +17,11 @@ use std::fmt::Write as _;
 /// Sequence numbers as Wireshark shows them (relative after the SYN) or raw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Numbering {
+    /// Relative to each direction's ISN after the SYN (the SYN itself shows
+    /// the ISN), as Wireshark and packetdrill write them.
     #[default]
     Relative,
+    /// The 32-bit numbers on the wire.
     Absolute,
 }
 
@@ -227,60 +235,6 @@ fn drop_text(reason: DropReason, link: Option<sim::LinkId>, world: &sim::World) 
     reason.to_string()
 }
 
-fn json_escape(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
-/// One JSON object per trace event. Fields: `index`, `time_ns`, `event`
-/// (send, enqueue, drop, duplicate, corrupt, deliver, note, link, held),
-/// `node`, and for TCP segments `src`, `dst`, `flags`, `seq`, `ack`, `win`,
-/// `len`, `retransmission`; `reason` for drops; `bits` for corruption; `text`
-/// for notes; `change` for link changes.
-pub fn json_lines(outcome: &Outcome) -> String {
-    let segs = segments(outcome.world.trace());
-    let mut segs = segs.into_iter().peekable();
-    let mut out = String::new();
-    for (i, e) in outcome.world.trace().events().iter().enumerate() {
-        let (event, extra) = match &e.kind {
-            EventKind::Send => ("send", String::new()),
-            EventKind::Enqueue => ("enqueue", String::new()),
-            EventKind::Drop(r) => (
-                "drop",
-                format!(
-                    ",\"reason\":{}",
-                    json_escape(&drop_text(*r, e.link, &outcome.world))
-                ),
-            ),
-            EventKind::Duplicate => ("duplicate", String::new()),
-            EventKind::Corrupt(bits) => ("corrupt", format!(",\"bits\":{bits:?}")),
-            EventKind::Deliver => ("deliver", String::new()),
-            EventKind::Note(t) => ("note", format!(",\"text\":{}", json_escape(t))),
-            EventKind::LinkChange(c) => (
-                "link",
-                format!(",\"change\":{}", json_escape(&c.to_string())),
-            ),
-            EventKind::Held => ("held", String::new()),
-        };
-        let node = json_escape(&outcome.node_name(e.node));
-        write!(
-            out,
-            "{{\"index\":{i},\"time_ns\":{},\"event\":\"{event}\",\"node\":{node}",
-            e.time.as_nanos()
-        )
-        .ok();
-        if let Some(seg) = segs.next_if(|s| s.trace_index == i) {
-            write!(
-                out,
-                ",\"src\":\"{}\",\"dst\":\"{}\",\"flags\":\"{}\",\"seq\":{},\"ack\":{},\"win\":{},\"len\":{},\"retransmission\":{}",
-                seg.src, seg.dst, seg.flags, seg.seq.0, seg.ack.0, seg.window, seg.payload_len, seg.retransmission
-            )
-            .ok();
-        }
-        writeln!(out, "{extra}}}").ok();
-    }
-    out
-}
-
 /// An `ss -nat`-style table of every host's sockets now, then the
 /// per-state counts (`ss -nat | awk '{print $1}' | sort | uniq -c`).
 pub fn ss_table(outcome: &Outcome) -> String {
@@ -320,14 +274,161 @@ pub fn ss_table(outcome: &Outcome) -> String {
     out
 }
 
-/// Writes every Send event of host-originated packets as a pcap (what a
-/// capture on each host's interface would show), plus router forwards
-/// excluded so each packet appears once.
+/// Where a capture is taken: at every host's interfaces, or at one host's.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum CaptureAt {
+    /// One interface per host-side link of every host.
+    #[default]
+    AllHosts,
+    /// Only the interfaces of the host with this name: the capture that
+    /// host would take, each packet it sent or received once.
+    Host(String),
+}
+
+/// The run as a pcapng capture (see [`pcap`] for the format): one
+/// interface per host-side link, named `HOST@LINK` (`client@client-server`),
+/// holding what the host sent on that link (outbound, at the time it sent
+/// it) and what reached it (inbound, at the time it arrived). A packet the
+/// network dropped carries, on its sender's record, a comment saying where
+/// and why (`dropped at client-server:client->server: fault rule "drop the
+/// final ACK"`); a copy the link made and a packet whose bits were flipped
+/// say so on their arrival. Every host's capture at once shows each
+/// delivered packet twice (leaving and arriving): to analyse TCP, read one
+/// host's capture ([`CaptureAt::Host`], or a display filter on
+/// `frame.interface_name`).
 pub fn pcap(outcome: &Outcome) -> std::io::Result<Vec<u8>> {
-    let mut w = pcap::PcapWriter::new(Vec::new())?;
-    for e in outcome.world.trace().events() {
-        if e.kind == EventKind::Send && outcome.is_host(e.node) {
-            w.write_packet(e.time.as_nanos(), &e.bytes, e.len as usize)?;
+    pcapng(outcome, &CaptureAt::AllHosts)
+}
+
+/// [`pcap`], at the capture points `at` selects. An unknown host name is an
+/// `InvalidInput` error.
+pub fn pcapng(outcome: &Outcome, at: &CaptureAt) -> std::io::Result<Vec<u8>> {
+    use pcap::{Direction, PcapngWriter};
+    use std::collections::BTreeMap;
+    use std::io::{Error, ErrorKind};
+    let world = &outcome.world;
+    let hosts: Vec<sim::NodeId> = (0..outcome.host_count())
+        .map(|i| outcome.host_node(i))
+        .filter(|&n| match at {
+            CaptureAt::AllHosts => true,
+            CaptureAt::Host(name) => outcome.node_name(n) == *name,
+        })
+        .collect();
+    if let (CaptureAt::Host(name), true) = (at, hosts.is_empty()) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "no host named {name:?} to capture at (hosts: {})",
+                outcome.host_names().join(", ")
+            ),
+        ));
+    }
+    let mut w = PcapngWriter::new(Vec::new())?;
+    // (host, link direction touching it) -> interface id; both directions
+    // of a duplex link share the host's one interface on it.
+    let mut interface_of: BTreeMap<(sim::NodeId, sim::LinkId), u32> = BTreeMap::new();
+    let mut first_interface: BTreeMap<sim::NodeId, u32> = BTreeMap::new();
+    for &host in &hosts {
+        let mut by_duplex: BTreeMap<String, u32> = BTreeMap::new();
+        for l in 0..world.link_count() {
+            let link = sim::LinkId(l as u32);
+            let Some((from, to)) = world.link_ends(link) else {
+                continue;
+            };
+            if from != host && to != host {
+                continue;
+            }
+            let direction_name = world.link_name(link).unwrap_or("?");
+            let duplex = direction_name.split(':').next().unwrap_or(direction_name);
+            let id = match by_duplex.get(duplex) {
+                Some(&id) => id,
+                None => {
+                    let host_name = outcome.node_name(host);
+                    let peer = outcome.node_name(if from == host { to } else { from });
+                    let addr = world
+                        .node_addr(host)
+                        .map(|a| std::net::Ipv4Addr::from(a).to_string())
+                        .unwrap_or_default();
+                    let id = w.add_interface(
+                        &format!("{host_name}@{duplex}"),
+                        &format!("host {host_name} ({addr}) on link {duplex}, toward {peer}"),
+                    )?;
+                    by_duplex.insert(duplex.to_string(), id);
+                    id
+                }
+            };
+            interface_of.insert((host, link), id);
+            first_interface.entry(host).or_insert(id);
+        }
+    }
+    let segs = segments(world.trace());
+    let lives = packets::PacketLives::of(outcome, &segs);
+    let events = world.trace().events();
+    // What became of each host send: the drops of it and of its copies.
+    let mut fates: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if let (EventKind::Drop(reason), Some(origin)) = (&e.kind, lives.get(i).origin) {
+            let place = e.link.and_then(|l| world.link_name(l)).map_or_else(
+                || format!("at {}", outcome.node_name(e.node)),
+                |n| format!("at {n}"),
+            );
+            let what = if lives.get(i).copy {
+                "a copy made by the link was dropped"
+            } else {
+                "dropped"
+            };
+            fates.entry(origin).or_default().push(format!(
+                "{what} {place}: {}",
+                drop_text(*reason, e.link, world)
+            ));
+        }
+    }
+    for (i, e) in events.iter().enumerate() {
+        match e.kind {
+            EventKind::Send if hosts.contains(&e.node) => {
+                // The link the send went out on: the next row of its step.
+                let link = events
+                    .get(i + 1)
+                    .filter(|next| next.node == e.node)
+                    .and_then(|next| next.link);
+                let interface = link
+                    .and_then(|l| interface_of.get(&(e.node, l)))
+                    .or_else(|| first_interface.get(&e.node));
+                let Some(&interface) = interface else {
+                    continue;
+                };
+                let comment = fates.get(&i).map(|f| f.join("; ")).unwrap_or_default();
+                w.write_packet(
+                    interface,
+                    e.time.as_nanos(),
+                    &e.bytes,
+                    e.len as usize,
+                    Direction::Outbound,
+                    &comment,
+                )?;
+            }
+            EventKind::Deliver if hosts.contains(&e.node) => {
+                let Some(&interface) = e.link.and_then(|l| interface_of.get(&(e.node, l))) else {
+                    continue;
+                };
+                let life = lives.get(i);
+                let mut notes = Vec::new();
+                if life.copy {
+                    notes.push("a copy made by the link (duplication)");
+                }
+                if life.corrupted {
+                    notes.push("bits flipped in flight: the checksum no longer matches");
+                }
+                w.write_packet(
+                    interface,
+                    e.time.as_nanos(),
+                    &e.bytes,
+                    e.len as usize,
+                    Direction::Inbound,
+                    &notes.join("; "),
+                )?;
+            }
+            _ => {}
         }
     }
     w.finish()

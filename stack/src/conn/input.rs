@@ -283,6 +283,7 @@ impl Connection {
         }
         if self.challenge_count < self.config.challenge_ack_limit {
             self.challenge_count += 1;
+            tracing::debug!(seq = seg.seq.0, ack = seg.ack.0, flags = %seg.flags, "challenge ACK (RFC 5961)");
             self.counters.challenge_acks += 1;
             self.ack_now = true;
         }
@@ -513,7 +514,11 @@ impl Connection {
         } else {
             self.snd_wscale
         };
-        self.snd_wnd = u32::from(seg.window) << shift;
+        let window = u32::from(seg.window) << shift;
+        if self.snd_wnd != window {
+            tracing::debug!(from = self.snd_wnd, to = window, "window update (SND.WND)");
+        }
+        self.snd_wnd = window;
         self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
         self.snd_wl1 = seg.seq;
         self.snd_wl2 = seg.ack;
@@ -742,6 +747,10 @@ impl Connection {
         } else if let Some(recover) = self.recovery {
             if seg.ack.diff(recover) >= 0 {
                 // RFC 6582 §3.2 step 3: full acknowledgment, leave recovery.
+                tracing::debug!(
+                    ack = seg.ack.0,
+                    "leave fast recovery: full acknowledgment (RFC 6582)"
+                );
                 self.recovery = None;
                 self.recovery_inflation = 0;
                 self.dup_acks = 0;
@@ -788,6 +797,11 @@ impl Connection {
         }
         if self.dup_acks == 3 {
             // RFC 6582 §3.2 step 2: record `recover`, halve, retransmit.
+            tracing::debug!(
+                recover = self.snd_max.0,
+                cwnd = self.cc.window(),
+                "enter fast recovery: 3 duplicate ACKs (RFC 6582)"
+            );
             self.recovery = Some(self.snd_max);
             let flight = self.flight_size();
             self.cc.on_congestion_event(now, flight);

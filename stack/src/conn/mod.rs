@@ -348,6 +348,7 @@ impl Connection {
             "illegal transition {from} -> {to}"
         );
         self.state = to;
+        tracing::debug!(conn = ?env.id, "state {from} -> {to}");
         env.events.push_back(Event::StateChanged {
             id: env.id,
             from,
@@ -680,6 +681,7 @@ impl Connection {
                     self.probe_pending = true;
                     self.counters.zero_window_probes += 1;
                     self.persist_backoff = self.persist_backoff.saturating_add(1);
+                    tracing::debug!(conn = ?env.id, backoff = self.persist_backoff, "zero-window probe (persist timer)");
                     self.arm_persist(now);
                     Disposition::Keep
                 }
@@ -713,6 +715,7 @@ impl Connection {
         self.retries += 1;
         // RFC 6298 §5.5-5.6: back off and restart the timer.
         self.rtt.back_off();
+        tracing::debug!(conn = ?env.id, state = %self.state, retries = self.retries, rto = ?self.rtt.rto(), "retransmission timeout: RTO backed off, leaving any recovery");
         self.rtt_timing = None;
         match self.state {
             State::SynSent | State::SynReceived => {

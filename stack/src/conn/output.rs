@@ -253,6 +253,11 @@ impl Connection {
             self.snd_nxt = self.iss + 1;
             self.snd_max = self.snd_nxt;
         } else {
+            tracing::debug!(
+                syn_ack,
+                seq = self.iss.0,
+                "retransmit SYN: retransmission timeout"
+            );
             self.counters.retransmitted_segments += 1;
         }
         if self.timer(Timer::Retransmit).is_none() {
@@ -457,6 +462,17 @@ impl Connection {
             self.pingpong = true;
         }
         if is_retransmission {
+            tracing::debug!(
+                seq = seq.0,
+                len,
+                fin,
+                reason = if self.recovery.is_some() {
+                    "loss recovery (fast retransmit, partial ACK or SACK hole)"
+                } else {
+                    "retransmission timeout (resending from SND.UNA)"
+                },
+                "retransmit"
+            );
             self.counters.retransmitted_segments += 1;
             self.counters.retransmitted_bytes += u64::from(len);
         } else if self.rtt_timing.is_none() && !self.timestamps && len > 0 {

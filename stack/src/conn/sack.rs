@@ -485,6 +485,11 @@ impl Connection {
         let flight = self.flight_size().min(self.cc.window());
         self.cc.on_congestion_event(now, flight);
         // (4.1) RecoveryPoint = HighData.
+        tracing::debug!(
+            recovery_point = self.snd_max.0,
+            cwnd = self.cc.window(),
+            "enter SACK loss recovery (RFC 6675)"
+        );
         self.recovery = Some(self.snd_max);
         // New data goes from HighData + 1 (NextSeg rule (2)).
         self.snd_nxt = self.snd_max;
@@ -516,6 +521,10 @@ impl Connection {
     }
 
     fn leave_sack_recovery(&mut self, now: Instant) {
+        tracing::debug!(
+            snd_una = self.snd_una.0,
+            "leave SACK loss recovery (RFC 6675)"
+        );
         self.recovery = None;
         self.dup_acks = 0;
         self.retransmit_head = false;
