@@ -198,7 +198,7 @@ pub fn setup(workload: Workload, options: &Options) -> Result<Setup, BenchError>
 }
 
 fn bulk(options: &Options, bytes: u64, loss: f64) -> Result<Result<Setup, BenchError>, SimError> {
-    let mut world = world(options.seed);
+    let world = world(options.seed);
     let (a, b) = (Addr::new(10, 0, 0, 1), Addr::new(10, 0, 0, 2));
     let server = SocketAddrV4::new(Ipv4Addr::from(b), PORT);
     let sender =
@@ -207,10 +207,20 @@ fn bulk(options: &Options, bytes: u64, loss: f64) -> Result<Result<Setup, BenchE
     let link = LinkConfig::new(1_000_000_000, Duration::from_millis(5))
         .with_loss(loss)
         .with_queue_packets(10_000);
+    two_hosts(world, [("sender", a, sender), ("receiver", b, sink)], link)
+}
+
+/// Two hosts on one link (the same settings both ways), run until both
+/// are done.
+fn two_hosts(
+    mut world: World,
+    [(a_name, a, a_host), (b_name, b, b_host)]: [(&str, Addr, Host); 2],
+    link: LinkConfig,
+) -> Result<Result<Setup, BenchError>, SimError> {
     let p = topology::point_to_point(
         &mut world,
-        Endpoint::new("sender", a, sender),
-        Endpoint::new("receiver", b, sink),
+        Endpoint::new(a_name, a, a_host),
+        Endpoint::new(b_name, b, b_host),
         link.clone(),
         link,
     )?;
@@ -273,7 +283,7 @@ fn churn(options: &Options) -> Result<Result<Setup, BenchError>, SimError> {
         )));
     }
     let msl = options.msl.unwrap_or(Duration::from_millis(1));
-    let mut world = world(options.seed);
+    let world = world(options.seed);
     let (a, b) = (Addr::new(10, 0, 0, 1), Addr::new(10, 0, 0, 2));
     let server = SocketAddrV4::new(Ipv4Addr::from(b), PORT);
     let config = TcpConfig {
@@ -291,19 +301,11 @@ fn churn(options: &Options) -> Result<Result<Setup, BenchError>, SimError> {
         .app(RequestServer::new(PORT, 100, 100).close_after(1));
     let link =
         LinkConfig::new(1_000_000_000, Duration::from_micros(100)).with_queue_packets(10_000);
-    let p = topology::point_to_point(
-        &mut world,
-        Endpoint::new("client", a, client),
-        Endpoint::new("server", b, server_host),
-        link.clone(),
-        link,
-    )?;
-    Ok(Ok(Setup {
+    two_hosts(
         world,
-        hosts: vec![p.a.into(), p.b.into()],
-        horizon: Time::from_secs(3600),
-        open_at_end: false,
-    }))
+        [("client", a, client), ("server", b, server_host)],
+        link,
+    )
 }
 
 fn scale(options: &Options) -> Result<Result<Setup, BenchError>, SimError> {
