@@ -194,6 +194,9 @@ struct Direction {
     /// This side has sent only a SYN (no ACK) so far: a peer's SYN now is
     /// a simultaneous open (RFC 9293 Figure 7), not a new attempt.
     opening: bool,
+    /// The sequence number of the last SYN this side sent (its ISN): a SYN
+    /// with the same number is a retransmission, not a new attempt.
+    syn_seq: Option<SeqNum>,
 }
 
 /// Oracle 4, over the Send events of the trace.
@@ -204,10 +207,13 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
     for seg in segments.iter().filter(|s| s.kind == EventKind::Send) {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
-        if seg.flags.syn() && !seg.flags.ack() {
-            // A new connection attempt on this tuple starts fresh, unless
-            // the peer's own SYN is all it has sent: then the two SYNs
-            // cross (simultaneous open) and the peer's window scale stands.
+        let retransmitted_syn = dirs.get(&key).is_some_and(|d| d.syn_seq == Some(seg.seq));
+        if seg.flags.syn() && !seg.flags.ack() && !retransmitted_syn {
+            // A new connection attempt (a new ISN) on this tuple starts
+            // fresh, unless the peer's own SYN is all it has sent: then the
+            // two SYNs cross (simultaneous open) and the peer's window
+            // scale stands. A retransmitted SYN (same ISN) changes nothing,
+            // even after the peer answered a crossed SYN with its SYN,ACK.
             dirs.remove(&key);
             if !dirs.get(&reverse).is_some_and(|d| d.opening) {
                 dirs.remove(&reverse);
@@ -230,6 +236,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         let me = dirs.entry(key).or_default();
         if seg.flags.syn() {
             me.wscale = seg.options.window_scale;
+            me.syn_seq = Some(seg.seq);
         }
         me.opening = seg.flags.syn() && !seg.flags.ack() && !seg.flags.rst();
         if seg.payload_len > 0

@@ -215,3 +215,37 @@ fn segments_keep_the_window_scale_of_a_syn_crossed_in_a_simultaneous_open() {
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(v[0].detail.contains("beyond the peer's window"));
 }
+
+#[test]
+fn segments_keep_the_window_scale_when_a_crossed_syn_is_retransmitted() {
+    // Simultaneous open where b has already answered a's SYN with its
+    // SYN,ACK (shift 7) when a's retransmission timer resends the same SYN
+    // (same ISN). The retransmission is not a new attempt: b's shift still
+    // stands, so a's ACK offering 29 << 7 = 3712 octets lets b send 3216.
+    // Starting fresh on the resent SYN made the oracle read a's window as
+    // 29 (found by `tcpsim run random --seed 77 --faults heavy`).
+    let mut syn_a = seg(a(), b(), Flags::SYN, 100, 0, 3600, 0);
+    syn_a.options.window_scale = Some(7);
+    let mut syn_b = seg(b(), a(), Flags::SYN, 500, 0, 65392, 0);
+    syn_b.options.window_scale = Some(7);
+    let mut syn_ack_b = seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 65392, 0);
+    syn_ack_b.options.window_scale = Some(7);
+    let mut trace = vec![syn_a.clone(), syn_b, syn_ack_b, syn_a];
+    trace.push(seg(a(), b(), Flags::ACK, 101, 501, 29, 0));
+    trace.extend((0..6).map(|i| seg(b(), a(), Flags::ACK, 501 + 536 * i, 101, 511, 536)));
+    let v = oracle::check_segments(&trace);
+    assert!(v.is_empty(), "{v:?}");
+    // A SYN with a new ISN is a new attempt: b's old shift no longer counts,
+    // and the same 3216 octets against an unscaled 29 are an overrun.
+    let mut fresh = seg(a(), b(), Flags::SYN, 9000, 0, 3600, 0);
+    fresh.options.window_scale = Some(7);
+    let mut renewed = trace[..3].to_vec();
+    renewed.push(fresh);
+    renewed.push(seg(a(), b(), Flags::ACK, 9001, 501, 29, 0));
+    renewed.extend((0..6).map(|i| seg(b(), a(), Flags::ACK, 501 + 536 * i, 9001, 511, 536)));
+    let v = oracle::check_segments(&renewed);
+    assert!(
+        !v.is_empty() && v[0].detail.contains("beyond the peer's window"),
+        "{v:?}"
+    );
+}
