@@ -239,6 +239,18 @@ pub enum Command {
     Replay {
         /// The capsule file (docs/capsules.md).
         capsule: PathBuf,
+        /// Also print the replayed run's trace, as `tcpsim run --format`
+        /// does (ladder, json, pcap with --out, ss, metrics, metrics-csv);
+        /// the verdict then goes to standard error [default: the verdict
+        /// only].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// With --format: write the rendering to FILE (replaced whole).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// With --format ladder: absolute sequence numbers.
+        #[arg(long)]
+        absolute: bool,
     },
     /// Shrink a capsule's fault decisions by delta debugging to a minimal
     /// set that still fails the same oracle. Exit status: 0 written, 1
@@ -820,7 +832,42 @@ pub fn run_command_status(
 ) -> Result<i32, UsageError> {
     use crate::capsule::command as capsule;
     match cli.command {
-        Some(Command::Replay { capsule: path }) => capsule::replay(&path, catalogue, out),
+        Some(Command::Replay {
+            capsule: path,
+            format,
+            out: target,
+            absolute,
+        }) => {
+            let Some(format) = format else {
+                if target.is_some() || absolute {
+                    return Err(UsageError(
+                        "--out and --absolute are for replay --format (the replayed trace)".into(),
+                    ));
+                }
+                return capsule::replay(&path, catalogue, None, out);
+            };
+            if target.is_none() && format == Format::Pcap {
+                return Err(UsageError(
+                    "--format pcap writes binary: give --out FILE.pcapng".into(),
+                ));
+            }
+            let target = target.as_deref().map(OutFile::check).transpose()?;
+            let mut rendered = Vec::new();
+            let render_trace = |outcome: &Outcome| render(outcome, format, absolute, None);
+            let mut verdict = Vec::new();
+            let status = capsule::replay(
+                &path,
+                catalogue,
+                Some((&render_trace, &mut rendered)),
+                &mut verdict,
+            )?;
+            match &target {
+                Some(t) => t.write(&rendered)?,
+                None => out.write_all(&rendered).map_err(stdout_error)?,
+            }
+            let _ = io::stderr().write_all(&verdict);
+            Ok(status)
+        }
         Some(Command::Shrink {
             capsule: path,
             out: target,

@@ -71,10 +71,14 @@ pub fn check_delivery(hosts: &[(&str, &[Stream])]) -> Vec<Violation> {
     for (name, streams) in hosts {
         for s in streams.iter() {
             if let Some(offset) = s.first_mismatch {
+                let on = match (s.local, s.remote) {
+                    (Some(l), Some(r)) => format!(" on {l} <- {r}"),
+                    _ => String::new(),
+                };
                 out.push(violation(
                     "delivery",
                     format!(
-                        "{name}: byte at stream offset {offset} is not the byte the peer sent there"
+                        "{name}{on}: byte at stream offset {offset} is not the byte the peer sent there"
                     ),
                 ));
             }

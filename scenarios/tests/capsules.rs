@@ -217,3 +217,40 @@ fn diff_of_a_capsule_and_its_shrunk_form_parts_where_a_fault_was_removed() {
     assert!(out.contains("first divergence at event #"), "{out}");
     assert!(out.contains("  both:"), "{out}");
 }
+
+#[test]
+fn replay_shows_the_replayed_trace_as_run_does() {
+    // A capsule is only useful if one can read what happened: `replay
+    // --format ladder` prints the replayed conversation with a
+    // retransmission in it (the expectation that failed), the verdict goes
+    // to standard error, and the status is still replay's own (1).
+    let d = dir("replay-format");
+    let (capsule, hash) = sweep_one(&d);
+    let (code, out, err) = tcpsim(&["replay", capsule.to_str().unwrap(), "--format", "ladder"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("<CTL=SYN>"), "{out}");
+    assert!(out.contains("(retransmission)"), "{out}");
+    assert!(
+        err.contains(&format!("reproduced: trace hash {hash}")),
+        "{err}"
+    );
+    // JSON lines into a file: every line parses as a JSON object.
+    let json = d.join("trace.jsonl");
+    let (code, out, _) = tcpsim(&[
+        "replay",
+        capsule.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(text.lines().count() > 10);
+    assert!(text.lines().all(|l| l.starts_with('{') && l.ends_with('}')));
+    // --out without --format is a usage error, not silently ignored.
+    let (code, _, err) = tcpsim(&["replay", capsule.to_str().unwrap(), "--out", "x.jsonl"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--format"), "{err}");
+}

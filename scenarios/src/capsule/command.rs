@@ -45,11 +45,29 @@ fn load(path: &Path, resolver: &Resolver) -> Result<(Capsule, Case), UsageError>
     Ok((capsule, case))
 }
 
+/// How `tcpsim replay --format` renders the replayed run, and where to.
+pub type Rendering<'a> = (
+    &'a dyn Fn(&crate::run::Outcome) -> Result<Vec<u8>, UsageError>,
+    &'a mut Vec<u8>,
+);
+
 /// `tcpsim replay CAPSULE`: the exit status (see the module documentation).
-pub fn replay(path: &Path, catalogue: &Catalogue, out: &mut impl Write) -> Result<i32, UsageError> {
+/// With `trace`, the replayed run is also rendered into its buffer (left
+/// empty when the run broke before it finished).
+pub fn replay(
+    path: &Path,
+    catalogue: &Catalogue,
+    trace: Option<Rendering<'_>>,
+    out: &mut impl Write,
+) -> Result<i32, UsageError> {
     let resolver = resolver(catalogue);
     let (capsule, case) = load(path, &resolver)?;
     let replay = run::replay(&capsule, &case).map_err(usage)?;
+    if let Some((render, into)) = trace
+        && let Some(outcome) = &replay.ran.outcome
+    {
+        *into = render(outcome)?;
+    }
     out.write_all(replay.report(&capsule).as_bytes())
         .map_err(out_error)?;
     Ok(replay.verdict.exit_code())
