@@ -201,6 +201,26 @@ struct Direction {
     /// The sequence number of the last SYN this side sent (its ISN): a SYN
     /// with the same number is a retransmission, not a new attempt.
     syn_seq: Option<SeqNum>,
+    /// The previous incarnation on this tuple, `(ISN, highest end)`, once
+    /// this side started a new one: the peer may still acknowledge it.
+    prior: Option<(SeqNum, SeqNum)>,
+}
+
+impl Direction {
+    /// Whether `ack` acknowledges something this side has sent, from its
+    /// ISN to its highest sequence number: in the current incarnation, or
+    /// in the previous one. A host that crashed and
+    /// reconnected on the same 4-tuple gets, from the half-open peer, a
+    /// challenge ACK for the old connection's data (RFC 9293 §3.10.7.4,
+    /// RFC 5961 §4), to which it answers with a reset (§3.10.7.3).
+    fn covers(&self, ack: SeqNum) -> bool {
+        let current = self.highest_end.is_none_or(|end| ack.diff(end) <= 0)
+            && self.syn_seq.is_none_or(|isn| ack.diff(isn) > 0);
+        let previous = self
+            .prior
+            .is_some_and(|(isn, end)| ack.diff(isn) > 0 && ack.diff(end) <= 0);
+        current || previous
+    }
 }
 
 /// Oracle 4, over the Send events of the trace.
@@ -211,15 +231,31 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
     for seg in segments.iter().filter(|s| s.kind == EventKind::Send) {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
-        let retransmitted_syn = dirs.get(&key).is_some_and(|d| d.syn_seq == Some(seg.seq));
-        if seg.flags.syn() && !seg.flags.ack() && !retransmitted_syn {
-            // A new connection attempt (a new ISN) on this tuple starts
-            // fresh, unless the peer's own SYN is all it has sent: then the
-            // two SYNs cross (simultaneous open) and the peer's window
-            // scale stands. A retransmitted SYN (same ISN) changes nothing,
-            // even after the peer answered a crossed SYN with its SYN,ACK.
-            dirs.remove(&key);
-            if !dirs.get(&reverse).is_some_and(|d| d.opening) {
+        // A SYN or SYN,ACK with a new ISN starts a new incarnation of this
+        // direction; the old one is kept as `prior`, which the peer may
+        // still acknowledge. A retransmitted SYN (same ISN) changes
+        // nothing, even after the peer answered a crossed SYN with its
+        // SYN,ACK.
+        let new_isn = seg.flags.syn()
+            && !seg.flags.rst()
+            && dirs.get(&key).is_none_or(|d| d.syn_seq != Some(seg.seq));
+        if new_isn {
+            let prior = dirs.remove(&key).and_then(|old| match (old.syn_seq, old.highest_end) {
+                (Some(isn), Some(end)) => Some((isn, end)),
+                _ => old.prior,
+            });
+            dirs.insert(
+                key,
+                Direction {
+                    prior,
+                    ..Direction::default()
+                },
+            );
+            // A new connection attempt also forgets what the peer said on
+            // this tuple, unless the peer's own SYN is all it has sent: then
+            // the two SYNs cross (simultaneous open, RFC 9293 Figure 7) and
+            // the peer's window scale stands.
+            if !seg.flags.ack() && !dirs.get(&reverse).is_some_and(|d| d.opening) {
                 dirs.remove(&reverse);
             }
         }
@@ -227,7 +263,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         if seg.flags.ack()
             && !seg.flags.rst()
             && let Some(peer_end) = peer.highest_end
-            && seg.ack.diff(peer_end) > 0
+            && !peer.covers(seg.ack)
         {
             out.push(violation(
                 "segments",
