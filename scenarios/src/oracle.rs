@@ -201,9 +201,22 @@ struct Direction {
     /// The sequence number of the last SYN this side sent (its ISN): a SYN
     /// with the same number is a retransmission, not a new attempt.
     syn_seq: Option<SeqNum>,
-    /// The previous incarnation on this tuple, `(ISN, highest end)`, once
-    /// this side started a new one: the peer may still acknowledge it.
-    prior: Option<(SeqNum, SeqNum)>,
+    /// Earlier incarnations on this tuple, `(ISN, highest end)`, newest
+    /// first, once this side started new ones: the peer may still
+    /// acknowledge them, and they may still send (a listener's SYN-cookie
+    /// connection on a tuple whose embryonic connection timed out).
+    prior: [Option<(SeqNum, SeqNum)>; PRIOR_INCARNATIONS],
+}
+
+/// How many earlier incarnations of a direction the segment oracle keeps.
+const PRIOR_INCARNATIONS: usize = 3;
+
+/// A sequence number this far past an incarnation's ISN is taken to be in
+/// it (no run sends a gigabyte on one connection).
+const INCARNATION_SPAN: i32 = 1 << 30;
+
+fn within(seq: SeqNum, isn: SeqNum) -> bool {
+    (1..INCARNATION_SPAN).contains(&seq.diff(isn))
 }
 
 impl Direction {
@@ -218,8 +231,31 @@ impl Direction {
             && self.syn_seq.is_none_or(|isn| ack.diff(isn) > 0);
         let previous = self
             .prior
-            .is_some_and(|(isn, end)| ack.diff(isn) > 0 && ack.diff(end) <= 0);
+            .iter()
+            .flatten()
+            .any(|&(isn, end)| ack.diff(isn) > 0 && ack.diff(end) <= 0);
         current || previous
+    }
+
+    /// Records that this side sent up to `end`: in the current incarnation,
+    /// or in an earlier one whose sequence space `end` lies in.
+    fn sent_up_to(&mut self, end: SeqNum) {
+        let in_current = self.syn_seq.is_none_or(|isn| within(end, isn));
+        if !in_current
+            && let Some((_, old_end)) = self
+                .prior
+                .iter_mut()
+                .flatten()
+                .find(|(isn, _)| within(end, *isn))
+        {
+            if end.diff(*old_end) > 0 {
+                *old_end = end;
+            }
+            return;
+        }
+        if self.highest_end.is_none_or(|h| end.diff(h) > 0) {
+            self.highest_end = Some(end);
+        }
     }
 }
 
@@ -232,7 +268,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
         // A SYN or SYN,ACK with a new ISN starts a new incarnation of this
-        // direction; the old one is kept as `prior`, which the peer may
+        // direction; the old ones are kept as `prior`, which the peer may
         // still acknowledge. A retransmitted SYN (same ISN) changes
         // nothing, even after the peer answered a crossed SYN with its
         // SYN,ACK.
@@ -240,10 +276,14 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
             && !seg.flags.rst()
             && dirs.get(&key).is_none_or(|d| d.syn_seq != Some(seg.seq));
         if new_isn {
-            let prior = dirs.remove(&key).and_then(|old| match (old.syn_seq, old.highest_end) {
-                (Some(isn), Some(end)) => Some((isn, end)),
-                _ => old.prior,
-            });
+            let mut prior = [None; PRIOR_INCARNATIONS];
+            if let Some(old) = dirs.remove(&key) {
+                prior = old.prior;
+                if let (Some(isn), Some(end)) = (old.syn_seq, old.highest_end) {
+                    prior.rotate_right(1);
+                    prior[0] = Some((isn, end));
+                }
+            }
             dirs.insert(
                 key,
                 Direction {
@@ -301,9 +341,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         }
         if !seg.flags.rst() {
             let end = seg.seq + seg.seq_len();
-            if me.highest_end.is_none_or(|h| end.diff(h) > 0) {
-                me.highest_end = Some(end);
-            }
+            me.sent_up_to(end);
             if seg.flags.ack()
                 && me.acked.is_none_or(|(a, _)| seg.ack.diff(a) >= 0)
                 && !seg.flags.syn()

@@ -299,3 +299,30 @@ fn segments_forget_the_window_of_an_incarnation_a_new_syn_ack_replaced() {
     let v = oracle::check_segments(&trace);
     assert!(v.is_empty(), "{v:?}");
 }
+
+#[test]
+fn segments_follow_an_earlier_incarnation_that_sends_again() {
+    // A listener under SYN flood answers a's SYN with a SYN-cookie SYN,ACK
+    // (ISN 500); a's duplicated SYN then finds room in the backlog and gets
+    // a real embryonic connection (ISN 7000). That one times out; a's data
+    // then reaches the listener, whose cookie check accepts it (RFC 4987
+    // §3.6), and the cookie connection (ISN 500) sends its FIN. a's ACK of
+    // that FIN acknowledges what b's earlier incarnation sent (found by
+    // `many-connections` seed 1996 under swarm).
+    let trace = [
+        seg(a(), b(), Flags::SYN, 100, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 1000, 0),
+        seg(a(), b(), Flags::ACK, 101, 501, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 7000, 101, 1000, 0),
+        seg(a(), b(), Flags::ACK | Flags::FIN, 101, 501, 1000, 10),
+        seg(b(), a(), Flags::ACK | Flags::FIN, 501, 112, 1000, 0),
+        seg(a(), b(), Flags::ACK, 112, 502, 1000, 0),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert!(v.is_empty(), "{v:?}");
+    // One past that FIN was never sent by either incarnation.
+    let mut beyond = trace.to_vec();
+    beyond.push(seg(a(), b(), Flags::ACK, 112, 503, 1000, 0));
+    let v = oracle::check_segments(&beyond);
+    assert_eq!(v.len(), 1, "{v:?}");
+}
