@@ -54,6 +54,12 @@ fn the_family_draws_every_shape_and_every_kind_of_call() {
             if s.listen_at_ms > s.start_ms {
                 seen.insert("listen late".into());
             }
+            if s.relisten_ms.is_some() {
+                seen.insert("listen on a simultaneous-open port".into());
+            }
+            if s.reconnect_ms.is_some() {
+                seen.insert("reconnect half-open".into());
+            }
             if s.client_role.bulk_bytes > 0 && s.server_role.bulk_bytes > 0 {
                 seen.insert("bulk both ways".into());
             }
@@ -88,6 +94,8 @@ fn the_family_draws_every_shape_and_every_kind_of_call() {
         "simultaneous",
         "short connections",
         "listen late",
+        "listen on a simultaneous-open port",
+        "reconnect half-open",
         "bulk both ways",
         "send",
         "shutdown",

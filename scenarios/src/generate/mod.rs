@@ -8,9 +8,10 @@
 //! socket calls at random times: bulk both ways, many short connections one
 //! after another, simultaneous open, shutdown at any moment (during the
 //! handshake too), close, abort, reading paused and resumed, keepalive and
-//! `TCP_NODELAY` switched on mid-connection. [`Workload::setup`] builds the
-//! world; [`scenario`] wraps both as the catalogue entry `random`
-//! (`tcpsim run random --seed N`).
+//! `TCP_NODELAY` switched on mid-connection, and after a simultaneous open
+//! a late listen on, or a half-open reconnect from, the client's port.
+//! [`Workload::setup`] builds the world; [`scenario`] wraps both as the
+//! catalogue entry `random` (`tcpsim run random --seed N`).
 //!
 //! All randomness comes from the seed: the workload is drawn from the
 //! engine's labelled stream `generate` ([`sim::rng::stream`]), and nothing
@@ -313,6 +314,22 @@ pub struct Session {
     pub gap_ms: u64,
     pub client_role: Role,
     pub server_role: Role,
+    /// Simultaneous open only: this many milliseconds after the client's
+    /// connection ended (its final call, or TCP ending it), the client
+    /// listens on its fixed port. A late SYN,ACK from the peer then meets
+    /// a listener, which answers it with a reset (RFC 9293 §3.10.7.2); a
+    /// late SYN is accepted and aborted at once (not part of the plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relisten_ms: Option<u64>,
+    /// Simultaneous open only (and not with `relisten_ms`): this many
+    /// milliseconds after the client's connection ended, it connects once
+    /// more from its fixed port to the peer's, where nobody listens: the
+    /// half-open case of RFC 9293 §3.5.1 when the peer never learnt of the
+    /// end (its FIN or data may still arrive in SYN-SENT, a challenge ACK
+    /// answers the SYN). That connection is refused, reset or times out;
+    /// should it ever be established it is aborted at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_ms: Option<u64>,
 }
 
 impl Session {
@@ -582,7 +599,19 @@ pub fn generate(params: &Params, seed: u64) -> Workload {
             gap_ms: pick(&mut rng, &[0, 1, 50, 500]),
             client_role,
             server_role,
+            relisten_ms: None,
+            reconnect_ms: None,
         });
+    }
+    // Drawn from a stream of their own, so every other choice is as before.
+    let mut late = sim::rng::stream(seed, "generate-relisten");
+    for s in sessions.iter_mut().filter(|s| s.simultaneous) {
+        let after = pick(&mut late, &[0, 1, 20, 200, 1_000]);
+        match below(&mut late, 3) {
+            0 => s.relisten_ms = Some(after),
+            1 => s.reconnect_ms = Some(after),
+            _ => {}
+        }
     }
     let mut workload = Workload {
         shape,

@@ -4,7 +4,8 @@
 //! time, so what it does is the plan's and the network's alone.
 //!
 //! Timers carry a token of a kind and an index: a session's start, a
-//! server's listen, a connection's next step, a session's next connection.
+//! server's listen, a connection's next step, a session's next connection,
+//! a simultaneous-open client's late listen on its fixed port.
 
 use super::{Call, Role, Session, Workload};
 use crate::app::{AppCtx, Application, Conn, Listener};
@@ -20,6 +21,8 @@ const START: u64 = 1;
 const LISTEN: u64 = 2;
 const STEP: u64 = 3;
 const REOPEN: u64 = 4;
+const RELISTEN: u64 = 5;
+const RECONNECT: u64 = 6;
 
 fn token(kind: u64, index: usize) -> u64 {
     (kind << KIND_SHIFT) | index as u64
@@ -69,6 +72,9 @@ pub struct RandomPeer {
     live: BTreeMap<Conn, Live>,
     /// Per session this host is the client of: connections opened so far.
     opened: BTreeMap<usize, u32>,
+    /// Connections outside the plan (a late reconnect): aborted if they
+    /// are ever established.
+    late: std::collections::BTreeSet<Conn>,
     /// Connections whose application ended them (final call or TCP's end).
     pub ended: u64,
     /// Calls that failed (legal calls at a moment TCP refuses them: a send
@@ -84,6 +90,7 @@ impl RandomPeer {
             host,
             live: BTreeMap::new(),
             opened: BTreeMap::new(),
+            late: Default::default(),
             ended: 0,
             failed_calls: 0,
         }
@@ -273,9 +280,24 @@ impl RandomPeer {
         self.reopen_later(cx, session);
     }
 
-    /// A connection of a repeated session ended: the next opens after the gap.
+    /// A connection of a repeated session ended: the next opens after the
+    /// gap (or a simultaneous-open client listens on its port later).
     fn reopen_later(&mut self, cx: &mut AppCtx<'_, '_>, session: usize) {
         let s = self.session(session);
+        if s.simultaneous
+            && s.client == self.host
+            && let Some(after) = s.relisten_ms
+        {
+            let at = cx.now() + Duration::from_millis(after);
+            cx.set_timer(at, token(RELISTEN, session));
+        }
+        if s.simultaneous
+            && s.client == self.host
+            && let Some(after) = s.reconnect_ms
+        {
+            let at = cx.now() + Duration::from_millis(after);
+            cx.set_timer(at, token(RECONNECT, session));
+        }
         if s.simultaneous || s.client != self.host {
             return;
         }
@@ -377,6 +399,26 @@ impl Application for RandomPeer {
                     self.failed(cx, format!("session {index}: listen"), e);
                 }
             }
+            RELISTEN => {
+                // EADDRINUSE while the old connection lingers (TIME-WAIT):
+                // a legal call TCP refuses, counted like any other.
+                if let Err(e) = cx.listen(Session::client_port(index), 4) {
+                    self.failed(cx, format!("session {index}: late listen"), e);
+                }
+            }
+            RECONNECT => {
+                let s = self.session(index);
+                let remote = SocketAddrV4::new(
+                    super::host_addr(s.server).into(),
+                    Session::server_port(index),
+                );
+                match cx.connect_from(Session::client_port(index), remote) {
+                    Ok(conn) => {
+                        self.late.insert(conn);
+                    }
+                    Err(e) => self.failed(cx, format!("session {index}: late reconnect"), e),
+                }
+            }
             STEP => self.steps_due(cx, Conn(index)),
             REOPEN => {
                 let s = self.session(index);
@@ -396,6 +438,13 @@ impl Application for RandomPeer {
     }
 
     fn connected(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn) {
+        if self.late.remove(&conn) {
+            self.ended += 1;
+            if let Err(e) = cx.abort(conn) {
+                self.failed(cx, format!("{conn}: abort a late connection"), e);
+            }
+            return;
+        }
         self.push(cx, conn);
     }
 
@@ -406,6 +455,16 @@ impl Application for RandomPeer {
         let index = usize::from(port.wrapping_sub(Session::server_port(0)));
         if index < self.plan.sessions.len() && self.session(index).server == self.host {
             self.begin(cx, conn, index, Side::Server);
+            return;
+        }
+        // A late SYN on a simultaneous-open client's late listener: not
+        // part of the plan, so it ends at once.
+        let late = usize::from(port.wrapping_sub(Session::client_port(0)));
+        if late < self.plan.sessions.len() && self.session(late).client == self.host {
+            self.ended += 1;
+            if let Err(e) = cx.abort(conn) {
+                self.failed(cx, format!("{conn}: abort a late connection"), e);
+            }
         }
     }
 
@@ -451,6 +510,7 @@ impl Application for RandomPeer {
     }
 
     fn closed(&mut self, cx: &mut AppCtx<'_, '_>, conn: Conn, _error: Option<SocketError>) {
+        self.late.remove(&conn);
         if let Some(live) = self.live.remove(&conn)
             && !live.finished
         {
