@@ -17,7 +17,8 @@ pub struct SegmentEvent {
     pub time: sim::Time,
     /// What the engine did with the packet (`Send`, `Deliver`, `Drop`...).
     pub kind: EventKind,
-    /// The node the event happened at (for a `Send`, the sender).
+    /// The node the event happened at (for a `Send`, the sender; for a
+    /// `Deliver`, the receiver).
     pub node: sim::NodeId,
     /// The segment's source address and port.
     pub src: SocketAddrV4,

@@ -524,7 +524,8 @@ pub struct ChurnClient {
 }
 
 impl ChurnClient {
-    /// A churn client; see the type's documentation for the fields.
+    /// A client making `total` connections to `server`, at most `open_max`
+    /// open at once, each writing `bytes_each` pattern bytes.
     ///
     /// # Panics
     ///

@@ -1108,11 +1108,11 @@ struct ExpectValues {
 /// A scenario file, checked and ready to build a world for any seed.
 #[derive(Clone, Debug)]
 pub struct FilePlan {
-    /// The scenario's name (`name = ...`).
+    /// The scenario's name (`name = ...`, else the file's stem).
     pub name: String,
-    /// The one-line summary (`summary = ...`).
+    /// The one-line summary (`summary = ...`, empty if not given).
     pub summary: String,
-    /// The documentation (`doc = ...`).
+    /// The documentation (`doc = ...`, empty if not given).
     pub doc: String,
     horizon: Time,
     open_at_end: bool,

@@ -167,7 +167,9 @@ pub struct Stream {
 pub struct SegmentState {
     /// Index of the `Send` or `Deliver` event in the engine trace.
     pub trace_index: u64,
-    /// The endpoint's state then (`None`: no connection matched the segment).
+    /// The matching connection's state then; `LISTEN` for a listener's
+    /// port, `CLOSED` when nothing matched (`None` only for a datagram too
+    /// short to carry ports).
     pub state: Option<State>,
 }
 
@@ -293,7 +295,8 @@ pub struct Host {
     pub departures: Vec<SegmentState>,
     /// Receiver state per Deliver event (by trace index), for the ladder.
     pub arrivals: Vec<SegmentState>,
-    /// Datagrams the endpoint refused as malformed or misaddressed.
+    /// Datagrams the endpoint refused as malformed (bad checksum, truncated,
+    /// not TCP...).
     pub malformed_count: u64,
     /// Datagrams this host sent and received.
     pub traffic: Traffic,

@@ -121,7 +121,7 @@ impl Recorder {
 pub enum Cell {
     /// An unsigned number.
     Int(u64),
-    /// A string (a state name).
+    /// A string (a host name, an address, a state name...).
     Text(String),
     /// No value (JSON `null`, an empty CSV field).
     None,

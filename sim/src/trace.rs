@@ -116,7 +116,9 @@ pub struct TraceEvent {
     pub time: Time,
     /// What happened.
     pub kind: EventKind,
-    /// The node where it happened (for link events, the direction's sending end).
+    /// The node where it happened: the sender for `Send`, `Enqueue` and drops
+    /// on the way out; the receiving end for `Deliver`, `Held` and drops on
+    /// arrival; the direction's sending end for `LinkChange`.
     pub node: NodeId,
     /// The link direction involved, if any.
     pub link: Option<LinkId>,

@@ -149,8 +149,8 @@ pub struct EndpointConfig {
 }
 
 impl EndpointConfig {
-    /// Linux's defaults ([`TcpConfig::default`], ephemeral ports 32768–60999,
-    /// SYN cookies on) with the RFC 6528 ISN secret `secret`.
+    /// [`TcpConfig::default`] settings, ephemeral ports 32768–60999 and SYN
+    /// cookies on (as Linux), with the RFC 6528 ISN secret `secret`.
     pub fn new(secret: [u8; 16]) -> EndpointConfig {
         EndpointConfig {
             secret,

@@ -237,11 +237,14 @@ pub enum Event {
 pub struct Counters {
     /// Segments sent, retransmissions and pure ACKs included.
     pub segments_sent: u64,
-    /// Segments that reached the connection (before any acceptability check).
+    /// Segments handed to the connection (in every state but LISTEN and
+    /// CLOSED), before any acceptability check.
     pub segments_received: u64,
     /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
-    /// Payload bytes accepted in order into the receive buffer.
+    /// Payload bytes of segments that arrived in order (at RCV.NXT) and went
+    /// into the receive buffer; out-of-order bytes later joined from the
+    /// reassembly queue are not counted here.
     pub bytes_received: u64,
     /// Segments retransmitted (timeouts, fast and SACK retransmits, SYN/SYN-ACK retries).
     pub retransmitted_segments: u64,

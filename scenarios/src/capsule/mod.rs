@@ -58,7 +58,7 @@ pub enum ScenarioRef {
     /// ([`Resolver::family`]), so a generator's capsules replay and shrink
     /// like any other.
     Generated {
-        /// The family's registered name (`random`).
+        /// The family's registered name (such as `random`).
         family: String,
         /// The family's parameters, as the family reads them.
         #[serde(default)]

@@ -239,7 +239,7 @@ impl Verdict {
 
 /// A replay's result.
 pub struct Replay {
-    /// Whether the replay failed as the capsule did.
+    /// How the replay compares with the recorded failure.
     pub verdict: Verdict,
     /// The replayed run itself.
     pub ran: Ran,

@@ -333,7 +333,7 @@ pub struct Session {
     pub simultaneous: bool,
     /// When the server listens (after `start_ms`: the first SYNs are refused).
     pub listen_at_ms: u64,
-    /// Connections the client makes, one after another.
+    /// Connections the client makes in all (at most `concurrency` open at once).
     pub connections: u32,
     /// The most open at once.
     pub concurrency: u32,

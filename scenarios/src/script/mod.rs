@@ -117,7 +117,7 @@ use std::path::Path;
 pub struct ScriptError {
     /// The script file.
     pub file: String,
-    /// 1-based line of the offending event.
+    /// 1-based line of the offending text or event.
     pub line: usize,
     /// Set for syntax errors.
     pub column: Option<usize>,
