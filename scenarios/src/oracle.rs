@@ -203,6 +203,62 @@ struct Direction {
     /// The sequence number of the last SYN this side sent (its ISN): a SYN
     /// with the same number is a retransmission, not a new attempt.
     syn_seq: Option<SeqNum>,
+    /// Earlier incarnations on this tuple, `(ISN, highest end)`, newest
+    /// first, once this side started new ones: the peer may still
+    /// acknowledge them, and they may still send (a listener's SYN-cookie
+    /// connection on a tuple whose embryonic connection timed out).
+    prior: [Option<(SeqNum, SeqNum)>; PRIOR_INCARNATIONS],
+}
+
+/// How many earlier incarnations of a direction the segment oracle keeps.
+const PRIOR_INCARNATIONS: usize = 3;
+
+/// A sequence number this far past an incarnation's ISN is taken to be in
+/// it (no run sends a gigabyte on one connection).
+const INCARNATION_SPAN: i32 = 1 << 30;
+
+fn within(seq: SeqNum, isn: SeqNum) -> bool {
+    (1..INCARNATION_SPAN).contains(&seq.diff(isn))
+}
+
+impl Direction {
+    /// Whether `ack` acknowledges something this side has sent, from its
+    /// ISN to its highest sequence number: in the current incarnation, or
+    /// in the previous one. A host that crashed and
+    /// reconnected on the same 4-tuple gets, from the half-open peer, a
+    /// challenge ACK for the old connection's data (RFC 9293 §3.10.7.4,
+    /// RFC 5961 §4), to which it answers with a reset (§3.10.7.3).
+    fn covers(&self, ack: SeqNum) -> bool {
+        let current = self.highest_end.is_none_or(|end| ack.diff(end) <= 0)
+            && self.syn_seq.is_none_or(|isn| ack.diff(isn) > 0);
+        let previous = self
+            .prior
+            .iter()
+            .flatten()
+            .any(|&(isn, end)| ack.diff(isn) > 0 && ack.diff(end) <= 0);
+        current || previous
+    }
+
+    /// Records that this side sent up to `end`: in the current incarnation,
+    /// or in an earlier one whose sequence space `end` lies in.
+    fn sent_up_to(&mut self, end: SeqNum) {
+        let in_current = self.syn_seq.is_none_or(|isn| within(end, isn));
+        if !in_current
+            && let Some((_, old_end)) = self
+                .prior
+                .iter_mut()
+                .flatten()
+                .find(|(isn, _)| within(end, *isn))
+        {
+            if end.diff(*old_end) > 0 {
+                *old_end = end;
+            }
+            return;
+        }
+        if self.highest_end.is_none_or(|h| end.diff(h) > 0) {
+            self.highest_end = Some(end);
+        }
+    }
 }
 
 /// Oracle 4, over the Send events of the trace.
@@ -213,15 +269,35 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
     for seg in segments.iter().filter(|s| s.kind == EventKind::Send) {
         let key = (seg.src, seg.dst);
         let reverse = (seg.dst, seg.src);
-        let retransmitted_syn = dirs.get(&key).is_some_and(|d| d.syn_seq == Some(seg.seq));
-        if seg.flags.syn() && !seg.flags.ack() && !retransmitted_syn {
-            // A new connection attempt (a new ISN) on this tuple starts
-            // fresh, unless the peer's own SYN is all it has sent: then the
-            // two SYNs cross (simultaneous open) and the peer's window
-            // scale stands. A retransmitted SYN (same ISN) changes nothing,
-            // even after the peer answered a crossed SYN with its SYN,ACK.
-            dirs.remove(&key);
-            if !dirs.get(&reverse).is_some_and(|d| d.opening) {
+        // A SYN or SYN,ACK with a new ISN starts a new incarnation of this
+        // direction; the old ones are kept as `prior`, which the peer may
+        // still acknowledge. A retransmitted SYN (same ISN) changes
+        // nothing, even after the peer answered a crossed SYN with its
+        // SYN,ACK.
+        let new_isn = seg.flags.syn()
+            && !seg.flags.rst()
+            && dirs.get(&key).is_none_or(|d| d.syn_seq != Some(seg.seq));
+        if new_isn {
+            let mut prior = [None; PRIOR_INCARNATIONS];
+            if let Some(old) = dirs.remove(&key) {
+                prior = old.prior;
+                if let (Some(isn), Some(end)) = (old.syn_seq, old.highest_end) {
+                    prior.rotate_right(1);
+                    prior[0] = Some((isn, end));
+                }
+            }
+            dirs.insert(
+                key,
+                Direction {
+                    prior,
+                    ..Direction::default()
+                },
+            );
+            // A new connection attempt also forgets what the peer said on
+            // this tuple, unless the peer's own SYN is all it has sent: then
+            // the two SYNs cross (simultaneous open, RFC 9293 Figure 7) and
+            // the peer's window scale stands.
+            if !seg.flags.ack() && !dirs.get(&reverse).is_some_and(|d| d.opening) {
                 dirs.remove(&reverse);
             }
         }
@@ -229,7 +305,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         if seg.flags.ack()
             && !seg.flags.rst()
             && let Some(peer_end) = peer.highest_end
-            && seg.ack.diff(peer_end) > 0
+            && !peer.covers(seg.ack)
         {
             out.push(violation(
                 "segments",
@@ -267,9 +343,7 @@ pub fn check_segments(segments: &[SegmentEvent]) -> Vec<Violation> {
         }
         if !seg.flags.rst() {
             let end = seg.seq + seg.seq_len();
-            if me.highest_end.is_none_or(|h| end.diff(h) > 0) {
-                me.highest_end = Some(end);
-            }
+            me.sent_up_to(end);
             if seg.flags.ack()
                 && me.acked.is_none_or(|(a, _)| seg.ack.diff(a) >= 0)
                 && !seg.flags.syn()

@@ -249,3 +249,80 @@ fn segments_keep_the_window_scale_when_a_crossed_syn_is_retransmitted() {
         "{v:?}"
     );
 }
+
+#[test]
+fn segments_let_a_half_open_peer_acknowledge_the_connection_before_a_crash() {
+    // a crashes after sending 10 bytes and reconnects on the same 4-tuple
+    // with a new ISN. b, still ESTABLISHED, answers the new SYN with a
+    // challenge ACK for the old data (RFC 9293 §3.10.7.4, RFC 5961 §4):
+    // ACK 111 acknowledges what a's previous incarnation sent, not data
+    // never sent (found by `tcpsim run random --seed 535 --faults swarm`).
+    let trace = [
+        seg(a(), b(), Flags::SYN, 100, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 1000, 0),
+        seg(a(), b(), Flags::ACK, 101, 501, 1000, 10),
+        // a crashed; its new SYN:
+        seg(a(), b(), Flags::SYN, 9000, 0, 1000, 0),
+        seg(b(), a(), Flags::ACK, 501, 111, 1000, 0),
+        seg(a(), b(), Flags::RST, 111, 0, 0, 0),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert!(v.is_empty(), "{v:?}");
+    // Beyond the old incarnation's data it is still an ACK of nothing sent.
+    let mut beyond = trace.to_vec();
+    beyond.push(seg(b(), a(), Flags::ACK, 501, 200, 1000, 0));
+    let v = oracle::check_segments(&beyond);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].detail.contains("never sent"));
+}
+
+#[test]
+fn segments_forget_the_window_of_an_incarnation_a_new_syn_ack_replaced() {
+    // b's SYN,ACK was lost, a crashed and reconnected, b sent a challenge
+    // ACK (old ACK 101, window 100), then a's retransmitted SYN reached
+    // b's listener afresh: b's SYN,ACK with a new ISN begins a new
+    // connection whose window (1000) is the only one a may use. Keeping
+    // the challenge ACK's window made the oracle place a's edge in the old
+    // sequence space (found by `many-connections` seed 892 under swarm).
+    let trace = [
+        seg(a(), b(), Flags::SYN, 100, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 1000, 0),
+        seg(a(), b(), Flags::SYN, 9000, 0, 1000, 0),
+        seg(b(), a(), Flags::ACK, 501, 101, 100, 0),
+        seg(a(), b(), Flags::RST, 101, 0, 0, 0),
+        seg(a(), b(), Flags::SYN, 9000, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 7000, 9001, 1000, 0),
+        seg(a(), b(), Flags::ACK, 9001, 7001, 1000, 0),
+        seg(b(), a(), Flags::ACK, 7001, 9001, 1000, 0),
+        seg(a(), b(), Flags::ACK, 9001, 7001, 1000, 500),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert!(v.is_empty(), "{v:?}");
+}
+
+#[test]
+fn segments_follow_an_earlier_incarnation_that_sends_again() {
+    // A listener under SYN flood answers a's SYN with a SYN-cookie SYN,ACK
+    // (ISN 500); a's duplicated SYN then finds room in the backlog and gets
+    // a real embryonic connection (ISN 7000). That one times out; a's data
+    // then reaches the listener, whose cookie check accepts it (RFC 4987
+    // §3.6), and the cookie connection (ISN 500) sends its FIN. a's ACK of
+    // that FIN acknowledges what b's earlier incarnation sent (found by
+    // `many-connections` seed 1996 under swarm).
+    let trace = [
+        seg(a(), b(), Flags::SYN, 100, 0, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 500, 101, 1000, 0),
+        seg(a(), b(), Flags::ACK, 101, 501, 1000, 0),
+        seg(b(), a(), Flags::SYN | Flags::ACK, 7000, 101, 1000, 0),
+        seg(a(), b(), Flags::ACK | Flags::FIN, 101, 501, 1000, 10),
+        seg(b(), a(), Flags::ACK | Flags::FIN, 501, 112, 1000, 0),
+        seg(a(), b(), Flags::ACK, 112, 502, 1000, 0),
+    ];
+    let v = oracle::check_segments(&trace);
+    assert!(v.is_empty(), "{v:?}");
+    // One past that FIN was never sent by either incarnation.
+    let mut beyond = trace.to_vec();
+    beyond.push(seg(a(), b(), Flags::ACK, 112, 503, 1000, 0));
+    let v = oracle::check_segments(&beyond);
+    assert_eq!(v.len(), 1, "{v:?}");
+}

@@ -354,3 +354,82 @@ fn the_family_passes_on_the_fixed_stack() {
         .collect();
     assert!(report.passed(), "{}", lines.join("\n"));
 }
+
+#[test]
+fn a_generated_workload_is_shrunk_in_its_workload_too() {
+    // The generator draws up to 6 sessions of many connections; the bug
+    // needs only a few. A capsule of the `random` family stores the drawn
+    // workload itself, and shrinking cuts it down (sessions, connections,
+    // bulk, calls) as well as the faults, while the planted bug still
+    // fails the same oracle and the shrunk capsule replays exactly.
+    use scenarios::generate::{self, Workload};
+    let planted = plant(Bug::PastRightEdge);
+    let random = generate::scenario(Default::default());
+    let report = Sweep::new(vec![random.clone()], Seeds::new(1, SEED_BUDGET).unwrap())
+        .faults("heavy", Profile::heavy())
+        .jobs(1)
+        .stop_on_failure(true)
+        .run();
+    let failure = report
+        .failures
+        .first()
+        .expect("the generated family finds the planted bug");
+    let seed = failure.seed;
+    let drawn = generate::generate(&Default::default(), seed);
+    let case = Case {
+        scenario: drawn.clone().scenario(),
+        seed,
+        profile: Profile::heavy(),
+        expectations: false,
+    };
+    // The workload as data runs exactly as the catalogue entry did.
+    let (catalogue_run, _) =
+        scenarios::sweep::run_under(&random, seed, &Profile::heavy(), false).unwrap();
+    let generated = ScenarioRef::Generated {
+        family: generate::FAMILY.into(),
+        params: drawn.to_table(),
+    };
+    let capsule = capture(&case, generated, "heavy").unwrap().unwrap();
+    assert_eq!(capsule.trace_hash, catalogue_run.stats.trace_hash);
+    // A bounded search (each generated run is long): enough to show the
+    // workload cut, and what it reaches is still a failing capsule. One
+    // thread: the bug is planted on this one.
+    let options = Options {
+        max_runs: 300,
+        jobs: 1,
+    };
+    let shrunk = shrink(&capsule, &case, options).unwrap().capsule;
+    assert_eq!(shrunk.oracle, capsule.oracle);
+    let ScenarioRef::Generated { params, .. } = &shrunk.scenario else {
+        panic!("the shrunk capsule keeps its workload");
+    };
+    let smaller = Workload::from_table(params).unwrap();
+    let connections = |w: &Workload| w.sessions.iter().map(|s| s.connections).sum::<u32>();
+    assert!(
+        smaller != drawn && connections(&smaller) <= connections(&drawn),
+        "the workload was not cut down: {} sessions, {} connections",
+        smaller.sessions.len(),
+        connections(&smaller)
+    );
+    let back = Capsule::parse(&shrunk.to_toml()).unwrap();
+    let resolver = scenarios::capsule::command::resolver(&Catalogue::builtin());
+    let case = scenarios::capsule::run::case_of(&back, &resolver, None).unwrap();
+    let replay = scenarios::capsule::run::replay(&back, &case).unwrap();
+    assert_eq!(
+        replay.verdict,
+        scenarios::capsule::run::Verdict::Reproduced,
+        "{}",
+        replay.report(&back)
+    );
+    eprintln!(
+        "random seed {seed}: [{}] shrunk from {} sessions / {} connections / {} faults to {} / {} / {}",
+        shrunk.oracle,
+        drawn.sessions.len(),
+        connections(&drawn),
+        capsule.decisions.len(),
+        smaller.sessions.len(),
+        connections(&smaller),
+        shrunk.decisions.len()
+    );
+    drop(planted);
+}

@@ -36,7 +36,9 @@ fn out_error(e: std::io::Error) -> UsageError {
 /// The resolver the CLI uses: the program's catalogue and the generated
 /// families known to this build.
 pub fn resolver(catalogue: &Catalogue) -> Resolver {
-    Resolver::new(catalogue.clone())
+    Resolver::new(catalogue.clone()).family(crate::generate::FAMILY, |params| {
+        crate::generate::Workload::from_table(params).map(crate::generate::Workload::scenario)
+    })
 }
 
 fn load(path: &Path, resolver: &Resolver) -> Result<(Capsule, Case), UsageError> {
@@ -203,10 +205,18 @@ pub fn diff(
 }
 
 /// How a sweep's failure is found again: a scenario file as given to
-/// `--scenario`, else the catalogue name.
-pub fn scenario_ref(sweep_scenario_arg: &str, failed_scenario: &str) -> ScenarioRef {
+/// `--scenario`; for the generated family `random`, the workload the seed
+/// drew, in full (so the capsule replays without the generator, and
+/// shrinking can cut the workload itself); else the catalogue name.
+pub fn scenario_ref(sweep_scenario_arg: &str, failed_scenario: &str, seed: u64) -> ScenarioRef {
     if sweep_scenario_arg.ends_with(".toml") {
         ScenarioRef::File(sweep_scenario_arg.into())
+    } else if failed_scenario == crate::generate::NAME {
+        let workload = crate::generate::generate(&Default::default(), seed);
+        ScenarioRef::Generated {
+            family: crate::generate::FAMILY.into(),
+            params: workload.to_table(),
+        }
     } else {
         ScenarioRef::Catalogue(failed_scenario.into())
     }
@@ -233,7 +243,7 @@ pub fn sweep_capsules(
         .map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
     let resolver = resolver(catalogue);
     for failure in &report.failures {
-        let r = scenario_ref(scenario_arg, &failure.scenario);
+        let r = scenario_ref(scenario_arg, &failure.scenario, failure.seed);
         let scenario = resolver.scenario(&r, None).map_err(usage)?;
         let case = Case {
             scenario,

@@ -9,12 +9,22 @@
 //! that fails otherwise, or passes, is rejected. The empty list is tried
 //! first: a failure that needs no fault at all shrinks to none.
 //!
+//! A capsule of a generated workload (`[scenario.generated] family =
+//! "random"`) is shrunk in its workload too, before its decisions (every
+//! later run is then cheaper): one edit at a time
+//! ([`crate::generate::Workload::simpler`]: a session removed, fewer
+//! connections, a bulk transfer removed or halved, a timed call removed, a
+//! partition removed), replayed with the decisions kept so far, the first
+//! edit in order that still fails taken, until no edit does; then the
+//! decisions are shrunk against the smaller workload.
+//!
 //! The search is deterministic: the same capsule always shrinks to the same
 //! result, whatever the thread count (candidates of one round may run in
 //! parallel, and the first in order that still fails is taken).
 
 use super::run::{Case, Faults, run_case};
-use super::{Capsule, CapsuleError};
+use super::{Capsule, CapsuleError, ScenarioRef};
+use crate::generate::{self, Workload};
 use rayon::prelude::*;
 use sim::decisions::Decision;
 
@@ -90,7 +100,11 @@ impl Search<'_> {
     }
 
     fn try_one(&self, list: &[Decision]) -> Result<Option<Probe>, CapsuleError> {
-        let p = probe(self.case, list)?;
+        self.try_in(self.case, list)
+    }
+
+    fn try_in(&self, case: &Case, list: &[Decision]) -> Result<Option<Probe>, CapsuleError> {
+        let p = probe(case, list)?;
         Ok(p.fails(self.oracle).then_some(p))
     }
 
@@ -99,15 +113,25 @@ impl Search<'_> {
         &mut self,
         candidates: Vec<Vec<Decision>>,
     ) -> Result<Option<(Vec<Decision>, Probe)>, CapsuleError> {
+        self.first_failing_by(candidates, |search, c| search.try_one(c))
+    }
+
+    /// The first of `candidates`, in order, for which `run` still fails.
+    fn first_failing_by<T: Sync>(
+        &mut self,
+        candidates: Vec<T>,
+        run: impl Fn(&Self, &T) -> Result<Option<Probe>, CapsuleError> + Sync,
+    ) -> Result<Option<(T, Probe)>, CapsuleError> {
         let room = self.options.max_runs.saturating_sub(self.runs);
-        let candidates: Vec<Vec<Decision>> = candidates.into_iter().take(room).collect();
+        let candidates: Vec<T> = candidates.into_iter().take(room).collect();
+        let this = &*self;
         let results: Vec<Result<Option<Probe>, CapsuleError>> = match &self.pool {
-            Some(pool) => pool.install(|| candidates.par_iter().map(|c| self.try_one(c)).collect()),
+            Some(pool) => pool.install(|| candidates.par_iter().map(|c| run(this, c)).collect()),
             None => {
                 // One at a time, stopping at the first that fails.
                 let mut out = Vec::new();
                 for c in &candidates {
-                    let r = self.try_one(c);
+                    let r = run(this, c);
                     let stop = matches!(r, Ok(Some(_)) | Err(_));
                     out.push(r);
                     if stop {
@@ -133,6 +157,93 @@ fn split(list: &[Decision], n: usize) -> Vec<std::ops::Range<usize>> {
         .map(|i| (i * len / n)..((i + 1) * len / n))
         .filter(|r| !r.is_empty())
         .collect()
+}
+
+/// ddmin over `current`, which still fails in `search`'s case (its run in
+/// `best`): on return no chunk (down to single decisions) can be removed.
+fn ddmin(
+    search: &mut Search<'_>,
+    current: &mut Vec<Decision>,
+    best: &mut Probe,
+) -> Result<(), CapsuleError> {
+    // No fault at all?
+    if !current.is_empty()
+        && let Some((list, ran)) = search.first_failing(vec![Vec::new()])?
+    {
+        *current = list;
+        *best = ran;
+    }
+    let mut n = 2usize;
+    while current.len() >= 2 && !search.exhausted() {
+        let chunks = split(current.as_slice(), n);
+        // Reduce to a subset...
+        let subsets: Vec<Vec<Decision>> =
+            chunks.iter().map(|r| current[r.clone()].to_vec()).collect();
+        if let Some((list, ran)) = search.first_failing(subsets)? {
+            *current = list;
+            *best = ran;
+            n = 2;
+            continue;
+        }
+        // ...or to a complement.
+        if chunks.len() > 2 {
+            let complements: Vec<Vec<Decision>> = chunks
+                .iter()
+                .map(|r| {
+                    current[..r.start]
+                        .iter()
+                        .chain(&current[r.end..])
+                        .cloned()
+                        .collect()
+                })
+                .collect();
+            if let Some((list, ran)) = search.first_failing(complements)? {
+                *current = list;
+                *best = ran;
+                n = (n - 1).max(2);
+                continue;
+            }
+        }
+        if n >= current.len() {
+            break;
+        }
+        n = (2 * n).min(current.len());
+    }
+    Ok(())
+}
+
+/// Cuts a generated workload down one edit at a time (see the module
+/// documentation), replaying `decisions`: the smallest workload found, and
+/// whether any edit was kept.
+fn shrink_workload(
+    search: &mut Search<'_>,
+    case: &Case,
+    mut workload: Workload,
+    decisions: &[Decision],
+    best: &mut Probe,
+) -> Result<(Workload, bool), CapsuleError> {
+    let mut edited = false;
+    while !search.exhausted() {
+        let candidates: Vec<(Workload, Case)> = workload
+            .simpler()
+            .into_iter()
+            .map(|w| {
+                let case = Case {
+                    scenario: w.clone().scenario(),
+                    ..case.clone()
+                };
+                (w, case)
+            })
+            .collect();
+        let found = search.first_failing_by(candidates, |s, (_, c)| s.try_in(c, decisions))?;
+        let Some(((smaller, _), ran)) = found else {
+            break;
+        };
+        workload = smaller;
+        *best = ran;
+        edited = true;
+    }
+    Ok((workload, edited))
 }
 
 /// Shrinks `capsule`'s decisions (see the module documentation). The
@@ -170,48 +281,46 @@ pub fn shrink(capsule: &Capsule, case: &Case, options: Options) -> Result<Shrunk
     }
     let mut current = capsule.decisions.clone();
     let mut best = full;
-    // No fault at all?
-    if !current.is_empty()
-        && let Some((list, ran)) = search.first_failing(vec![Vec::new()])?
-    {
-        current = list;
-        best = ran;
-    }
-    let mut n = 2usize;
-    while current.len() >= 2 && !search.exhausted() {
-        let chunks = split(&current, n);
-        // Reduce to a subset...
-        let subsets: Vec<Vec<Decision>> =
-            chunks.iter().map(|r| current[r.clone()].to_vec()).collect();
-        if let Some((list, ran)) = search.first_failing(subsets)? {
-            current = list;
-            best = ran;
-            n = 2;
-            continue;
+    let mut scenario = capsule.scenario.clone();
+    let workload = match &capsule.scenario {
+        ScenarioRef::Generated { family, params } if family == generate::FAMILY => {
+            Workload::from_table(params).ok()
         }
-        // ...or to a complement.
-        if chunks.len() > 2 {
-            let complements: Vec<Vec<Decision>> = chunks
-                .iter()
-                .map(|r| {
-                    current[..r.start]
-                        .iter()
-                        .chain(&current[r.end..])
-                        .cloned()
-                        .collect()
-                })
-                .collect();
-            if let Some((list, ran)) = search.first_failing(complements)? {
+        _ => None,
+    };
+    match workload {
+        None => ddmin(&mut search, &mut current, &mut best)?,
+        Some(workload) => {
+            // No fault at all? Then the workload is cut with none.
+            if !current.is_empty()
+                && let Some((list, ran)) = search.first_failing(vec![Vec::new()])?
+            {
                 current = list;
                 best = ran;
-                n = (n - 1).max(2);
-                continue;
+            }
+            // The workload first: every later run is then cheaper.
+            let (smaller, edited) =
+                shrink_workload(&mut search, case, workload, &current, &mut best)?;
+            let smaller_case = Case {
+                scenario: smaller.clone().scenario(),
+                ..case.clone()
+            };
+            let mut faults = Search {
+                case: &smaller_case,
+                oracle: search.oracle,
+                runs: search.runs,
+                options: search.options,
+                pool: search.pool.take(),
+            };
+            ddmin(&mut faults, &mut current, &mut best)?;
+            search.runs = faults.runs;
+            if edited {
+                scenario = ScenarioRef::Generated {
+                    family: generate::FAMILY.into(),
+                    params: smaller.to_table(),
+                };
             }
         }
-        if n >= current.len() {
-            break;
-        }
-        n = (2 * n).min(current.len());
     }
     // A single decision left: maybe it is not needed either (the empty
     // list was tried first, so it is).
@@ -222,6 +331,7 @@ pub fn shrink(capsule: &Capsule, case: &Case, options: Options) -> Result<Shrunk
         .to_string();
     Ok(Shrunk {
         capsule: Capsule {
+            scenario,
             decisions: current,
             notes: best.notes.clone(),
             trace_hash: best.trace_hash,

@@ -875,6 +875,123 @@ pub fn scenario(params: Params) -> Scenario {
         .oracle(check_workload)
 }
 
+/// The name under which capsules store a generated workload itself
+/// (`[scenario.generated] family = "random"`, the [`Workload`] as its
+/// `params`), so a capsule replays without the generator and a shrinker
+/// can cut the workload down.
+pub const FAMILY: &str = NAME;
+
+impl Workload {
+    /// The workload as a TOML table, for a capsule's `params`.
+    pub fn to_table(&self) -> toml::Table {
+        toml::Table::try_from(self).expect("a workload is plain data")
+    }
+
+    /// A workload from a capsule's `params` table; `Err` says what is wrong
+    /// with it (a missing or mistyped field, or a plan [`Workload::check`]
+    /// rejects).
+    pub fn from_table(table: &toml::Table) -> Result<Workload, String> {
+        let workload: Workload = table
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("not a random workload: {}", e.message()))?;
+        workload.check()?;
+        Ok(workload)
+    }
+
+    /// This exact workload as a scenario named `random`, checked by the same
+    /// oracles as the catalogue entry: at seed `s` it runs as `tcpsim run
+    /// random --seed s` does when `s` drew this workload.
+    pub fn scenario(self) -> Scenario {
+        let workload = Arc::new(self);
+        Scenario::new(NAME, move |seed: u64| workload.setup(seed))
+            .summary("a generated workload, as stored in a capsule")
+            .oracle(check_eof_complete)
+            .oracle(check_workload)
+    }
+
+    /// Workloads one edit simpler than this one, simplest first: a session
+    /// removed, one connection instead of many, a bulk transfer removed or
+    /// halved, a timed call removed (never a role's final close or abort),
+    /// a link's partition removed. A shrinker tries them in order.
+    pub fn simpler(&self) -> Vec<Workload> {
+        let mut out = Vec::new();
+        let mut push = |w: Workload| {
+            if w.check().is_ok() {
+                out.push(w);
+            }
+        };
+        if self.sessions.len() > 1 {
+            for i in 0..self.sessions.len() {
+                let mut w = self.clone();
+                w.sessions.remove(i);
+                push(w);
+            }
+        }
+        for i in 0..self.sessions.len() {
+            let s = &self.sessions[i];
+            if s.connections > 1 {
+                let mut w = self.clone();
+                w.sessions[i].connections = 1;
+                w.sessions[i].concurrency = 1;
+                push(w);
+                let mut w = self.clone();
+                w.sessions[i].connections = s.connections / 2;
+                w.sessions[i].concurrency = s.concurrency.min(s.connections / 2).max(1);
+                push(w);
+            }
+            for client in [true, false] {
+                fn role(w: &mut Workload, i: usize, client: bool) -> &mut Role {
+                    let s = &mut w.sessions[i];
+                    if client {
+                        &mut s.client_role
+                    } else {
+                        &mut s.server_role
+                    }
+                }
+                let (bulk, steps) = {
+                    let s = &self.sessions[i];
+                    let r = if client {
+                        &s.client_role
+                    } else {
+                        &s.server_role
+                    };
+                    (r.bulk_bytes, r.steps.len())
+                };
+                if bulk > 0 {
+                    let mut w = self.clone();
+                    role(&mut w, i, client).bulk_bytes = 0;
+                    push(w);
+                    if bulk > 2_000 {
+                        let mut w = self.clone();
+                        role(&mut w, i, client).bulk_bytes = bulk / 2;
+                        push(w);
+                    }
+                }
+                for j in 0..steps.saturating_sub(1) {
+                    let mut w = self.clone();
+                    role(&mut w, i, client).steps.remove(j);
+                    push(w);
+                }
+            }
+        }
+        for i in 0..self.links.len() {
+            for up in [true, false] {
+                let mut w = self.clone();
+                let link = if up {
+                    &mut w.links[i].0
+                } else {
+                    &mut w.links[i].1
+                };
+                if link.partition.take().is_some() {
+                    push(w);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// `eof-complete`: whoever read the peer's FIN read all the peer wrote.
 /// A 4-tuple used by more than one connection is skipped (which writer a
 /// reader's bytes came from is then the delivery oracle's question).
