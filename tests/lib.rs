@@ -1,4 +1,18 @@
 //! Shared helpers for tcpsim's integration tests.
+//!
+//! ```
+//! // A snapshot ends with the run's verdict and trace hash, so a changed
+//! // trace shows up in the snapshot's diff even when the ladder is cut.
+//! let outcome = scenarios::catalogue::find("lost-final-ack")
+//!     .unwrap()
+//!     .run(tcpsim_tests::SNAPSHOT_SEED)
+//!     .unwrap();
+//! let text = tcpsim_tests::snapshot_text("lost-final-ack", &outcome);
+//! assert!(text.contains("verdict: pass"));
+//! assert!(text.contains(&format!("trace hash: {:016x}", outcome.stats.trace_hash)));
+//! ```
+
+#![warn(missing_docs)]
 
 use scenarios::render::{self, Numbering};
 use scenarios::run::Outcome;

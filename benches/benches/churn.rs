@@ -1,4 +1,4 @@
-//! W4 of DESIGN.md through the public host API: a churn client keeps at
+//! W4 (`scenarios::bench`) through the public host API: a churn client keeps at
 //! most 1,000 connections open and opens the next when one ends (each
 //! writes 100 bytes and closes; a bulk sink reads to EOF and closes), over
 //! 1 Gbit/s with 1 ms one way. Reported as connections per second at 10k

@@ -1,4 +1,4 @@
-//! Whole-system throughput: our TCP over the engine. W1/W2 of DESIGN.md at
+//! Whole-system throughput: our TCP over the engine. W1/W2 (`scenarios::bench`) at
 //! 1/10 scale (10 MB over 1 Gbit/s with 5 ms one way, MSS 1448, without and
 //! with 1% loss each way), hash-only traces as sweeps and benchmarks run.
 

@@ -1,4 +1,17 @@
 //! Workloads shared by the criterion benchmarks and the measuring examples.
+//!
+//! ```
+//! // A small churn run: every connection opens, carries its 100 bytes and
+//! // ends, so the client reports them all ended and none failed.
+//! use scenarios::apps::ChurnClient;
+//!
+//! let outcome = scenarios::run::execute(1, tcpsim_benches::churn(50)).unwrap();
+//! assert!(outcome.passed(), "{}", outcome.verdict());
+//! let client = outcome.host(0).application::<ChurnClient>().unwrap();
+//! assert_eq!((client.ended, client.failed), (50, 0));
+//! ```
+
+#![warn(missing_docs)]
 
 use scenarios::apps::{BulkSink, ChurnClient};
 use scenarios::host::Host;
@@ -11,7 +24,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// W4's limit on connections open at once.
 pub const OPEN_MAX: usize = 1000;
 
-/// W4 of DESIGN.md through the public host API: a [`ChurnClient`] keeps at
+/// W4 ([`scenarios::bench`]) through the public host API: a [`ChurnClient`] keeps at
 /// most [`OPEN_MAX`] connections open and opens the next when one ends
 /// (each writes 100 bytes and closes; a [`BulkSink`] reads to EOF and
 /// closes), `total` in all, over 1 Gbit/s with 1 ms one way, trace hash only.

@@ -11,23 +11,37 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// One decoded segment event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentEvent {
+    /// Index of the packet event in the engine trace.
     pub trace_index: usize,
+    /// When the event happened.
     pub time: sim::Time,
+    /// What the engine did with the packet (`Send`, `Deliver`, `Drop`...).
     pub kind: EventKind,
+    /// The node the event happened at (for a `Send`, the sender; for a
+    /// `Deliver`, the receiver).
     pub node: sim::NodeId,
+    /// The segment's source address and port.
     pub src: SocketAddrV4,
+    /// The segment's destination address and port.
     pub dst: SocketAddrV4,
+    /// The TCP control bits.
     pub flags: Flags,
+    /// The sequence number, absolute.
     pub seq: SeqNum,
+    /// The acknowledgment number, absolute (meaningful only with ACK).
     pub ack: SeqNum,
+    /// The window field as sent, unscaled (RFC 7323 §2.3 scaling is not applied).
     pub window: u16,
+    /// The TCP options, parsed.
     pub options: TcpOptions,
+    /// Payload bytes.
     pub payload_len: u32,
     /// For Send events: the segment repeats sequence space already sent.
     pub retransmission: bool,
 }
 
 impl SegmentEvent {
+    /// Sequence space the segment occupies: payload plus one each for SYN and FIN.
     pub fn seq_len(&self) -> u32 {
         self.payload_len + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
     }
@@ -94,6 +108,8 @@ pub struct Isns {
 }
 
 impl Isns {
+    /// Remembers the ISN of a SYN (or SYN-ACK) as its sender sent it; other
+    /// segments are ignored.
     pub fn learn(&mut self, seg: &SegmentEvent) {
         if seg.flags.syn() && seg.kind == EventKind::Send {
             self.by_sender.insert((seg.src, seg.dst), seg.seq);

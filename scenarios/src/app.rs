@@ -397,34 +397,49 @@ impl<'h, 'c> AppCtx<'h, 'c> {
 /// One step of a timed schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Passive open on `port` with an accept queue of `backlog` connections.
     Listen {
+        /// The local port to listen on.
         port: u16,
+        /// Connections that may wait to be accepted.
         backlog: usize,
     },
     /// Listen with address reuse (SO_REUSEADDR): allowed while old
     /// connections on the port linger in TIME-WAIT.
     ListenReuse {
+        /// The local port to listen on.
         port: u16,
+        /// Connections that may wait to be accepted.
         backlog: usize,
     },
     /// Active open; connections are numbered 0, 1, 2... in the order they
     /// are opened or accepted.
     Connect {
+        /// The peer to connect to.
         remote: SocketAddrV4,
+        /// A fixed local port (`None`: an ephemeral one).
         local_port: Option<u16>,
     },
     /// Queue `bytes` of pattern data on connection `conn`.
     Send {
+        /// The connection's number.
         conn: usize,
+        /// How many bytes of the pattern to queue.
         bytes: u64,
     },
+    /// SHUT_WR on connection `conn`: send a FIN once queued data is out.
     Shutdown {
+        /// The connection's number.
         conn: usize,
     },
+    /// CLOSE on connection `conn` (RFC 9293 §3.10.4); a RST if unread data waits, as Linux does.
     Close {
+        /// The connection's number.
         conn: usize,
     },
+    /// ABORT on connection `conn` (RFC 9293 §3.10.5): a RST, all state dropped.
     Abort {
+        /// The connection's number.
         conn: usize,
     },
     /// Stop or resume reading (a paused reader lets the window fill).

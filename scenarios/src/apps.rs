@@ -28,8 +28,11 @@ pub const BACKLOG_BYTES_MAX: usize = 1 << 20;
 /// Opens one connection to `remote`, writes `bytes` of the pattern, then
 /// closes (or half-closes with `shutdown_only`).
 pub struct BulkSender {
+    /// The server to connect to.
     pub remote: SocketAddrV4,
+    /// Bytes of the pattern to write.
     pub bytes: u64,
+    /// Half-close (SHUT_WR) after writing instead of CLOSE.
     pub shutdown_only: bool,
     /// Bytes the endpoint has taken so far.
     pub written: u64,
@@ -37,6 +40,7 @@ pub struct BulkSender {
 }
 
 impl BulkSender {
+    /// A sender of `bytes` pattern bytes to `remote` that closes when done.
     pub fn new(remote: SocketAddrV4, bytes: u64) -> BulkSender {
         BulkSender {
             remote,
@@ -86,7 +90,9 @@ impl Application for BulkSender {
 /// Listens on `port`, reads every connection to its end checking the
 /// pattern, and closes each once the peer has closed.
 pub struct BulkSink {
+    /// The port it listens on.
     pub port: u16,
+    /// The listener's accept queue length (default 1024).
     pub backlog: usize,
     /// Bytes read, over all connections.
     pub read: u64,
@@ -95,6 +101,7 @@ pub struct BulkSink {
 }
 
 impl BulkSink {
+    /// A sink on `port` with a backlog of 1024.
     pub fn new(port: u16) -> BulkSink {
         BulkSink {
             port,
@@ -157,6 +164,7 @@ fn flush(cx: &mut AppCtx<'_, '_>, conn: Conn, backlog: &mut Backlog) {
 /// Listens on `port` and writes back every byte it reads; closes a
 /// connection once the peer has closed and the echo is out.
 pub struct EchoServer {
+    /// The port it listens on.
     pub port: u16,
     /// Bytes echoed (taken by the endpoint), over all connections.
     pub echoed: u64,
@@ -164,6 +172,7 @@ pub struct EchoServer {
 }
 
 impl EchoServer {
+    /// An echo server on `port`.
     pub fn new(port: u16) -> EchoServer {
         EchoServer {
             port,
@@ -207,8 +216,11 @@ impl Application for EchoServer {
 /// response's bytes are the request number's, so a response delivered to
 /// the wrong request is visible); closes after the peer.
 pub struct RequestServer {
+    /// The port it listens on.
     pub port: u16,
+    /// Bytes in each request.
     pub request_size: u64,
+    /// Bytes in each response.
     pub response_size: u64,
     /// Requests answered, over all connections.
     pub answered: u64,
@@ -219,6 +231,12 @@ pub struct RequestServer {
 }
 
 impl RequestServer {
+    /// A server on `port` answering `request_size`-byte requests with
+    /// `response_size` bytes, closing after the peer.
+    ///
+    /// # Panics
+    ///
+    /// If `request_size` is 0.
     pub fn new(port: u16, request_size: u64, response_size: u64) -> RequestServer {
         assert!(request_size > 0, "a request has at least one byte");
         RequestServer {
@@ -298,11 +316,17 @@ struct Caller {
 /// requests one after another, `think_time` apart, and closes when no
 /// requests are left.
 pub struct RequestClient {
+    /// The server to connect to.
     pub server: SocketAddrV4,
+    /// Bytes in each request.
     pub request_size: u64,
+    /// Bytes in each response.
     pub response_size: u64,
+    /// Requests to make in all.
     pub count: u64,
+    /// The most connections open at once (default 1).
     pub concurrency: usize,
+    /// Pause between a response and the next request on a connection (default zero).
     pub think_time: Duration,
     /// Requests written (or being written).
     pub issued: u64,
@@ -322,6 +346,7 @@ pub struct RequestClient {
 }
 
 impl RequestClient {
+    /// A client making `count` requests to `server`, one connection, no think time.
     pub fn new(
         server: SocketAddrV4,
         request_size: u64,
@@ -376,12 +401,18 @@ impl RequestClient {
         }
     }
 
+    /// Builder: at most `limit` connections open at once.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is 0.
     pub fn concurrency(mut self, limit: usize) -> RequestClient {
         assert!(limit > 0, "at least one connection");
         self.concurrency = limit;
         self
     }
 
+    /// Builder: wait `pause` after each response before the next request.
     pub fn think_time(mut self, pause: Duration) -> RequestClient {
         self.think_time = pause;
         self
@@ -473,9 +504,13 @@ impl Application for RequestClient {
 /// the client when the server's FIN is read (or it fails); then the next
 /// one opens.
 pub struct ChurnClient {
+    /// The server to connect to.
     pub server: SocketAddrV4,
+    /// Connections to make in all.
     pub total: u64,
+    /// The most connections open at once.
     pub open_max: usize,
+    /// Pattern bytes each connection writes before closing.
     pub bytes_each: u64,
     /// Connections opened so far.
     pub opened: u64,
@@ -489,6 +524,12 @@ pub struct ChurnClient {
 }
 
 impl ChurnClient {
+    /// A client making `total` connections to `server`, at most `open_max`
+    /// open at once, each writing `bytes_each` pattern bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `open_max` is 0.
     pub fn new(server: SocketAddrV4, total: u64, open_max: usize, bytes_each: u64) -> ChurnClient {
         assert!(open_max > 0, "at least one connection open at once");
         ChurnClient {

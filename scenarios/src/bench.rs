@@ -35,10 +35,15 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 /// Which workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
+    /// Bulk: one 100,000,000-byte transfer on a loss-free 1 Gbit/s, 5 ms link.
     W1,
+    /// Lossy bulk: W1 with 1% independent loss each way.
     W2,
+    /// Many flows: 1,000 clients sending 64 KiB each across a dumbbell.
     W3,
+    /// Churn: 100,000 short request/reply connections, at most 1,000 open.
     W4,
+    /// Scale: many concurrent established connections held open (memory per connection).
     Scale,
 }
 
@@ -70,6 +75,7 @@ impl Workload {
 /// The knobs of a workload; `None` keeps the workload's own value.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
+    /// The run's seed (every figure is a function of it).
     pub seed: u64,
     /// W1/W2: bytes to send; W3: bytes per flow.
     pub bytes: Option<u64>,
@@ -90,7 +96,9 @@ pub struct Options {
 /// What a workload run measured (all of it a function of the seed).
 #[derive(Clone, Debug)]
 pub struct Measured {
+    /// The workload run.
     pub workload: Workload,
+    /// The seed it ran with.
     pub seed: u64,
     /// Simulated time of the workload's end: the last data delivered (W1
     /// to W3, scale), or the client's last connection closed (W4), as the
@@ -98,9 +106,11 @@ pub struct Measured {
     pub simulated: Time,
     /// Datagrams hosts sent, and of them with data.
     pub sent: u64,
+    /// Datagrams with data that hosts sent.
     pub data_sent: u64,
     /// Datagrams hosts received, and of them with data.
     pub delivered: u64,
+    /// Datagrams with data that hosts received.
     pub data_delivered: u64,
     /// Segments retransmitted by every connection.
     pub retransmissions: u64,
@@ -108,9 +118,11 @@ pub struct Measured {
     pub events: u64,
     /// Application bytes written and read over every connection.
     pub bytes_written: u64,
+    /// Application bytes read over every connection.
     pub bytes_read: u64,
     /// Connections the workload made (scale: held open at the end).
     pub connections: u64,
+    /// The engine's trace hash: the same seed gives the same hash.
     pub trace_hash: u64,
 }
 

@@ -70,11 +70,15 @@ each line stamped with virtual time and the node's name.";
     about = "Deterministic TCP simulation: the classic corner cases, replayed and checked",
     after_help = AFTER_HELP
 )]
+/// The `tcpsim` command line, as clap parses it (see `tcpsim --help`).
 pub struct Cli {
+    /// The subcommand; `None` runs the whole catalogue at the default seed, as
+    /// `tcpsim all` does.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The `tcpsim` subcommands, one variant each.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List the scenario catalogue: each name, its summary and the RFC
@@ -256,6 +260,7 @@ pub enum Command {
     /// set that still fails the same oracle. Exit status: 0 written, 1
     /// written but stopped by --max-runs, 2 bad input or no longer failing.
     Shrink {
+        /// The capsule file to shrink.
         capsule: PathBuf,
         /// Write the shrunk capsule to FILE (default: CAPSULE.shrunk.toml).
         #[arg(long)]
@@ -271,7 +276,9 @@ pub enum Command {
     /// is a capsule file or SCENARIO@SEED (a name or FILE.toml). Exit
     /// status: 0 identical, 1 they diverge, 2 bad input.
     Diff {
+        /// The first run: a capsule file or SCENARIO@SEED.
         a: String,
+        /// The second run: a capsule file or SCENARIO@SEED.
         b: String,
         /// Fault profile for the SCENARIO@SEED runs (capsules carry their own).
         #[arg(long, default_value = "none")]
@@ -311,10 +318,13 @@ pub enum Command {
 /// What `tcpsim fuzz` checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FuzzTarget {
+    /// The wire parser and emitter: parse, emit, parse again must agree.
     Wire,
+    /// Two endpoints fed random calls and forged segments, checked by invariants.
     Endpoint,
 }
 
+/// The `--format` of `tcpsim run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// The RFC 9293-style ladder.
@@ -358,6 +368,11 @@ pub fn worker_count(jobs: usize, items: usize) -> usize {
     jobs.min(items).clamp(1, MAX_JOBS)
 }
 
+/// `--seed`: [`DEFAULT_SEED`] when not given, else an unsigned 64-bit integer.
+///
+/// # Errors
+///
+/// A usage error naming the text if it is not one.
 pub fn parse_seed(text: Option<&str>) -> Result<u64, UsageError> {
     match text {
         None => Ok(DEFAULT_SEED),
@@ -371,12 +386,17 @@ pub fn parse_seed(text: Option<&str>) -> Result<u64, UsageError> {
 
 /// One row of the catalogue table.
 pub struct Row {
+    /// The scenario's name.
     pub name: &'static str,
     /// What to type to rerun it: `tcpsim run NAME` or `tcpsim run FILE.toml`.
     pub run_as: String,
+    /// `pass`, or `FAIL: ` and what failed.
     pub verdict: String,
+    /// Engine events processed.
     pub events: u64,
+    /// Virtual time at the end of the run.
     pub simulated: sim::Time,
+    /// The engine's trace hash.
     pub hash: u64,
 }
 
@@ -597,6 +617,7 @@ pub struct PipeOut<W: Write> {
 }
 
 impl<W: Write> PipeOut<W> {
+    /// Wraps `inner` (normally standard output).
     pub fn new(inner: W) -> PipeOut<W> {
         PipeOut {
             inner,

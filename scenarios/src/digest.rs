@@ -102,6 +102,7 @@ impl Digest {
 /// digest, and a checkpoint every [`MARK_INTERVAL`] bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Flow {
+    /// Bytes in the direction.
     pub len: u64,
     digest: Digest,
     /// `marks[i]` is the digest of the first `(i + 1) * MARK_INTERVAL` bytes.

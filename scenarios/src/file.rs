@@ -47,10 +47,13 @@ use toml::Spanned;
 /// A scenario file that cannot run: where and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileError {
+    /// The scenario file.
     pub file: PathBuf,
     /// 1-based line and column of the offending text, when known.
     pub line: Option<usize>,
+    /// 1-based column (with `line`).
     pub column: Option<usize>,
+    /// What is wrong, in one line.
     pub message: String,
 }
 
@@ -380,7 +383,9 @@ impl<'de> Deserialize<'de> for FlagSet {
 /// `window_scale = 7` or `window_scale = false`; `delayed_ack = "40ms"` or `false`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrOff<T> {
+    /// Turned off (`false` in the file).
     Off,
+    /// Turned on with this value.
     On(T),
 }
 
@@ -1103,8 +1108,11 @@ struct ExpectValues {
 /// A scenario file, checked and ready to build a world for any seed.
 #[derive(Clone, Debug)]
 pub struct FilePlan {
+    /// The scenario's name (`name = ...`, else the file's stem).
     pub name: String,
+    /// The one-line summary (`summary = ...`, empty if not given).
     pub summary: String,
+    /// The documentation (`doc = ...`, empty if not given).
     pub doc: String,
     horizon: Time,
     open_at_end: bool,

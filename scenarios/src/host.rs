@@ -85,24 +85,35 @@ pub fn pattern_mismatch(offset: u64, data: &[u8]) -> Option<u64> {
 /// What a host saw, in order, with the trace index it happened at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
+    /// A connection changed RFC 9293 state.
     State {
+        /// The endpoint's socket id.
         conn: SocketId,
+        /// The state it left.
         from: State,
+        /// The state it entered.
         to: State,
     },
+    /// A connection ended with an error (refused, reset, timed out...).
     Error {
+        /// The endpoint's socket id.
         conn: SocketId,
+        /// The error.
         error: SocketError,
     },
+    /// A connection was accepted from a listener.
     Accepted {
+        /// The new connection's socket id.
         conn: SocketId,
     },
+    /// The host crashed and rebooted: every connection and listener is gone.
     Crash,
     /// A call the application made failed.
     CallFailed {
         /// The call, as the ladder prints it (boxed: most records are
         /// state changes, and this keeps every record 16 bytes).
         action: Box<str>,
+        /// Why the endpoint refused it.
         error: SocketError,
     },
 }
@@ -117,8 +128,11 @@ pub const APP_WAKE: u64 = 1 << 63;
 /// A record with its time and position in the engine trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Logged {
+    /// Virtual time of the record.
     pub time: Time,
+    /// How many trace events there were when it was recorded.
     pub trace_index: u64,
+    /// What happened.
     pub record: Record,
 }
 
@@ -127,7 +141,9 @@ pub struct Logged {
 pub struct Stream {
     /// The endpoint's id while the connection exists (None after a crash).
     pub id: Option<SocketId>,
+    /// The local address and port, once known.
     pub local: Option<SocketAddrV4>,
+    /// The peer's address and port, once known.
     pub remote: Option<SocketAddrV4>,
     /// Bytes the endpoint accepted from the application, as a digest.
     pub written: Flow,
@@ -149,7 +165,11 @@ pub struct Stream {
 /// The state a segment's endpoint was in when it left or after it arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentState {
+    /// Index of the `Send` or `Deliver` event in the engine trace.
     pub trace_index: u64,
+    /// The matching connection's state then; `LISTEN` for a listener's
+    /// port, `CLOSED` when nothing matched (`None` only for a datagram too
+    /// short to carry ports).
     pub state: Option<State>,
 }
 
@@ -158,6 +178,7 @@ pub struct SegmentState {
 /// type registers itself in a [`crate::run::Setup`] with
 /// [`crate::run::HostNode::of`].
 pub trait HasHost: Node {
+    /// The host inside the node.
     fn host(&self) -> &Host;
     /// The host, to change before a run (turning on
     /// [`Host::record_metrics`] for [`crate::run::RunOptions::metrics`]).
@@ -239,11 +260,17 @@ pub(crate) struct Pending {
 /// round answers them. More rounds than this is an application that loops.
 const STEP_ROUNDS_MAX: usize = 64;
 
+/// A TCP host on the engine: a [`stack::Endpoint`] driven by the engine's
+/// packets and timers, beside an [`Application`] that makes socket calls.
+/// It records what it saw (state changes, errors, every connection's
+/// bytes as digests) for oracles and renderers.
 pub struct Host {
+    /// The host's unique name (the engine node's name).
     pub name: String,
     pub(crate) addr: Ipv4Addr,
     pub(crate) secret: [u8; 16],
     pub(crate) tcp: TcpConfig,
+    /// The host's TCP.
     pub endpoint: Endpoint,
     app: Option<Box<dyn Application>>,
     /// When the application's `start` runs (None: never, an empty schedule).
@@ -262,11 +289,14 @@ pub struct Host {
     pub(crate) timer_count: u64,
     /// SYN cookies when a listener's SYN queue is full (on by default).
     pub(crate) syn_cookies: bool,
+    /// State changes, errors, accepts and crashes, in order.
     pub log: Vec<Logged>,
     /// Sender state per Send event (by trace index), for the ladder.
     pub departures: Vec<SegmentState>,
     /// Receiver state per Deliver event (by trace index), for the ladder.
     pub arrivals: Vec<SegmentState>,
+    /// Datagrams the endpoint refused as malformed (bad checksum, truncated,
+    /// not TCP...).
     pub malformed_count: u64,
     /// Datagrams this host sent and received.
     pub traffic: Traffic,
@@ -303,9 +333,13 @@ fn peek_tuple(datagram: &[u8], outgoing: bool) -> Option<(u16, SocketAddrV4)> {
 /// Datagrams a host sent and received, and how many of them carried data.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
+    /// Datagrams sent.
     pub sent: u64,
+    /// Datagrams sent that carried TCP payload.
     pub data_sent: u64,
+    /// Datagrams received.
     pub received: u64,
+    /// Datagrams received that carried TCP payload.
     pub data_received: u64,
     /// When the last datagram with data arrived.
     pub last_data_received: Time,

@@ -7,7 +7,7 @@
 //! - [`catalogue`]: the classic TCP cases as named, documented scenarios, by
 //!   family (handshake, close, reset, TIME-WAIT, sequence space, attacks,
 //!   transfer), and the public `Scenario` builder and `Catalogue`.
-//! - [`file`]: scenarios written in TOML (`tcpsim run FILE.toml`).
+//! - [`mod@file`]: scenarios written in TOML (`tcpsim run FILE.toml`).
 //! - [`generate`]: random workloads, the generated family `random` for sweeps.
 //! - [`fuzz`]: seeded mutation fuzzing of the wire layer and of endpoint pairs (`tcpsim fuzz`).
 //! - [`run`]: running a scenario, the outcome, its verdict.
@@ -36,6 +36,8 @@
 //! let json = render::json_lines(&outcome);
 //! assert!(json.lines().next().unwrap().contains("\"schema_version\":1"));
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod app;

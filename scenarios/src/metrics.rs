@@ -30,7 +30,9 @@ use std::net::SocketAddrV4;
 /// One snapshot and when it was taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
+    /// When the snapshot was taken (when a value changed).
     pub time: Time,
+    /// The connection's `tcp_info`-like snapshot.
     pub info: TcpInfo,
 }
 
@@ -39,7 +41,9 @@ pub struct Sample {
 pub struct Series {
     /// The host's connection number.
     pub conn: Conn,
+    /// The host's address and port.
     pub local: SocketAddrV4,
+    /// The peer's address and port.
     pub remote: SocketAddrV4,
     /// Rows in time order; consecutive rows always differ.
     pub samples: Vec<Sample>,
@@ -115,8 +119,11 @@ impl Recorder {
 /// empty CSV field).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cell {
+    /// An unsigned number.
     Int(u64),
+    /// A string (a host name, an address, a state name...).
     Text(String),
+    /// No value (JSON `null`, an empty CSV field).
     None,
 }
 

@@ -29,7 +29,9 @@ use std::net::SocketAddrV4;
 /// One oracle failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
+    /// The oracle's name (`delivery`, `termination`...).
     pub oracle: &'static str,
+    /// What went wrong, in one line.
     pub detail: String,
 }
 

@@ -134,6 +134,7 @@ impl std::error::Error for PlotError {}
 pub struct ConnectionKey {
     /// The end that sent the first SYN.
     pub opener: SocketAddrV4,
+    /// The other end.
     pub peer: SocketAddrV4,
     /// The opener's ISN.
     pub opener_isn: SeqNum,
@@ -180,16 +181,20 @@ fn assign(outcome: &Outcome, segs: &[SegmentEvent]) -> (Vec<ConnectionKey>, Vec<
 /// One data segment (or SYN, FIN) as it left the sender.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DataMark {
+    /// Seconds of virtual time.
     pub time: f64,
     /// Relative sequence numbers: the first and one past the last.
     pub from: u64,
+    /// One past the last relative sequence number.
     pub to: u64,
+    /// Whether the segment repeats sequence space already sent.
     pub retransmission: bool,
 }
 
 /// An ACK as it reached the sender.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AckMark {
+    /// Seconds of virtual time.
     pub time: f64,
     /// Relative ACK number.
     pub ack: u64,
@@ -202,26 +207,37 @@ pub struct AckMark {
 /// A segment of this connection lost or damaged on a link.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossMark {
+    /// Seconds of virtual time.
     pub time: f64,
     /// Where in sequence space: a data segment's last sequence number, an
     /// ACK's ACK number.
     pub at: u64,
+    /// What happened to it.
     pub mark: Mark,
 }
 
 /// What the pictures of one connection are made of.
 #[derive(Clone, Debug)]
 pub struct Conversation {
+    /// The connection's position in [`connections`] (`--conn N`).
     pub index: usize,
+    /// The connection's two ends.
     pub key: ConnectionKey,
     /// The end that sent the data, and the host it is on.
     pub sender: SocketAddrV4,
+    /// The end that received the data.
     pub receiver: SocketAddrV4,
+    /// The sender's host node.
     pub sender_node: NodeId,
+    /// The sender's host name.
     pub sender_name: String,
+    /// The receiver's host name.
     pub receiver_name: String,
+    /// Data segments as they left the sender, in time order.
     pub data: Vec<DataMark>,
+    /// ACKs as they reached the sender, in time order.
     pub acks: Vec<AckMark>,
+    /// This connection's segments lost or damaged on a link, in time order.
     pub losses: Vec<LossMark>,
     /// The sender's metrics rows (empty if recording was off).
     pub series: Vec<Sample>,

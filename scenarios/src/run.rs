@@ -14,6 +14,7 @@ use std::net::Ipv4Addr;
 /// read every host through this, so custom nodes keep them.
 #[derive(Clone, Copy)]
 pub struct HostNode {
+    /// The host's engine node.
     pub node: NodeId,
     view: fn(&World, NodeId) -> Option<&Host>,
     view_mut: fn(&mut World, NodeId) -> Option<&mut Host>,
@@ -58,7 +59,9 @@ impl From<NodeId> for HostNode {
 
 /// A world ready to run, with its hosts and how long to run it.
 pub struct Setup {
+    /// The world, built but not yet run.
     pub world: World,
+    /// The nodes that carry a host, in host index order.
     pub hosts: Vec<HostNode>,
     /// Run until this virtual time; faults have stopped well before it so
     /// every connection must have ended (the termination oracle).
@@ -92,10 +95,15 @@ pub struct RunOptions {
 
 /// The result of one run.
 pub struct Outcome {
+    /// The seed it ran at.
     pub seed: u64,
+    /// The world after the run: trace, link counters, nodes.
     pub world: World,
+    /// The host nodes, in host index order.
     pub hosts: Vec<HostNode>,
+    /// Events processed, the end time and the trace hash.
     pub stats: RunStats,
+    /// What the oracles found wrong (empty: all passed).
     pub violations: Vec<Violation>,
     /// The scenario's own expectation, if it failed.
     pub expectation: Result<(), String>,
@@ -108,23 +116,33 @@ impl Outcome {
             .host(&self.world)
             .expect("execute checked every host node")
     }
+    /// How many hosts the run has.
     pub fn host_count(&self) -> usize {
         self.hosts.len()
     }
+    /// The engine node of host `index`.
+    ///
+    /// # Panics
+    ///
+    /// If `index` is not below [`Outcome::host_count`].
     pub fn host_node(&self, index: usize) -> NodeId {
         self.hosts[index].node
     }
+    /// Every host's name, in host index order.
     pub fn host_names(&self) -> Vec<String> {
         (0..self.hosts.len())
             .map(|i| self.host(i).name.clone())
             .collect()
     }
+    /// Whether `node` is one of the hosts (not a router or an injector).
     pub fn is_host(&self, node: NodeId) -> bool {
         self.hosts.iter().any(|h| h.node == node)
     }
+    /// The node's name (`?` for an unknown id).
     pub fn node_name(&self, node: NodeId) -> String {
         self.world.node_name(node).unwrap_or("?").to_string()
     }
+    /// The host node with IPv4 address `ip`, if any.
     pub fn node_of_addr(&self, ip: Ipv4Addr) -> Option<NodeId> {
         let addr = Addr::from(ip);
         self.hosts
@@ -160,6 +178,7 @@ impl Outcome {
             .filter(|d| d.trace_index == trace_index as u64)
             .and_then(|d| d.state)
     }
+    /// Every host's name with its `ss`-style socket rows at the end of the run.
     pub fn sockets_by_host(&self) -> Vec<(String, Vec<SocketInfo>)> {
         (0..self.hosts.len())
             .map(|i| (self.host(i).name.clone(), self.host(i).endpoint.sockets()))
@@ -177,9 +196,11 @@ impl Outcome {
             })
             .collect()
     }
+    /// Whether host `index` ever entered `state`.
     pub fn visited(&self, index: usize, state: State) -> bool {
         self.states(index).contains(&state)
     }
+    /// Every connection error host `index` saw, in order.
     pub fn errors(&self, index: usize) -> Vec<SocketError> {
         self.host(index)
             .log
@@ -190,6 +211,7 @@ impl Outcome {
             })
             .collect()
     }
+    /// Every connection host `index` opened or accepted, by connection number.
     pub fn streams(&self, index: usize) -> &[Stream] {
         &self.host(index).streams
     }
@@ -210,6 +232,7 @@ impl Outcome {
             .count()
     }
 
+    /// Whether every oracle and the scenario's own expectation passed.
     pub fn passed(&self) -> bool {
         self.violations.is_empty() && self.expectation.is_ok()
     }

@@ -9,9 +9,11 @@ use core::str::FromStr;
 pub struct Addr(pub u32);
 
 impl Addr {
+    /// The address `a.b.c.d` (network byte order: `a` is the most significant octet).
     pub const fn new(a: u8, b: u8, c: u8, d: u8) -> Addr {
         Addr(u32::from_be_bytes([a, b, c, d]))
     }
+    /// The four octets, most significant first (`[a, b, c, d]` of [`Addr::new`]).
     pub const fn octets(self) -> [u8; 4] {
         self.0.to_be_bytes()
     }
@@ -50,11 +52,14 @@ impl fmt::Debug for Addr {
 /// A route prefix: `addr/len`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Prefix {
+    /// The network address; bits past `len` are ignored by [`Prefix::contains`].
     pub addr: Addr,
+    /// The prefix length in bits, `0..=32` (0 matches every address).
     pub len: u8,
 }
 
 impl Prefix {
+    /// `addr/len`; a `len` above 32 is clamped to 32 (a host route).
     pub fn new(addr: Addr, len: u8) -> Prefix {
         Prefix {
             addr,
@@ -68,6 +73,7 @@ impl Prefix {
             u32::MAX << (32 - u32::from(self.len))
         }
     }
+    /// Whether `a` agrees with `addr` in the first `len` bits.
     pub fn contains(self, a: Addr) -> bool {
         (a.0 & self.mask()) == (self.addr.0 & self.mask())
     }

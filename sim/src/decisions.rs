@@ -3,10 +3,10 @@
 //! place of the RNG.
 //!
 //! A run normally draws its impairments from each direction's RNG stream
-//! ([`DecisionMode::Draw`], the default: nothing is recorded and nothing
-//! changes). In [`DecisionMode::Record`] the draws are exactly the same (so
+//! (the default: nothing is recorded and nothing changes). After
+//! [`crate::World::record_decisions`] the draws are exactly the same (so
 //! the trace hash is the same), and each one that did something is also
-//! written down as a [`Decision`]. In [`DecisionMode::Replay`] a direction
+//! written down as a [`Decision`]. After [`crate::World::replay_decisions`] a direction
 //! draws nothing: a packet is lost, corrupted, jittered, reordered or
 //! duplicated only if the list says so, and a fault rule fires only on a
 //! packet the list names for it ("only these faults happen"). Replaying the
@@ -69,7 +69,13 @@ pub enum Fault {
     Duplicate,
     /// The direction's fault rule at `index` fired; `corrupt` holds the bit
     /// positions a `Corrupt` rule flipped (empty for other actions).
-    Rule { index: u32, corrupt: Vec<u32> },
+    Rule {
+        /// The rule's position in the direction's fault rules (0-based, as
+        /// `World::add_fault` added them).
+        index: u32,
+        /// Bit positions flipped, counted from the first byte of the packet.
+        corrupt: Vec<u32>,
+    },
 }
 
 impl Fault {
@@ -94,6 +100,7 @@ pub struct Decision {
     pub link: String,
     /// The packet's 1-based ordinal among those offered to the direction.
     pub packet: u64,
+    /// What happened to the packet.
     pub fault: Fault,
 }
 
@@ -267,11 +274,18 @@ impl PacketFaults {
 pub enum DecisionError {
     /// No link direction has this label.
     UnknownLink {
+        /// The decision as written in the replay list.
         decision: String,
+        /// The labels of every direction the world does have.
         links: Vec<String>,
     },
     /// The direction has fewer fault rules than the index.
-    UnknownRule { decision: String, rules: usize },
+    UnknownRule {
+        /// The decision as written in the replay list.
+        decision: String,
+        /// How many fault rules the direction has.
+        rules: usize,
+    },
 }
 
 impl fmt::Display for DecisionError {

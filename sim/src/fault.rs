@@ -27,11 +27,17 @@ use crate::time::{Duration, Time};
 /// What a rule does to the packet it fires on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultAction {
+    /// Drop the packet (counted in `LinkStats::dropped_fault`, traced as
+    /// `DropReason::FaultRule`).
     Drop,
+    /// Deliver the packet this much later than the link alone would.
     Delay(Duration),
     /// Deliver the original normally and a copy `Duration` later.
     Duplicate(Duration),
+    /// Flip `bits` random bits (drawn from the direction's RNG stream); the
+    /// packet is still delivered.
     Corrupt {
+        /// How many bits to flip, `1..=`[`crate::link::CORRUPTION_BITS_MAX`].
         bits: u32,
     },
 }
@@ -146,6 +152,7 @@ impl FaultRule {
         self.shown_by_name.then_some(self.name.as_str())
     }
 
+    /// What the rule does when it fires.
     pub fn action(&self) -> FaultAction {
         self.action
     }
@@ -156,6 +163,7 @@ impl FaultRule {
         self
     }
 
+    /// The rule's label (its name if built with [`FaultRule::named`]).
     pub fn name(&self) -> &str {
         &self.name
     }

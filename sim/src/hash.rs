@@ -22,6 +22,7 @@ impl Default for TraceHasher {
 }
 
 impl TraceHasher {
+    /// Folds one 64-bit word into the state.
     #[inline]
     pub fn word(&mut self, w: u64) {
         self.state = (self.state.rotate_left(5) ^ w).wrapping_mul(K);
@@ -45,6 +46,8 @@ impl TraceHasher {
         }
     }
 
+    /// The hash of everything folded so far (SplitMix64 finaliser); the
+    /// hasher can keep going afterwards.
     pub fn finish(&self) -> u64 {
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -59,6 +59,8 @@
 //! world.run_until_idle().unwrap();
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod addr;
 pub mod decisions;
 pub mod fault;

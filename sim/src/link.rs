@@ -42,16 +42,22 @@ pub struct LinkId(pub u32);
 /// The mean burst (time in the bad state) is `1 / bad_to_good` packets.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GilbertElliott {
+    /// Probability, per packet, of moving from the good to the bad state.
     pub good_to_bad: f64,
+    /// Probability, per packet, of moving from the bad back to the good state.
     pub bad_to_good: f64,
+    /// Loss probability of a packet sent in the good state.
     pub loss_good: f64,
+    /// Loss probability of a packet sent in the bad state.
     pub loss_bad: f64,
 }
 
 /// A fraction of packets that get extra delay, so later packets overtake them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Reorder {
+    /// Probability that a packet is delayed, in `[0, 1]`.
     pub probability: f64,
+    /// The delay such a packet gets on top of the link's own.
     pub extra_delay: Duration,
 }
 
@@ -59,9 +65,19 @@ pub struct Reorder {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Jitter {
     /// Uniform in `[min, max]`.
-    Uniform { min: Duration, max: Duration },
+    Uniform {
+        /// The smallest extra delay (must not exceed `max`).
+        min: Duration,
+        /// The largest extra delay.
+        max: Duration,
+    },
     /// Exponential with `mean`, truncated at `max`.
-    Exponential { mean: Duration, max: Duration },
+    Exponential {
+        /// The mean extra delay before truncation (must be above zero).
+        mean: Duration,
+        /// Draws above this are cut to it.
+        max: Duration,
+    },
 }
 
 /// The most bits one corruption may flip: every bit of the largest IPv4
@@ -73,7 +89,9 @@ pub const CORRUPTION_BITS_MAX: u32 = 65_535 * 8;
 /// (1 to [`CORRUPTION_BITS_MAX`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Corruption {
+    /// Probability that a packet is corrupted, in `[0, 1]`.
     pub probability: f64,
+    /// How many random bits one corruption flips, `1..=`[`CORRUPTION_BITS_MAX`].
     pub bits: u32,
 }
 
@@ -83,14 +101,25 @@ pub struct Corruption {
 pub struct LinkConfig {
     /// Serialization rate in bits per second (must be > 0).
     pub rate_bps: u64,
+    /// One-way propagation delay, added after serialization.
     pub delay: Duration,
+    /// Drop-tail limit in packets waiting for or in serialization (`None`: no
+    /// limit). Default 1,000.
     pub queue_packets_max: Option<u32>,
+    /// Drop-tail limit in bytes waiting for or in serialization (`None`: no
+    /// limit, the default).
     pub queue_bytes_max: Option<u64>,
+    /// Independent loss probability per packet, in `[0, 1]`.
     pub loss: f64,
+    /// Bursty loss, drawn after the independent loss.
     pub gilbert_elliott: Option<GilbertElliott>,
+    /// Probability that a delivered packet is also delivered a second time, in `[0, 1]`.
     pub duplicate: f64,
+    /// Reordering: some packets get extra delay so later ones overtake them.
     pub reorder: Option<Reorder>,
+    /// Per-packet extra delay on top of `delay`.
     pub jitter: Option<Jitter>,
+    /// Random bit flips on delivered packets.
     pub corruption: Option<Corruption>,
     /// Partitions: `[start, end)` intervals during which the direction is down.
     pub down: Vec<(Time, Time)>,
@@ -157,35 +186,43 @@ impl LinkConfig {
             ..LinkConfig::default()
         }
     }
+    /// Builder: independent loss probability `p` (see [`LinkConfig::loss`]).
     pub fn with_loss(mut self, p: f64) -> LinkConfig {
         self.loss = p;
         self
     }
+    /// Builder: a drop-tail queue of at most `max` packets.
     pub fn with_queue_packets(mut self, max: u32) -> LinkConfig {
         self.queue_packets_max = Some(max);
         self
     }
+    /// Builder: a drop-tail queue of at most `max` bytes.
     pub fn with_queue_bytes(mut self, max: u64) -> LinkConfig {
         self.queue_bytes_max = Some(max);
         self
     }
 
+    /// Builder: duplicate each packet with probability `p`.
     pub fn with_duplicate(mut self, p: f64) -> LinkConfig {
         self.duplicate = p;
         self
     }
+    /// Builder: reorder some packets (see [`Reorder`]).
     pub fn with_reorder(mut self, reorder: Reorder) -> LinkConfig {
         self.reorder = Some(reorder);
         self
     }
+    /// Builder: add per-packet jitter (see [`Jitter`]).
     pub fn with_jitter(mut self, jitter: Jitter) -> LinkConfig {
         self.jitter = Some(jitter);
         self
     }
+    /// Builder: corrupt some packets (see [`Corruption`]).
     pub fn with_corruption(mut self, corruption: Corruption) -> LinkConfig {
         self.corruption = Some(corruption);
         self
     }
+    /// Builder: Gilbert-Elliott bursty loss (see [`GilbertElliott`]).
     pub fn with_gilbert_elliott(mut self, ge: GilbertElliott) -> LinkConfig {
         self.gilbert_elliott = Some(ge);
         self
@@ -196,6 +233,14 @@ impl LinkConfig {
         self
     }
 
+    /// Checks every value: rate above zero, probabilities in `[0, 1]`,
+    /// corruption bits in range, jitter `min <= max` and an exponential mean
+    /// above zero, non-empty down windows, no zero queue limit. The world calls
+    /// it when a link is connected.
+    ///
+    /// # Errors
+    ///
+    /// The first value out of range, named.
     pub fn validate(&self) -> Result<(), LinkConfigError> {
         if self.rate_bps == 0 {
             return Err(LinkConfigError("rate_bps must be greater than zero".into()));
@@ -243,6 +288,8 @@ impl LinkConfig {
         Ok(())
     }
 
+    /// Whether a configured down window holds `t` (run-time partitions are not
+    /// part of the configuration and are not seen here).
     pub fn is_down_at(&self, t: Time) -> bool {
         self.down.iter().any(|&(start, end)| start <= t && t < end)
     }
@@ -275,11 +322,20 @@ pub enum LinkChange {
     /// the order they arrived, before anything that arrives later.
     Release,
     /// A new serialization rate (must be > 0) for packets offered from now on.
-    SetRate { rate_bps: u64 },
+    SetRate {
+        /// Bits per second.
+        rate_bps: u64,
+    },
     /// A new propagation delay for packets offered from now on.
-    SetDelay { delay: Duration },
+    SetDelay {
+        /// The new one-way propagation delay.
+        delay: Duration,
+    },
     /// A new independent loss probability (in `[0, 1]`) from now on.
-    SetLoss { loss: f64 },
+    SetLoss {
+        /// Independent loss probability per packet.
+        loss: f64,
+    },
 }
 
 /// Equality by value; loss compares by its bits, so a change equals itself
@@ -341,7 +397,9 @@ impl std::fmt::Display for LinkChange {
 /// (`World::connect` returns the pair, so `(ab, ba).into()` reads naturally).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkTarget {
+    /// One direction.
     One(LinkId),
+    /// Both directions of a duplex link, the first then the second.
     Both(LinkId, LinkId),
 }
 
@@ -374,13 +432,21 @@ pub const HELD_PACKETS_MAX: usize = 1 << 20;
 /// Counters per direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkStats {
+    /// Packets handed to the direction (including those then dropped).
     pub offered: u64,
+    /// Packets handed to the far end node (a duplicate counts again).
     pub delivered: u64,
+    /// Packets lost on the wire (independent or Gilbert-Elliott loss).
     pub dropped_loss: u64,
+    /// Packets refused by the drop-tail queue (or past [`HELD_PACKETS_MAX`] while held).
     pub dropped_queue: u64,
+    /// Packets dropped because the direction was down when sent or on arrival.
     pub dropped_down: u64,
+    /// Packets dropped by a fault rule.
     pub dropped_fault: u64,
+    /// Extra copies made (random duplication or a duplicating fault rule).
     pub duplicated: u64,
+    /// Packets that had bits flipped.
     pub corrupted: u64,
     /// Packets kept by a hold (each is counted again when delivered).
     pub held: u64,

@@ -8,18 +8,25 @@ use crate::addr::Addr;
 /// when done, so the steady state allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {
+    /// The sender's address.
     pub src: Addr,
+    /// The address the engine routes the packet to.
     pub dst: Addr,
+    /// The datagram as the nodes see it (for tcpsim hosts: an IPv4 header and a
+    /// TCP segment); the engine never parses it.
     pub bytes: Vec<u8>,
 }
 
 impl Packet {
+    /// A packet from `src` to `dst` carrying `bytes`.
     pub fn new(src: Addr, dst: Addr, bytes: Vec<u8>) -> Packet {
         Packet { src, dst, bytes }
     }
+    /// The datagram's length in bytes.
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
+    /// Whether the datagram has no bytes.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }

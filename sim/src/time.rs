@@ -13,20 +13,27 @@ pub struct Time(u64);
 pub struct Duration(u64);
 
 impl Time {
+    /// The start of every run.
     pub const ZERO: Time = Time(0);
+    /// The latest representable instant (about 584 years in); used as "never".
     pub const MAX: Time = Time(u64::MAX);
+    /// `ns` nanoseconds after the start.
     pub const fn from_nanos(ns: u64) -> Time {
         Time(ns)
     }
+    /// `us` microseconds after the start (overflow panics in debug builds).
     pub const fn from_micros(us: u64) -> Time {
         Time(us * 1_000)
     }
+    /// `ms` milliseconds after the start (overflow panics in debug builds).
     pub const fn from_millis(ms: u64) -> Time {
         Time(ms * 1_000_000)
     }
+    /// `s` seconds after the start (overflow panics in debug builds).
     pub const fn from_secs(s: u64) -> Time {
         Time(s * 1_000_000_000)
     }
+    /// Nanoseconds since the start.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
@@ -37,22 +44,29 @@ impl Time {
 }
 
 impl Duration {
+    /// No time at all.
     pub const ZERO: Duration = Duration(0);
+    /// `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Duration {
         Duration(ns)
     }
+    /// `us` microseconds (overflow panics in debug builds).
     pub const fn from_micros(us: u64) -> Duration {
         Duration(us * 1_000)
     }
+    /// `ms` milliseconds (overflow panics in debug builds).
     pub const fn from_millis(ms: u64) -> Duration {
         Duration(ms * 1_000_000)
     }
+    /// `s` seconds (overflow panics in debug builds).
     pub const fn from_secs(s: u64) -> Duration {
         Duration(s * 1_000_000_000)
     }
+    /// The span in nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// The span in seconds, for reporting (rounded to the nearest `f64`).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }

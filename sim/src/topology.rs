@@ -19,12 +19,16 @@ use crate::world::{Node, NodeId, Router, SimError, World};
 
 /// A node to place: its unique name, address and behaviour.
 pub struct Endpoint {
+    /// Unique among the world's nodes; keys the node's RNG stream and names its links.
     pub name: String,
+    /// Unique among the world's nodes.
     pub addr: Addr,
+    /// What the node does with packets and wake-ups.
     pub node: Box<dyn Node>,
 }
 
 impl Endpoint {
+    /// A node named `name` at `addr` running `node`.
     pub fn new(name: impl Into<String>, addr: Addr, node: impl Node) -> Endpoint {
         Endpoint {
             name: name.into(),
@@ -38,7 +42,9 @@ impl Endpoint {
 /// and router to leaf (`down`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spoke {
+    /// Leaf (or host) to router.
     pub up: LinkConfig,
+    /// Router to leaf (or host).
     pub down: LinkConfig,
 }
 
@@ -55,12 +61,22 @@ impl Spoke {
 /// Two nodes joined by one duplex link.
 #[derive(Clone, Copy, Debug)]
 pub struct PointToPoint {
+    /// The first node.
     pub a: NodeId,
+    /// The second node.
     pub b: NodeId,
+    /// The direction from `a` to `b`.
     pub a_to_b: LinkId,
+    /// The direction from `b` to `a`.
     pub b_to_a: LinkId,
 }
 
+/// Adds `a` and `b` and joins them with one duplex link named `A-B`
+/// (`a_to_b` and `b_to_a` configure its two directions).
+///
+/// # Errors
+///
+/// A duplicate name or address, or an invalid link configuration.
 pub fn point_to_point(
     world: &mut World,
     a: Endpoint,
@@ -83,9 +99,13 @@ pub fn point_to_point(
 /// N senders -> left router -> bottleneck -> right router -> N receivers.
 #[derive(Clone, Debug)]
 pub struct Dumbbell {
+    /// The sending hosts, in the order given.
     pub senders: Vec<NodeId>,
+    /// The receiving hosts, in the order given.
     pub receivers: Vec<NodeId>,
+    /// The router on the senders' side.
     pub left: NodeId,
+    /// The router on the receivers' side.
     pub right: NodeId,
     /// Left-to-right and right-to-left directions of the bottleneck.
     pub bottleneck: (LinkId, LinkId),
@@ -252,7 +272,9 @@ impl DumbbellBuilder {
 /// Leaves around one hub router, each on its own spoke.
 #[derive(Clone, Debug)]
 pub struct Star {
+    /// The router every spoke ends at.
     pub hub: NodeId,
+    /// The leaves, in the order given.
     pub leaves: Vec<NodeId>,
     /// Leaf-to-hub and hub-to-leaf directions of each spoke.
     pub spokes: Vec<(LinkId, LinkId)>,

@@ -23,7 +23,11 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceMode {
     /// Keep every event, with up to `capture_bytes` of each packet.
-    Full { capture_bytes: usize },
+    Full {
+        /// How many leading bytes of each packet are kept (the hash
+        /// covers the whole packet through its digest either way).
+        capture_bytes: usize,
+    },
     /// Hash only: for benchmarks and sweeps.
     HashOnly,
 }
@@ -70,6 +74,7 @@ pub enum EventKind {
     Send,
     /// The packet entered a link direction's queue.
     Enqueue,
+    /// The packet was dropped, and why.
     Drop(DropReason),
     /// A copy was made (random duplication or a fault rule).
     Duplicate,
@@ -107,14 +112,25 @@ impl EventKind {
 /// the packet (empty in hash-only mode and for notes) and `len` its full length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEvent {
+    /// When it happened.
     pub time: Time,
+    /// What happened.
     pub kind: EventKind,
+    /// The node where it happened: the sender for `Send`, `Enqueue` and drops
+    /// on the way out; the receiving end for `Deliver`, `Held` and drops on
+    /// arrival; the direction's sending end for `LinkChange`.
     pub node: NodeId,
+    /// The link direction involved, if any.
     pub link: Option<LinkId>,
+    /// The packet's source address.
     pub src: Addr,
+    /// The packet's destination address.
     pub dst: Addr,
+    /// The packet's full length in bytes.
     pub len: u32,
+    /// The packet's digest ([`crate::hash::packet_digest`]).
     pub digest: u64,
+    /// The captured prefix of the packet (up to `TraceMode::Full`'s `capture_bytes`).
     pub bytes: Vec<u8>,
 }
 
@@ -153,6 +169,7 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// An empty trace that keeps events as `mode` says.
     pub fn new(mode: TraceMode) -> Trace {
         Trace {
             mode,
@@ -162,6 +179,7 @@ impl Trace {
         }
     }
 
+    /// Whether events are kept or only hashed.
     pub fn mode(&self) -> TraceMode {
         self.mode
     }
@@ -176,6 +194,7 @@ impl Trace {
         self.event_count
     }
 
+    /// Whether no event has been recorded.
     pub fn is_empty(&self) -> bool {
         self.event_count == 0
     }
@@ -256,6 +275,7 @@ pub struct Divergence {
     pub index: usize,
     /// The left trace's event there (None: the left trace ended).
     pub left: Option<TraceEvent>,
+    /// The right trace's event there (None: the right trace ended).
     pub right: Option<TraceEvent>,
 }
 

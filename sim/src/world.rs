@@ -71,10 +71,13 @@ pub struct WorldConfig {
     pub seed: u64,
     /// The most events a world may process before it fails loudly.
     pub event_budget: u64,
+    /// Whether events are kept in memory as well as hashed (default: kept,
+    /// 2,048 bytes of each packet).
     pub trace: TraceMode,
 }
 
 impl WorldConfig {
+    /// A run with `seed`, a budget of 50 million events and the default trace mode.
     pub fn new(seed: u64) -> WorldConfig {
         WorldConfig {
             seed,
@@ -89,35 +92,52 @@ impl WorldConfig {
 pub enum SimError {
     /// The run processed more events than its budget allows.
     BudgetExceeded {
+        /// The run's seed, to reproduce it.
         seed: u64,
+        /// Events processed when the budget ran out.
         events: u64,
     },
+    /// A link's configuration failed [`crate::link::LinkConfig::validate`].
     InvalidLink {
+        /// The link's name.
         link: String,
+        /// What is wrong with it.
         error: LinkConfigError,
     },
+    /// A node name already in use.
     DuplicateName(String),
+    /// A node id this world does not have.
     UnknownNode(u32),
+    /// A link id this world does not have.
     UnknownLink(u32),
     /// Two nodes would share an address: routing could not tell them apart.
     DuplicateAddress {
+        /// The address both would have.
         addr: Addr,
+        /// The node being added.
         node: String,
+        /// The node that already has the address.
         existing: String,
     },
     /// A link names an end that is no node of the world.
     LinkToUnknownNode {
+        /// The link's name.
         link: String,
+        /// The missing node id.
         node: u32,
     },
     /// A fault rule that could never work as written.
     InvalidFault {
+        /// The rule's label.
         rule: String,
+        /// Why it cannot work.
         reason: String,
     },
     /// A link or route would leave the node's own set of links.
     NotAttached {
+        /// The node's name.
         node: String,
+        /// The link's name.
         link: String,
     },
 }
@@ -676,9 +696,11 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The current virtual time.
     pub fn now(&self) -> Time {
         self.core.now
     }
+    /// The node handling the event.
     pub fn node(&self) -> NodeId {
         self.node
     }
@@ -780,8 +802,11 @@ impl Ctx<'_> {
 /// What a run did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunStats {
+    /// Events processed so far.
     pub processed_count: u64,
+    /// The virtual time of the last event processed.
     pub now: Time,
+    /// The trace hash so far ([`crate::trace::Trace::hash`]): equal seeds give equal hashes.
     pub trace_hash: u64,
 }
 
@@ -792,6 +817,7 @@ pub struct World {
 }
 
 impl World {
+    /// An empty world at time zero.
     pub fn new(config: WorldConfig) -> World {
         World {
             core: Core {
@@ -821,15 +847,19 @@ impl World {
         }
     }
 
+    /// The run's master seed.
     pub fn seed(&self) -> u64 {
         self.core.seed
     }
+    /// The current virtual time.
     pub fn now(&self) -> Time {
         self.core.now
     }
+    /// The events recorded so far, and their hash.
     pub fn trace(&self) -> &Trace {
         &self.core.trace
     }
+    /// Events processed so far.
     pub fn processed_count(&self) -> u64 {
         self.core.processed_count
     }
@@ -845,6 +875,7 @@ impl World {
         self.add_boxed_node(name, addr, Box::new(node))
     }
 
+    /// [`World::add_node`] for a node already boxed (as [`crate::topology::Endpoint`] holds it).
     pub fn add_boxed_node(
         &mut self,
         name: &str,
@@ -1161,10 +1192,12 @@ impl World {
             .map_or(&[], |f| f.as_slice())
     }
 
+    /// A direction's counters (`None` for an unknown id).
     pub fn link_stats(&self, link: LinkId) -> Option<LinkStats> {
         self.core.links.get(link.0 as usize).map(|l| l.stats)
     }
 
+    /// A direction's label, `"NAME:FROM->TO"` (`None` for an unknown id).
     pub fn link_name(&self, link: LinkId) -> Option<&str> {
         self.core
             .links
@@ -1195,12 +1228,15 @@ impl World {
             .map(|l| l.queue_len(now))
     }
 
+    /// The node's unique name (`None` for an unknown id).
     pub fn node_name(&self, id: NodeId) -> Option<&str> {
         self.core.nodes.get(id.0 as usize).map(|n| n.name.as_str())
     }
+    /// The node's address (`None` for an unknown id).
     pub fn node_addr(&self, id: NodeId) -> Option<Addr> {
         self.core.nodes.get(id.0 as usize).map(|n| n.addr)
     }
+    /// How many nodes the world has; their ids are `NodeId(0)` up to this count.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
@@ -1210,6 +1246,7 @@ impl World {
         let node: &dyn Any = self.nodes.get(id.0 as usize)?.as_ref();
         node.downcast_ref::<T>()
     }
+    /// The concrete node behind `id`, mutably, if it is a `T`.
     pub fn node_mut<T: Node>(&mut self, id: NodeId) -> Option<&mut T> {
         let node: &mut dyn Any = self.nodes.get_mut(id.0 as usize)?.as_mut();
         node.downcast_mut::<T>()
@@ -1375,6 +1412,7 @@ impl World {
         Ok(self.stats())
     }
 
+    /// Events processed, the current time and the trace hash.
     pub fn stats(&self) -> RunStats {
         RunStats {
             processed_count: self.core.processed_count,

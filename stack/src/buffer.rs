@@ -16,18 +16,23 @@ pub struct SendBuffer {
 }
 
 impl SendBuffer {
+    /// An empty buffer that holds at most `capacity` bytes (the socket's send
+    /// buffer size).
     pub fn new(capacity: usize) -> SendBuffer {
         SendBuffer {
             bytes: VecDeque::new(),
             capacity,
         }
     }
+    /// Bytes held: sent but unacknowledged, then not yet sent.
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
+    /// Whether no byte is held (everything written has been acknowledged).
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
+    /// Room left for the application to write, in bytes.
     pub fn free(&self) -> usize {
         self.capacity - self.bytes.len()
     }
@@ -72,9 +77,11 @@ pub struct Reassembly {
 pub const REASSEMBLY_SEGMENTS_MAX: usize = 1024;
 
 impl Reassembly {
+    /// Bytes held across all blocks.
     pub fn stored_bytes(&self) -> usize {
         self.stored_bytes
     }
+    /// Whether nothing is held out of order (no hole to fill).
     pub fn is_empty(&self) -> bool {
         self.blocks.is_empty()
     }

@@ -33,6 +33,7 @@ pub struct TcpConfig {
     /// Segments ACKed at once at the start of a connection before delaying
     /// (Linux's quick-ack mode: up to 16).
     pub quick_ack_segments: u32,
+    /// The RTO before any RTT sample (RFC 6298 §2.1: 1 s); also the SYN's.
     pub rto_initial: Duration,
     /// Linux's TCP_RTO_MIN (200 ms); RFC 6298 §2.4 suggests 1 s.
     pub rto_min: Duration,
@@ -57,6 +58,7 @@ pub struct TcpConfig {
     /// Linux's net.ipv4.tcp_invalid_ratelimit: at most one ACK per interval
     /// in reply to unacceptable segments (challenge ACKs, dup ACKs).
     pub invalid_ack_ratelimit: Duration,
+    /// The congestion controller new connections run (default NewReno).
     pub congestion: CongestionAlgorithm,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
@@ -68,8 +70,11 @@ pub struct TcpConfig {
 /// Keepalive: idle time before the first probe, interval, probes before giving up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
+    /// Idle time with nothing received before the first probe (Linux tcp_keepalive_time).
     pub idle: Duration,
+    /// Time between unanswered probes (Linux tcp_keepalive_intvl).
     pub interval: Duration,
+    /// Unanswered probes before the connection fails with `ETIMEDOUT` (Linux tcp_keepalive_probes).
     pub probes: u32,
 }
 
@@ -134,6 +139,7 @@ impl TcpConfig {
 pub struct EndpointConfig {
     /// The RFC 6528 secret (from the run's seed).
     pub secret: [u8; 16],
+    /// Settings each new connection starts with.
     pub tcp: TcpConfig,
     /// Ephemeral port range (Linux: 32768..=60999).
     pub ephemeral_ports: (u16, u16),
@@ -143,6 +149,8 @@ pub struct EndpointConfig {
 }
 
 impl EndpointConfig {
+    /// [`TcpConfig::default`] settings, ephemeral ports 32768–60999 and SYN
+    /// cookies on (as Linux), with the RFC 6528 ISN secret `secret`.
     pub fn new(secret: [u8; 16]) -> EndpointConfig {
         EndpointConfig {
             secret,

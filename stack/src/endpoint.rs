@@ -91,10 +91,17 @@ struct Reset {
 /// Endpoint-wide counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EndpointCounters {
+    /// IPv4 datagrams handed to [`Endpoint::handle_packet`].
     pub datagrams_received: u64,
+    /// Datagrams that failed to parse or verify (bad checksum, truncated, not TCP...).
     pub malformed_dropped: u64,
+    /// Datagrams addressed to another IPv4 address than the endpoint's.
     pub wrong_address_dropped: u64,
+    /// RST segments sent, by connections and by the endpoint itself (replies to
+    /// segments for no connection, RFC 9293 §3.10.7.1).
     pub resets_sent: u64,
+    /// SYNs dropped because a listener's accept queue was full, or its SYN queue
+    /// was full with SYN cookies off.
     pub syns_dropped_queue_full: u64,
     /// SYNs answered with a SYN cookie (no state kept).
     pub syn_cookies_sent: u64,
@@ -105,8 +112,11 @@ pub struct EndpointCounters {
 /// One row of an `ss -nat`-style listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketInfo {
+    /// The socket's handle.
     pub id: SocketId,
+    /// Its RFC 9293 state.
     pub state: State,
+    /// Local address and port.
     pub local: SocketAddrV4,
     /// Unspecified (0.0.0.0:0) for listeners.
     pub remote: SocketAddrV4,
@@ -138,6 +148,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A TCP at IPv4 address `local` with no sockets yet.
     pub fn new(local: Ipv4Addr, config: EndpointConfig) -> Endpoint {
         let next_ephemeral = config.ephemeral_ports.0;
         Endpoint {
@@ -159,9 +170,11 @@ impl Endpoint {
         }
     }
 
+    /// The endpoint's IPv4 address.
     pub fn local_addr(&self) -> Ipv4Addr {
         self.local
     }
+    /// The settings the endpoint was built with (and any later `tcp_config_mut` changes).
     pub fn config(&self) -> &EndpointConfig {
         &self.config
     }
@@ -169,6 +182,7 @@ impl Endpoint {
     pub fn tcp_config_mut(&mut self) -> &mut TcpConfig {
         &mut self.config.tcp
     }
+    /// Endpoint-wide counters (per-connection ones: [`Endpoint::connection_counters`]).
     pub fn counters(&self) -> EndpointCounters {
         self.counters
     }
@@ -322,6 +336,17 @@ impl Endpoint {
         }
     }
 
+    /// Queues as much of `data` as the send buffer has room for and returns how
+    /// many bytes it took; they go out on later [`Endpoint::poll_transmit`] calls.
+    /// Allowed from SYN-SENT/SYN-RECEIVED (sent once established), ESTABLISHED
+    /// and CLOSE-WAIT.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` if the buffer is full ([`Event::Writable`] follows when room
+    /// frees), `BrokenPipe` after `shutdown`/`close` or in a closing state,
+    /// `NotConnected` for a closed socket, the connection's error once it
+    /// failed, and `InvalidSocket` for an id that is not a connection.
     pub fn send(&mut self, _now: Instant, id: SocketId, data: &[u8]) -> Result<usize, SocketError> {
         let n = self.conn_mut(id)?.send(data)?;
         self.after_change(id);
@@ -473,6 +498,8 @@ impl Endpoint {
         self.conn(id).map(|c| c.info())
     }
 
+    /// The connection's counters (segments, bytes, retransmissions...); `None`
+    /// for a listener or a socket that is gone.
     pub fn connection_counters(&self, id: SocketId) -> Option<Counters> {
         self.conn(id).map(|c| c.counters)
     }
@@ -525,6 +552,7 @@ impl Endpoint {
         rows
     }
 
+    /// The next event for the application, oldest first; `None` when there is none.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

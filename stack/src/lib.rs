@@ -47,6 +47,8 @@
 //! assert_eq!(b.state(server), Some(State::Established));
 //! ```
 
+#![warn(missing_docs)]
+
 /// Whether planted bug `$bug` ([`planted::Bug`]) is active on this thread:
 /// always `false` (and compiled away) without the test-only `planted-bugs`
 /// feature.

@@ -40,10 +40,20 @@ use std::cell::Cell;
 /// One planted defect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Bug {
+    /// CLOSE in SYN-RECEIVED sends the FIN at once and shifts the stream by one
+    /// octet (undoes RFC 9293 §3.10.4's wait for the ACK of our SYN).
     SynReceivedShutdownShift,
+    /// Data goes past the right edge the peer offered (undoes right edge =
+    /// SND.WL2 + SND.WND).
     PastRightEdge,
+    /// Keepalive runs only in ESTABLISHED and CLOSE-WAIT, so a half-closed
+    /// socket never finds a dead peer (undoes `keepalive_applies`, as Linux's
+    /// tcp_keepalive_timer).
     KeepaliveIgnoresFinWait2,
+    /// The pseudo-header sum drops the end-around carry (undoes RFC 1071 §2).
     PseudoHeaderCarry,
+    /// TIME-WAIT drops a retransmitted FIN without ACKing it (undoes RFC 9293
+    /// §3.10.7.4).
     TimeWaitIgnoresFin,
 }
 

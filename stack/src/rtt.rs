@@ -7,6 +7,8 @@ use crate::time::Duration;
 /// Clock granularity G (RFC 6298 §2): 1 ms, as Linux's jiffies at HZ=1000.
 const GRANULARITY: Duration = Duration::from_millis(1);
 
+/// RFC 6298 retransmission timer state: SRTT, RTTVAR, the base RTO and the
+/// backoff count.
 #[derive(Clone, Copy, Debug)]
 pub struct RttEstimator {
     srtt: Option<Duration>,
@@ -30,9 +32,11 @@ impl RttEstimator {
         }
     }
 
+    /// The smoothed RTT; `None` until the first sample.
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt
     }
+    /// The RTT variation (zero until the first sample).
     pub fn rttvar(&self) -> Duration {
         self.rttvar
     }
@@ -43,6 +47,7 @@ impl RttEstimator {
         shifted.min(self.rto_max)
     }
 
+    /// Timer expirations since the last valid sample: the RTO is shifted left by this (capped at `rto_max`).
     pub fn backoff_count(&self) -> u32 {
         self.backoff_count
     }

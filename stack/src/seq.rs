@@ -32,11 +32,15 @@ impl SeqNum {
         self.0.wrapping_sub(start.0) < len
     }
 
+    /// The later of the two in serial arithmetic (RFC 1982); only meaningful
+    /// within 2^31 of each other.
     #[inline]
     pub fn max(self, other: SeqNum) -> SeqNum {
         if self.diff(other) >= 0 { self } else { other }
     }
 
+    /// The earlier of the two in serial arithmetic (RFC 1982); only meaningful
+    /// within 2^31 of each other.
     #[inline]
     pub fn min(self, other: SeqNum) -> SeqNum {
         if self.diff(other) <= 0 { self } else { other }

@@ -13,40 +13,52 @@ pub struct Instant(pub u64);
 pub struct Duration(pub u64);
 
 impl Duration {
+    /// No time at all.
     pub const ZERO: Duration = Duration(0);
+    /// `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Self {
         Duration(ns)
     }
     // Saturating, like every other operation on time here: a huge
     // setting (a keepalive idle of u64::MAX ms) means "never", not a panic.
+    /// `us` microseconds (saturating).
     pub const fn from_micros(us: u64) -> Self {
         Duration(us.saturating_mul(1_000))
     }
+    /// `ms` milliseconds (saturating).
     pub const fn from_millis(ms: u64) -> Self {
         Duration(ms.saturating_mul(1_000_000))
     }
+    /// `s` seconds (saturating).
     pub const fn from_secs(s: u64) -> Self {
         Duration(s.saturating_mul(1_000_000_000))
     }
+    /// The span in nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// The span in whole microseconds (rounded down).
     pub const fn as_micros(self) -> u64 {
         self.0 / 1_000
     }
+    /// The span in whole milliseconds (rounded down).
     pub const fn as_millis(self) -> u64 {
         self.0 / 1_000_000
     }
+    /// The span `k` times over, saturating at `u64::MAX` nanoseconds.
     pub fn saturating_mul(self, k: u64) -> Duration {
         Duration(self.0.saturating_mul(k))
     }
 }
 
 impl Instant {
+    /// The driver's zero.
     pub const ZERO: Instant = Instant(0);
+    /// `ns` nanoseconds after the driver's zero.
     pub const fn from_nanos(ns: u64) -> Self {
         Instant(ns)
     }
+    /// Nanoseconds since the driver's zero.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }

@@ -15,20 +15,32 @@ impl fmt::Display for SocketId {
 /// The eleven states of RFC 9293 §3.3.2.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum State {
+    /// No connection (the socket is not yet or no longer in use).
     Closed,
+    /// Waiting for a SYN (a listener).
     Listen,
+    /// SYN sent, waiting for the SYN-ACK.
     SynSent,
+    /// SYN received and SYN-ACK sent, waiting for the ACK.
     SynReceived,
+    /// Open: data flows both ways.
     Established,
+    /// We closed (FIN sent), waiting for its ACK or the peer's FIN.
     FinWait1,
+    /// Our FIN is acknowledged; waiting for the peer's FIN.
     FinWait2,
+    /// The peer closed (its FIN received); waiting for our application to close.
     CloseWait,
+    /// Both sides closed at once; waiting for the ACK of our FIN.
     Closing,
+    /// The peer closed first, then we did; waiting for the ACK of our FIN.
     LastAck,
+    /// Both FINs acknowledged; waiting 2·MSL before CLOSED (RFC 9293 §3.10.8).
     TimeWait,
 }
 
 impl State {
+    /// Every state, in declaration order (for tables indexed by state).
     pub const ALL: [State; 11] = [
         State::Closed,
         State::Listen,
@@ -153,6 +165,7 @@ pub enum SocketError {
 }
 
 impl SocketError {
+    /// The Linux errno the error stands for (`"EAGAIN"`, `"ECONNRESET"`...).
     pub fn errno_name(self) -> &'static str {
         match self {
             SocketError::WouldBlock => "EAGAIN",
@@ -208,9 +221,13 @@ pub enum Event {
     Error(SocketId, SocketError),
     /// The connection reached CLOSED and its id is released.
     Closed(SocketId),
+    /// The connection moved from one RFC 9293 state to another.
     StateChanged {
+        /// The connection.
         id: SocketId,
+        /// The state it left.
         from: State,
+        /// The state it entered.
         to: State,
     },
 }
@@ -218,12 +235,22 @@ pub enum Event {
 /// Per-connection counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Segments sent, retransmissions and pure ACKs included.
     pub segments_sent: u64,
+    /// Segments handed to the connection (in every state but LISTEN and
+    /// CLOSED), before any acceptability check.
     pub segments_received: u64,
+    /// Payload bytes sent, retransmissions included.
     pub bytes_sent: u64,
+    /// Payload bytes of segments that arrived in order (at RCV.NXT) and went
+    /// into the receive buffer; out-of-order bytes later joined from the
+    /// reassembly queue are not counted here.
     pub bytes_received: u64,
+    /// Segments retransmitted (timeouts, fast and SACK retransmits, SYN/SYN-ACK retries).
     pub retransmitted_segments: u64,
+    /// Payload bytes retransmitted.
     pub retransmitted_bytes: u64,
+    /// Retransmission timer expirations (RFC 6298 §5.4).
     pub timeouts: u64,
     /// Fast retransmits: the segment at SND.UNA resent when loss recovery
     /// starts on duplicate ACKs or SACK information.
@@ -239,14 +266,19 @@ pub struct Counters {
     /// The peer discarded data it had SACKed (reneging, RFC 2018 §8): the
     /// cumulative ACK stopped inside a SACKed range; the scoreboard was cleared.
     pub sack_reneging: u64,
+    /// Challenge ACKs sent (RFC 5961 §3.2, §4.2, §5.2).
     pub challenge_acks: u64,
+    /// Segments discarded by the RFC 9293 §3.10.7 checks (unacceptable sequence
+    /// number, bad ACK, no ACK bit, PAWS...).
     pub dropped_segments: u64,
     /// Segments dropped by PAWS (RFC 7323 §5.3), also counted in
     /// `dropped_segments` (Linux's PAWSEstabRejected).
     pub paws_rejected: u64,
     /// ACKs to unacceptable segments withheld by the 500 ms rate limit.
     pub oow_acks_suppressed: u64,
+    /// Zero-window probes sent by the persist timer (RFC 9293 §3.8.6.1).
     pub zero_window_probes: u64,
+    /// Keepalive probes sent (RFC 9293 §3.8.4).
     pub keepalive_probes: u64,
     /// Duplicate ACKs: RFC 5681's definition without SACK, RFC 6675 §2's
     /// (an ACK that SACKs new data) with it.

@@ -68,6 +68,8 @@
 //! the hosts' own digests, state transitions, segment rules) and feeds the
 //! renderers in [`scenarios::render`]: ladder, JSON lines, pcap, `ss`.
 
+#![warn(missing_docs)]
+
 mod host;
 pub mod net;
 mod runtime;

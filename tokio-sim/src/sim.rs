@@ -97,6 +97,7 @@ pub struct Run {
     /// Ok if the client's test body returned Ok, no host failed and every
     /// oracle passed; else what went wrong.
     pub result: Result<(), String>,
+    /// The run as tcpsim recorded it: trace, hosts and oracle verdicts.
     pub outcome: Outcome,
 }
 

@@ -58,7 +58,9 @@ pub enum ScenarioRef {
     /// ([`Resolver::family`]), so a generator's capsules replay and shrink
     /// like any other.
     Generated {
+        /// The family's registered name (such as `random`).
         family: String,
+        /// The family's parameters, as the family reads them.
         #[serde(default)]
         params: toml::Table,
     },
@@ -157,11 +159,14 @@ impl std::error::Error for CapsuleError {}
 /// form is [`Capsule::to_toml`] / [`Capsule::parse`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Capsule {
+    /// The scenario that failed.
     pub scenario: ScenarioRef,
+    /// The seed it failed at.
     pub seed: u64,
     /// `--faults` as it was given (`heavy`, a profile file): for people;
     /// the run uses [`Capsule::profile`].
     pub faults: String,
+    /// The fault profile the run used.
     pub profile: Profile,
     /// Whether the scenario's own expectations were checked.
     pub expectations: bool,

@@ -12,8 +12,11 @@ use std::path::Path;
 /// One run to make: a scenario at a seed under a profile.
 #[derive(Clone)]
 pub struct Case {
+    /// The scenario to run.
     pub scenario: Scenario,
+    /// The seed to run it at.
     pub seed: u64,
+    /// The fault profile its faults are drawn from.
     pub profile: Profile,
     /// Check the scenario's own expectations (a sweep does only without faults).
     pub expectations: bool,
@@ -35,6 +38,7 @@ pub struct Ran {
     /// `(oracle, message)` of everything that failed, in oracle order;
     /// `run` when the run broke (its event budget), `panic` if it panicked.
     pub failures: Vec<(String, String)>,
+    /// The engine's trace hash of the run.
     pub trace_hash: u64,
     /// The decisions recorded, or the list replayed.
     pub decisions: Vec<Decision>,
@@ -235,7 +239,9 @@ impl Verdict {
 
 /// A replay's result.
 pub struct Replay {
+    /// How the replay compares with the recorded failure.
     pub verdict: Verdict,
+    /// The replayed run itself.
     pub ran: Ran,
 }
 

@@ -45,9 +45,13 @@ use stack::{SeqNum, TcpConfig};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::{Arc, OnceLock};
 
+/// The client's address in the catalogue's worlds: 10.0.0.1.
 pub const CLIENT: Addr = Addr::new(10, 0, 0, 1);
+/// The server's address in the catalogue's worlds: 10.0.0.2.
 pub const SERVER: Addr = Addr::new(10, 0, 0, 2);
+/// The off-path attacker's address in the catalogue's worlds: 10.0.0.66.
 pub const ATTACKER: Addr = Addr::new(10, 0, 0, 66);
+/// The server's port in the catalogue's worlds.
 pub const PORT: u16 = 80;
 
 /// How a scenario builds its world for a seed.
@@ -99,6 +103,7 @@ pub type UserOracle = Arc<dyn Fn(&Outcome) -> Vec<Violation> + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct Scenario {
+    /// The scenario's name, as `tcpsim run NAME` takes it (unique, no spaces).
     pub name: &'static str,
     /// One line for `tcpsim list`.
     pub summary: &'static str,
@@ -125,11 +130,13 @@ impl Scenario {
         }
     }
 
+    /// Sets the one-line summary `tcpsim list` shows.
     pub fn summary(mut self, summary: &'static str) -> Scenario {
         self.summary = summary;
         self
     }
 
+    /// Sets the documentation `tcpsim explain` and `tcpsim list --long` print.
     pub fn doc(mut self, doc: &'static str) -> Scenario {
         self.doc = doc;
         self
@@ -241,10 +248,12 @@ impl Catalogue {
         Ok(())
     }
 
+    /// The scenario called `name`, if any.
     pub fn find(&self, name: &str) -> Option<&Scenario> {
         self.scenarios.iter().find(|s| s.name == name)
     }
 
+    /// Every scenario, in the order added.
     pub fn scenarios(&self) -> &[Scenario] {
         &self.scenarios
     }
@@ -368,6 +377,8 @@ fn received(o: &Outcome, host: usize) -> u64 {
 
 /// Sends prebuilt datagrams at given times: an off-path attacker.
 pub struct Injector {
+    /// `(time, datagram)` pairs to send: complete IPv4 datagrams (at least the
+    /// 20-byte header, whose destination address routes them), sent as they are.
     pub script: Vec<(Time, Vec<u8>)>,
 }
 

@@ -48,7 +48,9 @@ use std::panic::{self, AssertUnwindSafe};
 /// What a fuzz target checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
+    /// The wire parser and emitter.
     Wire,
+    /// Two endpoints fed random calls and forged segments.
     Endpoint,
 }
 
@@ -91,9 +93,13 @@ fn iteration_stream(target: Target, seed: u64, index: u64) -> SimRng {
 /// A finding: the iteration, what failed, and how to reproduce it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// The target that failed.
     pub target: Target,
+    /// The master seed of the fuzz run.
     pub seed: u64,
+    /// The failing iteration (`--skip INDEX --iterations 1` runs it alone).
     pub index: u64,
+    /// What failed.
     pub message: String,
     /// The input, for a regression test.
     pub input: Vec<u8>,

@@ -176,17 +176,24 @@ pub enum Shape {
     Star,
     /// The first `left` hosts on the left router, the rest on the right,
     /// the bottleneck between the routers.
-    Dumbbell { left: usize },
+    Dumbbell {
+        /// How many hosts are on the left router.
+        left: usize,
+    },
 }
 
 /// One direction of a link, as drawn.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkPlan {
+    /// Serialization rate in bits per second.
     pub rate_bps: u64,
+    /// One-way propagation delay in microseconds.
     pub delay_us: u64,
+    /// Drop-tail queue limit in packets.
     pub queue_packets_max: u32,
     /// Independent loss until [`Workload::faults_stop_ms`].
     pub loss: f64,
+    /// Duplication probability per packet.
     pub duplicate: f64,
     /// Probability and extra delay (microseconds) of reordering.
     pub reorder: Option<(f64, u64)>,
@@ -202,14 +209,23 @@ pub struct LinkPlan {
 /// One host's TCP settings, as drawn (the fields of [`TcpConfig`] that vary).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TcpPlan {
+    /// The MSS announced (`TcpConfig::mss`).
     pub mss: u16,
+    /// Receive buffer in bytes.
     pub recv_buffer: usize,
+    /// Send buffer in bytes.
     pub send_buffer: usize,
+    /// Window scale shift offered (`None`: no window scale option).
     pub window_scale: Option<u8>,
+    /// RFC 7323 timestamps offered.
     pub timestamps: bool,
+    /// SACK offered (RFC 2018).
     pub sack: bool,
+    /// Nagle's algorithm on.
     pub nagle: bool,
+    /// Delayed ACK timeout in milliseconds (`None`: ACK every segment at once).
     pub delayed_ack_ms: Option<u64>,
+    /// CUBIC instead of NewReno.
     pub cubic: bool,
     /// A pinned ISN (near the 2^32 wrap), or RFC 6528's.
     pub isn: Option<u32>,
@@ -243,6 +259,7 @@ impl TcpPlan {
 pub enum Call {
     /// Queue this many more bytes (written as send space allows).
     Send {
+        /// Bytes to add to what is queued.
         bytes: u32,
     },
     /// SHUT_WR.
@@ -251,10 +268,13 @@ pub enum Call {
     Close,
     /// ABORT.
     Abort,
+    /// Stop reading (the receive window fills and closes).
     PauseReading,
+    /// Resume reading.
     ResumeReading,
     /// SO_KEEPALIVE with short timers: idle `idle_ms`, 1 s apart, 3 probes.
     Keepalive {
+        /// Idle time before the first probe, in milliseconds.
         idle_ms: u64,
     },
     /// TCP_NODELAY on.
@@ -265,7 +285,9 @@ pub enum Call {
 /// the accept).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
+    /// Milliseconds after the connection's start.
     pub at_ms: u64,
+    /// The call to make.
     pub call: Call,
 }
 
@@ -301,18 +323,26 @@ impl Role {
 /// ends), or both open at once towards each other (`simultaneous`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
+    /// The client host's index in [`Workload::hosts`].
     pub client: usize,
+    /// The server host's index in [`Workload::hosts`].
     pub server: usize,
+    /// When the first connection opens, in milliseconds.
     pub start_ms: u64,
     /// Simultaneous open (RFC 9293 §3.5 Figure 7): both sides connect
     /// from a fixed port to the other's at `start_ms`; one connection.
     pub simultaneous: bool,
     /// When the server listens (after `start_ms`: the first SYNs are refused).
     pub listen_at_ms: u64,
+    /// Connections the client makes in all (at most `concurrency` open at once).
     pub connections: u32,
+    /// The most open at once.
     pub concurrency: u32,
+    /// Milliseconds between one connection ending and the next opening.
     pub gap_ms: u64,
+    /// What the client does on each connection.
     pub client_role: Role,
+    /// What the server does on each connection it accepts.
     pub server_role: Role,
     /// Simultaneous open only: this many milliseconds after the client's
     /// connection ended (its final call, or TCP ending it), the client
@@ -347,16 +377,20 @@ impl Session {
 /// Everything a generated run does, drawn from [`Params`] and a seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Workload {
+    /// How the hosts are connected.
     pub shape: Shape,
+    /// Each host's TCP settings, by host index.
     pub hosts: Vec<TcpPlan>,
     /// Per host: its access link or spoke, host to router (or a to b on a
     /// point-to-point link) and back.
     pub links: Vec<(LinkPlan, LinkPlan)>,
     /// A dumbbell's bottleneck, left to right and back.
     pub bottleneck: Option<(LinkPlan, LinkPlan)>,
+    /// The application pairs; session `i` listens on [`Session::server_port`]`(i)`.
     pub sessions: Vec<Session>,
     /// Loss and partitions end here.
     pub faults_stop_ms: u64,
+    /// The run ends here, in milliseconds: the last planned call plus time to settle.
     pub horizon_ms: u64,
 }
 

@@ -1,5 +1,5 @@
 //! Renderers: the RFC-style ladder, JSON lines ([`json`]), pcapng
-//! ([`pcap`]), and an `ss -nat` table.
+//! ([`mod@pcap`]), and an `ss -nat` table.
 
 pub mod json;
 pub mod packets;
@@ -285,7 +285,7 @@ pub enum CaptureAt {
     Host(String),
 }
 
-/// The run as a pcapng capture (see [`pcap`] for the format): one
+/// The run as a pcapng capture (see [`mod@pcap`] for the format): one
 /// interface per host-side link, named `HOST@LINK` (`client@client-server`),
 /// holding what the host sent on that link (outbound, at the time it sent
 /// it) and what reached it (inbound, at the time it arrived). A packet the
@@ -300,7 +300,7 @@ pub fn pcap(outcome: &Outcome) -> std::io::Result<Vec<u8>> {
     pcapng(outcome, &CaptureAt::AllHosts)
 }
 
-/// [`pcap`], at the capture points `at` selects. An unknown host name is an
+/// [`mod@pcap`], at the capture points `at` selects. An unknown host name is an
 /// `InvalidInput` error.
 pub fn pcapng(outcome: &Outcome, at: &CaptureAt) -> std::io::Result<Vec<u8>> {
     use pcap::{Direction, PcapngWriter};

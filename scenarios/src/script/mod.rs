@@ -115,10 +115,13 @@ use std::path::Path;
 /// script and what the stack did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptError {
+    /// The script file.
     pub file: String,
+    /// 1-based line of the offending text or event.
     pub line: usize,
     /// Set for syntax errors.
     pub column: Option<usize>,
+    /// What is wrong, in one line.
     pub message: String,
 }
 

@@ -129,11 +129,13 @@ pub struct Event {
 /// A parsed script.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
+    /// The name used in error messages (normally the file name).
     pub name: String,
     /// `--tolerance_usecs`: how far from its time an event may happen.
     pub tolerance: Micros,
     /// Option lines and shell lines that were ignored, with their lines.
     pub warnings: Vec<String>,
+    /// The script's events, in file order.
     pub events: Vec<Event>,
 }
 

@@ -16,16 +16,28 @@ use std::time::Instant;
 /// `tcpsim sweep`'s arguments, as parsed by clap.
 #[derive(Debug, Clone, Default)]
 pub struct SweepArgs {
+    /// `--seeds`: `A..B` (B excluded), `A..=B`, or one seed.
     pub seeds: Option<String>,
+    /// `--count N`: seeds 1 to N (the default is 100 seeds).
     pub count: Option<String>,
+    /// `--scenario`: a catalogue name, `all`, or a scenario file `FILE.toml`.
     pub scenario: String,
+    /// `--faults`: a built-in profile name or a profile file.
     pub faults: String,
+    /// `--jobs`: worker threads (the results do not depend on it).
     pub jobs: Option<usize>,
+    /// `--json FILE`: where the report goes.
     pub json: Option<PathBuf>,
+    /// `--timings FILE`: wall-clock timings per run (never part of the report).
     pub timings: Option<PathBuf>,
+    /// `--stop-on-failure`: stop at the first failing run.
     pub stop_on_failure: bool,
+    /// `--shard`: `I/N` runs only shard I of N; `N` alone takes I from
+    /// `SLURM_ARRAY_TASK_ID` or `JOB_COMPLETION_INDEX`.
     pub shard: Option<String>,
+    /// `--expectations`: check the scenarios' own expectations even under faults.
     pub expectations: bool,
+    /// `--no-expectations`: do not check them, even without faults.
     pub no_expectations: bool,
     /// Where failures' capsules go (default [`crate::capsule::command::CAPSULE_DIR`]).
     pub capsules: Option<PathBuf>,

@@ -41,8 +41,11 @@ const REFUSED: usize = 13;
 /// [`State::ALL`] order, events in [`EVENTS`] order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
+    /// The row labels: state names, in [`State::ALL`] order.
     pub states: Vec<String>,
+    /// The column labels: event names, in [`EVENTS`] order.
     pub events: Vec<String>,
+    /// `counts[state][event]`: how often the event was seen in the state.
     pub counts: Vec<Vec<u64>>,
 }
 

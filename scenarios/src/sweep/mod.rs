@@ -54,7 +54,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seeds {
+    /// The first seed.
     pub first: u64,
+    /// The last seed (included).
     pub last: u64,
 }
 
@@ -107,7 +109,9 @@ impl Seeds {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Shard {
+    /// This shard's index, `0..count`.
     pub index: u64,
+    /// How many shards the sweep is split into (at least 1).
     pub count: u64,
 }
 
@@ -172,23 +176,30 @@ impl Shard {
 /// One run of a sweep.
 #[derive(Clone, Debug)]
 pub struct RunResult {
+    /// The seed.
     pub seed: u64,
     /// The scenario's position in the sweep's list.
     pub scenario_index: usize,
+    /// The scenario's name.
     pub scenario: String,
     /// (oracle, message) of everything that failed; empty: passed.
     pub failures: Vec<(String, String)>,
+    /// Engine events processed.
     pub events: u64,
+    /// Virtual time at the end, in nanoseconds.
     pub simulated_ns: u64,
+    /// The engine's trace hash.
     pub trace_hash: u64,
     /// The seed's faults in one line.
     pub faults: String,
     /// One command that reproduces the run.
     pub reproduce: String,
+    /// Which (state, event) pairs the run visited.
     pub coverage: Coverage,
 }
 
 impl RunResult {
+    /// Whether nothing failed.
     pub fn passed(&self) -> bool {
         self.failures.is_empty()
     }

@@ -42,7 +42,9 @@ use std::rc::Rc;
 /// number in a file is the range `[x, x]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Span {
+    /// The smallest value.
     pub lo: f64,
+    /// The largest value (at least `lo`).
     pub hi: f64,
 }
 
@@ -127,7 +129,9 @@ pub struct Bursts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Duplicate {
+    /// Probability a packet is duplicated.
     pub probability: Span,
+    /// How much later the copy arrives, in milliseconds.
     pub delay_ms: Span,
 }
 
@@ -136,7 +140,9 @@ pub struct Duplicate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reorder {
+    /// Probability a packet is held back.
     pub probability: Span,
+    /// How long it is held back, in milliseconds.
     pub delay_ms: Span,
 }
 
@@ -145,6 +151,7 @@ pub struct Reorder {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Jitter {
+    /// The largest extra delay, in milliseconds.
     pub max_ms: Span,
 }
 
@@ -155,7 +162,9 @@ pub struct Jitter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Corrupt {
+    /// Probability a packet is corrupted.
     pub probability: Span,
+    /// Bits flipped in a corrupted packet (default 1).
     #[serde(default = "one_bit")]
     pub bits: u32,
 }
@@ -169,7 +178,9 @@ fn one_bit() -> u32 {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
+    /// How many partitions.
     pub count: Span,
+    /// How long each lasts, in milliseconds.
     pub duration_ms: Span,
 }
 
@@ -179,6 +190,7 @@ pub struct Partition {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
+    /// Probability per seed that one host crashes.
     pub probability: f64,
 }
 
@@ -202,20 +214,28 @@ pub struct Profile {
     /// can end once the faults stop.
     #[serde(default = "default_settle")]
     pub settle_secs: f64,
+    /// Independent loss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss: Option<Loss>,
+    /// Gilbert-Elliott burst loss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bursts: Option<Bursts>,
+    /// Duplication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate: Option<Duplicate>,
+    /// Reordering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reorder: Option<Reorder>,
+    /// Jitter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter: Option<Jitter>,
+    /// Bit corruption.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corrupt: Option<Corrupt>,
+    /// Link partitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<Partition>,
+    /// Host crashes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash: Option<Crash>,
 }
@@ -678,18 +698,26 @@ fn duplex_name(world: &World, direction: &str) -> String {
 /// Which fault kinds a seed uses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Kinds {
+    /// Independent loss is on.
     pub loss: bool,
+    /// Burst loss is on.
     pub bursts: bool,
+    /// Duplication is on.
     pub duplicate: bool,
+    /// Reordering is on.
     pub reorder: bool,
+    /// Jitter is on.
     pub jitter: bool,
+    /// Corruption is on.
     pub corrupt: bool,
+    /// Partitions are on.
     pub partition: bool,
+    /// A host crash is on.
     pub crash: bool,
 }
 
 impl Kinds {
-    /// The kinds' names, in [`Kinds::as_array`] order.
+    /// The kinds' names, in the order of [`Kinds`]' fields.
     pub const NAMES: [&'static str; 8] = [
         "loss",
         "bursts",
@@ -744,15 +772,23 @@ impl Kinds {
 /// One direction's drawn faults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DirectionPlan {
+    /// The direction.
     pub link: LinkId,
+    /// The direction's label (`NAME:FROM->TO`).
     pub name: String,
+    /// Independent loss probability.
     pub loss: f64,
     /// (enter, leave, loss in the bad state).
     pub bursts: Option<(f64, f64, f64)>,
+    /// (probability, delay of the copy).
     pub duplicate: Option<(f64, Duration)>,
+    /// (probability, extra delay).
     pub reorder: Option<(f64, Duration)>,
+    /// Uniform jitter up to this.
     pub jitter: Option<Duration>,
+    /// (probability, bits flipped).
     pub corrupt: Option<(f64, u32)>,
+    /// `[start, end)` windows during which the direction is down.
     pub partitions: Vec<(Time, Time)>,
 }
 
@@ -770,19 +806,28 @@ impl DirectionPlan {
 /// A host crash a plan makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedCrash {
+    /// The host's engine node.
     pub node: NodeId,
+    /// The host's name.
     pub host: String,
+    /// When it crashes (and reboots at once).
     pub at: Time,
 }
 
 /// One seed's faults for one scenario's world, drawn by [`Profile::plan`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultPlan {
+    /// The profile's name.
     pub profile: String,
+    /// Faults apply until this time.
     pub active: Time,
+    /// How long the run goes on after the faults stop.
     pub settle: Duration,
+    /// The kinds this seed uses.
     pub kinds: Kinds,
+    /// Each link direction's drawn faults.
     pub directions: Vec<DirectionPlan>,
+    /// The host crash, if the seed has one.
     pub crash: Option<PlannedCrash>,
 }
 

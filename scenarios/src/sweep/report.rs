@@ -23,9 +23,11 @@ pub struct SweepSpec {
     pub faults: String,
     /// The profile itself, as used.
     pub profile: Profile,
+    /// The seed range.
     pub seeds: Seeds,
     /// Whether the scenarios' own expectations were checked.
     pub expectations: bool,
+    /// Whether `--stop-on-failure` was given.
     pub stop_on_failure: bool,
 }
 
@@ -33,12 +35,17 @@ pub struct SweepSpec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
+    /// Runs made (seeds × scenarios, fewer if stopped early).
     pub runs: u64,
+    /// Runs that passed.
     pub passed: u64,
+    /// Runs that failed.
     pub failed: u64,
     /// Failed runs per oracle (a run that failed two oracles counts in both).
     pub failures_by_oracle: BTreeMap<String, u64>,
+    /// Engine events processed over all runs.
     pub events: u64,
+    /// Virtual time simulated over all runs, in nanoseconds.
     pub simulated_ns: u64,
     /// Order-independent digest of every run's (seed, scenario, trace
     /// hash): two sweeps with the same digest ran the same traces.
@@ -49,10 +56,15 @@ pub struct Summary {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSummary {
+    /// The scenario's name.
     pub name: String,
+    /// Runs made.
     pub runs: u64,
+    /// Runs that failed.
     pub failed: u64,
+    /// Engine events processed.
     pub events: u64,
+    /// Virtual time simulated, in nanoseconds.
     pub simulated_ns: u64,
 }
 
@@ -60,12 +72,16 @@ pub struct ScenarioSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Failure {
+    /// The seed.
     pub seed: u64,
+    /// The scenario's name.
     pub scenario: String,
     /// The oracles that failed (`expectation` for the scenario's own,
     /// `run` when the run itself broke, e.g. its event budget).
     pub oracles: Vec<String>,
+    /// Every failure as `[oracle] message`, joined by `; `.
     pub message: String,
+    /// The run's trace hash, as 16 hex digits.
     pub trace_hash: String,
     /// The seed's faults: profile, kinds drawn, crash.
     pub faults: String,
@@ -77,16 +93,21 @@ pub struct Failure {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepReport {
+    /// The report format's name and version, [`FORMAT`].
     pub format: String,
+    /// What was swept.
     pub sweep: SweepSpec,
     /// This report's shard, or none for a whole sweep (or a merge).
     pub shard: Option<Shard>,
     /// `--stop-on-failure` stopped the sweep at its first failure.
     pub stopped_early: bool,
+    /// Totals over every run.
     pub summary: Summary,
+    /// Totals per scenario, in sweep order.
     pub scenarios: Vec<ScenarioSummary>,
     /// Failed runs in seed order, then scenario order.
     pub failures: Vec<Failure>,
+    /// State × event coverage summed over every run.
     pub coverage: Coverage,
 }
 

@@ -35,6 +35,8 @@ pub fn cube_root(x: f64) -> f64 {
     y
 }
 
+/// The CUBIC controller (RFC 9438): owns cwnd and ssthresh, in bytes,
+/// starting from the initial window and an "arbitrarily high" ssthresh.
 #[derive(Debug, Clone)]
 pub struct Cubic {
     smss: u32,
@@ -55,6 +57,8 @@ pub struct Cubic {
 }
 
 impl Cubic {
+    /// A controller for a connection whose sender MSS is `smss` bytes: cwnd
+    /// starts at the initial window (10·SMSS), ssthresh at `u32::MAX`.
     pub fn new(smss: u32) -> Cubic {
         let cwnd = initial_window(smss);
         Cubic {

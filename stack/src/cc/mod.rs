@@ -16,8 +16,10 @@ use crate::time::{Duration, Instant};
 /// Which controller a connection runs. NewReno is the default (RFC 5681/6582).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum CongestionAlgorithm {
+    /// NewReno: RFC 5681 slow start and congestion avoidance, RFC 6582 recovery.
     #[default]
     NewReno,
+    /// CUBIC (RFC 9438), Linux's default.
     Cubic,
 }
 

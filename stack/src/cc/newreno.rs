@@ -5,6 +5,8 @@
 use super::{AckSample, CongestionControl, initial_window};
 use crate::time::Instant;
 
+/// The NewReno controller (RFC 5681 §3.1, RFC 6582): owns cwnd and
+/// ssthresh, in bytes.
 #[derive(Debug, Clone)]
 pub struct NewReno {
     smss: u32,
@@ -15,6 +17,9 @@ pub struct NewReno {
 }
 
 impl NewReno {
+    /// A controller for a connection whose sender MSS is `smss` bytes: cwnd
+    /// starts at the initial window (10·SMSS), ssthresh at `u32::MAX`
+    /// (RFC 5681 §3.1: "arbitrarily high").
     pub fn new(smss: u32) -> NewReno {
         NewReno {
             smss,

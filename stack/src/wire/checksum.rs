@@ -41,9 +41,9 @@ pub fn internet_checksum(data: &[u8]) -> u16 {
 }
 
 /// The sum over the TCP pseudo-header: source, destination, zero, protocol 6,
-/// TCP length (RFC 9293 §3.1), as a running sum for [`finish`].
+/// TCP length (RFC 9293 §3.1), as a running sum for `finish`.
 ///
-/// The twelve pseudo-header bytes go through [`sum_words`] like any other
+/// The twelve pseudo-header bytes go through `sum_words` like any other
 /// data, so every carry is folded back in (RFC 1071 §2 end-around carry):
 /// address pairs whose words add up to nearly 2^32 (192.168.1.1 and
 /// 63.87.254.244) must not overflow the running sum.

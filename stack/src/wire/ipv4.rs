@@ -3,7 +3,9 @@
 use super::{IpPair, WireError, checksum};
 use std::net::Ipv4Addr;
 
+/// The IPv4 header without options, in bytes (the only form this stack sends).
 pub const IPV4_HEADER_LEN: usize = 20;
+/// The IPv4 protocol number of TCP.
 pub const PROTOCOL_TCP: u8 = 6;
 
 /// A checked view over an IPv4 datagram.
@@ -50,14 +52,17 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         })
     }
 
+    /// The source address.
     pub fn src(&self) -> Ipv4Addr {
         let b = self.buffer.as_ref();
         Ipv4Addr::new(b[12], b[13], b[14], b[15])
     }
+    /// The destination address.
     pub fn dst(&self) -> Ipv4Addr {
         let b = self.buffer.as_ref();
         Ipv4Addr::new(b[16], b[17], b[18], b[19])
     }
+    /// The time-to-live field.
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[8]
     }

@@ -35,9 +35,11 @@ pub enum WireError {
     Fragmented,
     /// Not TCP.
     NotTcp,
+    /// The IPv4 header checksum does not verify (RFC 791 §3.1).
     BadIpChecksum,
     /// TCP data offset below 5 or beyond the segment.
     BadDataOffset,
+    /// The TCP checksum over the pseudo-header and segment does not verify (RFC 9293 §3.1).
     BadTcpChecksum,
     /// An option's length is below 2 or runs past the header.
     BadOption,
@@ -66,7 +68,9 @@ impl std::error::Error for WireError {}
 /// The IPv4 addresses of a datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IpPair {
+    /// Source address.
     pub src: Ipv4Addr,
+    /// Destination address.
     pub dst: Ipv4Addr,
 }
 

@@ -19,23 +19,33 @@ pub const MAX_SACK_BLOCKS: usize = 4;
 /// One SACK block: `[left, right)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct SackBlock {
+    /// The first sequence number of the block.
     pub left: SeqNum,
+    /// The sequence number just past the block.
     pub right: SeqNum,
 }
 
 /// The options of one segment, as values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TcpOptions {
+    /// Maximum segment size the sender can receive (SYN only, RFC 9293 §3.7.1).
     pub mss: Option<u16>,
+    /// Window scale shift count (SYN only, RFC 7323 §2.2), as received; the
+    /// connection treats a value above 14 as 14 (§2.3).
     pub window_scale: Option<u8>,
+    /// SACK-permitted (SYN only, RFC 2018 §2).
     pub sack_permitted: bool,
     /// `(TSval, TSecr)`.
     pub timestamps: Option<(u32, u32)>,
+    /// Storage for up to [`MAX_SACK_BLOCKS`] SACK blocks; only the first
+    /// `sack_count` are meaningful ([`TcpOptions::sack`]).
     pub sack_blocks: [SackBlock; MAX_SACK_BLOCKS],
+    /// How many of `sack_blocks` the segment carries.
     pub sack_count: u8,
 }
 
 impl TcpOptions {
+    /// The SACK blocks the segment carries, in option order (RFC 2018 §3).
     pub fn sack(&self) -> &[SackBlock] {
         &self.sack_blocks[..usize::from(self.sack_count)]
     }
@@ -98,6 +108,7 @@ impl TcpOptions {
         self.encode_into(&mut [0u8; 40])
     }
 
+    /// Whether the segment carries no option.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

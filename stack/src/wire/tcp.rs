@@ -6,6 +6,7 @@ use crate::seq::SeqNum;
 use std::fmt;
 use std::net::Ipv4Addr;
 
+/// The TCP header without options, in bytes.
 pub const TCP_HEADER_LEN: usize = 20;
 
 /// Control bits.
@@ -13,29 +14,42 @@ pub const TCP_HEADER_LEN: usize = 20;
 pub struct Flags(pub u8);
 
 impl Flags {
+    /// No more data from the sender.
     pub const FIN: Flags = Flags(0x01);
+    /// Synchronize sequence numbers.
     pub const SYN: Flags = Flags(0x02);
+    /// Reset the connection.
     pub const RST: Flags = Flags(0x04);
+    /// Push function.
     pub const PSH: Flags = Flags(0x08);
+    /// The acknowledgment field is significant.
     pub const ACK: Flags = Flags(0x10);
+    /// The urgent pointer is significant (never sent by this stack).
     pub const URG: Flags = Flags(0x20);
+    /// No flag.
     pub const NONE: Flags = Flags(0);
 
+    /// Whether every bit of `other` is set.
     pub fn contains(self, other: Flags) -> bool {
         self.0 & other.0 == other.0
     }
+    /// Whether FIN is set.
     pub fn fin(self) -> bool {
         self.contains(Flags::FIN)
     }
+    /// Whether SYN is set.
     pub fn syn(self) -> bool {
         self.contains(Flags::SYN)
     }
+    /// Whether RST is set.
     pub fn rst(self) -> bool {
         self.contains(Flags::RST)
     }
+    /// Whether PSH is set.
     pub fn psh(self) -> bool {
         self.contains(Flags::PSH)
     }
+    /// Whether ACK is set.
     pub fn ack(self) -> bool {
         self.contains(Flags::ACK)
     }
@@ -110,36 +124,47 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         let b = self.buffer.as_ref();
         u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
     }
+    /// The source port.
     pub fn src_port(&self) -> u16 {
         self.u16_at(0)
     }
+    /// The destination port.
     pub fn dst_port(&self) -> u16 {
         self.u16_at(2)
     }
+    /// The sequence number.
     pub fn seq(&self) -> SeqNum {
         SeqNum(self.u32_at(4))
     }
+    /// The acknowledgment number (meaningful only when ACK is set).
     pub fn ack_number(&self) -> SeqNum {
         SeqNum(self.u32_at(8))
     }
+    /// The six classic control bits (URG to FIN); ECE and CWR are masked off.
     pub fn flags(&self) -> Flags {
         Flags(self.buffer.as_ref()[13] & 0x3f)
     }
+    /// The window field as sent, unscaled.
     pub fn window(&self) -> u16 {
         self.u16_at(14)
     }
+    /// The checksum field as sent.
     pub fn checksum(&self) -> u16 {
         self.u16_at(16)
     }
+    /// The urgent pointer field.
     pub fn urgent(&self) -> u16 {
         self.u16_at(18)
     }
+    /// The header length (data offset × 4), options included, in bytes.
     pub fn header_len(&self) -> usize {
         self.header_len
     }
+    /// The option bytes between the fixed header and the data.
     pub fn options(&self) -> &[u8] {
         &self.buffer.as_ref()[TCP_HEADER_LEN..self.header_len]
     }
+    /// The data after the header.
     pub fn payload(&self) -> &[u8] {
         &self.buffer.as_ref()[self.header_len..]
     }
@@ -153,20 +178,32 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
 /// A TCP segment as values.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TcpRepr<'a> {
+    /// The source port.
     pub src_port: u16,
+    /// The destination port.
     pub dst_port: u16,
+    /// The sequence number of the first octet (of the SYN if set).
     pub seq: SeqNum,
     /// Meaningful only when `flags.ack()`.
     pub ack: SeqNum,
+    /// The control bits.
     pub flags: Flags,
     /// The window field as sent (unscaled).
     pub window: u16,
+    /// The urgent pointer (this stack sends 0).
     pub urgent: u16,
+    /// The options, as values.
     pub options: TcpOptions,
+    /// The data, borrowed from the packet.
     pub payload: &'a [u8],
 }
 
 impl<'a> TcpRepr<'a> {
+    /// Reads the header fields and parses the options of a checked packet.
+    ///
+    /// # Errors
+    ///
+    /// `BadOption` if an option is malformed.
     pub fn parse(packet: &TcpPacket<&'a [u8]>) -> Result<TcpRepr<'a>, WireError> {
         let options = TcpOptions::parse(packet.options())?;
         Ok(TcpRepr {
@@ -187,6 +224,7 @@ impl<'a> TcpRepr<'a> {
         self.payload.len() as u32 + u32::from(self.flags.syn()) + u32::from(self.flags.fin())
     }
 
+    /// The header length this value emits, options (padded) included, in bytes.
     pub fn header_len(&self) -> usize {
         TCP_HEADER_LEN + self.options.len()
     }

@@ -40,11 +40,15 @@ pub const REMOTE_PORT: u16 = 40_000;
 /// What a passing script did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
+    /// Script events run.
     pub events: usize,
+    /// Segments the script injected into the stack.
     pub segments_in: usize,
+    /// Segments the stack sent (each one checked against the script).
     pub segments_out: usize,
     /// Virtual time of the last event.
     pub end: Micros,
+    /// Option lines and shell lines that were ignored.
     pub warnings: Vec<String>,
 }
 
