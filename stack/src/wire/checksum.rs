@@ -5,27 +5,49 @@ use std::net::Ipv4Addr;
 /// Adds `data` to a running one's-complement sum (not yet folded). `data`
 /// must start at an even offset of the checksummed bytes.
 ///
-/// RFC 1071 §2: one's-complement addition is commutative and associative
-/// and carries can be deferred, so 32-bit big-endian words are summed into a
-/// 64-bit accumulator and folded at the end (2^16 = 1 and 2^32 = 1 modulo
-/// 0xffff). The result is the same as summing 16-bit words one by one.
+/// RFC 1071 §2: one's-complement addition is commutative and associative,
+/// carries can be deferred, and the sum is byte-order independent: summing
+/// the bytes as little-endian words and swapping the two bytes of the
+/// folded result gives the big-endian sum (§2(B)). So the bytes are read
+/// as native little-endian 32-bit words (no byte swap per word, which lets
+/// the compiler vectorize the loop) into four 64-bit accumulators, which
+/// cannot overflow below 2^32 words; the total is folded to 16 bits (2^16 =
+/// 1 modulo 0xffff) and swapped once. The result equals summing 16-bit
+/// big-endian words one by one.
 pub fn sum_words(sum: u32, data: &[u8]) -> u32 {
-    let mut acc = u64::from(sum);
-    let mut quads = data.chunks_exact(4);
+    let mut lanes = [0u64; 4];
+    let mut blocks = data.chunks_exact(16);
+    for b in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(b.chunks_exact(4)) {
+            *lane += u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        }
+    }
+    let mut acc = lanes.iter().sum::<u64>();
+    let mut quads = blocks.remainder().chunks_exact(4);
     for q in &mut quads {
-        acc += u64::from(u32::from_be_bytes([q[0], q[1], q[2], q[3]]));
+        acc += u64::from(u32::from_le_bytes([q[0], q[1], q[2], q[3]]));
     }
     let mut pairs = quads.remainder().chunks_exact(2);
     for c in &mut pairs {
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
+        acc += u64::from(u16::from_le_bytes([c[0], c[1]]));
     }
     if let [last] = pairs.remainder() {
-        acc += u64::from(*last) << 8;
+        // The odd byte is the high byte of a big-endian word padded with
+        // zero: the low byte of the little-endian one.
+        acc += u64::from(*last);
     }
-    while acc > 0xffff_ffff {
-        acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let little = fold64(acc);
+    // Back to big-endian order, plus the running sum given.
+    let total = u64::from(little.swap_bytes()) + u64::from(sum);
+    (total as u32) + ((total >> 32) as u32) // at most 2^32 + 2^16: no carry out
+}
+
+/// Folds a 64-bit one's-complement sum to 16 bits.
+fn fold64(mut acc: u64) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
     }
-    acc as u32
+    acc as u16
 }
 
 fn fold(mut sum: u32) -> u16 {
@@ -52,8 +74,13 @@ pub fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, tcp_len: usize) -> u32 {
     if planted!(PseudoHeaderCarry) {
         // The defect as a release build ran it: addresses summed as two
         // 32-bit words, protocol and length added without folding.
-        let sum = sum_words(sum_words(0, &src.octets()), &dst.octets());
-        return sum.wrapping_add(6).wrapping_add(tcp_len as u32);
+        // (Spelled out: the defect depends on the 32-bit running sum the
+        // summation of that time kept, which `sum_words` no longer does.)
+        let mut acc = u64::from(u32::from(src)) + u64::from(u32::from(dst));
+        while acc > 0xffff_ffff {
+            acc = (acc & 0xffff_ffff) + (acc >> 32);
+        }
+        return (acc as u32).wrapping_add(6).wrapping_add(tcp_len as u32);
     }
     let mut header = [0u8; 12];
     header[0..4].copy_from_slice(&src.octets());
