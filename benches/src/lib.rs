@@ -65,8 +65,12 @@ pub fn churn(total: u64) -> Setup {
 /// between: every datagram one emits is handed to the other at the same
 /// instant. For the hot-path benchmarks that time the stack alone.
 pub struct EndpointPair {
+    /// The client side, at [`PAIR_A`].
     pub a: stack::Endpoint,
+    /// The server side, at [`PAIR_B`].
     pub b: stack::Endpoint,
+    /// The virtual time both endpoints are driven at (it never advances by
+    /// itself: a benchmark moves it to fire timers).
     pub now: stack::Instant,
     scratch: Vec<u8>,
 }
@@ -142,7 +146,10 @@ impl EndpointPair {
 /// pure ACK datagram that changes nothing when it arrives (no data, the
 /// same acknowledgment and window): what a demultiplexing benchmark feeds.
 pub struct ServerTable {
+    /// The server endpoint holding the connections (listening on
+    /// [`TABLE_PORT`]).
     pub server: stack::Endpoint,
+    /// The virtual time the table was built at, for feeding it more segments.
     pub now: stack::Instant,
     /// Remote address and port of each sampled connection, with its ACK.
     pub acks: Vec<(SocketAddrV4, Vec<u8>)>,

@@ -192,8 +192,13 @@ type FixedState = std::hash::BuildHasherDefault<FixedHasher>;
 #[derive(Default)]
 struct FixedHasher(u64);
 impl std::hash::Hasher for FixedHasher {
+    /// hashbrown picks the bucket from the low bits, and a multiply only
+    /// carries upward: keys differing in their high bits only (addresses
+    /// of one subnet differ in their low bits, names in their last bytes)
+    /// would share buckets. The rotation brings the well-mixed high bits
+    /// down, as rustc-hash 2 does (the stack's demux hasher does the same).
     fn finish(&self) -> u64 {
-        self.0
+        self.0.rotate_left(26)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
