@@ -189,51 +189,7 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Run scenarios over many seeds under a fault profile, with oracles,
     /// coverage and a deterministic JSON report (see `scenarios::sweep`).
-    Sweep {
-        /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
-        #[arg(long)]
-        seeds: Option<String>,
-        /// Seeds 1 to N (default: 100).
-        #[arg(long)]
-        count: Option<String>,
-        /// A scenario name, `all`, or a scenario file `FILE.toml`.
-        #[arg(long, default_value = "all")]
-        scenario: String,
-        /// Fault profile: none, light, heavy, swarm, or a profile file
-        /// (docs/fault-profiles.md).
-        #[arg(long, default_value = "none")]
-        faults: String,
-        /// Worker threads, 1 to 256 (default: all cores; results do not depend on it).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Write the report (deterministic JSON) to FILE.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Write the wall-clock figures (JSON) to FILE.
-        #[arg(long)]
-        timings: Option<PathBuf>,
-        /// Stop at the first failure in seed order.
-        #[arg(long)]
-        stop_on_failure: bool,
-        /// Run shard I of N (`I/N`), or `N` with I from SLURM_ARRAY_TASK_ID
-        /// or JOB_COMPLETION_INDEX.
-        #[arg(long)]
-        shard: Option<String>,
-        /// Check the scenarios' own expectations even under faults.
-        #[arg(long)]
-        expectations: bool,
-        /// Do not check the scenarios' own expectations, even without faults.
-        #[arg(long)]
-        no_expectations: bool,
-        /// Write a capsule for each failure into DIR (default:
-        /// tcpsim-capsules), replayable with `tcpsim replay`.
-        #[arg(long)]
-        capsules: Option<PathBuf>,
-        /// Keep the capsules' fault decisions as recorded (by default each
-        /// is shrunk to the faults that matter, as `tcpsim shrink` does).
-        #[arg(long)]
-        no_shrink: bool,
-    },
+    Sweep(crate::sweep::command::SweepArgs),
     /// Replay a capsule (a failure written by `tcpsim sweep` or `tcpsim
     /// shrink`) with exactly its fault decisions, and compare. Exit status:
     /// 0 the run passes now (the failure is gone), 1 the recorded oracle
@@ -1079,38 +1035,7 @@ pub fn run_command(
             run_scripts(&scripts, seed, options, out).map_err(stdout_error)
         }
         Some(Command::Bench(args)) => crate::bench::command(args, out),
-        Some(Command::Sweep {
-            seeds,
-            count,
-            scenario,
-            faults,
-            jobs,
-            json,
-            timings,
-            stop_on_failure,
-            shard,
-            expectations,
-            no_expectations,
-            capsules,
-            no_shrink,
-        }) => {
-            let args = crate::sweep::command::SweepArgs {
-                capsules,
-                no_shrink,
-                seeds,
-                count,
-                scenario,
-                faults,
-                jobs,
-                json,
-                timings,
-                stop_on_failure,
-                shard,
-                expectations,
-                no_expectations,
-            };
-            crate::sweep::command::sweep(&args, catalogue, out)
-        }
+        Some(Command::Sweep(args)) => crate::sweep::command::sweep(&args, catalogue, out),
         Some(
             command @ (Command::Replay { .. } | Command::Shrink { .. } | Command::Diff { .. }),
         ) => run_command_status(

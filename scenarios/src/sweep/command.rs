@@ -13,35 +13,52 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// `tcpsim sweep`'s arguments, as parsed by clap.
-#[derive(Debug, Clone, Default)]
+/// `tcpsim sweep`'s arguments, as parsed by clap (the doc comments are the
+/// `--help` text).
+#[derive(Debug, Clone, clap::Args)]
 pub struct SweepArgs {
-    /// `--seeds`: `A..B` (B excluded), `A..=B`, or one seed.
+    /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
+    #[arg(long)]
     pub seeds: Option<String>,
-    /// `--count N`: seeds 1 to N (the default is 100 seeds).
+    /// Seeds 1 to N (default: 100).
+    #[arg(long)]
     pub count: Option<String>,
-    /// `--scenario`: a catalogue name, `all`, or a scenario file `FILE.toml`.
+    /// A scenario name, `all`, or a scenario file `FILE.toml`.
+    #[arg(long, default_value = "all")]
     pub scenario: String,
-    /// `--faults`: a built-in profile name or a profile file.
+    /// Fault profile: none, light, heavy, swarm, or a profile file
+    /// (docs/fault-profiles.md).
+    #[arg(long, default_value = "none")]
     pub faults: String,
-    /// `--jobs`: worker threads (the results do not depend on it).
+    /// Worker threads, 1 to 256 (default: all cores; results do not depend on it).
+    #[arg(long)]
     pub jobs: Option<usize>,
-    /// `--json FILE`: where the report goes.
+    /// Write the report (deterministic JSON) to FILE.
+    #[arg(long)]
     pub json: Option<PathBuf>,
-    /// `--timings FILE`: wall-clock timings per run (never part of the report).
+    /// Write the wall-clock figures (JSON) to FILE.
+    #[arg(long)]
     pub timings: Option<PathBuf>,
-    /// `--stop-on-failure`: stop at the first failing run.
+    /// Stop at the first failure in seed order.
+    #[arg(long)]
     pub stop_on_failure: bool,
-    /// `--shard`: `I/N` runs only shard I of N; `N` alone takes I from
-    /// `SLURM_ARRAY_TASK_ID` or `JOB_COMPLETION_INDEX`.
+    /// Run shard I of N (`I/N`), or `N` with I from SLURM_ARRAY_TASK_ID
+    /// or JOB_COMPLETION_INDEX.
+    #[arg(long)]
     pub shard: Option<String>,
-    /// `--expectations`: check the scenarios' own expectations even under faults.
+    /// Check the scenarios' own expectations even under faults.
+    #[arg(long)]
     pub expectations: bool,
-    /// `--no-expectations`: do not check them, even without faults.
+    /// Do not check the scenarios' own expectations, even without faults.
+    #[arg(long)]
     pub no_expectations: bool,
-    /// Where failures' capsules go (default [`crate::capsule::command::CAPSULE_DIR`]).
+    /// Write a capsule for each failure into DIR (default:
+    /// tcpsim-capsules), replayable with `tcpsim replay`.
+    #[arg(long)]
     pub capsules: Option<PathBuf>,
-    /// Write the capsules unshrunk.
+    /// Keep the capsules' fault decisions as recorded (by default each
+    /// is shrunk to the faults that matter, as `tcpsim shrink` does).
+    #[arg(long)]
     pub no_shrink: bool,
 }
 
