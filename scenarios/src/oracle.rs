@@ -224,10 +224,10 @@ fn within(seq: SeqNum, isn: SeqNum) -> bool {
 impl Direction {
     /// Whether `ack` acknowledges something this side has sent, from its
     /// ISN to its highest sequence number: in the current incarnation, or
-    /// in the previous one. A host that crashed and
-    /// reconnected on the same 4-tuple gets, from the half-open peer, a
-    /// challenge ACK for the old connection's data (RFC 9293 §3.10.7.4,
-    /// RFC 5961 §4), to which it answers with a reset (§3.10.7.3).
+    /// in an earlier one. A host that crashed and reconnected on the same
+    /// 4-tuple gets, from the half-open peer, a challenge ACK for the old
+    /// connection's data (RFC 9293 §3.10.7.4, RFC 5961 §4), to which it
+    /// answers with a reset (§3.10.7.3).
     fn covers(&self, ack: SeqNum) -> bool {
         let current = self.highest_end.is_none_or(|end| ack.diff(end) <= 0)
             && self.syn_seq.is_none_or(|isn| ack.diff(isn) > 0);
