@@ -133,6 +133,9 @@ pub enum SimError {
         /// Why it cannot work.
         reason: String,
     },
+    /// A scenario that cannot be built or run as asked (a program
+    /// scenario asked for its world before it runs); the message says why.
+    Scenario(String),
     /// A link or route would leave the node's own set of links.
     NotAttached {
         /// The node's name.
@@ -168,6 +171,7 @@ impl fmt::Display for SimError {
                 )
             }
             SimError::InvalidFault { rule, reason } => write!(f, "fault rule {rule:?}: {reason}"),
+            SimError::Scenario(why) => write!(f, "{why}"),
             SimError::NotAttached { node, link } => {
                 write!(f, "link {link} does not start at node {node}")
             }

@@ -90,7 +90,9 @@ pub(crate) struct TokioHost {
     tick: Option<TimerHandle>,
     /// The runtime ran in this step: plan its next wake at the step's end.
     touched: bool,
-    lifecycle: Vec<(Time, Lifecycle)>,
+    /// Shared with the simulation, which may add a planned crash before
+    /// the first event (a sweep's); read when the host starts.
+    lifecycle: Rc<RefCell<Vec<(Time, Lifecycle)>>>,
 }
 
 impl TokioHost {
@@ -99,7 +101,7 @@ impl TokioHost {
         state: Rc<RefCell<HostState>>,
         status: Rc<RefCell<Status>>,
         software: Software,
-        lifecycle: Vec<(Time, Lifecycle)>,
+        lifecycle: Rc<RefCell<Vec<(Time, Lifecycle)>>>,
         driver: Runner,
         index: usize,
         idle: Idle,
@@ -395,7 +397,7 @@ impl TokioHost {
 
 impl Application for TokioHost {
     fn start(&mut self, cx: &mut AppCtx<'_, '_>) {
-        for (i, (at, _)) in self.lifecycle.iter().enumerate() {
+        for (i, (at, _)) in self.lifecycle.borrow().iter().enumerate() {
             cx.set_timer(*at, 1 + i as u64);
         }
         self.boot(cx);
@@ -496,7 +498,8 @@ impl Application for TokioHost {
             self.drive(cx);
             return;
         }
-        let Some(&(_, what)) = self.lifecycle.get(token as usize - 1) else {
+        let entry = self.lifecycle.borrow().get(token as usize - 1).copied();
+        let Some((_, what)) = entry else {
             return;
         };
         let name = self.name();

@@ -67,6 +67,8 @@
 //! [`scenarios::run::Outcome`] has passed tcpsim's oracles (delivery from
 //! the hosts' own digests, state transitions, segment rules) and feeds the
 //! renderers in [`scenarios::render`]: ladder, JSON lines, pcap, `ss`.
+//! [`sweep::scenario`] makes a test a scenario that tcpsim sweeps over
+//! seeds and fault profiles, captures in capsules, shrinks and replays.
 
 #![warn(missing_docs)]
 
@@ -74,6 +76,7 @@ mod host;
 pub mod net;
 mod runtime;
 mod sim;
+pub mod sweep;
 
 pub use sim::{BuildError, Direction, Run, Sim};
 

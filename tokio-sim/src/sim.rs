@@ -8,6 +8,7 @@ use crate::host::{
 };
 use crate::net::{HostState, with_current};
 use crate::runtime::CatchUp;
+use scenarios::catalogue::Arrange;
 use scenarios::host::Host;
 use scenarios::run::{Outcome, Setup};
 use sim::topology::{Endpoint, Spoke, StarBuilder};
@@ -255,6 +256,32 @@ impl Sim {
     /// software are used up (a second call is an empty simulation's error).
     pub fn execute(&mut self) -> Result<Run, BuildError> {
         let seed = self.seed;
+        let (result, outcome) = self.execute_arranged(&mut |_, _| Ok(None))?;
+        let result = result.and_then(|()| {
+            if outcome.violations.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("seed {seed}: {}", outcome.verdict()))
+            }
+        });
+        Ok(Run { result, outcome })
+    }
+
+    /// The seed this simulation runs by.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Runs the test with `arrange` called once on the built world before
+    /// the first event (see [`scenarios::catalogue::Arrange`]): a crash it
+    /// returns is made as [`Sim::bounce_at`] would (the host's TCP state
+    /// lost, its software restarted). Returns the test body's own result
+    /// (or why the run stopped) beside the outcome the oracles judged.
+    pub fn execute_arranged(
+        &mut self,
+        arrange: &mut Arrange<'_>,
+    ) -> Result<(Result<(), String>, Outcome), BuildError> {
+        let seed = self.seed;
         let mut hosts = std::mem::take(&mut self.hosts);
         for (name, config) in std::mem::take(&mut self.pending_link) {
             let h = hosts
@@ -323,14 +350,19 @@ impl Sim {
         let mut star = StarBuilder::new(self.link.clone());
         let idle: Idle = Rc::default();
         let mut runtimes = Vec::new();
+        let mut lifecycles = Vec::new();
+        let mut clients = Vec::new();
         for (i, spec) in hosts.into_iter().enumerate() {
             let addr = addr_of(i);
-            let lifecycle: Vec<(Time, Lifecycle)> = self
-                .lifecycle
-                .iter()
-                .filter(|(n, _, _)| *n == spec.name)
-                .map(|&(_, t, l)| (t, l))
-                .collect();
+            let lifecycle: Rc<RefCell<Vec<(Time, Lifecycle)>>> = Rc::new(RefCell::new(
+                self.lifecycle
+                    .iter()
+                    .filter(|(n, _, _)| *n == spec.name)
+                    .map(|&(_, t, l)| (t, l))
+                    .collect(),
+            ));
+            lifecycles.push(lifecycle.clone());
+            clients.push(matches!(spec.software, Software::Client(_)));
             let state = Rc::new(RefCell::new(HostState::new(
                 spec.name.clone(),
                 addr,
@@ -390,6 +422,34 @@ impl Sim {
                 world.change_link_at(*at, link, *change)?;
             }
         }
+        // The run's own arrangements (a sweep's faults, a capsule's
+        // decisions), on the world as built, before anything happens.
+        let crashable: Vec<sim::NodeId> = star
+            .leaves
+            .iter()
+            .zip(&clients)
+            .filter(|(_, client)| !**client)
+            .map(|(&n, _)| n)
+            .collect();
+        let mut arranged = Setup {
+            world,
+            hosts: star.leaves.iter().map(|&n| n.into()).collect(),
+            horizon: self.duration,
+            open_at_end: true,
+        };
+        let crash = arrange(&mut arranged, &crashable)?;
+        let mut world = arranged.world;
+        if let Some(c) = crash {
+            let index = star
+                .leaves
+                .iter()
+                .position(|&n| n == c.node)
+                .filter(|&i| !clients[i])
+                .ok_or_else(|| BuildError::CrashClient(c.host.clone()))?;
+            lifecycles[index]
+                .borrow_mut()
+                .push((c.at, Lifecycle::Bounce));
+        }
         for &node in &star.leaves {
             world.wake_node_at(node, Time::ZERO, 0)?;
         }
@@ -412,14 +472,7 @@ impl Sim {
             open_at_end: true,
         };
         let outcome = scenarios::run::judge(seed, setup, stats);
-        let result = result.and_then(|()| {
-            if outcome.violations.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("seed {seed}: {}", outcome.verdict()))
-            }
-        });
-        Ok(Run { result, outcome })
+        Ok((result, outcome))
     }
 }
 

@@ -35,6 +35,7 @@ mod transfer;
 use crate::host::{Action, Host};
 use crate::oracle::Violation;
 use crate::run::{Outcome, RunOptions, Setup, execute};
+use crate::sweep::profile::PlannedCrash;
 use rand_core::RngCore;
 use sim::topology::{self, Endpoint as Place};
 use sim::{
@@ -60,6 +61,21 @@ pub type Build = Arc<dyn Fn(u64) -> Result<Setup, SimError> + Send + Sync>;
 pub type Expectation = Arc<dyn Fn(&Outcome) -> Result<(), String> + Send + Sync>;
 /// An oracle of the user's: the violations it finds in a run.
 pub type UserOracle = Arc<dyn Fn(&Outcome) -> Vec<Violation> + Send + Sync>;
+/// How a [program scenario](Scenario::program) lets a run arrange its
+/// world. The program calls it exactly once, with its world built and not
+/// yet run and the hosts that may crash (a test body cannot be restarted,
+/// so its host is not among them); the run adds its faults there (a
+/// sweep's fault plan, a capsule's recording or replay) and returns the
+/// crash to make, if any: the program crashes that host at that time
+/// (all TCP state lost) and restarts its software, as a reboot would.
+pub type Arrange<'a> =
+    dyn FnMut(&mut Setup, &[sim::NodeId]) -> Result<Option<PlannedCrash>, SimError> + 'a;
+/// A scenario that drives its world with a loop of its own (a simulation of
+/// async programs, which ends when its test body returns): for a seed, it
+/// builds its world, calls the [`Arrange`] hook once, runs, and returns the
+/// outcome judged by [`crate::run::judge`] (the built-in oracles), with any
+/// failure of its own (the test body's error) among the violations.
+pub type Program = Arc<dyn Fn(u64, &mut Arrange<'_>) -> Result<Outcome, SimError> + Send + Sync>;
 
 /// A named, documented case: how to build it, what it must show, and any
 /// oracles of its own (the four built-in ones run on every scenario).
@@ -110,6 +126,8 @@ pub struct Scenario {
     /// The RFC section it exercises and what a reader should see.
     pub doc: &'static str,
     build: Build,
+    /// Set for a [program scenario](Scenario::program): it runs itself.
+    program: Option<Program>,
     expectations: Vec<Expectation>,
     oracles: Vec<UserOracle>,
 }
@@ -125,9 +143,46 @@ impl Scenario {
             summary: "",
             doc: "",
             build: Arc::new(build),
+            program: None,
             expectations: Vec::new(),
             oracles: Vec::new(),
         }
+    }
+
+    /// A scenario called `name` that runs itself (see [`Program`]): the
+    /// way a simulation of the user's own async programs (crate
+    /// `tcpsim-tokio`) takes part in sweeps, capsules, shrinking and
+    /// `tcpsim run`, whose faults it receives through the [`Arrange`] hook.
+    /// Its expectations and oracles apply as to any scenario. It has no
+    /// world to give out before it runs: [`Scenario::setup`] and
+    /// [`Scenario::run_until`] are errors.
+    pub fn program(
+        name: &'static str,
+        run: impl Fn(u64, &mut Arrange<'_>) -> Result<Outcome, SimError> + Send + Sync + 'static,
+    ) -> Scenario {
+        let mut scenario = Scenario::new(name, move |_| {
+            Err(SimError::Scenario(format!(
+                "scenario {name} runs its own loop and has no world to give out before it runs"
+            )))
+        });
+        scenario.program = Some(Arc::new(run));
+        scenario
+    }
+
+    /// Whether this is a [program scenario](Scenario::program).
+    pub fn is_program(&self) -> bool {
+        self.program.is_some()
+    }
+
+    /// Runs a [program scenario](Scenario::program) at `seed` with
+    /// `arrange` as its hook, without judging its own expectations and
+    /// oracles; `None` for a scenario with a world of its own.
+    pub fn run_program(
+        &self,
+        seed: u64,
+        arrange: &mut Arrange<'_>,
+    ) -> Option<Result<Outcome, SimError>> {
+        self.program.as_ref().map(|p| p(seed, arrange))
     }
 
     /// Sets the one-line summary `tcpsim list` shows.
@@ -169,6 +224,12 @@ impl Scenario {
     /// transitions, segments); termination and the scenario's own
     /// expectations are not, as the run stopped early.
     pub fn run_until(&self, seed: u64, at: sim::Time) -> Result<Outcome, SimError> {
+        if self.is_program() {
+            return Err(SimError::Scenario(format!(
+                "scenario {} runs until its test body returns: it cannot stop at {at} (--at)",
+                self.name
+            )));
+        }
         let mut setup = (self.build)(seed)?;
         setup.horizon = setup.horizon.min(at);
         setup.open_at_end = true;
@@ -183,6 +244,15 @@ impl Scenario {
     /// [`Scenario::run`], recording what `options` asks for (the trace and
     /// verdict are the same: recording only reads).
     pub fn run_with(&self, seed: u64, options: &RunOptions) -> Result<Outcome, SimError> {
+        let arranged = self.run_program(seed, &mut |setup, _| {
+            setup.apply(options);
+            Ok(None)
+        });
+        if let Some(outcome) = arranged {
+            let mut outcome = outcome?;
+            self.judge(&mut outcome, true);
+            return Ok(outcome);
+        }
         let mut setup = self.setup(seed)?;
         setup.apply(options);
         let mut outcome = execute(seed, setup)?;

@@ -571,6 +571,9 @@ pub fn run_under_prepared(
     expectations: bool,
     prepare: impl FnOnce(&mut Setup) -> Result<(), SimError>,
 ) -> Result<(Outcome, FaultPlan), SimError> {
+    if scenario.is_program() {
+        return run_program_under(scenario, seed, profile, expectations, prepare);
+    }
     let mut setup = scenario.setup(seed)?;
     let plan = profile.plan(seed, &setup);
     plan.apply(seed, &mut setup)?;
@@ -593,6 +596,54 @@ pub fn run_under_prepared(
     if faulted {
         recheck_segments_without_forged(&mut outcome);
     }
+    scenario.judge(&mut outcome, expectations);
+    Ok((outcome, plan))
+}
+
+/// [`run_under_prepared`] for a [program scenario](Scenario::program): the
+/// plan is drawn from the world the program built and applied there, and a
+/// crash drawn for a host that may not crash (the test body's) is not made.
+/// The termination oracle is the program's business (its servers keep
+/// their listeners when the test ends), so no excuse is needed for it.
+fn run_program_under(
+    scenario: &Scenario,
+    seed: u64,
+    profile: &Profile,
+    expectations: bool,
+    prepare: impl FnOnce(&mut Setup) -> Result<(), SimError>,
+) -> Result<(Outcome, FaultPlan), SimError> {
+    let mut prepare = Some(prepare);
+    let mut drawn = None;
+    let ran = scenario.run_program(seed, &mut |setup, crashable| {
+        let mut plan = profile.plan(seed, setup);
+        if plan
+            .crash
+            .as_ref()
+            .is_some_and(|c| !crashable.contains(&c.node))
+        {
+            plan.crash = None;
+            plan.kinds.crash = false;
+        }
+        plan.apply(seed, setup)?;
+        if let Some(prepare) = prepare.take() {
+            prepare(setup)?;
+        }
+        let crash = plan.crash.clone();
+        drawn = Some(plan);
+        Ok(crash)
+    });
+    let mut outcome = ran.unwrap_or_else(|| {
+        Err(SimError::Scenario(format!(
+            "scenario {} is not a program",
+            scenario.name
+        )))
+    })?;
+    let plan = drawn.ok_or_else(|| {
+        SimError::Scenario(format!(
+            "scenario {} ran without arranging its world: its program must call the hook once before it runs",
+            scenario.name
+        ))
+    })?;
     scenario.judge(&mut outcome, expectations);
     Ok((outcome, plan))
 }
