@@ -46,6 +46,12 @@
 //! `AsyncWriteExt`, `BufReader`, `split`), and this crate's [`net`] sockets,
 //! [`net::lookup`] of host names, [`net::hostname`], [`net::sim_elapsed`].
 //!
+//! Libraries built on tokio's I/O traits work on the sockets too: hyper's
+//! HTTP/1.1 server and client run with a small adapter to its
+//! `hyper::rt` traits (`tests/common/http.rs`, `examples/http.rs`), with
+//! its `Date` header turned off (`auto_date_header(false)`: it reads the
+//! wall clock) and no hyper timer (which reads `std::time::Instant`).
+//!
 //! What does not: anything that leaves the simulation. `std::net` and
 //! `tokio::net` reach the real OS (the crate does not enable tokio's `net`
 //! feature); real files and blocking I/O, `spawn_blocking` and

@@ -1,0 +1,74 @@
+//! hyper's HTTP/1.1 server and client on simulated hosts, through loss and
+//! a partition (the code is `tests/common/http.rs`).
+//!
+//! `cargo run -p tcpsim-tokio --example http -- [SEED] [LOSS] [--ladder]`
+//! (defaults: seed 1, loss 0.05): `/hello`, a 256 KiB `/big` checked byte
+//! by byte, a POST echoed back and a 404 on one keep-alive connection,
+//! with LOSS each way on the server's link and a 2-second partition at
+//! 30 ms; prints the result, TCP's retransmissions and the trace hash.
+
+#[path = "../tests/common/http.rs"]
+mod http;
+
+use sim::{LinkConfig, Time};
+use tcpsim_tokio::Sim;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let numbers: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let seed = match numbers.first().map(|s| s.parse::<u64>()) {
+        None => 1,
+        Some(Ok(s)) => s,
+        Some(Err(_)) => {
+            eprintln!("error: SEED must be a whole number, got {:?}", numbers[0]);
+            std::process::exit(2);
+        }
+    };
+    let loss = match numbers.get(1).map(|s| s.parse::<f64>()) {
+        None => 0.05,
+        Some(Ok(l)) if (0.0..1.0).contains(&l) => l,
+        _ => {
+            eprintln!("error: LOSS must be a probability in [0, 1)");
+            std::process::exit(2);
+        }
+    };
+    let ladder = args.iter().any(|a| a == "--ladder");
+
+    let mut sim = Sim::new(seed);
+    sim.host("web", http::server);
+    sim.host_link(
+        "web",
+        LinkConfig::new(100_000_000, sim::Duration::from_millis(1)).with_loss(loss),
+    )
+    .partition("web", Time::from_millis(30), Time::from_millis(2_030))
+    .duration(Time::from_secs(600));
+    sim.client("browser", http::workload("web"));
+    let run = match sim.execute() {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    if ladder {
+        print!(
+            "{}",
+            scenarios::render::ladder(&run.outcome, scenarios::render::Numbering::Relative)
+        );
+    }
+    let retransmissions: usize = (0..run.outcome.host_count())
+        .map(|i| run.outcome.retransmissions(i))
+        .sum();
+    println!(
+        "seed {seed}, loss {loss}: {} at {}; TCP retransmissions {retransmissions}, trace hash {:016x}",
+        match &run.result {
+            Ok(()) => "pass".to_string(),
+            Err(e) => format!("FAIL ({e})"),
+        },
+        run.outcome.stats.now,
+        run.trace_hash()
+    );
+    if run.result.is_err() {
+        std::process::exit(1);
+    }
+}
