@@ -667,11 +667,12 @@ impl LinkDirection {
                 Duration::from_nanos(min.as_nanos() + offset)
             }
             Some(Jitter::Exponential { mean, max }) => {
-                // Inverse transform: -mean * ln(1 - u). `ln` of an f64 is
-                // correctly rounded enough on every IEEE platform we run on;
-                // the result is truncated to whole nanoseconds.
+                // Inverse transform: -mean * ln(1 - u), with the engine's own
+                // `ln` (basic IEEE operations only: the platform's maths
+                // library may round `f64::ln` differently, and the trace
+                // must not depend on it); truncated to whole nanoseconds.
                 let u = rng::unit(&mut self.rng);
-                let ns = -(mean.as_nanos() as f64) * (1.0 - u).ln();
+                let ns = -(mean.as_nanos() as f64) * rng::ln(1.0 - u);
                 Duration::from_nanos((ns as u64).min(max.as_nanos()))
             }
         }

@@ -290,6 +290,10 @@ struct Offer<'a> {
     ordinal: u64,
 }
 
+/// Below this many cancelled wake-ups the set is never pruned (see
+/// [`Ctx::cancel`]).
+const PRUNE_CANCELLED_AT: usize = 256;
+
 /// Everything except the nodes themselves, so a node can be borrowed
 /// mutably while it acts on the rest through its [`Ctx`].
 struct Core {
@@ -750,7 +754,18 @@ impl Ctx<'_> {
     }
     /// Cancels a wake-up; cancelling one that already fired does nothing.
     pub fn cancel(&mut self, timer: TimerId) {
-        self.core.cancelled.insert(timer.0);
+        let core = &mut *self.core;
+        core.cancelled.insert(timer.0);
+        // The set cannot tell a pending wake from one that already fired
+        // without a search of the queue, so entries for fired timers would
+        // stay for ever. Once the set outgrows the queue (then most of its
+        // entries are such leftovers), keep only the sequences still queued:
+        // one pass over the queue per `queue.len()` cancellations at least,
+        // so the cost per call stays constant on average.
+        if core.cancelled.len() > PRUNE_CANCELLED_AT && core.cancelled.len() > core.queue.len() {
+            let queued: BTreeSet<u64> = core.queue.iter().map(|s| s.sequence).collect();
+            core.cancelled.retain(|seq| queued.contains(seq));
+        }
     }
     /// Adds a note to the trace.
     pub fn note(&mut self, text: impl Into<String>) {
@@ -1428,5 +1443,73 @@ impl World {
             now: self.core.now,
             trace_hash: self.core.trace.hash(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each wake re-arms itself 1 ms later and cancels the wake that just
+    /// fired (a stale handle, as a node's lazily kept timer would be),
+    /// and keeps one far-off wake pending that it cancels at the start.
+    struct Rearm {
+        last: Option<TimerId>,
+        far: Option<TimerId>,
+        fired: Vec<u64>,
+    }
+
+    impl Node for Rearm {
+        fn on_packet(&mut self, ctx: &mut Ctx<'_>, packet: Packet) {
+            ctx.recycle(packet);
+        }
+        fn on_wake(&mut self, ctx: &mut Ctx<'_>, token: u64) {
+            self.fired.push(token);
+            if token == 1 {
+                return;
+            }
+            if self.far.is_none() {
+                let far = ctx.wake_at(Time::from_secs(3600), 1);
+                ctx.cancel(far);
+                self.far = Some(far);
+            }
+            if let Some(stale) = self.last.take() {
+                ctx.cancel(stale);
+            }
+            if self.fired.len() < 20_000 {
+                let next = ctx.now() + Duration::from_millis(1);
+                self.last = Some(ctx.wake_at(next, 0));
+            }
+        }
+    }
+
+    #[test]
+    fn cancelling_fired_timers_does_not_grow_the_cancelled_set_for_ever() {
+        // 20,000 cancellations of wakes that had already fired: the set of
+        // cancelled sequences stays bounded (pruned to what is still
+        // queued), while the one cancelled wake still pending, an hour
+        // away, is never delivered.
+        let mut world = World::new(WorldConfig::new(1));
+        let node = world
+            .add_node(
+                "n",
+                Addr::new(10, 0, 0, 1),
+                Rearm {
+                    last: None,
+                    far: None,
+                    fired: Vec::new(),
+                },
+            )
+            .unwrap();
+        world.wake_node_at(node, Time::ZERO, 0).unwrap();
+        world.run_until_idle().unwrap();
+        let fired = &world.node::<Rearm>(node).unwrap().fired;
+        assert_eq!(fired.len(), 20_000);
+        assert!(!fired.contains(&1), "the cancelled far wake fired");
+        assert!(
+            world.core.cancelled.len() <= PRUNE_CANCELLED_AT + 1,
+            "{} cancelled sequences kept",
+            world.core.cancelled.len()
+        );
     }
 }
