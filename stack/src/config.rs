@@ -146,6 +146,65 @@ pub struct EndpointConfig {
     /// Answer SYNs statelessly with SYN cookies when a listener's SYN queue
     /// is full (RFC 4987 §3.6; Linux's tcp_syncookies=1). Off: drop them.
     pub syn_cookies: bool,
+    /// TCP Fast Open as a server (RFC 7413); off by default, as Linux's
+    /// `tcp_fastopen=1` enables only the client side.
+    pub fast_open: FastOpenConfig,
+}
+
+/// Server-side TCP Fast Open (RFC 7413 §4.2), as Linux's `tcp_fastopen`
+/// bits and `tcp_fastopen_key` configure it. The client side is not
+/// modelled yet: a SYN this stack sends never carries a cookie or data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FastOpenConfig {
+    /// Accept data in SYNs with a valid cookie (`tcp_fastopen` bit 0x2,
+    /// TFO_SERVER_ENABLE), on listeners that asked for it
+    /// ([`crate::Endpoint::set_fast_open`], TCP_FASTOPEN) or on every
+    /// listener if `without_sockopt`.
+    pub server: bool,
+    /// Every listener does Fast Open without TCP_FASTOPEN, its queue as
+    /// long as its backlog (bit 0x400, TFO_SERVER_WO_SOCKOPT1).
+    pub without_sockopt: bool,
+    /// Accept data in a SYN without a cookie (bit 0x200,
+    /// TFO_SERVER_COOKIE_NOT_REQD).
+    pub no_cookie: bool,
+    /// The cookie key (`tcp_fastopen_key`: four 32-bit words, each stored
+    /// little-endian, as Linux keeps it); `None`: derived from the
+    /// endpoint's RFC 6528 secret, so the seed decides it.
+    pub key: Option<[u8; 16]>,
+}
+
+impl FastOpenConfig {
+    /// The server bits of Linux's `net.ipv4.tcp_fastopen` value (the
+    /// client bits, 0x1 and 0x4, are not modelled and are ignored).
+    pub fn from_sysctl(value: u32) -> FastOpenConfig {
+        FastOpenConfig {
+            server: value & 0x2 != 0,
+            without_sockopt: value & 0x400 != 0,
+            no_cookie: value & 0x200 != 0,
+            key: None,
+        }
+    }
+
+    /// Parses `tcp_fastopen_key`'s text, `a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4`
+    /// (four hex words; a backup key after a comma is accepted and not
+    /// used), into the 16 bytes Linux's `proc_tcp_fastopen_key` stores.
+    pub fn parse_key(text: &str) -> Result<[u8; 16], String> {
+        let primary = text.trim().split(',').next().unwrap_or("");
+        let words: Vec<&str> = primary.split('-').collect();
+        if words.len() != 4 {
+            return Err(format!(
+                "tcp_fastopen_key {text:?}: expected four hex words joined by '-'"
+            ));
+        }
+        let mut key = [0u8; 16];
+        for (i, w) in words.iter().enumerate() {
+            let v = u32::from_str_radix(w, 16).map_err(|_| {
+                format!("tcp_fastopen_key {text:?}: {w:?} is not a 32-bit hex word")
+            })?;
+            key[4 * i..4 * i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        Ok(key)
+    }
 }
 
 impl EndpointConfig {
@@ -157,6 +216,7 @@ impl EndpointConfig {
             tcp: TcpConfig::default(),
             ephemeral_ports: (32768, 60999),
             syn_cookies: true,
+            fast_open: FastOpenConfig::default(),
         }
     }
 }

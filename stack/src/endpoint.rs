@@ -21,7 +21,7 @@ use crate::conn::{Connection, Disposition, Env};
 use crate::seq::SeqNum;
 use crate::time::Instant;
 use crate::types::{Counters, Event, SocketError, SocketId, State};
-use crate::wire::{self, Flags, IpPair, TcpOptions, TcpRepr, WireError};
+use crate::wire::{self, FastOpenCookie, Flags, IpPair, TcpOptions, TcpRepr, WireError};
 use siphasher::sip::SipHasher24;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -74,12 +74,39 @@ struct Listener {
     accept_queue: VecDeque<SocketId>,
     /// Half-open connections (SYN-RECEIVED) belonging to this listener.
     syn_queue_len: usize,
+    /// TCP_FASTOPEN's queue length: Fast Open is on for this listener when
+    /// it is above 0 (or every listener has it, see
+    /// [`crate::FastOpenConfig::without_sockopt`]).
+    fast_open_qlen: usize,
 }
 
 #[derive(Debug)]
 enum Socket {
     Listener(Listener),
     Connection(Box<Connection>),
+}
+
+/// What a SYN at a listener gets from Fast Open (RFC 7413 §4.2).
+enum FastOpenDecision {
+    /// No Fast Open: an ordinary handshake; SYN data is not taken.
+    None,
+    /// An ordinary handshake whose SYN-ACK carries this cookie.
+    Reply(FastOpenCookie),
+    /// A Fast Open child: the SYN's data is taken and acknowledged.
+    Child,
+}
+
+/// Linux's IPv4 Fast Open cookie (see [`Endpoint::fast_open_cookie`]).
+fn fast_open_cookie(key: &[u8; 16], client: Ipv4Addr, server: Ipv4Addr) -> [u8; 8] {
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&key[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let mut h = SipHasher24::new_with_keys(word(0), word(8));
+    h.write(&client.octets());
+    h.write(&server.octets());
+    h.finish().to_le_bytes()
 }
 
 /// A segment sent without a connection: a RST for a segment that matched
@@ -238,9 +265,44 @@ impl Endpoint {
                 backlog: backlog.max(1),
                 accept_queue: VecDeque::new(),
                 syn_queue_len: 0,
+                fast_open_qlen: 0,
             }),
         );
         Ok(id)
+    }
+
+    /// TCP_FASTOPEN on a listener (RFC 7413 §4.2): up to `qlen` Fast Open
+    /// children may wait in its accept queue (0 turns it off unless
+    /// [`crate::FastOpenConfig::without_sockopt`]). Needs
+    /// [`crate::FastOpenConfig::server`] to take effect, as Linux needs
+    /// `tcp_fastopen & 2`. Not a listener: `InvalidSocket`.
+    pub fn set_fast_open(&mut self, listener: SocketId, qlen: usize) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&listener) {
+            Some(Socket::Listener(l)) => {
+                l.fast_open_qlen = qlen;
+                Ok(())
+            }
+            _ => Err(SocketError::InvalidSocket),
+        }
+    }
+
+    /// The Fast Open cookie this endpoint gives `client` (RFC 7413 §4.1.2),
+    /// computed as Linux's `__tcp_fastopen_cookie_gen_cipher` does for
+    /// IPv4: SipHash-2-4 keyed by the 16-byte key, over the client's then
+    /// the server's address, its 64-bit result in little-endian order. With
+    /// Linux's key and addresses the cookie is Linux's own (packetdrill's
+    /// suite: 3021b9d889017eeb for 192.0.2.1 to 192.168.0.1 with key
+    /// a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4).
+    pub fn fast_open_cookie(&self, client: Ipv4Addr) -> [u8; 8] {
+        let key = self.config.fast_open.key.unwrap_or_else(|| {
+            // No key set: one derived from the ISN secret, so the seed
+            // decides it (Linux draws a random key at boot).
+            let mut k = self.config.secret;
+            k.reverse();
+            k[0] ^= 0x70;
+            k
+        });
+        fast_open_cookie(&key, client, self.local)
     }
 
     /// Active OPEN (§3.10.1) from an ephemeral port.
@@ -693,21 +755,89 @@ impl Endpoint {
             }
             return;
         }
-        l.syn_queue_len += 1;
+        let fast_open = self.fast_open_decision(listener, pair, seg);
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&listener) else {
+            return;
+        };
+        let child = matches!(fast_open, FastOpenDecision::Child);
+        let id = SocketId(self.next_id);
+        if child {
+            // In the accept queue from the SYN on (Linux's
+            // inet_csk_reqsk_queue_add of the Fast Open child).
+            l.accept_queue.push_back(id);
+        } else {
+            l.syn_queue_len += 1;
+        }
         let local = SocketAddrV4::new(pair.dst, seg.dst_port);
         let remote = SocketAddrV4::new(pair.src, seg.src_port);
-        let id = self.allocate_id();
+        let allocated = self.allocate_id();
+        debug_assert_eq!(allocated, id);
         let mut conn = self.new_connection(local, remote, now);
-        conn.accept_syn(
-            seg,
-            now,
-            &mut Env {
-                id,
-                events: &mut self.events,
-            },
-        );
+        let mut env = Env {
+            id,
+            events: &mut self.events,
+        };
+        conn.accept_syn(seg, now, &mut env);
+        match fast_open {
+            FastOpenDecision::None => {}
+            FastOpenDecision::Reply(cookie) => conn.fast_open_reply = Some(cookie),
+            FastOpenDecision::Child => {
+                env.events.push_back(Event::Incoming(listener));
+                conn.accept_fast_open(seg.payload, now, &mut env);
+            }
+        }
         self.register(id, conn);
         self.after_change(id);
+    }
+
+    /// What RFC 7413 §4.2 (as Linux's tcp_try_fastopen) makes of a SYN at
+    /// `listener`: nothing (no Fast Open: no option, no data taken), a
+    /// cookie in the SYN-ACK (the client asked for one, or presented a
+    /// wrong one: its data is not taken), or a Fast Open child (a valid
+    /// cookie, or data when no cookie is required).
+    fn fast_open_decision(
+        &self,
+        listener: SocketId,
+        pair: IpPair,
+        seg: &TcpRepr<'_>,
+    ) -> FastOpenDecision {
+        let tfo = self.config.fast_open;
+        let Some(Socket::Listener(l)) = self.sockets.get(&listener) else {
+            return FastOpenDecision::None;
+        };
+        let qlen = if l.fast_open_qlen > 0 {
+            l.fast_open_qlen
+        } else if tfo.without_sockopt {
+            l.backlog
+        } else {
+            0
+        };
+        let syn_data = !seg.payload.is_empty();
+        let asked = seg.options.fast_open;
+        // tcp_fastopen_queue_check: room for another child.
+        let waiting = l
+            .accept_queue
+            .iter()
+            .filter(|id| {
+                matches!(self.sockets.get(*id), Some(Socket::Connection(c))
+                    if c.fast_open_child && c.state == State::SynReceived)
+            })
+            .count();
+        if !tfo.server || !(syn_data || asked.is_some()) || waiting >= qlen {
+            return FastOpenDecision::None;
+        }
+        if tfo.no_cookie {
+            return FastOpenDecision::Child;
+        }
+        let Some(asked) = asked else {
+            return FastOpenDecision::None;
+        };
+        let valid = self.fast_open_cookie(pair.src);
+        if asked.len > 0 && asked.cookie() == valid {
+            return FastOpenDecision::Child;
+        }
+        // A request, or a wrong cookie: the valid one, in the client's form.
+        FastOpenDecision::Reply(FastOpenCookie::new(&valid, asked.experimental))
     }
 
     /// Answers a SYN with a SYN-ACK whose ISN is a cookie; keeps no state.
@@ -811,7 +941,11 @@ impl Endpoint {
         match d {
             Disposition::Keep => self.after_change(id),
             Disposition::Established => {
-                let listener = self.conn(id).and_then(|c| self.listener_of(c));
+                // A Fast Open child is in the accept queue since its SYN.
+                let listener = self
+                    .conn(id)
+                    .filter(|c| !c.fast_open_child)
+                    .and_then(|c| self.listener_of(c));
                 if let Some(lid) = listener
                     && let Some(Socket::Listener(l)) = self.sockets.get_mut(&lid)
                 {
@@ -855,6 +989,7 @@ impl Endpoint {
         }
         self.timer_queued.remove(&id);
         // A passive half-open connection leaves its listener's SYN queue.
+        // (A Fast Open child waits in the accept queue, not the SYN queue.)
         if conn.passive
             && matches!(conn.state, State::Listen | State::Closed)
             && let Some(lid) = self.listeners.get(&conn.local.port()).copied()
@@ -862,7 +997,7 @@ impl Endpoint {
         {
             if let Some(pos) = l.accept_queue.iter().position(|&x| x == id) {
                 l.accept_queue.remove(pos);
-            } else {
+            } else if !conn.fast_open_child {
                 l.syn_queue_len = l.syn_queue_len.saturating_sub(1);
             }
         }

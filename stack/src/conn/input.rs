@@ -55,6 +55,27 @@ impl Connection {
         self.restart_rto(now);
     }
 
+    /// RFC 7413 §4.2.2: a SYN at a listener with a valid Fast Open cookie
+    /// (or none needed): after [`Connection::accept_syn`], its data goes
+    /// to the receive buffer at once, the SYN-ACK acknowledges it, and the
+    /// connection is a Fast Open child (Linux's tcp_fastopen_create_child
+    /// and tcp_fastopen_add_skb). The data is at most what the receive
+    /// buffer holds; any rest is left for the client to send again.
+    pub(crate) fn accept_fast_open(&mut self, data: &[u8], now: Instant, env: &mut Env<'_>) {
+        self.fast_open_child = true;
+        let n = data.len().min(self.recv_space() as usize);
+        if n == 0 {
+            return;
+        }
+        self.on_data_received(n, now);
+        self.recv_buffer.extend(&data[..n]);
+        self.advance_rcv(n as u32);
+        self.last_ack_sent = self.rcv_nxt;
+        self.counters.bytes_received += n as u64;
+        self.syn_data_acked = true;
+        env.events.push_back(Event::Readable(env.id));
+    }
+
     /// RFC 6191 §2: in TIME-WAIT, a SYN (no ACK, no RST) may start a new
     /// incarnation of the connection if it cannot be confused with the old
     /// one: with timestamps, its TSval is newer than TS.Recent; without, its
@@ -386,6 +407,11 @@ impl Connection {
             return match self.state {
                 // Passive open: "return this connection to LISTEN": the
                 // listener is untouched; this TCB goes away quietly.
+                // A Fast Open child is a full socket the application may
+                // hold: Linux's tcp_reset gives it ECONNRESET.
+                State::SynReceived if self.passive && self.fast_open_child => {
+                    self.fail(SocketError::ConnectionReset, env)
+                }
                 State::SynReceived if self.passive => {
                     self.set_state(State::Listen, env);
                     Disposition::Delete
@@ -410,7 +436,11 @@ impl Connection {
         // connection to the LISTEN state and return" (RFC 9293 §3.10.7.4);
         // Linux (tcp_check_req, embryonic_reset) also answers the SYN with
         // a RST. (The retransmitted SYN at IRS was handled above.)
-        if seg.flags.syn() && self.state == State::SynReceived && self.passive {
+        if seg.flags.syn()
+            && self.state == State::SynReceived
+            && self.passive
+            && !self.fast_open_child
+        {
             self.counters.dropped_segments += 1;
             self.set_state(State::Listen, env);
             return Disposition::DeleteAndReset;
@@ -1150,6 +1180,9 @@ impl Connection {
         o.sack_permitted = sack_on;
         if ws_on {
             o.window_scale = Some(self.config.window_scale.unwrap_or(0).min(14));
+        }
+        if syn_ack {
+            o.fast_open = self.fast_open_reply;
         }
         o
     }

@@ -87,6 +87,18 @@ pub(crate) struct Connection {
     pub(crate) remote: SocketAddrV4,
     /// Set when the connection came from a passive OPEN (SYN at a listener).
     pub(crate) passive: bool,
+    /// A TCP Fast Open child (RFC 7413 §4.2.2): the SYN's cookie was valid
+    /// (or none was needed), its data is in the receive buffer, and the
+    /// connection sits in its listener's accept queue from the SYN on. It
+    /// may send data in SYN-RECEIVED, and it is a full socket: a RST or a
+    /// timeout there is an error the application sees.
+    pub(crate) fast_open_child: bool,
+    /// The Fast Open option the SYN-ACK carries: a cookie for a client
+    /// that asked for one or presented an invalid one (RFC 7413 §4.1.2).
+    pub(crate) fast_open_reply: Option<crate::wire::FastOpenCookie>,
+    /// The SYN's data was accepted (Linux's syn_data_acked, reported as
+    /// TCPI_OPT_SYN_DATA).
+    pub(crate) syn_data_acked: bool,
     pub(crate) config: TcpConfig,
 
     // Send sequence variables (RFC 9293 §3.3.1).
@@ -255,6 +267,9 @@ impl Connection {
             local,
             remote,
             passive: false,
+            fast_open_child: false,
+            fast_open_reply: None,
+            syn_data_acked: false,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -701,11 +716,14 @@ impl Connection {
         self.counters.timeouts += 1;
         let limit = match self.state {
             State::SynSent => self.config.syn_retries,
+            // Linux's tcp_fastopen_synack_timer: one more try for a Fast
+            // Open child, whose application may hold it already.
+            State::SynReceived if self.fast_open_child => self.config.synack_retries + 1,
             State::SynReceived => self.config.synack_retries,
             _ => self.config.data_retries,
         };
         if self.retries >= limit {
-            if self.state == State::SynReceived && self.passive {
+            if self.state == State::SynReceived && self.passive && !self.fast_open_child {
                 // A half-open passive connection that never completed just goes away.
                 self.set_state(State::Closed, env);
                 return Disposition::Delete;

@@ -279,14 +279,20 @@ impl Connection {
     /// The next data (or FIN) segment. `force` is the persist timer's
     /// override of Nagle and sender SWS avoidance.
     fn poll_data(&mut self, now: Instant, payload: &mut Vec<u8>, force: bool) -> Option<Outgoing> {
-        if !matches!(
-            self.state,
-            State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::LastAck
-                | State::Closing
-        ) {
+        // A Fast Open child may send data in SYN-RECEIVED once its SYN-ACK
+        // is out (RFC 7413 §4.2.2; Linux lets it write at once).
+        let fast_open_early =
+            self.state == State::SynReceived && self.fast_open_child && !self.syn_pending;
+        if !fast_open_early
+            && !matches!(
+                self.state,
+                State::Established
+                    | State::CloseWait
+                    | State::FinWait1
+                    | State::LastAck
+                    | State::Closing
+            )
+        {
             return None;
         }
         if self.sack_permitted && self.recovery.is_some() {

@@ -1,5 +1,7 @@
 //! TCP options: EOL, NOP, MSS (RFC 9293 §3.2), window scale and timestamps
-//! (RFC 7323 §2.2, §3.2), SACK-permitted and SACK blocks (RFC 2018 §2, §3).
+//! (RFC 7323 §2.2, §3.2), SACK-permitted and SACK blocks (RFC 2018 §2, §3),
+//! and the Fast Open cookie (RFC 7413 §4.1.1: kind 34, or the experimental
+//! kind 254 with magic 0xF989 of RFC 6994 that Linux also speaks).
 //! Unknown options are skipped by their length.
 
 use super::WireError;
@@ -12,6 +14,54 @@ const KIND_WSCALE: u8 = 3;
 const KIND_SACK_PERMITTED: u8 = 4;
 const KIND_SACK: u8 = 5;
 const KIND_TIMESTAMPS: u8 = 8;
+const KIND_FAST_OPEN: u8 = 34;
+const KIND_EXPERIMENTAL: u8 = 254;
+/// RFC 6994 ExID of Fast Open in the experimental option (Linux's
+/// TCPOPT_FASTOPEN_MAGIC).
+const FAST_OPEN_MAGIC: u16 = 0xF989;
+
+/// The longest Fast Open cookie (RFC 7413 §4.1.1: 4 to 16 bytes, even).
+pub const MAX_FAST_OPEN_COOKIE: usize = 16;
+
+/// A Fast Open option: a cookie of 0 bytes (a cookie request) or 4 to 16
+/// (RFC 7413 §4.1.1), in the option form it came in or goes out in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FastOpenCookie {
+    /// The cookie's bytes; only the first `len` are meaningful.
+    pub bytes: [u8; MAX_FAST_OPEN_COOKIE],
+    /// How many bytes the cookie has (0: a request).
+    pub len: u8,
+    /// Sent or received as the experimental option (kind 254, ExID 0xF989;
+    /// packetdrill's `FOEXP`) rather than kind 34.
+    pub experimental: bool,
+}
+
+impl FastOpenCookie {
+    /// A cookie request (no cookie bytes), in the given form.
+    pub fn request(experimental: bool) -> FastOpenCookie {
+        FastOpenCookie {
+            experimental,
+            ..FastOpenCookie::default()
+        }
+    }
+
+    /// A cookie of `bytes` (at most 16; longer is cut), in the given form.
+    pub fn new(bytes: &[u8], experimental: bool) -> FastOpenCookie {
+        let len = bytes.len().min(MAX_FAST_OPEN_COOKIE);
+        let mut c = FastOpenCookie {
+            len: len as u8,
+            experimental,
+            ..FastOpenCookie::default()
+        };
+        c.bytes[..len].copy_from_slice(&bytes[..len]);
+        c
+    }
+
+    /// The cookie's bytes.
+    pub fn cookie(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
 
 /// Most SACK blocks an option can carry (40 bytes of option space: 2 + 4 * 8 = 34).
 pub const MAX_SACK_BLOCKS: usize = 4;
@@ -42,6 +92,8 @@ pub struct TcpOptions {
     pub sack_blocks: [SackBlock; MAX_SACK_BLOCKS],
     /// How many of `sack_blocks` the segment carries.
     pub sack_count: u8,
+    /// The Fast Open option (RFC 7413), SYN and SYN-ACK only.
+    pub fast_open: Option<FastOpenCookie>,
 }
 
 impl TcpOptions {
@@ -88,6 +140,19 @@ impl TcpOptions {
                         };
                     }
                     opts.sack_count = (n / 8) as u8;
+                }
+                // RFC 7413 §4.1.1: a cookie request (no bytes) or a cookie
+                // of 4 to 16 bytes; Linux accepts any length up to 16
+                // (tcp_parse_fastopen_option) and judges the cookie later.
+                (KIND_FAST_OPEN, n) if n <= MAX_FAST_OPEN_COOKIE => {
+                    opts.fast_open = Some(FastOpenCookie::new(body, false));
+                }
+                (KIND_EXPERIMENTAL, n)
+                    if n >= 2
+                        && u16::from_be_bytes([body[0], body[1]]) == FAST_OPEN_MAGIC
+                        && n - 2 <= MAX_FAST_OPEN_COOKIE =>
+                {
+                    opts.fast_open = Some(FastOpenCookie::new(&body[2..], true));
                 }
                 // A known kind with the wrong length is malformed (RFC 9293
                 // §3.2: an implementation must be prepared to handle an
@@ -144,6 +209,27 @@ impl TcpOptions {
         if let Some(shift) = self.window_scale {
             put(&[KIND_NOP, KIND_WSCALE, 3, shift], &mut n);
         }
+        // Fast Open after window scale, padded with two NOPs to a 4-byte
+        // boundary when its length is 2 mod 4 (Linux's tcp_options_write).
+        // A cookie that would not fit beside the other options is left out
+        // (the caller sizes options for a SYN, where it always fits).
+        if let Some(fo) = self.fast_open {
+            let len = usize::from(fo.len);
+            let total = if fo.experimental { 4 + len } else { 2 + len };
+            let padded = total.div_ceil(4) * 4;
+            if n + padded <= 40 {
+                if fo.experimental {
+                    let m = FAST_OPEN_MAGIC.to_be_bytes();
+                    put(&[KIND_EXPERIMENTAL, total as u8, m[0], m[1]], &mut n);
+                } else {
+                    put(&[KIND_FAST_OPEN, total as u8], &mut n);
+                }
+                put(fo.cookie(), &mut n);
+                for _ in total..padded {
+                    put(&[KIND_NOP], &mut n);
+                }
+            }
+        }
         let room = (40 - n).saturating_sub(4) / 8;
         let count = usize::from(self.sack_count).min(room);
         if count > 0 {
@@ -193,6 +279,53 @@ mod tests {
         assert_eq!(TcpOptions::parse(&[30, 9, 0]), Err(WireError::BadOption));
         assert_eq!(TcpOptions::parse(&[30, 1]), Err(WireError::BadOption));
         assert_eq!(TcpOptions::parse(&[30]), Err(WireError::BadOption));
+    }
+
+    #[test]
+    fn fast_open_options_round_trip_in_both_forms() {
+        // RFC 7413 §4.1.1: kind 34 with an 8-byte cookie is 10 bytes, padded
+        // with two NOPs; a request is kind 34 length 2; the experimental
+        // form is kind 254, length 12, ExID 0xF989. Each parses back to the
+        // same cookie and form, beside Linux's SYN options.
+        let cookie = [0x30, 0x21, 0xb9, 0xd8, 0x89, 0x01, 0x7e, 0xeb];
+        for fo in [
+            FastOpenCookie::new(&cookie, false),
+            FastOpenCookie::request(false),
+            FastOpenCookie::new(&cookie, true),
+            FastOpenCookie::request(true),
+        ] {
+            let opts = TcpOptions {
+                mss: Some(1460),
+                window_scale: Some(8),
+                sack_permitted: true,
+                timestamps: Some((1, 0)),
+                fast_open: Some(fo),
+                ..TcpOptions::default()
+            };
+            let mut buf = [0u8; 40];
+            let n = opts.encode_into(&mut buf);
+            assert_eq!(n % 4, 0);
+            assert_eq!(TcpOptions::parse(&buf[..n]).unwrap(), opts, "{fo:?}");
+        }
+        let mut buf = [0u8; 40];
+        let n = TcpOptions {
+            fast_open: Some(FastOpenCookie::new(&cookie, false)),
+            ..TcpOptions::default()
+        }
+        .encode_into(&mut buf);
+        assert_eq!(
+            &buf[..n],
+            &[34, 10, 0x30, 0x21, 0xb9, 0xd8, 0x89, 0x01, 0x7e, 0xeb, 1, 1]
+        );
+        // Another experimental option is skipped, not taken for Fast Open;
+        // a cookie longer than 16 bytes is skipped as an unknown length.
+        assert_eq!(
+            TcpOptions::parse(&[254, 4, 0x12, 0x34]).unwrap().fast_open,
+            None
+        );
+        let mut long = vec![34, 20];
+        long.extend([0u8; 18]);
+        assert_eq!(TcpOptions::parse(&long).unwrap().fast_open, None);
     }
 
     #[test]

@@ -130,6 +130,15 @@ impl Harness {
         }
     }
 
+    /// A host with this endpoint configuration (its secret as given).
+    pub fn with_config(config: EndpointConfig) -> Harness {
+        Harness {
+            ep: Endpoint::new(LOCAL, config),
+            now: Instant::ZERO,
+            out: Vec::new(),
+        }
+    }
+
     /// A plain RFC 9293 host (no options, no delayed ACK) with its ISN pinned at `isn`.
     pub fn plain(isn: u32) -> Harness {
         Harness::new(TcpConfig {
