@@ -116,7 +116,7 @@ mod parse;
 mod run;
 
 pub use parse::{Script, parse};
-pub use run::{Report, run, run_with};
+pub use run::{Report, run, run_logged, run_with};
 
 use std::fmt;
 use std::path::Path;

@@ -61,19 +61,34 @@ pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
 
 /// [`run`] with [`Options`].
 pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, ScriptError> {
+    run_logged(script, seed, options).0
+}
+
+/// [`run_with`], also giving the warnings (the script's, then the run's)
+/// whether or not the script passed: a failing script's warnings often
+/// say why (a setting tcpsim does not model).
+pub fn run_logged(
+    script: &Script,
+    seed: u64,
+    options: Options,
+) -> (Result<Report, ScriptError>, Vec<String>) {
     let mut r = Runner::new(script, seed, options);
-    for (i, ev) in script.events.iter().enumerate() {
-        r.index = i;
-        r.event(ev)?;
-    }
-    r.finish()?;
-    Ok(Report {
+    let result = (|| {
+        for (i, ev) in script.events.iter().enumerate() {
+            r.index = i;
+            r.event(ev)?;
+        }
+        r.finish()
+    })();
+    let warnings: Vec<String> = script.warnings.iter().chain(&r.warnings).cloned().collect();
+    let result = result.map(|()| Report {
         events: script.events.len(),
         segments_in: r.segments_in,
         segments_out: r.segments_out,
         end: instant_to_micros(r.last_time),
-        warnings: script.warnings.iter().chain(&r.warnings).cloned().collect(),
-    })
+        warnings: warnings.clone(),
+    });
+    (result, warnings)
 }
 
 /// Upper bound on timer firings at one instant, against a stack bug that
