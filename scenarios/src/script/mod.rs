@@ -114,6 +114,8 @@
 
 mod parse;
 mod run;
+pub mod shell;
+pub mod sysctl;
 
 pub use parse::{Script, parse};
 pub use run::{Report, run, run_logged, run_with};

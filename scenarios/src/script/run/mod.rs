@@ -21,11 +21,14 @@ mod numbering;
 mod sockets;
 
 use crate::script::parse::{CallSpec, Direction, Event, EventKind, Micros, Script, TimeExpr, When};
+use crate::script::shell::{self, Effect};
+use crate::script::sysctl::Host;
 use crate::script::{Options, ScriptError};
 use sockets::Fd;
 use stack::{Endpoint, EndpointConfig, Event as StackEvent, Instant, SocketId, TcpConfig};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 /// The stack under test.
 pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
@@ -167,6 +170,11 @@ struct Runner<'s> {
     /// What the run found worth saying without failing (shell commands
     /// not modelled, code blocks skipped), in order.
     warnings: Vec<String>,
+    /// The sysctls the script's shell commands set.
+    host: Host,
+    /// The script's directory, where the relative paths of its shell
+    /// commands start (packetdrill runs a script from there).
+    dir: PathBuf,
 }
 
 /// Script time to stack time. Times past [`CLOCK_END`] map to
@@ -228,6 +236,11 @@ impl<'s> Runner<'s> {
             write_left: 0,
             poll_deadline: None,
             warnings: Vec::new(),
+            host: Host::new(),
+            dir: std::path::Path::new(&script.name)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
         }
     }
 
@@ -362,14 +375,49 @@ impl<'s> Runner<'s> {
         Ok(())
     }
 
-    /// A backtick block: packetdrill runs it with `/bin/sh`; tcpsim does
-    /// not run commands (it has no host to configure), so it says so.
+    /// A backtick block: packetdrill runs it with `/bin/sh`; tcpsim reads
+    /// it as configuration (see [`crate::script::shell`]): sysctls set
+    /// the settings of connections created from now on, `ip link ... mtu`
+    /// the MSS, and anything else is a warning naming the command.
     fn run_shell_event(&mut self, line: usize, command: &str) -> Result<(), ScriptError> {
-        let first = command.trim().lines().next().unwrap_or("");
-        self.warnings.push(format!(
-            "{}:{line}: shell command not run: `{first}`",
-            self.script.name
-        ));
+        let effects = shell::interpret(command, &self.script.name, line, &self.dir)?;
+        let mut cookies = self.ep.config().syn_cookies;
+        for effect in effects {
+            match effect {
+                Effect::Sysctl {
+                    name,
+                    value,
+                    origin,
+                    saves,
+                } => {
+                    let tcp = self.ep.tcp_config_mut();
+                    self.host.set(
+                        &name,
+                        &value,
+                        &origin,
+                        saves,
+                        tcp,
+                        &mut cookies,
+                        &mut self.warnings,
+                    )?;
+                }
+                Effect::Restore { origin } => {
+                    let tcp = self.ep.tcp_config_mut();
+                    self.host
+                        .restore(&origin, tcp, &mut cookies, &mut self.warnings)?;
+                }
+                Effect::Mtu { mtu, .. } => {
+                    // IPv4 and TCP headers of 20 bytes each: Linux's
+                    // advmss for the route (RFC 9293 §3.7.1, RFC 6691).
+                    let mss = mtu
+                        .saturating_sub(40)
+                        .clamp(u32::from(stack::TCP_MIN_MSS), 65535);
+                    self.ep.tcp_config_mut().mss = mss as u16;
+                }
+                Effect::Warning(w) => self.warnings.push(w),
+            }
+        }
+        self.ep.set_syn_cookies(cookies);
         Ok(())
     }
 
