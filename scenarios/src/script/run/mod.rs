@@ -21,11 +21,14 @@ mod numbering;
 mod sockets;
 
 use crate::script::parse::{CallSpec, Direction, Event, EventKind, Micros, Script, TimeExpr, When};
+use crate::script::shell::{self, Effect};
+use crate::script::sysctl::Host;
 use crate::script::{Options, ScriptError};
 use sockets::Fd;
 use stack::{Endpoint, EndpointConfig, Event as StackEvent, Instant, SocketId, TcpConfig};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 /// The stack under test.
 pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
@@ -48,7 +51,8 @@ pub struct Report {
     pub segments_out: usize,
     /// Virtual time of the last event.
     pub end: Micros,
-    /// Option lines and shell lines that were ignored.
+    /// Option lines that were ignored, then what the run warned about
+    /// (shell commands not modelled, code blocks skipped), in order.
     pub warnings: Vec<String>,
 }
 
@@ -60,19 +64,34 @@ pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
 
 /// [`run`] with [`Options`].
 pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, ScriptError> {
+    run_logged(script, seed, options).0
+}
+
+/// [`run_with`], also giving the warnings (the script's, then the run's)
+/// whether or not the script passed: a failing script's warnings often
+/// say why (a setting tcpsim does not model).
+pub fn run_logged(
+    script: &Script,
+    seed: u64,
+    options: Options,
+) -> (Result<Report, ScriptError>, Vec<String>) {
     let mut r = Runner::new(script, seed, options);
-    for (i, ev) in script.events.iter().enumerate() {
-        r.index = i;
-        r.event(ev)?;
-    }
-    r.finish()?;
-    Ok(Report {
+    let result = (|| {
+        for (i, ev) in script.events.iter().enumerate() {
+            r.index = i;
+            r.event(ev)?;
+        }
+        r.finish()
+    })();
+    let warnings: Vec<String> = script.warnings.iter().chain(&r.warnings).cloned().collect();
+    let result = result.map(|()| Report {
         events: script.events.len(),
         segments_in: r.segments_in,
         segments_out: r.segments_out,
         end: instant_to_micros(r.last_time),
-        warnings: script.warnings.clone(),
-    })
+        warnings: warnings.clone(),
+    });
+    (result, warnings)
 }
 
 /// Upper bound on timer firings at one instant, against a stack bug that
@@ -148,6 +167,14 @@ struct Runner<'s> {
     write_left: usize,
     /// When a blocked `poll` times out (None: no poll, or no timeout).
     poll_deadline: Option<Instant>,
+    /// What the run found worth saying without failing (shell commands
+    /// not modelled, code blocks skipped), in order.
+    warnings: Vec<String>,
+    /// The sysctls the script's shell commands set.
+    host: Host,
+    /// The script's directory, where the relative paths of its shell
+    /// commands start (packetdrill runs a script from there).
+    dir: PathBuf,
 }
 
 /// Script time to stack time. Times past [`CLOCK_END`] map to
@@ -208,6 +235,12 @@ impl<'s> Runner<'s> {
             segments_out: 0,
             write_left: 0,
             poll_deadline: None,
+            warnings: Vec::new(),
+            host: Host::new(),
+            dir: std::path::Path::new(&script.name)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
         }
     }
 
@@ -251,13 +284,18 @@ impl<'s> Runner<'s> {
         // for a time already past (beyond the tolerance) is a timing error,
         // as packetdrill's check_event_time reports it. (An outbound line
         // finds its segment late, or none.)
+        // (Shell commands and code blocks run when their turn comes, as
+        // packetdrill's run_command_event: their time is not checked.)
         if !matches!(&ev.kind, EventKind::Packet(p) if p.direction == Direction::Outbound)
+            && !matches!(&ev.kind, EventKind::Shell { .. } | EventKind::Python { .. })
             && let Some(at) = nominal
             && hi < self.now
         {
             let what = match ev.kind {
                 EventKind::Packet(_) => "inbound packet",
                 EventKind::Call(_) => "system call start",
+                EventKind::Shell { .. } => "shell command",
+                EventKind::Python { .. } => "code block",
             };
             return Err(self.fail(
                 ev.line,
@@ -319,7 +357,77 @@ impl<'s> Runner<'s> {
                 self.call(ev.line, c, start, end)?;
                 self.last_time = start;
             }
+            EventKind::Shell { command } => {
+                let at = nominal.unwrap_or(self.now);
+                self.advance(at.max(self.now), Collect::UntilUnexpected)?;
+                self.check_unexpected(ev.line, at.max(self.now))?;
+                self.run_shell_event(ev.line, command)?;
+                self.last_time = at;
+            }
+            EventKind::Python { code, line } => {
+                let at = nominal.unwrap_or(self.now);
+                self.advance(at.max(self.now), Collect::UntilUnexpected)?;
+                self.check_unexpected(ev.line, at.max(self.now))?;
+                self.run_python_event(*line, code)?;
+                self.last_time = at;
+            }
         }
+        Ok(())
+    }
+
+    /// A backtick block: packetdrill runs it with `/bin/sh`; tcpsim reads
+    /// it as configuration (see [`crate::script::shell`]): sysctls set
+    /// the settings of connections created from now on, `ip link ... mtu`
+    /// the MSS, and anything else is a warning naming the command.
+    fn run_shell_event(&mut self, line: usize, command: &str) -> Result<(), ScriptError> {
+        let effects = shell::interpret(command, &self.script.name, line, &self.dir)?;
+        let mut cookies = self.ep.config().syn_cookies;
+        for effect in effects {
+            match effect {
+                Effect::Sysctl {
+                    name,
+                    value,
+                    origin,
+                    saves,
+                } => {
+                    let tcp = self.ep.tcp_config_mut();
+                    self.host.set(
+                        &name,
+                        &value,
+                        &origin,
+                        saves,
+                        tcp,
+                        &mut cookies,
+                        &mut self.warnings,
+                    )?;
+                }
+                Effect::Restore { origin } => {
+                    let tcp = self.ep.tcp_config_mut();
+                    self.host
+                        .restore(&origin, tcp, &mut cookies, &mut self.warnings)?;
+                }
+                Effect::Mtu { mtu, .. } => {
+                    // IPv4 and TCP headers of 20 bytes each: Linux's
+                    // advmss for the route (RFC 9293 §3.7.1, RFC 6691).
+                    let mss = mtu
+                        .saturating_sub(40)
+                        .clamp(u32::from(stack::TCP_MIN_MSS), 65535);
+                    self.ep.tcp_config_mut().mss = mss as u16;
+                }
+                Effect::Warning(w) => self.warnings.push(w),
+            }
+        }
+        self.ep.set_syn_cookies(cookies);
+        Ok(())
+    }
+
+    /// A `%{ }%` block: Python that packetdrill runs against TCP_INFO.
+    /// Not evaluated yet: skipped with a warning naming its line.
+    fn run_python_event(&mut self, line: usize, _code: &str) -> Result<(), ScriptError> {
+        self.warnings.push(format!(
+            "{}:{line}: %{{ }}% code block skipped (Python is not evaluated yet)",
+            self.script.name
+        ));
         Ok(())
     }
 

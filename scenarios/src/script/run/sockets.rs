@@ -47,15 +47,17 @@ pub(super) struct Fd {
 }
 
 impl Fd {
-    pub(super) fn new() -> Fd {
+    /// A fresh socket: `congestion` and `keepalive_timing` as the host
+    /// gives new sockets (tcp_congestion_control, tcp_keepalive_*).
+    pub(super) fn new(congestion: CongestionAlgorithm, keepalive_timing: Keepalive) -> Fd {
         Fd {
             kind: FdKind::Fresh,
             port: None,
             reuse: false,
             nodelay: false,
             keepalive: false,
-            keepalive_timing: Keepalive::default(),
-            congestion: CongestionAlgorithm::NewReno,
+            keepalive_timing,
+            congestion,
             nonblock: false,
             linger_zero: false,
             error: None,
@@ -291,7 +293,8 @@ impl Runner<'_> {
         }
         let fd = self.next_fd;
         self.next_fd += 1;
-        self.fds.insert(fd, Fd::new());
+        let fresh = Fd::new(self.ep.config().tcp.congestion, self.host.keepalive);
+        self.fds.insert(fd, fresh);
         Ok(Ok(i64::from(fd)))
     }
 
