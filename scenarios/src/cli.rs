@@ -193,6 +193,11 @@ pub enum Command {
         /// line [default: off, as packetdrill ignores those].
         #[arg(long)]
         strict_end: bool,
+        /// Define a symbol, as packetdrill's `-D` (e.g. `-D
+        /// TFO_COOKIE=3021b9d889017eeb`, as its run_all.py gives the
+        /// suite): whole-word occurrences in the scripts become VALUE.
+        #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+        define: Vec<String>,
     },
     /// Run a canonical performance workload (W1 bulk, W2 lossy bulk, W3
     /// 1,000-flow dumbbell, W4 100,000-connection churn, scale: many
@@ -520,13 +525,25 @@ pub type LoadedScript = (
 /// each such file (one line each) and nothing runs. A file that does not
 /// parse is that script's failure, reported with the others' results.
 pub fn load_scripts(files: &[PathBuf]) -> Result<Vec<LoadedScript>, UsageError> {
+    load_scripts_with(files, &[])
+}
+
+/// [`load_scripts`] with packetdrill's `-D` definitions applied to each
+/// script's text before it is parsed ([`crate::script::apply_defines`]).
+pub fn load_scripts_with(
+    files: &[PathBuf],
+    defines: &[(String, String)],
+) -> Result<Vec<LoadedScript>, UsageError> {
     let mut scripts = Vec::new();
     let mut errors = Vec::new();
     for f in files {
         let name = f.display().to_string();
         match std::fs::read_to_string(f) {
             Err(e) => errors.push(format!("cannot read {name}: {e}")),
-            Ok(text) => scripts.push((f.clone(), crate::script::parse(&name, &text))),
+            Ok(text) => {
+                let text = crate::script::apply_defines(&text, defines);
+                scripts.push((f.clone(), crate::script::parse(&name, &text)));
+            }
         }
     }
     if errors.is_empty() {
@@ -1062,11 +1079,16 @@ pub fn run_command(
             files,
             seed,
             strict_end,
+            define,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
+            let defines = define
+                .iter()
+                .map(|d| crate::script::parse_define(d).map_err(UsageError))
+                .collect::<Result<Vec<_>, _>>()?;
             let files = expand_scripts(&files)?;
             let options = crate::script::Options { strict_end };
-            let scripts = load_scripts(&files)?;
+            let scripts = load_scripts_with(&files, &defines)?;
             run_scripts(&scripts, seed, options, out, &mut io::stderr()).map_err(stdout_error)
         }
         Some(Command::Bench(args)) => crate::bench::command(args, out),

@@ -251,7 +251,7 @@ fn syntax_errors_name_line_and_column() {
     let e = run_text("s.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.1 < S 0:0(0) win 65535 <mss 1460,bogus 3>\n", 1).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "s.pkt:2:36: unsupported TCP option \"bogus\" (supported: nop, eol, mss, wscale, sackOK, sack, TS val ecr)"
+        "s.pkt:2:36: unsupported TCP option \"bogus\" (supported: nop, eol, mss, wscale, sackOK, sack, TS val ecr, FO, FOEXP)"
     );
     let e = run_text(
         "s.pkt",
@@ -583,4 +583,34 @@ mod never_panics {
             }
         }
     }
+}
+
+#[test]
+fn defines_replace_whole_words_as_packetdrills_dash_d() {
+    // `-D TFO_COOKIE=...` (run_all.py's definition for the suite) turns the
+    // symbol into its value wherever it stands as a word, and nowhere
+    // else: MY_TFO_COOKIE_2 is another word and stays as written.
+    let defines = vec![("TFO_COOKIE".to_string(), "3021b9d889017eeb".to_string())];
+    assert_eq!(
+        scenarios::script::apply_defines(
+            "<mss 1460,FOEXP TFO_COOKIE> MY_TFO_COOKIE_2 (TFO_COOKIE)",
+            &defines
+        ),
+        "<mss 1460,FOEXP 3021b9d889017eeb> MY_TFO_COOKIE_2 (3021b9d889017eeb)"
+    );
+    // Bad definitions are usage errors that say what is wrong.
+    assert!(scenarios::script::parse_define("TFO_COOKIE").is_err());
+    assert!(scenarios::script::parse_define("9X=1").is_err());
+    assert_eq!(
+        scenarios::script::parse_define("CODE=host_unreachable"),
+        Ok(("CODE".into(), "host_unreachable".into()))
+    );
+    // An undefined symbol where a cookie goes is a syntax error naming the fix.
+    let e = run_text(
+        "s.pkt",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n0.1 < S 0:0(0) win 65535 <FO TFO_COOKIE>\n",
+        1,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("-D TFO_COOKIE=HEX"), "{e}");
 }

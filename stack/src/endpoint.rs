@@ -276,6 +276,25 @@ impl Endpoint {
         Ok(id)
     }
 
+    /// Replaces the endpoint's Fast Open settings (Linux's `tcp_fastopen`
+    /// and `tcp_fastopen_key` sysctls, which take effect at once).
+    pub fn set_fast_open_config(&mut self, config: crate::FastOpenConfig) {
+        self.config.fast_open = config;
+    }
+
+    /// Linux's `tcp_passive_fastopen`: `id` is a Fast Open child still in
+    /// SYN-RECEIVED, which may already be written to and read from.
+    pub fn passive_fast_open(&self, id: SocketId) -> bool {
+        self.conn(id)
+            .is_some_and(|c| c.fast_open_child && c.state == State::SynReceived)
+    }
+
+    /// Whether the SYN's data of `id` was accepted (Fast Open; Linux's
+    /// `syn_data_acked`, reported in TCP_INFO as TCPI_OPT_SYN_DATA).
+    pub fn syn_data_acked(&self, id: SocketId) -> bool {
+        self.conn(id).is_some_and(|c| c.syn_data_acked)
+    }
+
     /// TCP_FASTOPEN on a listener (RFC 7413 §4.2): up to `qlen` Fast Open
     /// children may wait in its accept queue (0 turns it off unless
     /// [`crate::FastOpenConfig::without_sockopt`]). Needs

@@ -80,7 +80,7 @@ fn a_valid_cookie_takes_the_data_and_the_child_writes_before_the_final_ack() {
     // (ack 1011) with no Fast Open option; the connection is accepted and
     // read at once, and a write goes out in SYN-RECEIVED (seq 101, ack
     // 1011) before the client's ACK. That ACK then makes it ESTABLISHED
-    // without queueing it for accept a second time.
+    // without queueing it for accept a second time, and frees the reply.
     let mut h = server();
     let l = h.ep.listen(LOCAL_PORT, 8).unwrap();
     h.inject(syn(
@@ -102,6 +102,9 @@ fn a_valid_cookie_takes_the_data_and_the_child_writes_before_the_final_ack() {
     assert_eq!(data.payload.len(), 100);
     h.inject(Seg::new(A, 1011).ack(201));
     assert_eq!(h.ep.state(c), Some(State::Established));
+    // The ACK freed the reply: nothing is left to send again.
+    assert_eq!(h.ep.send_queue_len(c), 0);
+    h.expect_nothing();
     assert_eq!(h.ep.accept(l), Err(SocketError::WouldBlock));
 }
 

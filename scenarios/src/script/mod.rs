@@ -10,9 +10,14 @@
 //! # The language (packetdrill's meaning)
 //!
 //! - Comments `//` and `/* */`. Option lines before the first event:
-//!   `--tolerance_usecs=N` (default 0: exact) and `--ip_version=ipv4`; any
-//!   other `--option` is ignored with a warning (they tune packetdrill's
-//!   harness, not TCP).
+//!   `--tolerance_usecs=N` (default 0: exact), `--ip_version=ipv4`,
+//!   `--local_ip=A` and `--remote_ip=A` (the stack's and the script's
+//!   IPv4 addresses, default 192.168.0.1 and 192.0.2.1 as packetdrill's
+//!   run_all.py sets them); any other `--option` is ignored with a warning
+//!   (they tune packetdrill's harness, not TCP). `tcpsim script -D
+//!   NAME=VALUE` defines a symbol as packetdrill's `-D` does (run_all.py
+//!   gives the suite `-D TFO_COOKIE=3021b9d889017eeb`): whole-word
+//!   occurrences become VALUE before parsing.
 //! - Shell commands: `` `cmd` `` blocks, on one line or several, with a
 //!   time (`+0 `, `0 `) or without one (before the first event, between
 //!   events, after the last: they run where they stand, as `+0`), become
@@ -58,7 +63,9 @@
 //!   are relative to the ISN the stack chose, learned from its SYN or
 //!   SYN-ACK; before it has chosen one they are absolute.
 //! - Options: `nop`, `eol`, `mss N`, `wscale N`, `sackOK`, `sack L:R ...`,
-//!   `TS val N ecr N`, or `<...>`. Outbound options are compared by meaning
+//!   `TS val N ecr N`, `FO [HEX]` and `FOEXP [HEX]` (TCP Fast Open, RFC
+//!   7413, kind 34 and the experimental kind 254; no cookie is a cookie
+//!   request), or `<...>`. Outbound options are compared by meaning
 //!   (kind and value; NOP padding and order do not matter). An outbound
 //!   TSval is not compared (it is the stack's clock): the first one a `>`
 //!   line states fixes the offset between the script's clock and the
@@ -68,13 +75,16 @@
 //!   An inbound line must give `win` (packetdrill requires it too).
 //! - System calls: `socket`, `setsockopt`/`getsockopt` (SO_REUSEADDR,
 //!   SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY,
-//!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION), `fcntl`
+//!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN
+//!   for a Fast Open server), `fcntl`
 //!   (F_GETFL, F_SETFL with O_NONBLOCK), `bind`, `listen`, `accept`,
 //!   `connect`, `write`/`send`, `read`/`recv`, `poll` (POLLIN, POLLOUT,
 //!   POLLERR, POLLHUP, POLLRDHUP, ... as Linux's tcp_poll reports them, with
 //!   a timeout that blocks in virtual time), `shutdown` (SHUT_RD,
-//!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N` or `= -1 ERRNO`; a
-//!   parenthesised explanation after the errno is a comment. SO_RCVBUF and
+//!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N`, `= -1 ERRNO` or
+//!   `= -1` (any errno); a parenthesised explanation after the errno is a
+//!   comment. New descriptors are the lowest free one from 3 up, as Linux
+//!   hands them out (a script that closes fd 3 gets 3 again). SO_RCVBUF and
 //!   SO_SNDBUF follow Linux's arithmetic (the value is doubled, at least
 //!   2304 / 4608 bytes, and half is usable: a 1000-byte SO_RCVBUF offers
 //!   a 1152-byte window) and apply to connections created afterwards.
@@ -176,6 +186,51 @@ pub struct Options {
     /// during a call still blocked there) fails the script. packetdrill
     /// ignores them, and so does the default.
     pub strict_end: bool,
+}
+
+/// packetdrill's `-D NAME=VALUE` definitions (its `run_all.py` passes
+/// `-D TFO_COOKIE=3021b9d889017eeb` and others to the suite): every
+/// whole-word occurrence of a defined name in the script's text becomes its
+/// value before parsing, as packetdrill's lexer substitutes a defined
+/// symbol. A name is letters, digits and `_`, not starting with a digit.
+pub fn apply_defines(text: &str, defines: &[(String, String)]) -> String {
+    if defines.is_empty() {
+        return text.to_string();
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| word(c)) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let len = tail.find(|c: char| !word(c)).unwrap_or(tail.len());
+        let token = &tail[..len];
+        match defines.iter().rev().find(|(n, _)| n == token) {
+            Some((_, value)) => out.push_str(value),
+            None => out.push_str(token),
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses `NAME=VALUE` for `-D`: the error says what is wrong.
+pub fn parse_define(text: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = text.split_once('=') else {
+        return Err(format!("-D {text:?}: expected NAME=VALUE"));
+    };
+    let ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        return Err(format!(
+            "-D {text:?}: the name must be letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// Parses and runs one script from text. `name` appears in messages.

@@ -42,6 +42,12 @@ pub enum OptionSpec {
     },
     /// SACK blocks as `left:right` pairs.
     Sack(Vec<(u32, u32)>),
+    /// TCP Fast Open (RFC 7413): `FO` or `FOEXP` (the experimental kind
+    /// 254 form), with the cookie's bytes (none: a cookie request).
+    FastOpen {
+        cookie: Vec<u8>,
+        experimental: bool,
+    },
 }
 
 /// The option list of a packet line.
@@ -152,6 +158,11 @@ pub struct Script {
     pub warnings: Vec<String>,
     /// The script's events, in file order.
     pub events: Vec<Event>,
+    /// `--local_ip`: the stack's address (default 192.168.0.1, as
+    /// packetdrill's run_all.py gives the suite).
+    pub local_ip: std::net::Ipv4Addr,
+    /// `--remote_ip`: the script's side (default 192.0.2.1).
+    pub remote_ip: std::net::Ipv4Addr,
 }
 
 /// Parses a script; `name` is used in error messages.
@@ -161,6 +172,8 @@ pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
         tolerance: 0,
         warnings: Vec::new(),
         events: Vec::new(),
+        local_ip: super::run::LOCAL_IP,
+        remote_ip: super::run::REMOTE_IP,
     };
     let lines = logical_lines(name, text)?;
     for ll in lines {
@@ -459,6 +472,30 @@ fn parse_option_line(script: &mut Script, line: usize, opt: &str) -> Result<(), 
                 ));
             }
         },
+        "local_ip" | "remote_ip" => {
+            let v = value.unwrap_or("");
+            let addr: std::net::Ipv4Addr = v.parse().map_err(|_| {
+                ScriptError::at(
+                    &script.name,
+                    line,
+                    3,
+                    format!("--{key}={v}: expected an IPv4 address (tcpsim runs IPv4 only)"),
+                )
+            })?;
+            if key == "local_ip" {
+                script.local_ip = addr;
+            } else {
+                script.remote_ip = addr;
+            }
+            if script.local_ip == script.remote_ip {
+                return Err(ScriptError::at(
+                    &script.name,
+                    line,
+                    3,
+                    format!("--{key}={v}: the local and remote addresses must differ"),
+                ));
+            }
+        }
         _ => script.warnings.push(format!(
             "{}:{line}: option --{key} ignored (tcpsim runs in virtual time against its own stack)",
             script.name
@@ -993,6 +1030,8 @@ impl Parser<'_> {
                     }
                     OptionSpec::Sack(blocks)
                 }
+                "FO" => self.fast_open_option(false)?,
+                "FOEXP" => self.fast_open_option(true)?,
                 "" => {
                     return Err(self.err(format!("expected a TCP option, found {}", self.found())));
                 }
@@ -1001,7 +1040,7 @@ impl Parser<'_> {
                     self.pos = at;
                     self.skip_ws();
                     return Err(self.err(format!(
-                        "unsupported TCP option {other:?} (supported: nop, eol, mss, wscale, sackOK, sack, TS val ecr)"
+                        "unsupported TCP option {other:?} (supported: nop, eol, mss, wscale, sackOK, sack, TS val ecr, FO, FOEXP)"
                     )));
                 }
             };
@@ -1013,6 +1052,32 @@ impl Parser<'_> {
             break;
         }
         Ok(OptionsSpec::List(list))
+    }
+
+    /// The rest of `FO` / `FOEXP`: an optional cookie of hex digits, an
+    /// even number of them, at most 16 bytes (RFC 7413 §4.1.1).
+    fn fast_open_option(&mut self, experimental: bool) -> Result<OptionSpec, ScriptError> {
+        let name = if experimental { "FOEXP" } else { "FO" };
+        self.skip_ws();
+        let before = self.pos;
+        let text = self.word().to_string();
+        let hex = text.len().is_multiple_of(2)
+            && text.len() <= 32
+            && text.chars().all(|c| c.is_ascii_hexdigit());
+        if !hex {
+            self.pos = before;
+            return Err(self.err(format!(
+                "{name} cookie {text:?}: expected an even number of hex digits, at most 32 (a name such as TFO_COOKIE needs `-D TFO_COOKIE=HEX`)"
+            )));
+        }
+        let cookie = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap_or(0))
+            .collect();
+        Ok(OptionSpec::FastOpen {
+            cookie,
+            experimental,
+        })
     }
 
     fn call(&mut self) -> Result<CallSpec, ScriptError> {
@@ -1053,9 +1118,6 @@ impl Parser<'_> {
                     _ => {}
                 }
             }
-        }
-        if ret == Expr::Int(-1) && errno.is_none() {
-            return Err(self.err("a result of -1 needs an errno name (e.g. `= -1 ECONNRESET`)"));
         }
         if errno.is_some() && ret != Expr::Int(-1) {
             return Err(self.err("an errno name follows only a result of -1"));

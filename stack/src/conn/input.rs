@@ -494,7 +494,10 @@ impl Connection {
         if self.state == State::SynReceived {
             // SND.UNA < SEG.ACK =< SND.NXT: ESTABLISHED; otherwise RST <SEQ=SEG.ACK>.
             if seg.ack.diff(self.snd_una) > 0 && seg.ack.diff(self.snd_max) <= 0 {
-                self.snd_una = seg.ack;
+                // The ACK covers our SYN; anything beyond it is data a Fast
+                // Open child sent in SYN-RECEIVED (RFC 7413 §4.2.2), which
+                // the ACK processing below acknowledges and frees.
+                self.snd_una = self.iss + 1;
                 self.update_send_window(seg);
                 self.clear_timer(Timer::Retransmit);
                 self.retries = 0;

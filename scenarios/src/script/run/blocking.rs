@@ -3,7 +3,7 @@
 //! reports it.
 
 use super::sockets::{CallResult, Fd, FdKind, eval, expr_text};
-use super::{DEFAULT_PORT, REMOTE_IP, Runner, fmt_time};
+use super::{DEFAULT_PORT, Runner, fmt_time};
 use crate::script::ScriptError;
 use crate::script::parse::{CallSpec, Expr};
 use stack::{SocketError, State};
@@ -35,8 +35,7 @@ impl Runner<'_> {
                 };
                 match self.ep.accept(lid) {
                     Ok(id) => {
-                        let newfd = self.next_fd;
-                        self.next_fd += 1;
+                        let newfd = self.lowest_free_fd();
                         let mut child = Fd::new(f.congestion, f.keepalive_timing);
                         child.kind = FdKind::Conn(id);
                         child.connected = true;
@@ -65,7 +64,7 @@ impl Runner<'_> {
                     if resume.is_some() {
                         return Ok(Some(Err("EBADF")));
                     }
-                    let remote = SocketAddrV4::new(REMOTE_IP, DEFAULT_PORT);
+                    let remote = SocketAddrV4::new(self.script.remote_ip, DEFAULT_PORT);
                     // A new active connection: its peer's ISN comes from
                     // the SYN-ACK the script will send.
                     self.remote_isn = None;
@@ -165,8 +164,12 @@ impl Runner<'_> {
                         },
                     ));
                 }
-                // Linux: writing before the handshake completes blocks (or EAGAIN).
-                if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived)) {
+                // Linux: writing before the handshake completes blocks (or
+                // EAGAIN), except on a Fast Open child (tcp_sendmsg_locked's
+                // tcp_passive_fastopen), which may answer the SYN's data.
+                if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived))
+                    && !self.ep.passive_fast_open(id)
+                {
                     return Ok(if f.nonblock {
                         Some(Err("EAGAIN"))
                     } else {

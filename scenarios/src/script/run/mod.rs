@@ -151,7 +151,6 @@ struct Runner<'s> {
     scratch: Vec<u8>,
     fds: BTreeMap<i32, Fd>,
     by_socket: BTreeMap<SocketId, i32>,
-    next_fd: i32,
     local_isn: Option<u32>,
     remote_isn: Option<u32>,
     /// The script called connect(): the remote ISN comes from a SYN-ACK.
@@ -215,7 +214,7 @@ impl<'s> Runner<'s> {
         Runner {
             script,
             options,
-            ep: Endpoint::new(LOCAL_IP, config),
+            ep: Endpoint::new(script.local_ip, config),
             now: Instant(0),
             tolerance: script.tolerance,
             index: 0,
@@ -224,7 +223,6 @@ impl<'s> Runner<'s> {
             scratch: Vec::with_capacity(2048),
             fds: BTreeMap::new(),
             by_socket: BTreeMap::new(),
-            next_fd: 3,
             local_isn: None,
             remote_isn: None,
             active_open: false,
@@ -418,6 +416,7 @@ impl<'s> Runner<'s> {
             }
         }
         self.ep.set_syn_cookies(cookies);
+        self.ep.set_fast_open_config(self.host.fast_open());
         Ok(())
     }
 

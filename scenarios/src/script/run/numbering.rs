@@ -2,7 +2,7 @@
 //! the stack's segments against `>` lines, building the datagrams of `<`
 //! lines, and printing both the way packetdrill writes them.
 
-use super::{Collect, LOCAL_IP, REMOTE_IP, Runner, fmt_time};
+use super::{Collect, Runner, fmt_time};
 use crate::script::ScriptError;
 use crate::script::parse::{
     ACK, Direction, Event, FIN, OptionSpec, OptionsSpec, PSH, PacketSpec, RST, SYN, URG,
@@ -233,6 +233,16 @@ impl Runner<'_> {
         if want.sack() != got.sack() {
             return Some("SACK blocks differ".into());
         }
+        if want.fast_open != got.fast_open {
+            return Some(match (want.fast_open, got.fast_open) {
+                (Some(_), None) => "no Fast Open option".into(),
+                (None, Some(_)) => "an unexpected Fast Open option".into(),
+                (Some(w), Some(g)) if w.experimental != g.experimental => {
+                    "Fast Open option in the other form (FO / FOEXP)".into()
+                }
+                _ => "Fast Open cookie differs".into(),
+            });
+        }
         None
     }
 
@@ -319,8 +329,8 @@ impl Runner<'_> {
         };
         wire::emit_datagram(
             IpPair {
-                src: REMOTE_IP,
-                dst: LOCAL_IP,
+                src: self.script.remote_ip,
+                dst: self.script.local_ip,
             },
             &repr,
             &mut self.scratch,
@@ -442,6 +452,14 @@ impl Runner<'_> {
                 (2, 2) => format!("mss {}", u16::from_be_bytes([body[0], body[1]])),
                 (3, 1) => format!("wscale {}", body[0]),
                 (4, 0) => "sackOK".to_string(),
+                (34, _) => {
+                    let hex: String = body.iter().map(|x| format!("{x:02x}")).collect();
+                    format!("FO {hex}").trim_end().to_string()
+                }
+                (254, n) if n >= 2 && body[..2] == [0xf9, 0x89] => {
+                    let hex: String = body[2..].iter().map(|x| format!("{x:02x}")).collect();
+                    format!("FOEXP {hex}").trim_end().to_string()
+                }
                 (8, 8) => {
                     let val = be32(0).wrapping_sub(self.ts_offset.unwrap_or(0));
                     format!("TS val {val} ecr {}", be32(4))
@@ -511,6 +529,10 @@ pub(super) fn options_from(
                 }
                 o.sack_count = blocks.len() as u8;
             }
+            OptionSpec::FastOpen {
+                cookie,
+                experimental,
+            } => o.fast_open = Some(stack::wire::FastOpenCookie::new(cookie, *experimental)),
         }
     }
     o
@@ -545,6 +567,18 @@ pub(super) fn option_text(o: &OptionSpec) -> String {
         OptionSpec::WindowScale(v) => format!("wscale {v}"),
         OptionSpec::SackPermitted => "sackOK".into(),
         OptionSpec::Timestamps { val, ecr } => format!("TS val {val} ecr {ecr}"),
+        OptionSpec::FastOpen {
+            cookie,
+            experimental,
+        } => {
+            let name = if *experimental { "FOEXP" } else { "FO" };
+            let hex: String = cookie.iter().map(|b| format!("{b:02x}")).collect();
+            if hex.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} {hex}")
+            }
+        }
         OptionSpec::Sack(blocks) => format!(
             "sack {}",
             blocks
