@@ -570,6 +570,33 @@ mod tests {
     }
 
     #[test]
+    fn the_linux_profile_is_what_linux_boot_sysctls_derive() {
+        // Why: TcpConfig::linux() claims to be Linux 6.x's boot
+        // configuration; setting Linux's boot values of the sysctls the
+        // stack models, over the RFC profile, must arrive at it.
+        let mut host = Host::new();
+        let mut tcp = TcpConfig::default();
+        for (name, value) in [
+            ("net.ipv4.tcp_rmem", "4096 131072 6291456"),
+            ("net.ipv4.tcp_congestion_control", "cubic"),
+            ("net.ipv4.tcp_rfc1337", "0"),
+            ("net.ipv4.tcp_syn_retries", "6"),
+            ("net.ipv4.tcp_synack_retries", "5"),
+            ("net.ipv4.tcp_retries2", "15"),
+            ("net.ipv4.tcp_timestamps", "1"),
+            ("net.ipv4.tcp_sack", "1"),
+            ("net.ipv4.tcp_dsack", "1"),
+            ("net.ipv4.tcp_fin_timeout", "60"),
+            ("net.ipv4.tcp_invalid_ratelimit", "500"),
+        ] {
+            assert_eq!(linux_default(name), Some(value), "{name}");
+            assert!(set(&mut host, &mut tcp, name, value).is_empty(), "{name}");
+        }
+        let linux = TcpConfig::linux();
+        assert_eq!(format!("{tcp:?}"), format!("{linux:?}"));
+    }
+
+    #[test]
     fn unmodelled_and_unknown_sysctls_warn_once_by_name() {
         // Why: a setting the stack cannot honour must never pass silently.
         let mut host = Host::new();

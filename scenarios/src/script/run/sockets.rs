@@ -105,7 +105,7 @@ impl Runner<'_> {
                         // It blocks: it must return at END (or at once, if
                         // the line gave a single time).
                         let end = end.unwrap_or(start);
-                        let tol = self.tolerance_ns();
+                        let tol = self.tolerance_at(end);
                         let remaining = self.write_left;
                         self.pending = Some(Pending {
                             line,
@@ -132,7 +132,7 @@ impl Runner<'_> {
         // given `START...END` may return at once if END is now (within the
         // tolerance), as `0.1...0.1` says.
         if let Some(end) = end
-            && self.now.0.saturating_add(self.tolerance_ns()) < end.0
+            && self.now.0.saturating_add(self.tolerance_at(end)) < end.0
         {
             return Err(self.fail(
                 line,
