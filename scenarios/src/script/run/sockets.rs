@@ -391,6 +391,9 @@ impl Runner<'_> {
                 let cfg = self.ep.tcp_config_mut();
                 if opt == "SO_RCVBUF" {
                     cfg.recv_buffer = (2 * v).max(2304) / 2;
+                    // It is also the buffer the SYN's window is offered
+                    // from (sk_rcvbuf; tcp_full_space keeps half).
+                    cfg.recv_buffer_initial = (2 * v).max(2304);
                 } else {
                     cfg.send_buffer = (2 * v).max(4608) / 2;
                 }
