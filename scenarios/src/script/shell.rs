@@ -332,6 +332,10 @@ fn command(
                 );
             }
         }
+        "tc" if args.contains(&"fq") => warn(
+            effects,
+            "not modelled: Linux's fq qdisc paces the flow; tcpsim has no queueing disciplines and does not pace",
+        ),
         "tc" => warn(
             effects,
             "accepted, no effect: tcpsim has no queueing disciplines (packets leave when the stack sends them)",
@@ -836,6 +840,12 @@ mod tests {
             })
             .collect();
         assert_eq!(warnings.len(), 5, "{warnings:?}");
+        // fq would pace the flow on Linux: the warning says what is lost.
+        let got = effects("tc qdisc replace dev tun0 root fq\n");
+        assert!(
+            matches!(&got[0], Effect::Warning(w) if w.contains("does not pace")),
+            "{got:?}"
+        );
         // A route's advmss is the MSS (mtu = advmss + 40), before its mtu.
         let got = effects(
             "ip route change 192.0.2.1 via 192.168.0.2 dev tun0 advmss 600 mtu lock 640 initcwnd 11\n",
