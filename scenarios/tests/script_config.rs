@@ -137,3 +137,107 @@ fn a_malformed_value_fails_naming_line_and_value() {
         "t.pkt:3: sysctl net.ipv4.tcp_rmem=\"4096 lots 6291456\": not an integer"
     );
 }
+
+/// A connection the script accepted at 0.1 s (one RTT sample of 100 ms),
+/// then a write whose segment leaves at once and, unacknowledged, again at
+/// the retransmission timeout (300 ms: RFC 6298's SRTT + 4 RTTVAR), written
+/// for `first` and `again` after the write.
+fn retransmission(first: &str, again: &str) -> String {
+    passive_open(
+        "`sysctl -q net.ipv4.tcp_timestamps=0`",
+        "> S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 7>",
+    ) + &format!(
+        "   +0 write(4, ..., 10) = 10\n\
+         {first} > P. 1:11(10) ack 1\n\
+         {again} > P. 1:11(10) ack 1\n"
+    )
+}
+
+#[test]
+fn the_default_tolerance_is_packetdrills_and_exact_is_exact() {
+    // Why: unchanged scripts recorded on real hosts are judged as
+    // packetdrill judges them: 4000 us, or 12.5% of the time since the
+    // previous event when that is more (config.c, run.c verify_time).
+    // --exact takes both away. The exact times pass either way.
+    let exact = Options {
+        exact: true,
+        ..Options::default()
+    };
+    let run = |text: &str, options| {
+        let script = parse("t.pkt", text).unwrap();
+        scenarios::script::run_with(&script, 1, options).map(|_| ())
+    };
+    let on_time = retransmission("   +0", "  +.3");
+    run(&on_time, Options::default()).unwrap();
+    run(&on_time, exact).unwrap();
+    // 3 ms late right after the write: within 4000 us.
+    let small = retransmission("+.003", "+.297");
+    run(&small, Options::default()).unwrap();
+    let e = run(&small, exact).unwrap_err().to_string();
+    assert!(e.starts_with("t.pkt:11: expected > P. 1:11(10) ack 1 at 0.103000, got > P. 1:11(10) ack 1 at 0.100000 (wrong time)"), "{e}");
+    // 30 ms late after 300 ms: within 12.5% (37.5 ms), beyond 4000 us.
+    let share = retransmission("   +0", "+.33");
+    run(&share, Options::default()).unwrap();
+    assert!(run(&share, exact).is_err());
+    // 50 ms late after 300 ms is beyond both.
+    let e = run(&retransmission("   +0", "+.35"), Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("t.pkt:12: "), "{e}");
+    // A script's own --tolerance_usecs replaces the 4000 us, also under
+    // --exact.
+    let own = format!("--tolerance_usecs=5000\n{small}");
+    run(&own, exact).unwrap();
+}
+
+#[test]
+fn tcpsim_script_takes_exact_and_profile() {
+    // Why: the CLI must reach the same verdicts: 3 ms late passes under
+    // packetdrill's tolerance and fails with --exact (exit 1); a profile
+    // other than rfc or linux is a usage error (exit 2).
+    let dir = suite_dir("cli");
+    let file = dir.join("tests/late.pkt");
+    std::fs::write(&file, retransmission("+.003", "+.297")).unwrap();
+    let tcpsim = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tcpsim"))
+            .arg("script")
+            .args(extra)
+            .arg(&file)
+            .output()
+            .expect("tcpsim runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = tcpsim(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = tcpsim(&["--profile", "linux"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = tcpsim(&["--exact"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("(wrong time)"), "{out}");
+    let (code, _) = tcpsim(&["--profile", "bsd"]);
+    assert_eq!(code, Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_linux_profile_turns_rfc_1337_off() {
+    // Why: --profile linux must reach the stack, not only the config: the
+    // team's RFC 1337 script (an RST in TIME-WAIT is ignored, RFC 1337 §3)
+    // passes on the rfc profile, and under linux the RST ends TIME-WAIT,
+    // so the stack answers the next segment with a reset, as Linux with
+    // tcp_rfc1337=0 does.
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/time-wait/rst.pkt");
+    let on = |profile| Options {
+        exact: true,
+        profile,
+        ..Options::default()
+    };
+    run_file_with(&file, 1, on(scenarios::script::Profile::Rfc)).unwrap();
+    let e = run_file_with(&file, 1, on(scenarios::script::Profile::Linux))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("got > R 2:2(0) ack 0"), "{e}");
+}

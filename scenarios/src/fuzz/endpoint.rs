@@ -191,7 +191,20 @@ impl Pair {
     fn new(variant: u8) -> Pair {
         let make = |i: usize| {
             let mut c = EndpointConfig::new([i as u8 + 1; 16]);
-            c.tcp = config(if i == 0 { variant } else { variant >> 4 });
+            let v = if i == 0 { variant } else { variant >> 4 };
+            c.tcp = config(v);
+            if v % 8 == 7 {
+                // A Fast Open server that needs no cookie (RFC 7413 §4.2,
+                // Linux's tcp_fastopen=0x602): only a SYN carrying data (a
+                // forged one: our client sends none) makes a Fast Open
+                // child, so every other conversation is unchanged.
+                c.fast_open = stack::FastOpenConfig {
+                    server: true,
+                    without_sockopt: true,
+                    no_cookie: true,
+                    key: None,
+                };
+            }
             Endpoint::new(ADDR[i], c)
         };
         Pair {

@@ -450,6 +450,7 @@ fn linux_default(name: &str) -> Option<&'static str> {
         "tcp_congestion_control" => "cubic",
         "tcp_rfc1337" => "0",
         "tcp_invalid_ratelimit" => "500",
+        "tcp_challenge_ack_limit" => "2147483647",
         "tcp_syncookies" => "1",
         "tcp_fin_timeout" => "60",
         "tcp_keepalive_time" => "7200",
@@ -592,6 +593,34 @@ mod tests {
         assert_eq!(tcp.window_scale, Some(7), "rmem_max counts too");
         set(&mut host, &mut tcp, "net.ipv4.tcp_window_scaling", "0");
         assert_eq!(tcp.window_scale, None);
+    }
+
+    #[test]
+    fn the_linux_profile_is_what_linux_boot_sysctls_derive() {
+        // Why: TcpConfig::linux() claims to be Linux 6.x's boot
+        // configuration; setting Linux's boot values of the sysctls the
+        // stack models, over the RFC profile, must arrive at it.
+        let mut host = Host::new();
+        let mut tcp = TcpConfig::default();
+        for (name, value) in [
+            ("net.ipv4.tcp_rmem", "4096 131072 6291456"),
+            ("net.ipv4.tcp_congestion_control", "cubic"),
+            ("net.ipv4.tcp_rfc1337", "0"),
+            ("net.ipv4.tcp_syn_retries", "6"),
+            ("net.ipv4.tcp_synack_retries", "5"),
+            ("net.ipv4.tcp_retries2", "15"),
+            ("net.ipv4.tcp_timestamps", "1"),
+            ("net.ipv4.tcp_sack", "1"),
+            ("net.ipv4.tcp_dsack", "1"),
+            ("net.ipv4.tcp_fin_timeout", "60"),
+            ("net.ipv4.tcp_invalid_ratelimit", "500"),
+            ("net.ipv4.tcp_challenge_ack_limit", "2147483647"),
+        ] {
+            assert_eq!(linux_default(name), Some(value), "{name}");
+            assert!(set(&mut host, &mut tcp, name, value).is_empty(), "{name}");
+        }
+        let linux = TcpConfig::linux();
+        assert_eq!(format!("{tcp:?}"), format!("{linux:?}"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod sockets;
 use crate::script::parse::{CallSpec, Direction, Event, EventKind, Micros, Script, TimeExpr, When};
 use crate::script::shell::{self, Effect};
 use crate::script::sysctl::Host;
-use crate::script::{Options, ScriptError};
+use crate::script::{Options, Profile, ScriptError};
 use sockets::Fd;
 use stack::{Endpoint, EndpointConfig, Event as StackEvent, Instant, SocketId, TcpConfig};
 use std::collections::{BTreeMap, VecDeque};
@@ -142,7 +142,11 @@ struct Runner<'s> {
     options: Options,
     ep: Endpoint,
     now: Instant,
+    /// The tolerance in microseconds, and the share (parts per million) of
+    /// the time since the previous event an event may be off by when that
+    /// is more (packetdrill's --tolerance_percent).
     tolerance: u64,
+    tolerance_ppm: u64,
     index: usize,
     /// When the previous event happened (the base of `+` times).
     last_time: Instant,
@@ -209,14 +213,28 @@ impl<'s> Runner<'s> {
         config.tcp = TcpConfig {
             // The TS clock counts virtual milliseconds from the start.
             ts_offset: Some(0),
-            ..TcpConfig::default()
+            ..match options.profile {
+                Profile::Rfc => TcpConfig::default(),
+                Profile::Linux => TcpConfig::linux(),
+            }
         };
         Runner {
             script,
             options,
             ep: Endpoint::new(script.local_ip, config),
             now: Instant(0),
-            tolerance: script.tolerance,
+            tolerance: match (options.exact, script.tolerance) {
+                (_, Some(t)) => t,
+                (true, None) => 0,
+                (false, None) => crate::script::parse::DEFAULT_TOLERANCE_USECS,
+            },
+            tolerance_ppm: if options.exact {
+                0
+            } else {
+                script
+                    .tolerance_ppm
+                    .unwrap_or(crate::script::parse::DEFAULT_TOLERANCE_PPM)
+            },
             index: 0,
             last_time: Instant(0),
             outq: VecDeque::new(),
@@ -262,14 +280,15 @@ impl<'s> Runner<'s> {
     /// The acceptable window of an event's time, in stack time, and the
     /// time it is written for (the start of a range).
     fn window(&self, when: When) -> (Instant, Instant, Option<Instant>) {
-        let tol = self.tolerance_ns();
         match when {
             When::At(t) => {
                 let at = self.resolve(t);
+                let tol = self.tolerance_at(at);
                 (Instant(at.0.saturating_sub(tol)), later(at, tol), Some(at))
             }
             When::Range(a, b) => {
                 let (a, b) = (self.resolve(a), self.resolve(b));
+                let tol = self.tolerance_at(a);
                 (Instant(a.0.saturating_sub(tol)), later(b, tol), Some(a))
             }
             When::Any => (self.now, Instant(u64::MAX), None),
@@ -517,12 +536,22 @@ impl<'s> Runner<'s> {
         self.tolerance.saturating_mul(1_000)
     }
 
+    /// The tolerance for an event written for `at`: as packetdrill's
+    /// verify_time, the larger of the tolerance and the tolerance
+    /// percentage of the time from the previous event to `at`.
+    fn tolerance_at(&self, at: Instant) -> u64 {
+        let delta = at.0.saturating_sub(self.last_time.0);
+        let share = (u128::from(delta) * u128::from(self.tolerance_ppm) / 1_000_000) as u64;
+        self.tolerance_ns().max(share)
+    }
+
     /// The oldest queued segment can no longer be claimed by an event at
     /// `at`: it went out more than the tolerance before.
     fn doomed(&self, at: Instant) -> bool {
+        let tol = self.tolerance_at(at);
         self.outq
             .front()
-            .is_some_and(|(t, _)| t.0.saturating_add(self.tolerance_ns()) < at.0)
+            .is_some_and(|(t, _)| t.0.saturating_add(tol) < at.0)
     }
 
     /// Collects transmitted segments and application events, and completes

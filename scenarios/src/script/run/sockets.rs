@@ -108,7 +108,7 @@ impl Runner<'_> {
                         // It blocks: it must return at END (or at once, if
                         // the line gave a single time).
                         let end = end.unwrap_or(start);
-                        let tol = self.tolerance_ns();
+                        let tol = self.tolerance_at(end);
                         let remaining = self.write_left;
                         self.pending = Some(Pending {
                             line,
@@ -135,7 +135,7 @@ impl Runner<'_> {
         // given `START...END` may return at once if END is now (within the
         // tolerance), as `0.1...0.1` says.
         if let Some(end) = end
-            && self.now.0.saturating_add(self.tolerance_ns()) < end.0
+            && self.now.0.saturating_add(self.tolerance_at(end)) < end.0
         {
             return Err(self.fail(
                 line,
@@ -403,6 +403,9 @@ impl Runner<'_> {
                 let cfg = self.ep.tcp_config_mut();
                 if opt == "SO_RCVBUF" {
                     cfg.recv_buffer = (2 * v).max(2304) / 2;
+                    // It is also the buffer the SYN's window is offered
+                    // from (sk_rcvbuf; tcp_full_space keeps half).
+                    cfg.recv_buffer_initial = (2 * v).max(2304);
                 } else {
                     cfg.send_buffer = (2 * v).max(4608) / 2;
                 }
