@@ -103,6 +103,7 @@
 //! script.
 
 mod parse;
+pub mod python;
 mod run;
 
 pub use parse::{Script, parse};
