@@ -105,6 +105,7 @@
 mod parse;
 pub mod python;
 mod run;
+pub mod tcpinfo;
 
 pub use parse::{Script, parse};
 pub use run::{Report, run, run_with};

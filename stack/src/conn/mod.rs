@@ -11,7 +11,7 @@
 
 mod input;
 mod output;
-mod sack;
+pub(crate) mod sack;
 
 use output::Outgoing;
 use sack::{SackReport, Scoreboard};

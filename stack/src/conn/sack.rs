@@ -243,6 +243,39 @@ impl Scoreboard {
         self.lost_below(smss).is_some_and(|l| seq.diff(l) < 0)
     }
 
+    /// SACKed data in segments, as Linux's `sacked_out` counts them: each
+    /// range as ceil(length / SMSS). (Linux counts each SACKed skb as
+    /// ceil(length / MSS) segments; we keep ranges, so several short
+    /// segments SACKed side by side count as one.)
+    pub(crate) fn sacked_segments(&self, smss: u32) -> u32 {
+        let smss = smss.max(1);
+        self.ranges
+            .iter()
+            .map(|&(l, r)| r.since(l).div_ceil(smss))
+            .sum()
+    }
+
+    /// The unSACKed data of `[una, until)` in segments, each hole counted
+    /// as ceil(length / SMSS).
+    pub(crate) fn hole_segments(&self, una: SeqNum, until: SeqNum, smss: u32) -> u32 {
+        let smss = smss.max(1);
+        let mut count = 0u32;
+        let mut from = una;
+        for &(l, r) in &self.ranges {
+            if l.diff(until) >= 0 {
+                break;
+            }
+            if l.diff(from) > 0 {
+                count += l.since(from).div_ceil(smss);
+            }
+            from = r;
+        }
+        if until.diff(from) > 0 {
+            count += until.since(from).div_ceil(smss);
+        }
+        count
+    }
+
     /// The highest unSACKed stretch of `[una, max)`, as `[start, end)`.
     pub(crate) fn highest_hole(&self, una: SeqNum, max: SeqNum) -> Option<(SeqNum, SeqNum)> {
         let n = self.ranges.len();
