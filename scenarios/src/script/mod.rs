@@ -12,7 +12,17 @@
 //! - Comments `//` and `/* */`. Option lines before the first event:
 //!   `--tolerance_usecs=N` (default 0: exact) and `--ip_version=ipv4`; any
 //!   other `--option` is ignored with a warning (they tune packetdrill's
-//!   harness, not TCP). Backtick shell lines are ignored with a warning.
+//!   harness, not TCP).
+//! - Shell commands: `` `cmd` `` blocks, on one line or several, with a
+//!   time (`+0 `, `0 `) or without one (before the first event, between
+//!   events, after the last: they run where they stand, as `+0`), become
+//!   `EventKind::Shell` events holding the text
+//!   between the backticks verbatim.
+//! - Code blocks: `%{ ... }%`, on one line or several, with or without a
+//!   time, become `EventKind::Python` events holding the text between the
+//!   delimiters verbatim (packetdrill strips the spaces and tabs at either
+//!   end before Python sees it) and the line where they start. They are
+//!   skipped with a warning for now.
 //! - Times: `0.100` (absolute seconds), `+0.1` / `+.1` (after the previous
 //!   event), `*` (any time), `0.1~0.2` (a range). A relative time counts
 //!   from when the previous event actually happened, as packetdrill's

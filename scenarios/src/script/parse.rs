@@ -112,6 +112,21 @@ pub struct CallSpec {
 pub enum EventKind {
     Packet(PacketSpec),
     Call(CallSpec),
+    /// A backtick block: `` `cmd` ``, one line or several. packetdrill
+    /// hands the text to `/bin/sh`; tcpsim reads it as configuration.
+    Shell {
+        /// The text between the backticks, verbatim (newlines included).
+        command: String,
+    },
+    /// A `%{ ... }%` block of Python (packetdrill runs them, with the
+    /// TCP_INFO fields of the time the event ran, at the end of the
+    /// script).
+    Python {
+        /// The text between `%{` and `}%`, verbatim, line structure kept.
+        code: String,
+        /// The 1-based line where the code starts (the line of `%{`).
+        line: usize,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,7 +148,7 @@ pub struct Script {
     pub name: String,
     /// `--tolerance_usecs`: how far from its time an event may happen.
     pub tolerance: Micros,
-    /// Option lines and shell lines that were ignored, with their lines.
+    /// Option lines that were ignored, with their lines.
     pub warnings: Vec<String>,
     /// The script's events, in file order.
     pub events: Vec<Event>,
@@ -148,10 +163,12 @@ pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
         events: Vec::new(),
     };
     let lines = logical_lines(name, text)?;
-    for (line, body, starts) in lines {
+    for ll in lines {
+        let body = &ll.text;
+        let line = ll.line;
         let trimmed = body.trim_start();
         let indent = body.len() - trimmed.len();
-        if trimmed.is_empty() {
+        if trimmed.trim_end().is_empty() {
             continue;
         }
         if let Some(opt) = trimmed.strip_prefix("--") {
@@ -166,17 +183,12 @@ pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
             parse_option_line(&mut script, line, opt.trim_end())?;
             continue;
         }
-        if trimmed.starts_with('`') {
-            script.warnings.push(format!(
-                "{name}:{line}: shell command ignored (it configures a Linux host)"
-            ));
-            continue;
-        }
         let mut p = Parser {
             name,
             line,
-            s: &body,
-            starts: &starts,
+            s: body,
+            starts: &ll.starts,
+            blocks: &ll.blocks,
             pos: indent,
             depth: 0,
         };
@@ -213,50 +225,137 @@ fn check_time_order(name: &str, prev: Option<&Event>, event: &Event) -> Result<(
     Ok(())
 }
 
-/// An event's text (one line, or several joined with a space), its first
-/// line, and where each of its physical lines starts in the text.
-type LogicalLine = (usize, String, Vec<(usize, usize)>);
+/// Stands in a logical line's text for a backtick or `%{ }%` block, whose
+/// verbatim text is kept aside in [`LogicalLine::blocks`]. (A control
+/// character: it cannot occur in what the parser accepts otherwise.)
+const BLOCK_MARK: char = '\u{1}';
 
-/// Strips comments and joins lines whose brackets are still open.
+/// Which kind of verbatim block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockKind {
+    /// `` `...` ``
+    Shell,
+    /// `%{ ... }%`
+    Python,
+}
+
+impl BlockKind {
+    fn close(self) -> &'static str {
+        match self {
+            BlockKind::Shell => "`",
+            BlockKind::Python => "}%",
+        }
+    }
+}
+
+/// A verbatim block, taken out of the text the parser reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Block {
+    kind: BlockKind,
+    /// Between the delimiters, verbatim.
+    text: String,
+    /// Line and column (1-based, characters) of the opening delimiter.
+    line: usize,
+    col: usize,
+}
+
+/// An event's text (one line, or several joined with a space; each block
+/// replaced by [`BLOCK_MARK`]), its first line, where each of its physical
+/// lines starts in the text, and its blocks in order.
+#[derive(Clone, Debug, Default)]
+struct LogicalLine {
+    line: usize,
+    text: String,
+    starts: Vec<(usize, usize)>,
+    blocks: Vec<Block>,
+}
+
+/// Strips comments, takes out backtick and `%{ }%` blocks (verbatim, over
+/// as many lines as they take), and joins lines whose brackets are still
+/// open.
 fn logical_lines(name: &str, text: &str) -> Result<Vec<LogicalLine>, ScriptError> {
     let mut out = Vec::new();
-    let mut in_block: Option<(usize, usize)> = None;
+    let mut in_comment: Option<(usize, usize)> = None;
+    // A verbatim block still open at the end of the previous line.
+    let mut in_block: Option<Block> = None;
     // An event still open: its text so far and its bracket depth.
     let mut pending: Option<(LogicalLine, i32)> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let mut clean = String::with_capacity(raw.len());
-        let bytes = raw.as_bytes();
+        let mut blocks = Vec::new();
         let mut j = 0;
         let mut in_string = false;
-        while j < bytes.len() {
-            if in_block.is_some() {
+        // One space per character keeps columns (counted in characters)
+        // where they were.
+        let blank = |clean: &mut String, s: &str| clean.extend(s.chars().map(|_| ' '));
+        while j <= raw.len() {
+            if let Some(block) = in_block.as_mut() {
+                let close = block.kind.close();
+                match raw[j..].find(close) {
+                    Some(k) => {
+                        block.text.push_str(&raw[j..j + k]);
+                        blank(&mut clean, &raw[j..j + k + close.len()]);
+                        j += k + close.len();
+                        blocks.extend(in_block.take());
+                        continue;
+                    }
+                    None => {
+                        block.text.push_str(&raw[j..]);
+                        block.text.push('\n');
+                        break;
+                    }
+                }
+            }
+            if j == raw.len() {
+                break;
+            }
+            if in_comment.is_some() {
                 if raw[j..].starts_with("*/") {
-                    in_block = None;
+                    in_comment = None;
                     j += 2;
-                    clean.push(' ');
-                    clean.push(' ');
+                    clean.push_str("  ");
                 } else {
-                    // One space per character keeps columns (counted in
-                    // characters) where they were.
-                    j += raw[j..].chars().next().map_or(1, char::len_utf8);
-                    clean.push(' ');
+                    let n = raw[j..].chars().next().map_or(1, char::len_utf8);
+                    blank(&mut clean, &raw[j..j + n]);
+                    j += n;
                 }
                 continue;
             }
-            let c = bytes[j];
+            let c = raw.as_bytes()[j];
             if c == b'"' {
                 in_string = !in_string;
             }
-            if !in_string && raw[j..].starts_with("//") {
-                break;
-            }
-            if !in_string && raw[j..].starts_with("/*") {
-                in_block = Some((line, j + 1));
-                j += 2;
-                clean.push(' ');
-                clean.push(' ');
-                continue;
+            if !in_string {
+                if raw[j..].starts_with("//") {
+                    break;
+                }
+                if raw[j..].starts_with("/*") {
+                    in_comment = Some((line, j + 1));
+                    j += 2;
+                    clean.push_str("  ");
+                    continue;
+                }
+                let kind = if c == b'`' {
+                    Some(BlockKind::Shell)
+                } else if raw[j..].starts_with("%{") {
+                    Some(BlockKind::Python)
+                } else {
+                    None
+                };
+                if let Some(kind) = kind {
+                    let open = if kind == BlockKind::Shell { 1 } else { 2 };
+                    in_block = Some(Block {
+                        kind,
+                        text: String::new(),
+                        line,
+                        col: raw[..j].chars().count() + 1,
+                    });
+                    clean.push(BLOCK_MARK);
+                    blank(&mut clean, &raw[j + 1..j + open]);
+                    j += open;
+                    continue;
+                }
             }
             // Keep column positions: copy the character as is.
             let ch = raw[j..].chars().next().unwrap_or(' ');
@@ -271,35 +370,50 @@ fn logical_lines(name: &str, text: &str) -> Result<Vec<LogicalLine>, ScriptError
                 _ => 0,
             })
             .sum();
+        // A block still open continues the event on the next line.
+        let open = in_block.is_some();
         match pending.take() {
-            Some(((start, mut acc, mut starts), d)) => {
-                acc.push(' ');
-                starts.push((acc.len(), line));
-                acc.push_str(&clean);
+            Some((mut acc, d)) => {
+                acc.text.push(' ');
+                acc.starts.push((acc.text.len(), line));
+                acc.text.push_str(&clean);
+                acc.blocks.extend(blocks);
                 let d = d + depth;
-                if d > 0 {
-                    pending = Some(((start, acc, starts), d));
+                if d > 0 || open {
+                    pending = Some((acc, d));
                 } else {
-                    out.push((start, acc, starts));
+                    out.push(acc);
                 }
             }
             None => {
-                let starts = vec![(0, line)];
-                if depth > 0 {
-                    pending = Some(((line, clean, starts), depth));
+                let acc = LogicalLine {
+                    line,
+                    text: clean,
+                    starts: vec![(0, line)],
+                    blocks,
+                };
+                if depth > 0 || open {
+                    pending = Some((acc, depth));
                 } else {
-                    out.push((line, clean, starts));
+                    out.push(acc);
                 }
             }
         }
     }
-    if let Some((line, col)) = in_block {
+    if let Some(block) = in_block {
+        let what = match block.kind {
+            BlockKind::Shell => "unterminated ` shell command (no closing backtick)",
+            BlockKind::Python => "unterminated %{ code block (no closing }%)",
+        };
+        return Err(ScriptError::at(name, block.line, block.col, what));
+    }
+    if let Some((line, col)) = in_comment {
         return Err(ScriptError::at(name, line, col, "unterminated /* comment"));
     }
-    if let Some(((line, _, _), _)) = pending {
+    if let Some((acc, _)) = pending {
         return Err(ScriptError::at(
             name,
-            line,
+            acc.line,
             1,
             "unbalanced brackets: the event never closes",
         ));
@@ -373,6 +487,8 @@ struct Parser<'a> {
     /// Where each physical line of a continued event starts in `s`:
     /// (byte offset, line number), in order.
     starts: &'a [(usize, usize)],
+    /// The verbatim blocks of the event, in order of their [`BLOCK_MARK`]s.
+    blocks: &'a [Block],
     pos: usize,
     /// Brackets open around `pos` in the value being parsed.
     depth: usize,
@@ -446,6 +562,7 @@ impl Parser<'_> {
         let r = self.rest().trim_start();
         match r.split_whitespace().next() {
             None => "end of line".to_string(),
+            Some(w) if w.starts_with(BLOCK_MARK) => "a ` or %{ block".to_string(),
             Some(w) => format!("{w:?}"),
         }
     }
@@ -583,6 +700,12 @@ impl Parser<'_> {
 
     fn event(&mut self) -> Result<Event, ScriptError> {
         self.skip_ws();
+        if self.peek() == Some(BLOCK_MARK) {
+            // An untimed block (packetdrill's init command before the
+            // first event, or its cleanup command after the last): it
+            // runs where it stands, as `+0` would.
+            return self.block_event(When::At(TimeExpr::Relative(0)));
+        }
         let when = if self.eat("*") {
             When::Any
         } else {
@@ -599,6 +722,9 @@ impl Parser<'_> {
             None
         };
         self.skip_ws();
+        if end.is_none() && self.peek() == Some(BLOCK_MARK) {
+            return self.block_event(when);
+        }
         let text = self.rest().trim().to_string();
         let kind = match self.peek() {
             Some('<') => {
@@ -610,9 +736,13 @@ impl Parser<'_> {
                 EventKind::Packet(self.packet(Direction::Outbound)?)
             }
             Some(c) if c.is_ascii_alphabetic() => EventKind::Call(self.call()?),
+            Some(BLOCK_MARK) => {
+                return Err(self
+                    .err("only a system call can have a START...END time (not a ` or %{ block)"));
+            }
             _ => {
                 return Err(self.err(format!(
-                    "expected `<`, `>` or a system call after the time, found {}",
+                    "expected `<`, `>`, a system call, a `shell command` or %{{ code }}% after the time, found {}",
                     self.found()
                 )));
             }
@@ -636,6 +766,45 @@ impl Parser<'_> {
             line: self.line,
             when,
             end,
+            kind,
+            text,
+        })
+    }
+
+    /// A backtick or `%{ }%` block at `pos` (its [`BLOCK_MARK`]), the
+    /// whole event.
+    fn block_event(&mut self, when: When) -> Result<Event, ScriptError> {
+        let index = self.s[..self.pos].matches(BLOCK_MARK).count();
+        let Some(block) = self.blocks.get(index) else {
+            return Err(self.err("internal: a block mark without its block"));
+        };
+        self.pos += BLOCK_MARK.len_utf8();
+        self.skip_ws();
+        if !self.rest().is_empty() {
+            return Err(self.err(format!(
+                "unexpected {} after the block (a ` or %{{ block is an event of its own)",
+                self.found()
+            )));
+        }
+        let (kind, text) = match block.kind {
+            BlockKind::Shell => (
+                EventKind::Shell {
+                    command: block.text.clone(),
+                },
+                format!("`{}`", block.text),
+            ),
+            BlockKind::Python => (
+                EventKind::Python {
+                    code: block.text.clone(),
+                    line: block.line,
+                },
+                format!("%{{{}}}%", block.text),
+            ),
+        };
+        Ok(Event {
+            line: self.line,
+            when,
+            end: None,
             kind,
             text,
         })
@@ -1084,11 +1253,124 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.tolerance, 4000);
-        assert_eq!(s.warnings.len(), 1);
-        assert_eq!(s.events.len(), 1);
+        assert!(s.warnings.is_empty());
+        assert_eq!(s.events.len(), 2, "the shell line is an event");
         assert_eq!(
-            s.events[0].line, 5,
+            s.events[1].line, 5,
             "the event starts after the block comment"
+        );
+    }
+
+    fn shell(e: &Event) -> &str {
+        match &e.kind {
+            EventKind::Shell { command } => command,
+            other => panic!("not a shell event: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backtick_blocks_in_every_form_the_suites_write() {
+        // Why: Google's gtests open with a multi-line block whose second
+        // line starts with a space, use `+0` and `0` before blocks, and
+        // put untimed blocks between and after events; each must come out
+        // as one Shell event with its text verbatim, at the right time.
+        let text = "--tolerance_usecs=10000\n\
+`../common/defaults.sh\n ../common/set_sysctls.py /proc/sys/net/ipv4/tcp_min_tso_segs=10\n`\n\
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+   +0 `sysctl -q net.ipv4.tcp_sack=0`   // trailing comment\n\
+`echo 1 > /proc/sys/net/ipv4/tcp_ecn # a // inside stays`\n\
+0.2 `tc qdisc add dev tun0 root pfifo\n  ethtool -K tun0 tso off`\n\
+   +0 close(3) = 0\n\
+`/tmp/sysctl_restore_${PPID}.sh`\n";
+        let s = parse("t.pkt", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.events.len(), 7);
+        assert_eq!(
+            shell(&s.events[0]),
+            "../common/defaults.sh\n ../common/set_sysctls.py /proc/sys/net/ipv4/tcp_min_tso_segs=10\n"
+        );
+        assert_eq!(s.events[0].line, 2);
+        assert_eq!(s.events[0].when, When::At(TimeExpr::Relative(0)));
+        assert_eq!(s.events[1].line, 5, "the socket call after the block");
+        assert_eq!(shell(&s.events[2]), "sysctl -q net.ipv4.tcp_sack=0");
+        assert_eq!(s.events[2].when, When::At(TimeExpr::Relative(0)));
+        assert_eq!(
+            shell(&s.events[3]),
+            "echo 1 > /proc/sys/net/ipv4/tcp_ecn # a // inside stays"
+        );
+        assert_eq!(
+            shell(&s.events[4]),
+            "tc qdisc add dev tun0 root pfifo\n  ethtool -K tun0 tso off"
+        );
+        assert_eq!(s.events[4].when, When::At(TimeExpr::Absolute(200_000)));
+        assert_eq!(s.events[4].line, 8);
+        assert_eq!(s.events[5].line, 10, "the close after a two-line block");
+        assert_eq!(shell(&s.events[6]), "/tmp/sysctl_restore_${PPID}.sh");
+        assert_eq!(s.events[6].line, 11);
+    }
+
+    #[test]
+    fn code_blocks_keep_their_text_and_first_line() {
+        // Why: the TCP_INFO evaluator needs the Python verbatim (its lines
+        // and indentation) and the line it starts on for its messages.
+        let text = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+   +0 %{ assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd }%  // not cwnd-limited\n\
+%{\nassert tcpi_rto == 1000000\nif x:\n    y = 1\n}%\n\
++.1 %{ print(tcpi_rtt) }%\n";
+        let s = parse("t.pkt", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.events.len(), 4);
+        let code = |e: &Event| match &e.kind {
+            EventKind::Python { code, line } => (code.clone(), *line),
+            other => panic!("not code: {other:?}"),
+        };
+        assert_eq!(
+            code(&s.events[1]),
+            (" assert tcpi_snd_cwnd == 10, tcpi_snd_cwnd ".to_string(), 2)
+        );
+        assert_eq!(s.events[1].when, When::At(TimeExpr::Relative(0)));
+        assert_eq!(
+            code(&s.events[2]),
+            (
+                "\nassert tcpi_rto == 1000000\nif x:\n    y = 1\n".to_string(),
+                3
+            )
+        );
+        assert_eq!(s.events[3].when, When::At(TimeExpr::Relative(100_000)));
+        assert_eq!(code(&s.events[3]).0, " print(tcpi_rtt) ");
+    }
+
+    #[test]
+    fn unclosed_blocks_and_stray_text_name_line_and_column() {
+        // Why: a missing backtick would otherwise swallow the rest of the
+        // script silently; the error points at the opening one.
+        let e = parse(
+            "x.pkt",
+            "0 close(3) = 0\n  +0 `sysctl -q a=1\n0 close(4) = 0\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.pkt:2:6: unterminated ` shell command (no closing backtick)"
+        );
+        let e = parse("x.pkt", "%{ assert 1\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.pkt:1:1: unterminated %{ code block (no closing }%)"
+        );
+        let e = parse("x.pkt", "+0 `true` close(3) = 0\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.pkt:1:11: unexpected \"close(3)\""),
+            "{e}"
+        );
+        let e = parse("x.pkt", "0...1 `true`\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("x.pkt:1:7: only a system call"),
+            "{e}"
+        );
+        let e = parse("x.pkt", "0 close(`x`) = 0\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.pkt:1:9: expected a value, found a ` or %{ block"
         );
     }
 

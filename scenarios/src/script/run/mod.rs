@@ -48,7 +48,8 @@ pub struct Report {
     pub segments_out: usize,
     /// Virtual time of the last event.
     pub end: Micros,
-    /// Option lines and shell lines that were ignored.
+    /// Option lines that were ignored, then what the run warned about
+    /// (shell commands not modelled, code blocks skipped), in order.
     pub warnings: Vec<String>,
 }
 
@@ -71,7 +72,7 @@ pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, 
         segments_in: r.segments_in,
         segments_out: r.segments_out,
         end: instant_to_micros(r.last_time),
-        warnings: script.warnings.clone(),
+        warnings: script.warnings.iter().chain(&r.warnings).cloned().collect(),
     })
 }
 
@@ -148,6 +149,9 @@ struct Runner<'s> {
     write_left: usize,
     /// When a blocked `poll` times out (None: no poll, or no timeout).
     poll_deadline: Option<Instant>,
+    /// What the run found worth saying without failing (shell commands
+    /// not modelled, code blocks skipped), in order.
+    warnings: Vec<String>,
 }
 
 /// Script time to stack time. Times past [`CLOCK_END`] map to
@@ -208,6 +212,7 @@ impl<'s> Runner<'s> {
             segments_out: 0,
             write_left: 0,
             poll_deadline: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -251,13 +256,18 @@ impl<'s> Runner<'s> {
         // for a time already past (beyond the tolerance) is a timing error,
         // as packetdrill's check_event_time reports it. (An outbound line
         // finds its segment late, or none.)
+        // (Shell commands and code blocks run when their turn comes, as
+        // packetdrill's run_command_event: their time is not checked.)
         if !matches!(&ev.kind, EventKind::Packet(p) if p.direction == Direction::Outbound)
+            && !matches!(&ev.kind, EventKind::Shell { .. } | EventKind::Python { .. })
             && let Some(at) = nominal
             && hi < self.now
         {
             let what = match ev.kind {
                 EventKind::Packet(_) => "inbound packet",
                 EventKind::Call(_) => "system call start",
+                EventKind::Shell { .. } => "shell command",
+                EventKind::Python { .. } => "code block",
             };
             return Err(self.fail(
                 ev.line,
@@ -319,7 +329,42 @@ impl<'s> Runner<'s> {
                 self.call(ev.line, c, start, end)?;
                 self.last_time = start;
             }
+            EventKind::Shell { command } => {
+                let at = nominal.unwrap_or(self.now);
+                self.advance(at.max(self.now), Collect::UntilUnexpected)?;
+                self.check_unexpected(ev.line, at.max(self.now))?;
+                self.run_shell_event(ev.line, command)?;
+                self.last_time = at;
+            }
+            EventKind::Python { code, line } => {
+                let at = nominal.unwrap_or(self.now);
+                self.advance(at.max(self.now), Collect::UntilUnexpected)?;
+                self.check_unexpected(ev.line, at.max(self.now))?;
+                self.run_python_event(*line, code)?;
+                self.last_time = at;
+            }
         }
+        Ok(())
+    }
+
+    /// A backtick block: packetdrill runs it with `/bin/sh`; tcpsim does
+    /// not run commands (it has no host to configure), so it says so.
+    fn run_shell_event(&mut self, line: usize, command: &str) -> Result<(), ScriptError> {
+        let first = command.trim().lines().next().unwrap_or("");
+        self.warnings.push(format!(
+            "{}:{line}: shell command not run: `{first}`",
+            self.script.name
+        ));
+        Ok(())
+    }
+
+    /// A `%{ }%` block: Python that packetdrill runs against TCP_INFO.
+    /// Not evaluated yet: skipped with a warning naming its line.
+    fn run_python_event(&mut self, line: usize, _code: &str) -> Result<(), ScriptError> {
+        self.warnings.push(format!(
+            "{}:{line}: %{{ }}% code block skipped (Python is not evaluated yet)",
+            self.script.name
+        ));
         Ok(())
     }
 
