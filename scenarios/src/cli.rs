@@ -537,6 +537,9 @@ pub fn run_scripts(
                 for w in &report.warnings {
                     writeln!(out, "warning: {w}")?;
                 }
+                for p in &report.printed {
+                    writeln!(out, "print: {p}")?;
+                }
                 writeln!(
                     out,
                     "ok    {}  ({} events, {} segments in, {} out, {}.{:06}s virtual)",

@@ -17,11 +17,13 @@
 //!   write, poll) and what poll reports.
 
 mod blocking;
+mod code;
 mod numbering;
 mod sockets;
 
 use crate::script::parse::{CallSpec, Direction, Event, EventKind, Micros, Script, TimeExpr, When};
 use crate::script::{Options, ScriptError};
+use code::UnderTest;
 use sockets::Fd;
 use stack::{Endpoint, EndpointConfig, Event as StackEvent, Instant, SocketId, TcpConfig};
 use std::collections::{BTreeMap, VecDeque};
@@ -49,8 +51,11 @@ pub struct Report {
     /// Virtual time of the last event.
     pub end: Micros,
     /// Option lines that were ignored, then what the run warned about
-    /// (shell commands not modelled, code blocks skipped), in order.
+    /// (shell commands not modelled), in order.
     pub warnings: Vec<String>,
+    /// What `print` in `%{ }%` blocks wrote, one line each, prefixed with
+    /// the file and the block's line.
+    pub printed: Vec<String>,
 }
 
 /// Runs `script`; `seed` keys the stack's ISNs (script numbers are
@@ -64,15 +69,21 @@ pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, 
     let mut r = Runner::new(script, seed, options);
     for (i, ev) in script.events.iter().enumerate() {
         r.index = i;
-        r.event(ev)?;
+        r.event(ev).map_err(|e| r.with_python_note(e))?;
     }
-    r.finish()?;
+    r.finish().map_err(|e| r.with_python_note(e))?;
+    // As packetdrill, whose Python runs after the last event: a block's
+    // failure is the script's verdict only if nothing else failed.
+    if let Some(e) = r.python_failure.take() {
+        return Err(e);
+    }
     Ok(Report {
         events: script.events.len(),
         segments_in: r.segments_in,
         segments_out: r.segments_out,
         end: instant_to_micros(r.last_time),
         warnings: script.warnings.iter().chain(&r.warnings).cloned().collect(),
+        printed: std::mem::take(&mut r.printed),
     })
 }
 
@@ -150,8 +161,16 @@ struct Runner<'s> {
     /// When a blocked `poll` times out (None: no poll, or no timeout).
     poll_deadline: Option<Instant>,
     /// What the run found worth saying without failing (shell commands
-    /// not modelled, code blocks skipped), in order.
+    /// not modelled), in order.
     warnings: Vec<String>,
+    /// The `%{ }%` blocks' Python globals, kept from block to block.
+    python: crate::script::python::Interpreter,
+    /// packetdrill's socket under test: the one blocks read TCP_INFO from.
+    under_test: UnderTest,
+    /// The first block that failed, reported at the end (see `code`).
+    python_failure: Option<ScriptError>,
+    /// What the blocks printed.
+    printed: Vec<String>,
 }
 
 /// Script time to stack time. Times past [`CLOCK_END`] map to
@@ -213,6 +232,10 @@ impl<'s> Runner<'s> {
             write_left: 0,
             poll_deadline: None,
             warnings: Vec::new(),
+            python: crate::script::python::Interpreter::new(),
+            under_test: UnderTest::None,
+            python_failure: None,
+            printed: Vec::new(),
         }
     }
 
@@ -291,6 +314,7 @@ impl<'s> Runner<'s> {
                 let at = nominal.unwrap_or(self.now).max(self.now);
                 self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
+                self.note_inbound(p);
                 self.inject(ev.line, p)?;
                 self.last_time = at;
             }
@@ -353,16 +377,6 @@ impl<'s> Runner<'s> {
         let first = command.trim().lines().next().unwrap_or("");
         self.warnings.push(format!(
             "{}:{line}: shell command not run: `{first}`",
-            self.script.name
-        ));
-        Ok(())
-    }
-
-    /// A `%{ }%` block: Python that packetdrill runs against TCP_INFO.
-    /// Not evaluated yet: skipped with a warning naming its line.
-    fn run_python_event(&mut self, line: usize, _code: &str) -> Result<(), ScriptError> {
-        self.warnings.push(format!(
-            "{}:{line}: %{{ }}% code block skipped (Python is not evaluated yet)",
             self.script.name
         ));
         Ok(())

@@ -292,6 +292,8 @@ impl Runner<'_> {
         let fd = self.next_fd;
         self.next_fd += 1;
         self.fds.insert(fd, Fd::new());
+        // As packetdrill: later code blocks read this socket.
+        self.under_test = super::UnderTest::Fd(fd);
         Ok(Ok(i64::from(fd)))
     }
 
