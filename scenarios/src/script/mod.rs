@@ -118,7 +118,7 @@ mod run;
 pub mod tcpinfo;
 
 pub use parse::{Script, parse};
-pub use run::{Report, run, run_with};
+pub use run::{Report, run, run_logged, run_with};
 
 use std::fmt;
 use std::path::Path;

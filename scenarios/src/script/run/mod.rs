@@ -66,25 +66,42 @@ pub fn run(script: &Script, seed: u64) -> Result<Report, ScriptError> {
 
 /// [`run`] with [`Options`].
 pub fn run_with(script: &Script, seed: u64, options: Options) -> Result<Report, ScriptError> {
+    run_logged(script, seed, options).0
+}
+
+/// [`run_with`], also giving the warnings (the script's, then the run's)
+/// whether or not the script passed: a failing script's warnings often
+/// say why (a setting tcpsim does not model).
+pub fn run_logged(
+    script: &Script,
+    seed: u64,
+    options: Options,
+) -> (Result<Report, ScriptError>, Vec<String>) {
     let mut r = Runner::new(script, seed, options);
-    for (i, ev) in script.events.iter().enumerate() {
-        r.index = i;
-        r.event(ev).map_err(|e| r.with_python_note(e))?;
-    }
-    r.finish().map_err(|e| r.with_python_note(e))?;
-    // As packetdrill, whose Python runs after the last event: a block's
-    // failure is the script's verdict only if nothing else failed.
-    if let Some(e) = r.python_failure.take() {
-        return Err(e);
-    }
-    Ok(Report {
+    let result = (|| {
+        for (i, ev) in script.events.iter().enumerate() {
+            r.index = i;
+            r.event(ev).map_err(|e| r.with_python_note(e))?;
+        }
+        r.finish().map_err(|e| r.with_python_note(e))?;
+        // As packetdrill, whose Python runs after the last event: a
+        // block's failure is the script's verdict only if nothing else
+        // failed.
+        match r.python_failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })();
+    let warnings: Vec<String> = script.warnings.iter().chain(&r.warnings).cloned().collect();
+    let result = result.map(|()| Report {
         events: script.events.len(),
         segments_in: r.segments_in,
         segments_out: r.segments_out,
         end: instant_to_micros(r.last_time),
-        warnings: script.warnings.iter().chain(&r.warnings).cloned().collect(),
+        warnings: warnings.clone(),
         printed: std::mem::take(&mut r.printed),
-    })
+    });
+    (result, warnings)
 }
 
 /// Upper bound on timer firings at one instant, against a stack bug that
