@@ -210,3 +210,36 @@ fn a_block_reads_the_socket_under_test_as_packetdrill_picks_it() {
         "+0.1  < R. 1:1(0) ack 1 win 0\n+0    %{ assert tcpi_state == TCP_CLOSE, tcpi_state }%\n",
     );
 }
+
+#[test]
+fn sacked_and_lost_count_the_scoreboard_in_segments() {
+    // Why: one SACKed segment above a hole is Disorder; three make the
+    // hole lost by RFC 6675 IsLost (DupThresh 3) and start recovery,
+    // with ssthresh = FlightSize / 2 = 7300 bytes = 5 segments (RFC 5681
+    // eq. 4). Counting bytes instead of segments, or reading the values
+    // before the SACK was processed, fails these.
+    let text = "\
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0    bind(3, ..., ...) = 0
++0    listen(3, 1) = 0
++0    < S 0:0(0) win 65535 <mss 1460,sackOK>
++0    > S. 0:0(0) ack 1 <mss 1460,sackOK>
++0.1  < . 1:1(0) ack 1 win 65535
++0    accept(3, ..., ...) = 4
++0    write(4, ..., 14600) = 14600
++0    > P. 1:14601(14600) ack 1
++0.1  < . 1:1(0) ack 1 win 65535 <sack 1461:2921,nop,nop>
++0    %{ assert (tcpi_ca_state, tcpi_sacked, tcpi_lost) == (TCP_CA_Disorder, 1, 0), (tcpi_ca_state, tcpi_sacked, tcpi_lost) }%
++0    < . 1:1(0) ack 1 win 65535 <sack 1461:5841,nop,nop>
++0    > . 1:1461(1460) ack 1
++0    %{
+assert tcpi_ca_state == TCP_CA_Recovery, tcpi_ca_state
+assert (tcpi_sacked, tcpi_lost, tcpi_unacked) == (3, 1, 10), (tcpi_sacked, tcpi_lost, tcpi_unacked)
+assert tcpi_snd_ssthresh == 5 and tcpi_snd_cwnd == 5, (tcpi_snd_ssthresh, tcpi_snd_cwnd)
+assert tcpi_total_retrans == 1 and tcpi_bytes_retrans == 1460
+}%
++0.1  < . 1:1(0) ack 14601 win 65535
++0    %{ assert (tcpi_ca_state, tcpi_sacked, tcpi_lost, tcpi_unacked) == (TCP_CA_Open, 0, 0, 0) }%
+";
+    run_text("t.pkt", text, 1).unwrap_or_else(|e| panic!("{e}"));
+}

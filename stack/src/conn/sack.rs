@@ -721,6 +721,34 @@ mod tests {
     }
 
     #[test]
+    fn segment_counts_round_each_range_and_hole_up() {
+        // Linux's sacked_out and lost_out count segments, a short one as a
+        // whole: with SMSS 1000, a 1500-byte range is 2 segments, and the
+        // holes 0..1000, 2500..4000 and 5000..5200 are 1 + 2 + 1, across
+        // the wrap as anywhere.
+        let mut sb = Scoreboard::default();
+        let una = SeqNum(u32::MAX - 999);
+        let max = una + 10_000;
+        sb.update(
+            &[
+                block((una + 1000).0, (una + 2500).0),
+                block((una + 4000).0, (una + 5000).0),
+            ],
+            una,
+            max,
+            max,
+        );
+        assert_eq!(sb.sacked_segments(1000), 3);
+        assert_eq!(sb.hole_segments(una, una + 5200, 1000), 4);
+        assert_eq!(sb.hole_segments(una, una + 4000, 1000), 3);
+        assert_eq!(sb.hole_segments(una, una + 1000, 1000), 1);
+        assert_eq!(
+            Scoreboard::default().hole_segments(una, una + 2001, 1000),
+            3
+        );
+    }
+
+    #[test]
     fn loss_needs_three_ranges_or_more_than_two_segments_above() {
         // RFC 6675 §4 IsLost with SMSS 1000: two separate 1000-byte ranges
         // above a hole are not enough; a third range, or 2001 contiguous
