@@ -20,7 +20,7 @@
 //!   `metrics` is every connection's TCP internals over time ([`crate::metrics`]);
 //! - `tcpsim plot NAME|FILE.toml [--seed N] [--conn N] [--kind sequence|cwnd|rtt|throughput] [--out FILE.svg]`:
 //!   one connection drawn as SVG (see [`crate::plot`]);
-//! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end]`: packetdrill scripts against
+//! - `tcpsim script FILE.pkt|DIR... [--seed N] [--strict-end] [--exact] [--profile rfc|linux]`: packetdrill scripts against
 //!   the stack in virtual time (see [`crate::script`]); a directory runs
 //!   every `.pkt` under it, subdirectories included, sorted by path. Every
 //!   script gets `pass FILE` or `FAIL FILE:LINE: reason` (a script that
@@ -193,6 +193,16 @@ pub enum Command {
         /// line [default: off, as packetdrill ignores those].
         #[arg(long)]
         strict_end: bool,
+        /// Exact timing: events must happen at their times, within only the
+        /// script's own --tolerance_usecs [default: packetdrill's tolerance,
+        /// 4000 us or 12.5% of the time since the previous event].
+        #[arg(long)]
+        exact: bool,
+        /// The configuration the stack boots with, before the script's shell
+        /// commands: `rfc` (tcpsim's default: NewReno, RFC 1337 on) or `linux`
+        /// (Linux 6.x's: CUBIC, RFC 1337 off).
+        #[arg(long, value_enum, default_value_t = ScriptProfile::Rfc)]
+        profile: ScriptProfile,
     },
     /// Run a canonical performance workload (W1 bulk, W2 lossy bulk, W3
     /// 1,000-flow dumbbell, W4 100,000-connection churn, scale: many
@@ -467,6 +477,15 @@ fn render(
         Format::Metrics => crate::metrics::json_lines(outcome).into_bytes(),
         Format::MetricsCsv => crate::metrics::csv(outcome).into_bytes(),
     })
+}
+
+/// `tcpsim script --profile`: see [`crate::script::Profile`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScriptProfile {
+    /// tcpsim's default configuration (RFC-strict where it chose so).
+    Rfc,
+    /// What Linux 6.x boots with, as far as the stack models it.
+    Linux,
 }
 
 /// Files as given, with each directory replaced by the `.pkt` files in it
@@ -1065,10 +1084,20 @@ pub fn run_command(
             files,
             seed,
             strict_end,
+            exact,
+            profile,
         }) => {
             let seed = parse_seed(seed.as_deref())?;
             let files = expand_scripts(&files)?;
-            let options = crate::script::Options { strict_end };
+            let profile = match profile {
+                ScriptProfile::Rfc => crate::script::Profile::Rfc,
+                ScriptProfile::Linux => crate::script::Profile::Linux,
+            };
+            let options = crate::script::Options {
+                strict_end,
+                exact,
+                profile,
+            };
             let scripts = load_scripts(&files)?;
             run_scripts(&scripts, seed, options, out, &mut io::stderr()).map_err(stdout_error)
         }

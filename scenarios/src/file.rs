@@ -496,6 +496,9 @@ struct HostSpec {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct TcpSpec {
+    /// Where the other fields start from: `rfc` (TcpConfig::default) or
+    /// `linux` (TcpConfig::linux).
+    profile: Option<ProfileSpec>,
     mss: Option<Spanned<u16>>,
     recv_buffer: Option<Spanned<usize>>,
     send_buffer: Option<Spanned<usize>>,
@@ -514,6 +517,13 @@ struct TcpSpec {
     msl: Option<Dur>,
     syn_retries: Option<u32>,
     data_retries: Option<u32>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum ProfileSpec {
+    Rfc,
+    Linux,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy)]
@@ -1607,7 +1617,10 @@ fn check_tcp(src: &Source<'_>, t: &TcpSpec) -> Result<(), FileError> {
 }
 
 fn tcp_config(t: &TcpSpec) -> (TcpConfig, bool) {
-    let mut c = TcpConfig::default();
+    let mut c = match t.profile {
+        Some(ProfileSpec::Linux) => TcpConfig::linux(),
+        Some(ProfileSpec::Rfc) | None => TcpConfig::default(),
+    };
     if let Some(v) = &t.mss {
         c.mss = *v.get_ref();
     }

@@ -2,7 +2,7 @@
 //! mismatch is reported as one message naming the file, the line, what
 //! was expected and what the stack did.
 
-use scenarios::script::{Options, run_text, run_text_with};
+use scenarios::script::{Options, Profile, Report, ScriptError, run_text_with};
 use std::path::PathBuf;
 
 /// Every script under scenarios/scripts, subdirectories (the
@@ -13,9 +13,28 @@ fn suite() -> Vec<PathBuf> {
     scenarios::cli::expand_scripts(&[dir]).expect("scenarios/scripts holds scripts")
 }
 
-/// The team's own scripts are held to the stronger end check: nothing the
-/// stack sends after the last line goes unaccounted for.
-const STRICT: Options = Options { strict_end: true };
+/// The team's own scripts are held to the stronger checks: nothing the
+/// stack sends after the last line goes unaccounted for, and every time is
+/// exact (within only the script's own --tolerance_usecs).
+const STRICT: Options = Options {
+    strict_end: true,
+    exact: true,
+    profile: Profile::Rfc,
+};
+
+/// The checks in this file are about exact virtual time: `--exact`, as
+/// the team's suite runs (the default tolerance is packetdrill's; see
+/// tests/script_config.rs).
+const EXACT: Options = Options {
+    strict_end: false,
+    exact: true,
+    profile: Profile::Rfc,
+};
+
+/// `scenarios::script::run_text` with [`EXACT`].
+fn run_text(name: &str, text: &str, seed: u64) -> Result<Report, ScriptError> {
+    run_text_with(name, text, seed, EXACT)
+}
 
 #[test]
 fn the_script_suite_passes_at_every_seed() {
@@ -47,7 +66,7 @@ const ACCEPTED: &str = "\
 ";
 
 fn fails(extra: &str) -> String {
-    fails_with(extra, Options::default())
+    fails_with(extra, EXACT)
 }
 
 fn fails_with(extra: &str, options: Options) -> String {

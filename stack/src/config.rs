@@ -15,12 +15,20 @@ pub struct TcpConfig {
     pub mss: u16,
     /// Receive buffer in bytes (Linux's tcp_rmem maximum: 6 MiB).
     pub recv_buffer: usize,
+    /// The receive buffer a socket starts with (Linux's tcp_rmem default:
+    /// 128 KiB). Half of it is the space the SYN's window is offered from,
+    /// as Linux's tcp_full_space at the handshake (its default scaling
+    /// ratio keeps half of the buffer for the window).
+    pub recv_buffer_initial: usize,
     /// Send buffer in bytes (Linux's tcp_wmem maximum: 4 MiB).
     pub send_buffer: usize,
     /// RFC 7323 window scaling; our shift when on (Linux with default buffers: 7).
     pub window_scale: Option<u8>,
     /// RFC 7323 timestamps.
     pub timestamps: bool,
+    /// RFC 2883 D-SACK: report a duplicate segment in the first SACK block
+    /// (Linux tcp_dsack: on). Takes effect with SACK.
+    pub dsack: bool,
     /// RFC 2018 SACK-permitted. When both ends permit it we report SACK
     /// blocks as a receiver and recover losses per RFC 6675 as a sender;
     /// otherwise loss recovery is RFC 6582 NewReno.
@@ -94,10 +102,12 @@ impl Default for TcpConfig {
         TcpConfig {
             mss: 1460,
             recv_buffer: 6 * 1024 * 1024,
+            recv_buffer_initial: 128 * 1024,
             send_buffer: 4 * 1024 * 1024,
             window_scale: Some(7),
             timestamps: true,
             sack: true,
+            dsack: true,
             nagle: true,
             delayed_ack: Some(Duration::from_millis(40)),
             quick_ack_segments: 16,
@@ -121,6 +131,24 @@ impl Default for TcpConfig {
 }
 
 impl TcpConfig {
+    /// What Linux 6.x boots with, as far as the stack models it: the
+    /// default's buffers and timers (tcp_rmem max 6 MiB, so window scale
+    /// 7 as tcp_select_initial_window derives it; initial buffer 128 KiB;
+    /// tcp_syn_retries 6, tcp_synack_retries 5, tcp_retries2 15; RTO
+    /// 1 s / 200 ms / 120 s; delayed ACK 40 ms after quick ACKs; SACK,
+    /// D-SACK, timestamps), with CUBIC (tcp_congestion_control) and RFC
+    /// 1337 off (tcp_rfc1337=0). Linux behaviour the stack does not model
+    /// yet (RACK-TLP, PRR, F-RTO, slow start after idle, linear early SYN
+    /// timeouts, pacing) is absent here too; docs/packetdrill.md lists it.
+    pub fn linux() -> TcpConfig {
+        TcpConfig {
+            window_scale: Some(linux_window_scale(6 * 1024 * 1024)),
+            congestion: CongestionAlgorithm::Cubic,
+            rfc1337: false,
+            ..TcpConfig::default()
+        }
+    }
+
     /// A plain RFC 9293 connection: no window scaling, timestamps or SACK,
     /// no delayed ACK. Handy for tests that read raw sequence numbers.
     pub fn plain() -> TcpConfig {
@@ -132,6 +160,21 @@ impl TcpConfig {
             ..TcpConfig::default()
         }
     }
+}
+
+/// The window scale Linux announces for a socket whose window may grow to
+/// `space` bytes: the smallest shift that makes `space` fit in the 16-bit
+/// window field, at most 14 (RFC 7323 §2.3). Linux's
+/// tcp_select_initial_window (net/ipv4/tcp_output.c) takes `space` as
+/// max(tcp_rmem[2], net.core.rmem_max) and computes ilog2(space) - 15:
+/// 6 MiB gives 7, 15 MiB gives 8.
+pub fn linux_window_scale(space: u64) -> u8 {
+    let space = space.min(u64::from(u16::MAX) << 14);
+    if space == 0 {
+        return 0;
+    }
+    let log2 = 63 - space.leading_zeros() as i64;
+    (log2 - 15).clamp(0, 14) as u8
 }
 
 /// Per-endpoint settings.

@@ -189,6 +189,11 @@ impl Endpoint {
     pub fn tcp_config_mut(&mut self) -> &mut TcpConfig {
         &mut self.config.tcp
     }
+    /// Turns SYN cookies on or off for SYNs that arrive from now on
+    /// ([`EndpointConfig::syn_cookies`]; Linux's tcp_syncookies).
+    pub fn set_syn_cookies(&mut self, on: bool) {
+        self.config.syn_cookies = on;
+    }
     /// Endpoint-wide counters (per-connection ones: [`Endpoint::connection_counters`]).
     pub fn counters(&self) -> EndpointCounters {
         self.counters
@@ -740,9 +745,9 @@ impl Endpoint {
             options.sack_permitted = sack;
         }
         let tcp = &self.config.tcp;
+        let space = tcp.recv_buffer.min(tcp.recv_buffer_initial / 2);
         let window =
-            crate::syncookie::syn_window(tcp.recv_buffer.min(u32::MAX as usize) as u32, tcp.mss)
-                as u16;
+            crate::syncookie::syn_window(space.min(u32::MAX as usize) as u32, tcp.mss) as u16;
         self.resets.push_back(Reset {
             pair: IpPair {
                 src: pair.dst,

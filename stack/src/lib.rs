@@ -86,7 +86,7 @@ pub mod wire;
 /// compiled but inactive unless planted).
 pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 
-pub use config::{EndpointConfig, Keepalive, TCP_MIN_MSS, TcpConfig};
+pub use config::{EndpointConfig, Keepalive, TCP_MIN_MSS, TcpConfig, linux_window_scale};
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use info::{CaState, TcpInfo};
 pub use seq::SeqNum;

@@ -26,14 +26,16 @@ const AGE_MAX: u32 = 2;
 /// down to a multiple of the MSS (64240 for MSS 1460).
 pub fn syn_window(space: u32, mss: u16) -> u32 {
     let mss = u32::from(mss.max(1));
-    let space = space.min(65535);
-    // Linux (tcp_select_initial_window): round down only a window larger
-    // than one MSS; a smaller buffer is offered as it is.
-    if space > mss {
+    // Linux (tcp_select_initial_window): round down to a multiple of the
+    // MSS only a space larger than one MSS (a smaller buffer is offered as
+    // it is), then cap at 65535, the most an unscaled window holds (so a
+    // space of 270000 offers 65535, one of 65536 offers 64240).
+    let space = if space > mss {
         space / mss * mss
     } else {
         space
-    }
+    };
+    space.min(65535)
 }
 
 /// The 64-second counter cookies are stamped with.

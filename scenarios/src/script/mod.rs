@@ -158,9 +158,11 @@
 mod parse;
 pub mod python;
 mod run;
+pub mod shell;
+pub mod sysctl;
 pub mod tcpinfo;
 
-pub use parse::{Script, parse};
+pub use parse::{DEFAULT_TOLERANCE_PPM, DEFAULT_TOLERANCE_USECS, Script, parse};
 pub use run::{Report, run, run_logged, run_with};
 
 use std::fmt;
@@ -219,6 +221,29 @@ pub struct Options {
     /// during a call still blocked there) fails the script. packetdrill
     /// ignores them, and so does the default.
     pub strict_end: bool,
+    /// `--exact`: events must happen at their times exactly, within only
+    /// the script's own `--tolerance_usecs` (0 when it gives none) and
+    /// without packetdrill's percentage. By default a script gets
+    /// packetdrill's tolerance: 4000 µs unless it says otherwise, or
+    /// 12.5% of the time since the previous event when that is more
+    /// ([`parse::DEFAULT_TOLERANCE_USECS`], [`parse::DEFAULT_TOLERANCE_PPM`]).
+    pub exact: bool,
+    /// The configuration the stack starts from, before the script's own
+    /// shell commands change it.
+    pub profile: Profile,
+}
+
+/// The configuration a script's stack boots with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// [`stack::TcpConfig::default`]: close to Linux's defaults, but RFC-
+    /// strict where tcpsim chose so (NewReno, RFC 1337 on, window scale 7
+    /// from a 6 MiB buffer).
+    #[default]
+    Rfc,
+    /// [`stack::TcpConfig::linux`]: what Linux 6.x boots with, as far as the
+    /// stack models it (CUBIC, RFC 1337 off, ...).
+    Linux,
 }
 
 /// Parses and runs one script from text. `name` appears in messages.

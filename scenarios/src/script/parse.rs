@@ -146,19 +146,35 @@ pub struct Event {
 pub struct Script {
     /// The name used in error messages (normally the file name).
     pub name: String,
-    /// `--tolerance_usecs`: how far from its time an event may happen.
-    pub tolerance: Micros,
+    /// `--tolerance_usecs`: how far from its time an event may happen
+    /// (`None`: not given; the runner then uses packetdrill's default,
+    /// [`DEFAULT_TOLERANCE_USECS`], or 0 under `--exact`).
+    pub tolerance: Option<Micros>,
+    /// `--tolerance_percent`, in parts per million of the time since the
+    /// previous event (`None`: not given; packetdrill's default is
+    /// [`DEFAULT_TOLERANCE_PPM`]).
+    pub tolerance_ppm: Option<u64>,
     /// Option lines that were ignored, with their lines.
     pub warnings: Vec<String>,
     /// The script's events, in file order.
     pub events: Vec<Event>,
 }
 
+/// packetdrill's default `--tolerance_usecs` (config.c: 4000).
+pub const DEFAULT_TOLERANCE_USECS: Micros = 4000;
+
+/// packetdrill's default `--tolerance_percent` (config.c: 12.5), in parts
+/// per million: an event may also be off by this share of the time since
+/// the previous event, when that is more than the tolerance in
+/// microseconds (run.c, verify_time).
+pub const DEFAULT_TOLERANCE_PPM: u64 = 125_000;
+
 /// Parses a script; `name` is used in error messages.
 pub fn parse(name: &str, text: &str) -> Result<Script, ScriptError> {
     let mut script = Script {
         name: name.to_string(),
-        tolerance: 0,
+        tolerance: None,
+        tolerance_ppm: None,
         warnings: Vec::new(),
         events: Vec::new(),
     };
@@ -431,14 +447,34 @@ fn parse_option_line(script: &mut Script, line: usize, opt: &str) -> Result<(), 
             let v = value.ok_or_else(|| {
                 ScriptError::at(&script.name, line, 3, "--tolerance_usecs needs a value")
             })?;
-            script.tolerance = v.parse::<u64>().map_err(|_| {
+            script.tolerance = Some(v.parse::<u64>().map_err(|_| {
                 ScriptError::at(
                     &script.name,
                     line,
                     3,
                     format!("--tolerance_usecs: {v:?} is not a number of microseconds"),
                 )
+            })?);
+        }
+        "tolerance_percent" => {
+            let v = value.ok_or_else(|| {
+                ScriptError::at(&script.name, line, 3, "--tolerance_percent needs a value")
             })?;
+            let pct = v
+                .parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && (0.0..=1000.0).contains(p))
+                .ok_or_else(|| {
+                    ScriptError::at(
+                        &script.name,
+                        line,
+                        3,
+                        format!(
+                            "--tolerance_percent: {v:?} is not a percentage between 0 and 1000"
+                        ),
+                    )
+                })?;
+            script.tolerance_ppm = Some((pct * 10_000.0).round() as u64);
         }
         "ip_version" => match value {
             Some("ipv4") => {}
@@ -1252,7 +1288,7 @@ mod tests {
             "// header\n--tolerance_usecs=4000\n`sysctl -q net.ipv4.tcp_sack=1`\n/* block\n comment */ 0 socket(...,\n SOCK_STREAM, IPPROTO_TCP) = 3 // trailing\n",
         )
         .unwrap();
-        assert_eq!(s.tolerance, 4000);
+        assert_eq!(s.tolerance, Some(4000));
         assert!(s.warnings.is_empty());
         assert_eq!(s.events.len(), 2, "the shell line is an event");
         assert_eq!(

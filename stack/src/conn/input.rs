@@ -108,7 +108,7 @@ impl Connection {
         let mss = u32::from(mss.min(self.config.mss)).max(64);
         self.smss = if self.timestamps { mss - 12 } else { mss };
         self.cc.set_mss(self.smss);
-        let offered = crate::syncookie::syn_window(self.recv_space(), self.config.mss);
+        let offered = crate::syncookie::syn_window(self.syn_space(), self.config.mss);
         self.syn_window = offered;
         self.rcv_ssthresh = offered;
         self.rcv_adv = self.rcv_nxt + offered;
@@ -321,7 +321,8 @@ impl Connection {
             // retransmit ... force an immediate ack"), acknowledge it at
             // once, with a D-SACK block for the SYN (RFC 2883).
             self.ack_now = true;
-            if self.sack_permitted {
+            // (Linux's tcp_dsack gates every D-SACK block.)
+            if self.sack_permitted && self.config.dsack {
                 self.dsack = Some((seg.seq, seg.seq + 1));
             }
             &stripped
@@ -366,7 +367,11 @@ impl Connection {
                 self.ack_now = true;
                 // RFC 2883: an old duplicate is reported as a D-SACK block
                 // (Linux tcp_send_dupack), up to RCV.NXT.
-                if self.sack_permitted && seg.seq_len() > 0 && seg.seq.diff(self.rcv_nxt) < 0 {
+                if self.sack_permitted
+                    && self.config.dsack
+                    && seg.seq_len() > 0
+                    && seg.seq.diff(self.rcv_nxt) < 0
+                {
                     let end = seg.seq + seg.seq_len();
                     let end = if end.diff(self.rcv_nxt) > 0 {
                         self.rcv_nxt
@@ -878,7 +883,7 @@ impl Connection {
         if before > 0 {
             // RFC 2883: the old part is reported as a D-SACK block (Linux
             // tcp_data_queue, "partial packet").
-            if self.sack_permitted {
+            if self.sack_permitted && self.config.dsack {
                 self.dsack = Some((seq, self.rcv_nxt));
             }
             let cut = (before as usize).min(data.len());

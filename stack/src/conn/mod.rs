@@ -436,6 +436,14 @@ impl Connection {
         .min(u32::MAX as usize) as u32
     }
 
+    /// The space a SYN's window is offered from: the free receive space,
+    /// at most half the initial receive buffer (Linux's tcp_full_space at
+    /// the handshake, tcp_openreq_init_rwin and tcp_connect_init).
+    pub(crate) fn syn_space(&self) -> u32 {
+        self.recv_space()
+            .min((self.config.recv_buffer_initial / 2).min(u32::MAX as usize) as u32)
+    }
+
     /// RCV.WND as we last announced it.
     pub(crate) fn rcv_wnd(&self) -> u32 {
         if self.rcv_adv.diff(self.rcv_nxt) > 0 {

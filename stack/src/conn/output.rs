@@ -53,7 +53,7 @@ impl Connection {
         if syn {
             // SYN windows are not scaled; Linux rounds the initial window
             // down to a multiple of the MSS (64240 for MSS 1460).
-            let w = crate::syncookie::syn_window(space, self.config.mss);
+            let w = crate::syncookie::syn_window(self.syn_space(), self.config.mss);
             self.syn_window = w;
             self.rcv_ssthresh = w;
             self.rcv_adv = self.rcv_nxt + w;

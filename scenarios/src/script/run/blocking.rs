@@ -37,7 +37,7 @@ impl Runner<'_> {
                     Ok(id) => {
                         let newfd = self.next_fd;
                         self.next_fd += 1;
-                        let mut child = Fd::new();
+                        let mut child = Fd::new(f.congestion, f.keepalive_timing);
                         child.kind = FdKind::Conn(id);
                         child.connected = true;
                         child.nodelay = f.nodelay;

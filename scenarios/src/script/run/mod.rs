@@ -22,12 +22,15 @@ mod numbering;
 mod sockets;
 
 use crate::script::parse::{CallSpec, Direction, Event, EventKind, Micros, Script, TimeExpr, When};
-use crate::script::{Options, ScriptError};
+use crate::script::shell::{self, Effect};
+use crate::script::sysctl::Host;
+use crate::script::{Options, Profile, ScriptError};
 use code::UnderTest;
 use sockets::Fd;
 use stack::{Endpoint, EndpointConfig, Event as StackEvent, Instant, SocketId, TcpConfig};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 /// The stack under test.
 pub const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 1);
@@ -152,7 +155,11 @@ struct Runner<'s> {
     options: Options,
     ep: Endpoint,
     now: Instant,
+    /// The tolerance in microseconds, and the share (parts per million) of
+    /// the time since the previous event an event may be off by when that
+    /// is more (packetdrill's --tolerance_percent).
     tolerance: u64,
+    tolerance_ppm: u64,
     index: usize,
     /// When the previous event happened (the base of `+` times).
     last_time: Instant,
@@ -180,6 +187,11 @@ struct Runner<'s> {
     /// What the run found worth saying without failing (shell commands
     /// not modelled), in order.
     warnings: Vec<String>,
+    /// The sysctls the script's shell commands set.
+    host: Host,
+    /// The script's directory, where the relative paths of its shell
+    /// commands start (packetdrill runs a script from there).
+    dir: PathBuf,
     /// The `%{ }%` blocks' Python globals, kept from block to block.
     python: crate::script::python::Interpreter,
     /// packetdrill's socket under test: the one blocks read TCP_INFO from.
@@ -223,14 +235,28 @@ impl<'s> Runner<'s> {
         config.tcp = TcpConfig {
             // The TS clock counts virtual milliseconds from the start.
             ts_offset: Some(0),
-            ..TcpConfig::default()
+            ..match options.profile {
+                Profile::Rfc => TcpConfig::default(),
+                Profile::Linux => TcpConfig::linux(),
+            }
         };
         Runner {
             script,
             options,
             ep: Endpoint::new(LOCAL_IP, config),
             now: Instant(0),
-            tolerance: script.tolerance,
+            tolerance: match (options.exact, script.tolerance) {
+                (_, Some(t)) => t,
+                (true, None) => 0,
+                (false, None) => crate::script::parse::DEFAULT_TOLERANCE_USECS,
+            },
+            tolerance_ppm: if options.exact {
+                0
+            } else {
+                script
+                    .tolerance_ppm
+                    .unwrap_or(crate::script::parse::DEFAULT_TOLERANCE_PPM)
+            },
             index: 0,
             last_time: Instant(0),
             outq: VecDeque::new(),
@@ -249,6 +275,11 @@ impl<'s> Runner<'s> {
             write_left: 0,
             poll_deadline: None,
             warnings: Vec::new(),
+            host: Host::new(),
+            dir: std::path::Path::new(&script.name)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
             python: crate::script::python::Interpreter::new(),
             under_test: UnderTest::None,
             python_failure: None,
@@ -276,14 +307,15 @@ impl<'s> Runner<'s> {
     /// The acceptable window of an event's time, in stack time, and the
     /// time it is written for (the start of a range).
     fn window(&self, when: When) -> (Instant, Instant, Option<Instant>) {
-        let tol = self.tolerance_ns();
         match when {
             When::At(t) => {
                 let at = self.resolve(t);
+                let tol = self.tolerance_at(at);
                 (Instant(at.0.saturating_sub(tol)), later(at, tol), Some(at))
             }
             When::Range(a, b) => {
                 let (a, b) = (self.resolve(a), self.resolve(b));
+                let tol = self.tolerance_at(a);
                 (Instant(a.0.saturating_sub(tol)), later(b, tol), Some(a))
             }
             When::Any => (self.now, Instant(u64::MAX), None),
@@ -388,14 +420,49 @@ impl<'s> Runner<'s> {
         Ok(())
     }
 
-    /// A backtick block: packetdrill runs it with `/bin/sh`; tcpsim does
-    /// not run commands (it has no host to configure), so it says so.
+    /// A backtick block: packetdrill runs it with `/bin/sh`; tcpsim reads
+    /// it as configuration (see [`crate::script::shell`]): sysctls set
+    /// the settings of connections created from now on, `ip link ... mtu`
+    /// the MSS, and anything else is a warning naming the command.
     fn run_shell_event(&mut self, line: usize, command: &str) -> Result<(), ScriptError> {
-        let first = command.trim().lines().next().unwrap_or("");
-        self.warnings.push(format!(
-            "{}:{line}: shell command not run: `{first}`",
-            self.script.name
-        ));
+        let effects = shell::interpret(command, &self.script.name, line, &self.dir)?;
+        let mut cookies = self.ep.config().syn_cookies;
+        for effect in effects {
+            match effect {
+                Effect::Sysctl {
+                    name,
+                    value,
+                    origin,
+                    saves,
+                } => {
+                    let tcp = self.ep.tcp_config_mut();
+                    self.host.set(
+                        &name,
+                        &value,
+                        &origin,
+                        saves,
+                        tcp,
+                        &mut cookies,
+                        &mut self.warnings,
+                    )?;
+                }
+                Effect::Restore { origin } => {
+                    let tcp = self.ep.tcp_config_mut();
+                    self.host
+                        .restore(&origin, tcp, &mut cookies, &mut self.warnings)?;
+                }
+                Effect::Mtu { mtu, .. } => {
+                    // IPv4 and TCP headers of 20 bytes each: Linux's
+                    // advmss for the route (RFC 9293 §3.7.1, RFC 6691).
+                    let mss = mtu
+                        .saturating_sub(40)
+                        .clamp(u32::from(stack::TCP_MIN_MSS), 65535);
+                    self.ep.tcp_config_mut().mss = mss as u16;
+                }
+                Effect::Warning(w) => self.warnings.push(w),
+            }
+        }
+        self.ep.set_syn_cookies(cookies);
         Ok(())
     }
 
@@ -486,12 +553,22 @@ impl<'s> Runner<'s> {
         self.tolerance.saturating_mul(1_000)
     }
 
+    /// The tolerance for an event written for `at`: as packetdrill's
+    /// verify_time, the larger of the tolerance and the tolerance
+    /// percentage of the time from the previous event to `at`.
+    fn tolerance_at(&self, at: Instant) -> u64 {
+        let delta = at.0.saturating_sub(self.last_time.0);
+        let share = (u128::from(delta) * u128::from(self.tolerance_ppm) / 1_000_000) as u64;
+        self.tolerance_ns().max(share)
+    }
+
     /// The oldest queued segment can no longer be claimed by an event at
     /// `at`: it went out more than the tolerance before.
     fn doomed(&self, at: Instant) -> bool {
+        let tol = self.tolerance_at(at);
         self.outq
             .front()
-            .is_some_and(|(t, _)| t.0.saturating_add(self.tolerance_ns()) < at.0)
+            .is_some_and(|(t, _)| t.0.saturating_add(tol) < at.0)
     }
 
     /// Collects transmitted segments and application events, and completes

@@ -47,15 +47,17 @@ pub(super) struct Fd {
 }
 
 impl Fd {
-    pub(super) fn new() -> Fd {
+    /// A fresh socket: `congestion` and `keepalive_timing` as the host
+    /// gives new sockets (tcp_congestion_control, tcp_keepalive_*).
+    pub(super) fn new(congestion: CongestionAlgorithm, keepalive_timing: Keepalive) -> Fd {
         Fd {
             kind: FdKind::Fresh,
             port: None,
             reuse: false,
             nodelay: false,
             keepalive: false,
-            keepalive_timing: Keepalive::default(),
-            congestion: CongestionAlgorithm::NewReno,
+            keepalive_timing,
+            congestion,
             nonblock: false,
             linger_zero: false,
             error: None,
@@ -103,7 +105,7 @@ impl Runner<'_> {
                         // It blocks: it must return at END (or at once, if
                         // the line gave a single time).
                         let end = end.unwrap_or(start);
-                        let tol = self.tolerance_ns();
+                        let tol = self.tolerance_at(end);
                         let remaining = self.write_left;
                         self.pending = Some(Pending {
                             line,
@@ -130,7 +132,7 @@ impl Runner<'_> {
         // given `START...END` may return at once if END is now (within the
         // tolerance), as `0.1...0.1` says.
         if let Some(end) = end
-            && self.now.0.saturating_add(self.tolerance_ns()) < end.0
+            && self.now.0.saturating_add(self.tolerance_at(end)) < end.0
         {
             return Err(self.fail(
                 line,
@@ -291,7 +293,8 @@ impl Runner<'_> {
         }
         let fd = self.next_fd;
         self.next_fd += 1;
-        self.fds.insert(fd, Fd::new());
+        let fresh = Fd::new(self.ep.config().tcp.congestion, self.host.keepalive);
+        self.fds.insert(fd, fresh);
         // As packetdrill: later code blocks read this socket.
         self.under_test = super::UnderTest::Fd(fd);
         Ok(Ok(i64::from(fd)))
