@@ -467,6 +467,8 @@ fn split(text: &str) -> Result<Vec<Statement>, PyError> {
         |cur: &mut Option<(usize, usize, Vec<Tok>)>, end: usize, out: &mut Vec<Statement>| {
             if let Some((l, s, toks)) = cur.take() {
                 let raw: String = chars[s..end].iter().collect();
+                // A `\` continuation is layout, not part of the statement.
+                let raw = raw.replace("\\\n", " ").replace("\\\r\n", " ");
                 out.push(Statement {
                     line_offset: l,
                     text: raw.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -1995,6 +1997,9 @@ mod tests {
         assert!(!e.unsupported);
         let e = error("assert 1 > 2");
         assert_eq!(e.message, "AssertionError");
+        let e = error("assert 1 \\\n  > 2, 'no'");
+        assert_eq!(e.statement, "assert 1 > 2, 'no'");
+        assert_eq!(e.message, "AssertionError: no");
         let e = error("assert tcpi_rtt < 100, 'rtt=%d us' % tcpi_rtt");
         assert_eq!(e.message, "AssertionError: rtt=12000 us");
     }
