@@ -221,3 +221,23 @@ fn tcpsim_script_takes_exact_and_profile() {
     assert_eq!(code, Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_linux_profile_turns_rfc_1337_off() {
+    // Why: --profile linux must reach the stack, not only the config: the
+    // team's RFC 1337 script (an RST in TIME-WAIT is ignored, RFC 1337 §3)
+    // passes on the rfc profile, and under linux the RST ends TIME-WAIT,
+    // so the stack answers the next segment with a reset, as Linux with
+    // tcp_rfc1337=0 does.
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/time-wait/rst.pkt");
+    let on = |profile| Options {
+        exact: true,
+        profile,
+        ..Options::default()
+    };
+    run_file_with(&file, 1, on(scenarios::script::Profile::Rfc)).unwrap();
+    let e = run_file_with(&file, 1, on(scenarios::script::Profile::Linux))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("got > R 2:2(0) ack 0"), "{e}");
+}

@@ -136,8 +136,10 @@ impl TcpConfig {
     /// 7 as tcp_select_initial_window derives it; initial buffer 128 KiB;
     /// tcp_syn_retries 6, tcp_synack_retries 5, tcp_retries2 15; RTO
     /// 1 s / 200 ms / 120 s; delayed ACK 40 ms after quick ACKs; SACK,
-    /// D-SACK, timestamps), with CUBIC (tcp_congestion_control) and RFC
-    /// 1337 off (tcp_rfc1337=0). Linux behaviour the stack does not model
+    /// D-SACK, timestamps), with CUBIC (tcp_congestion_control), RFC 1337
+    /// off (tcp_rfc1337=0) and no global challenge-ACK budget to speak of
+    /// (tcp_challenge_ack_limit is INT_MAX on Linux 6.18; the per-socket
+    /// tcp_invalid_ratelimit still applies). Linux behaviour the stack does not model
     /// yet (RACK-TLP, PRR, F-RTO, slow start after idle, linear early SYN
     /// timeouts, pacing) is absent here too; docs/packetdrill.md lists it.
     pub fn linux() -> TcpConfig {
@@ -145,6 +147,7 @@ impl TcpConfig {
             window_scale: Some(linux_window_scale(6 * 1024 * 1024)),
             congestion: CongestionAlgorithm::Cubic,
             rfc1337: false,
+            challenge_ack_limit: i32::MAX as u32,
             ..TcpConfig::default()
         }
     }

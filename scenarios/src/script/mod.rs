@@ -3,21 +3,68 @@
 //! A script plays the remote host (192.0.2.1) against our stack, the local
 //! host (192.168.0.1). `<` lines inject a segment into the stack, `>` lines
 //! expect one from it, and system-call lines drive the stack's socket API
-//! and check what each call returns. Time is virtual: every check is exact
-//! unless the script sets `--tolerance_usecs`, and a script that waits ten
-//! minutes for a keepalive runs in microseconds.
+//! and check what each call returns. Time is virtual, so a script that
+//! waits ten minutes for a keepalive runs in microseconds. Times are
+//! judged as packetdrill judges them on a real host (an event may be off
+//! by `--tolerance_usecs`, default 4000 µs, or by `--tolerance_percent`,
+//! default 12.5%, of the time since the previous event when that is more:
+//! packetdrill's config.c and run.c `verify_time`), so unchanged scripts
+//! recorded on Linux pass; [`Options::exact`] (`tcpsim script --exact`)
+//! makes every check exact but for the script's own `--tolerance_usecs`.
+//! The team's own suite (`scenarios/scripts`) runs exact.
 //!
 //! # The language (packetdrill's meaning)
 //!
 //! - Comments `//` and `/* */`. Option lines before the first event:
-//!   `--tolerance_usecs=N` (default 0: exact) and `--ip_version=ipv4`; any
-//!   other `--option` is ignored with a warning (they tune packetdrill's
-//!   harness, not TCP).
+//!   `--tolerance_usecs=N` (default 4000, or 0 under `--exact`),
+//!   `--tolerance_percent=P` (default 12.5; none under `--exact`) and
+//!   `--ip_version=ipv4`; any other `--option` is ignored with a warning
+//!   (they tune packetdrill's harness, not TCP).
 //! - Shell commands: `` `cmd` `` blocks, on one line or several, with a
 //!   time (`+0 `, `0 `) or without one (before the first event, between
 //!   events, after the last: they run where they stand, as `+0`), become
-//!   `EventKind::Shell` events holding the text
-//!   between the backticks verbatim.
+//!   `EventKind::Shell` events holding the text between the backticks
+//!   verbatim. tcpsim runs no programs: it reads the commands as the
+//!   host's configuration ([`shell`], [`sysctl`]), for the connections
+//!   created afterwards:
+//!   - `sysctl [-q] [-w] net.ipv4.X=V ...`, `echo V > /proc/sys/net/ipv4/X`
+//!     and the suites' `set_sysctls.py /proc/sys/net/ipv4/X=V ...` (and
+//!     its restore file `/tmp/sysctl_restore_${PPID}.sh`) set sysctls;
+//!     values may be quoted and use `$((...))` integer arithmetic;
+//!   - a shell file run or sourced (`../common/defaults.sh`, `source F`,
+//!     `. F`) is read, relative to the script's directory as packetdrill
+//!     runs scripts from there, and its commands are interpreted the same
+//!     way (comments, `\` continuations, `;` `&&` `|`, redirections such
+//!     as `> /dev/null 2>&1`);
+//!   - `ip link set dev tun0 mtu N` and `ip route ... advmss N | mtu [lock]
+//!     N` set the MSS the stack announces (MTU minus 40);
+//!   - `tc`, `ethtool`, `ip tcp_metrics` and other `ip` commands are
+//!     accepted with a warning naming the command; any other program
+//!     (`cat`, `nstat`, a helper script) is a warning naming it, not a
+//!     failure.
+//!
+//!   Modelled sysctls set the stack's configuration as Linux derives it:
+//!   `tcp_rmem` (the buffer; the window scale as tcp_select_initial_window
+//!   computes it from max(tcp_rmem\[2\], net.core.rmem_max), so the
+//!   suites' 15 MiB gives `wscale 8`; the SYN's window from half of
+//!   tcp_rmem\[1\], rounded down to the MSS and capped at 65535),
+//!   `net.core.rmem_max`, `tcp_window_scaling`, `tcp_wmem` (the send
+//!   buffer, its maximum), `tcp_timestamps`, `tcp_sack`, `tcp_dsack`,
+//!   `tcp_syn_retries`, `tcp_synack_retries`, `tcp_retries2`,
+//!   `tcp_congestion_control` (cubic, reno), `tcp_rfc1337`,
+//!   `tcp_invalid_ratelimit`, `tcp_challenge_ack_limit`, `tcp_syncookies`,
+//!   `tcp_fin_timeout`, `tcp_keepalive_time` / `_intvl` / `_probes`, and
+//!   the values that ask for what the stack already does (`tcp_reordering=3`,
+//!   `tcp_slow_start_after_idle=0`, `tcp_frto=0`, `tcp_early_retrans=0`,
+//!   `tcp_recovery=0`, `tcp_ecn=0`, `tcp_fastopen=0`, `tcp_mtu_probing=0`,
+//!   `tcp_notsent_lowat=4294967295`, `tcp_min_rtt_wlen=300`, Linux's
+//!   default pacing ratios; `tcp_fack`, a no-op since Linux 4.15). A value
+//!   that asks for behaviour the stack lacks (RACK, TLP, F-RTO, TFO, ECN,
+//!   AccECN, pacing, TSO, PLPMTUD, slow start after idle, a DupThresh
+//!   other than 3, send-buffer autotuning...) is recorded and warned about
+//!   once, naming the sysctl; an unknown sysctl is warned about by name.
+//!   A malformed value (not a number, out of Linux's range, too many
+//!   fields) fails the script naming the line and the value.
 //! - Code blocks: `%{ ... }%`, on one line or several, with or without a
 //!   time, become `EventKind::Python` events holding the text between the
 //!   delimiters verbatim (packetdrill strips the spaces and tabs at either
@@ -146,10 +193,17 @@
 //!
 //! # The stack under test
 //!
-//! [`TcpConfig::default`](stack::TcpConfig): close to Linux's defaults:
-//! MSS 1460 (1500-byte path), window scale 7, SACK and timestamps on,
-//! initial RTO 1 s (RFC 6298), minimum RTO 200 ms, delayed ACK 40 ms after
-//! a quick-ACK start, NewReno, RFC 1337 on (unlike Linux). The stack binds
+//! [`Options::profile`] (`tcpsim script --profile rfc|linux`) picks where
+//! the configuration starts, before the script's shell commands change it.
+//! The default, `rfc`, is [`TcpConfig::default`](stack::TcpConfig): close
+//! to Linux's defaults: MSS 1460 (1500-byte path), window scale 7, SACK,
+//! D-SACK and timestamps on, initial RTO 1 s (RFC 6298), minimum RTO
+//! 200 ms, delayed ACK 40 ms after a quick-ACK start, NewReno, RFC 1337 on
+//! (unlike Linux). `linux` is [`TcpConfig::linux`](stack::TcpConfig::linux):
+//! the same with CUBIC and RFC 1337 off, as Linux 6.x boots
+//! (docs/packetdrill.md lists what Linux does that neither models). The
+//! simulated host's sysctls start at Linux's boot values either way
+//! (tcp_rmem `4096 131072 6291456`, net.core.rmem_max 212992). The stack binds
 //! to port 8080 unless told otherwise; the script's side uses port 40000
 //! when it connects, and 8080 when the stack connects to it. The stack's
 //! timestamp clock counts virtual milliseconds from the start of the

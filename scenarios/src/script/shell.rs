@@ -281,6 +281,45 @@ fn command(
                         )));
                     }
                 }
+            } else if words.first() == Some(&"route") {
+                // ip route ... [advmss N] [mtu [lock] N]: the MSS the stack
+                // announces (advmss first, else the MTU's). Other route
+                // attributes (initcwnd...) are not modelled.
+                let after = |key: &str| {
+                    let i = words.iter().position(|w| *w == key)?;
+                    let v = words.get(i + 1).copied()?;
+                    if v == "lock" {
+                        words.get(i + 2).copied()
+                    } else {
+                        Some(v)
+                    }
+                };
+                let number = |key: &str, v: &str, lo: u32| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| (lo..=65535).contains(n))
+                        .ok_or_else(|| {
+                            origin.error(format!(
+                                "`{}`: {key} {v:?} is not a number between {lo} and 65535",
+                                shown(cmd)
+                            ))
+                        })
+                };
+                let mtu = match (after("advmss"), after("mtu")) {
+                    (Some(v), _) => Some(number("advmss", v, 48)? + 40),
+                    (None, Some(v)) => Some(number("mtu", v, 68)?),
+                    (None, None) => None,
+                };
+                if let Some(mtu) = mtu {
+                    effects.push(Effect::Mtu {
+                        mtu,
+                        origin: origin.clone(),
+                    });
+                }
+                warn(
+                    effects,
+                    "only the route's advmss / mtu are modelled (as the MSS); its other attributes have no effect",
+                );
             } else if words.first() == Some(&"tcp_metrics") {
                 warn(
                     effects,
@@ -797,6 +836,14 @@ mod tests {
             })
             .collect();
         assert_eq!(warnings.len(), 5, "{warnings:?}");
+        // A route's advmss is the MSS (mtu = advmss + 40), before its mtu.
+        let got = effects(
+            "ip route change 192.0.2.1 via 192.168.0.2 dev tun0 advmss 600 mtu lock 640 initcwnd 11\n",
+        );
+        assert!(matches!(got[0], Effect::Mtu { mtu: 640, .. }), "{got:?}");
+        assert!(matches!(&got[1], Effect::Warning(w) if w.contains("other attributes")));
+        let got = effects("ip route change 192.0.2.1 dev tun0 mtu lock 1000\n");
+        assert!(matches!(got[0], Effect::Mtu { mtu: 1000, .. }), "{got:?}");
         assert!(warnings[0].starts_with("t.pkt:11: `tc qdisc add dev tun0 root pfifo`: accepted"));
         assert!(warnings[1].starts_with("t.pkt:12: `ethtool -K tun0 tso off gso off`"));
         assert!(

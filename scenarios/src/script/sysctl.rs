@@ -446,6 +446,7 @@ fn linux_default(name: &str) -> Option<&'static str> {
         "tcp_congestion_control" => "cubic",
         "tcp_rfc1337" => "0",
         "tcp_invalid_ratelimit" => "500",
+        "tcp_challenge_ack_limit" => "2147483647",
         "tcp_syncookies" => "1",
         "tcp_fin_timeout" => "60",
         "tcp_keepalive_time" => "7200",
@@ -588,6 +589,7 @@ mod tests {
             ("net.ipv4.tcp_dsack", "1"),
             ("net.ipv4.tcp_fin_timeout", "60"),
             ("net.ipv4.tcp_invalid_ratelimit", "500"),
+            ("net.ipv4.tcp_challenge_ack_limit", "2147483647"),
         ] {
             assert_eq!(linux_default(name), Some(value), "{name}");
             assert!(set(&mut host, &mut tcp, name, value).is_empty(), "{name}");
