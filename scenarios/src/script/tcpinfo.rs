@@ -413,5 +413,11 @@ mod tests {
              assert tcpi_max_pacing_rate == 2**64 - 1",
         )
         .unwrap_or_else(|e| panic!("{e}"));
+        // docs/packetdrill.md says 37 of the 71 fields are modelled.
+        let known = FIELDS
+            .iter()
+            .filter(|n| !matches!(it.get(n), Some(Value::Unavailable(_))))
+            .count();
+        assert_eq!(known, 37);
     }
 }
