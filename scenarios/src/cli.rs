@@ -602,6 +602,9 @@ pub fn run_scripts(
         }
         match result {
             Ok(report) => {
+                for p in &report.printed {
+                    writeln!(out, "print: {p}")?;
+                }
                 writeln!(
                     out,
                     "pass {}  ({} events, {} segments in, {} out, {}.{:06}s virtual)",

@@ -118,6 +118,23 @@ pub struct TcpInfo {
     /// Bytes above SND.UNA the peer has selectively acknowledged (RFC 2018;
     /// `tcpi_sacked` counts segments).
     pub sacked_bytes: u32,
+    /// Linux's `tcpi_unacked` (`packets_out`): segments sent and not
+    /// cumulatively acknowledged, counted as Linux counts skbs of full-sized
+    /// segments: ceil(FlightSize / SMSS), plus one for a SYN or a FIN
+    /// outstanding on its own. (We keep bytes, not segment boundaries: a run
+    /// of short segments counts as the full-sized segments it adds up to.)
+    pub unacked: u32,
+    /// Linux's `tcpi_sacked`: SACKed segments above SND.UNA, each SACKed
+    /// range counted as ceil(length / SMSS) segments.
+    pub sacked: u32,
+    /// Linux's `tcpi_lost`: segments the sender takes to be lost, each hole
+    /// counted as ceil(length / SMSS). With SACK, the holes RFC 6675
+    /// IsLost() marks (the rule our recovery acts on; Linux's RACK may mark
+    /// others); after a retransmission timeout, every unSACKed segment
+    /// outstanding (as Linux's tcp_enter_loss); 0 when nothing is
+    /// outstanding or SACKed. `None` in NewReno recovery without SACK, where
+    /// the stack keeps no per-segment loss marks.
+    pub lost: Option<u32>,
     /// RFC 6675 `pipe`, in bytes, while SACK-based recovery runs: the
     /// sender's estimate of what is still in the network, compared with
     /// `snd_cwnd`. `None` outside SACK-based recovery.
@@ -133,6 +150,28 @@ pub struct TcpInfo {
     /// Free space in our receive buffer, in bytes: the window we could offer
     /// now (`tcpi_rcv_space` is Linux's auto-tuning estimate instead).
     pub rcv_space: u32,
+    /// Linux's `rcv_ssthresh` (`tcpi_rcv_ssthresh`), in bytes: the most
+    /// window we offer for now, grown as data arrives.
+    pub rcv_ssthresh: u32,
+    /// The MSS we announced, less the timestamp option on an actively
+    /// opened connection that negotiated timestamps, as Linux's
+    /// `tcpi_advmss` (tcp_rcv_synsent_state_process trims it there, the
+    /// passive side does not).
+    pub advmss: u32,
+    /// Bytes the application wrote that have never been sent
+    /// (`tcpi_notsent_bytes`: write_seq − SND.MAX here; Linux's SND.NXT
+    /// never moves back, so it is our SND.MAX).
+    pub notsent_bytes: u32,
+    /// Linux's `tcpi_reordering`: how many duplicate ACKs, or SACKed
+    /// segments above a hole, signal a loss. Our DupThresh (RFC 6675 §2,
+    /// RFC 5681 §3.2) is fixed at 3 (Linux's tcp_reordering default) and
+    /// is never raised on detected reordering.
+    pub reordering: u32,
+    /// When data last arrived (Linux's `icsk_ack.lrcvtime`, reported as
+    /// `tcpi_last_data_recv`: now minus this, in ms); the connection's
+    /// creation before any data. `None` when delayed ACKs are off, where
+    /// the stack does not keep it.
+    pub last_data_recv: Option<crate::time::Instant>,
     /// Shift count applied to the peer's windows (`tcpi_snd_wscale`; 0
     /// without window scaling).
     pub snd_wscale: u8,
@@ -208,6 +247,33 @@ impl Connection {
             CaState::Open
         };
         let sack_recovery = self.sack_permitted && self.recovery.is_some();
+        // A SYN or FIN not yet acknowledged, with no data in flight beside
+        // it, is a segment of its own (Linux counts its skb).
+        let syn_out = matches!(self.state, State::SynSent | State::SynReceived)
+            && self.snd_max.diff(self.snd_una) > 0;
+        let fin_out = self
+            .fin_seq
+            .is_some_and(|f| f.diff(self.snd_una) >= 0 && self.snd_max.diff(f) > 0)
+            && self.flight_size() == 0;
+        let syn_or_fin_alone = u32::from(syn_out) + u32::from(fin_out);
+        let lost = if self.flight_size() == 0 {
+            Some(0)
+        } else if ca_state == CaState::Loss {
+            Some(self.scoreboard.hole_segments(
+                self.snd_una,
+                self.snd_una + self.flight_size(),
+                self.smss,
+            ))
+        } else if self.sack_permitted {
+            Some(match self.scoreboard.lost_below(self.smss) {
+                Some(edge) => self.scoreboard.hole_segments(self.snd_una, edge, self.smss),
+                None => 0,
+            })
+        } else if self.recovery.is_some() {
+            None
+        } else {
+            Some(0)
+        };
         TcpInfo {
             state: self.state,
             ca_state,
@@ -225,10 +291,25 @@ impl Connection {
             snd_ssthresh: self.cc.ssthresh(),
             bytes_in_flight: self.flight_size(),
             sacked_bytes: self.scoreboard.sacked_between(self.snd_una, self.snd_max),
+            unacked: self.flight_size().div_ceil(self.smss.max(1)) + syn_or_fin_alone,
+            sacked: self.scoreboard.sacked_segments(self.smss),
+            lost,
             pipe: sack_recovery.then_some(self.pipe),
             snd_wnd: self.snd_wnd,
             rcv_wnd: self.rcv_wnd(),
             rcv_space: self.recv_space(),
+            rcv_ssthresh: self.rcv_ssthresh,
+            advmss: u32::from(self.config.mss)
+                - if self.timestamps && !self.passive {
+                    12
+                } else {
+                    0
+                },
+            notsent_bytes: (self.snd_written - self.snd_consumed)
+                .saturating_sub(u64::from(self.flight_size()))
+                .min(u64::from(u32::MAX)) as u32,
+            reordering: crate::conn::sack::DUP_THRESH,
+            last_data_recv: self.config.delayed_ack.map(|_| self.lrcvtime),
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,
             sack_permitted: self.sack_permitted,

@@ -73,8 +73,8 @@
 //! - Code blocks: `%{ ... }%`, on one line or several, with or without a
 //!   time, become `EventKind::Python` events holding the text between the
 //!   delimiters verbatim (packetdrill strips the spaces and tabs at either
-//!   end before Python sees it) and the line where they start. They are
-//!   skipped with a warning for now.
+//!   end before Python sees it) and the line where they start. They run
+//!   as packetdrill runs them (see Code blocks below).
 //! - Times: `0.100` (absolute seconds), `+0.1` / `+.1` (after the previous
 //!   event), `*` (any time), `0.1~0.2` (a range). A relative time counts
 //!   from when the previous event actually happened, as packetdrill's
@@ -158,6 +158,49 @@
 //! close.pkt:14: expected > F. 1001:1001(0) ack 2 at 0.400000, got > R. 1001:1001(0) ack 2 at 0.400000
 //! ```
 //!
+//! # Code blocks (`%{ }%`)
+//!
+//! A block is Python run against the TCP_INFO of the socket under test,
+//! as packetdrill's code.c does it: before each block the names
+//! `tcpi_state`, `tcpi_snd_cwnd`, ... (every field of Linux's `struct
+//! tcp_info`) and the constants `TCP_ESTABLISHED`..., `TCP_CA_Open`...,
+//! `TCPI_OPT_*` are defined from the stack's state at the block's time,
+//! in Linux's units ([`tcpinfo`]): microseconds for `tcpi_rto`,
+//! `tcpi_rtt`, `tcpi_rttvar`, `tcpi_ato`; milliseconds for
+//! `tcpi_last_data_recv`; segments for `tcpi_snd_cwnd`,
+//! `tcpi_snd_ssthresh` (`0x7fffffff` before any congestion signal),
+//! `tcpi_unacked`, `tcpi_sacked`, `tcpi_lost`. A field the stack does not
+//! model (`tcpi_delivered`, `tcpi_retrans`, `tcpi_dsack_dups`,
+//! `tcpi_busy_time`, ...) fails the block naming it, rather than read as
+//! an invented 0.
+//!
+//! The Python is the subset the suites use ([`python`]): `assert EXPR[,
+//! MSG]`, `name = EXPR`, `name += EXPR`, `print(...)`, `;`, `\`
+//! continuations and `#` comments, with Python's arithmetic (`//` and `%`
+//! round toward negative infinity, `/` is true division), chained
+//! comparisons (`5000 <= tcpi_rtt <= 20000`), `and`/`or`/`not`, `&`/`|` and
+//! `'%d' % x` formatting. A construct outside it (`if`, `for`, lists,
+//! attributes, ...) is an error naming the construct and the line.
+//!
+//! The socket under test is packetdrill's: the latest `socket()`'s,
+//! replaced by the connection a SYN creates at that listener once
+//! `accept` returns it. A block with no socket, or between that SYN and
+//! the accept, or after the socket was closed, fails at once (packetdrill
+//! dies there too). Names persist from block to block (packetdrill writes
+//! all blocks into one Python file). That file runs after the last
+//! event, so a failing block does not stop the script: the events after
+//! it still run, and its failure is the verdict only if nothing else
+//! fails; a later mismatch is reported instead, noting the block's
+//! failure. Later blocks do not run after a failure (Python stopped).
+//! What `print` writes comes back in [`Report::printed`]:
+//!
+//! ```text
+//! cwnd.pkt:22: error in Python code: assert tcpi_snd_cwnd == 20, tcpi_snd_cwnd: AssertionError: 11
+//! ```
+//!
+//! `getsockopt(TCP_INFO)` as a system call is not supported: no suite
+//! script calls it.
+//!
 //! # The stack under test
 //!
 //! [`Options::profile`] (`tcpsim script --profile rfc|linux`) picks where
@@ -177,9 +220,11 @@
 //! script.
 
 mod parse;
+pub mod python;
 mod run;
 pub mod shell;
 pub mod sysctl;
+pub mod tcpinfo;
 
 pub use parse::{DEFAULT_TOLERANCE_PPM, DEFAULT_TOLERANCE_USECS, Script, parse};
 pub use run::{Report, run, run_logged, run_with};

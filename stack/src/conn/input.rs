@@ -139,6 +139,7 @@ impl Connection {
         self.set_state(State::SynReceived, env);
         self.set_state(State::Established, env);
         self.touch_keepalive(now);
+        self.note_established_rcv_time(now);
         let _ = self.process_text_and_fin(seg, now, env);
     }
 
@@ -228,6 +229,7 @@ impl Connection {
             self.set_state(State::Established, env);
             env.events.push_back(Event::Connected(env.id));
             self.touch_keepalive(now);
+            self.note_established_rcv_time(now);
             self.ack_now = true;
             // "form an ACK segment ... and send it": at once, even when the
             // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
@@ -510,6 +512,7 @@ impl Connection {
                 };
                 self.set_state(next, env);
                 self.touch_keepalive(now);
+                self.note_established_rcv_time(now);
                 let r = self.process_ack_and_rest(seg, now, env);
                 if r == Disposition::Keep && self.passive {
                     return Disposition::Established;

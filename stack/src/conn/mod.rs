@@ -11,7 +11,7 @@
 
 mod input;
 mod output;
-mod sack;
+pub(crate) mod sack;
 
 use output::Outgoing;
 use sack::{SackReport, Scoreboard};
@@ -369,6 +369,17 @@ impl Connection {
             from,
             to,
         });
+    }
+
+    /// Linux's tcp_finish_connect and tcp_create_openreq_child set
+    /// `lrcvtime` when the connection is established, so
+    /// `tcpi_last_data_recv` counts from then until data arrives. Before
+    /// data nothing else reads it (the delayed-ACK engine starts from the
+    /// first data), so this changes no behaviour.
+    pub(crate) fn note_established_rcv_time(&mut self, now: Instant) {
+        if self.ato == Duration::ZERO {
+            self.lrcvtime = now;
+        }
     }
 
     // ----- timers -----

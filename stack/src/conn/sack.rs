@@ -243,6 +243,39 @@ impl Scoreboard {
         self.lost_below(smss).is_some_and(|l| seq.diff(l) < 0)
     }
 
+    /// SACKed data in segments, as Linux's `sacked_out` counts them: each
+    /// range as ceil(length / SMSS). (Linux counts each SACKed skb as
+    /// ceil(length / MSS) segments; we keep ranges, so several short
+    /// segments SACKed side by side count as one.)
+    pub(crate) fn sacked_segments(&self, smss: u32) -> u32 {
+        let smss = smss.max(1);
+        self.ranges
+            .iter()
+            .map(|&(l, r)| r.since(l).div_ceil(smss))
+            .sum()
+    }
+
+    /// The unSACKed data of `[una, until)` in segments, each hole counted
+    /// as ceil(length / SMSS).
+    pub(crate) fn hole_segments(&self, una: SeqNum, until: SeqNum, smss: u32) -> u32 {
+        let smss = smss.max(1);
+        let mut count = 0u32;
+        let mut from = una;
+        for &(l, r) in &self.ranges {
+            if l.diff(until) >= 0 {
+                break;
+            }
+            if l.diff(from) > 0 {
+                count += l.since(from).div_ceil(smss);
+            }
+            from = r;
+        }
+        if until.diff(from) > 0 {
+            count += until.since(from).div_ceil(smss);
+        }
+        count
+    }
+
     /// The highest unSACKed stretch of `[una, max)`, as `[start, end)`.
     pub(crate) fn highest_hole(&self, una: SeqNum, max: SeqNum) -> Option<(SeqNum, SeqNum)> {
         let n = self.ranges.len();
@@ -685,6 +718,34 @@ mod tests {
             (200, 0)
         );
         assert_eq!(sb.highest(), Some(una + 1100));
+    }
+
+    #[test]
+    fn segment_counts_round_each_range_and_hole_up() {
+        // Linux's sacked_out and lost_out count segments, a short one as a
+        // whole: with SMSS 1000, a 1500-byte range is 2 segments, and the
+        // holes 0..1000, 2500..4000 and 5000..5200 are 1 + 2 + 1, across
+        // the wrap as anywhere.
+        let mut sb = Scoreboard::default();
+        let una = SeqNum(u32::MAX - 999);
+        let max = una + 10_000;
+        sb.update(
+            &[
+                block((una + 1000).0, (una + 2500).0),
+                block((una + 4000).0, (una + 5000).0),
+            ],
+            una,
+            max,
+            max,
+        );
+        assert_eq!(sb.sacked_segments(1000), 3);
+        assert_eq!(sb.hole_segments(una, una + 5200, 1000), 4);
+        assert_eq!(sb.hole_segments(una, una + 4000, 1000), 3);
+        assert_eq!(sb.hole_segments(una, una + 1000, 1000), 1);
+        assert_eq!(
+            Scoreboard::default().hole_segments(una, una + 2001, 1000),
+            3
+        );
     }
 
     #[test]

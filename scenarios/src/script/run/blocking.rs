@@ -51,6 +51,8 @@ impl Runner<'_> {
                         }
                         self.fds.insert(newfd, child);
                         self.by_socket.insert(id, newfd);
+                        // The connection code blocks read from now on.
+                        self.under_test = super::UnderTest::Fd(newfd);
                         Ok(Some(Ok(i64::from(newfd))))
                     }
                     Err(SocketError::WouldBlock) if f.nonblock => Ok(Some(Err("EAGAIN"))),

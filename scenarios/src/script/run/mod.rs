@@ -17,6 +17,7 @@
 //!   write, poll) and what poll reports.
 
 mod blocking;
+mod code;
 mod numbering;
 mod sockets;
 
@@ -24,6 +25,7 @@ use crate::script::parse::{CallSpec, Direction, Event, EventKind, Micros, Script
 use crate::script::shell::{self, Effect};
 use crate::script::sysctl::Host;
 use crate::script::{Options, Profile, ScriptError};
+use code::UnderTest;
 use sockets::Fd;
 use stack::{Endpoint, EndpointConfig, Event as StackEvent, Instant, SocketId, TcpConfig};
 use std::collections::{BTreeMap, VecDeque};
@@ -52,8 +54,11 @@ pub struct Report {
     /// Virtual time of the last event.
     pub end: Micros,
     /// Option lines that were ignored, then what the run warned about
-    /// (shell commands not modelled, code blocks skipped), in order.
+    /// (shell commands not modelled), in order.
     pub warnings: Vec<String>,
+    /// What `print` in `%{ }%` blocks wrote, one line each, prefixed with
+    /// the file and the block's line.
+    pub printed: Vec<String>,
 }
 
 /// Runs `script`; `seed` keys the stack's ISNs (script numbers are
@@ -79,9 +84,16 @@ pub fn run_logged(
     let result = (|| {
         for (i, ev) in script.events.iter().enumerate() {
             r.index = i;
-            r.event(ev)?;
+            r.event(ev).map_err(|e| r.with_python_note(e))?;
         }
-        r.finish()
+        r.finish().map_err(|e| r.with_python_note(e))?;
+        // As packetdrill, whose Python runs after the last event: a
+        // block's failure is the script's verdict only if nothing else
+        // failed.
+        match r.python_failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     })();
     let warnings: Vec<String> = script.warnings.iter().chain(&r.warnings).cloned().collect();
     let result = result.map(|()| Report {
@@ -90,6 +102,7 @@ pub fn run_logged(
         segments_out: r.segments_out,
         end: instant_to_micros(r.last_time),
         warnings: warnings.clone(),
+        printed: std::mem::take(&mut r.printed),
     });
     (result, warnings)
 }
@@ -171,13 +184,21 @@ struct Runner<'s> {
     /// When a blocked `poll` times out (None: no poll, or no timeout).
     poll_deadline: Option<Instant>,
     /// What the run found worth saying without failing (shell commands
-    /// not modelled, code blocks skipped), in order.
+    /// not modelled), in order.
     warnings: Vec<String>,
     /// The sysctls the script's shell commands set.
     host: Host,
     /// The script's directory, where the relative paths of its shell
     /// commands start (packetdrill runs a script from there).
     dir: PathBuf,
+    /// The `%{ }%` blocks' Python globals, kept from block to block.
+    python: crate::script::python::Interpreter,
+    /// packetdrill's socket under test: the one blocks read TCP_INFO from.
+    under_test: UnderTest,
+    /// The first block that failed, reported at the end (see `code`).
+    python_failure: Option<ScriptError>,
+    /// What the blocks printed.
+    printed: Vec<String>,
 }
 
 /// Script time to stack time. Times past [`CLOCK_END`] map to
@@ -257,6 +278,10 @@ impl<'s> Runner<'s> {
                 .parent()
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_default(),
+            python: crate::script::python::Interpreter::new(),
+            under_test: UnderTest::None,
+            python_failure: None,
+            printed: Vec::new(),
         }
     }
 
@@ -336,6 +361,7 @@ impl<'s> Runner<'s> {
                 let at = nominal.unwrap_or(self.now).max(self.now);
                 self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
+                self.note_inbound(p);
                 self.inject(ev.line, p)?;
                 self.last_time = at;
             }
@@ -436,16 +462,6 @@ impl<'s> Runner<'s> {
         }
         self.ep.set_syn_cookies(cookies);
         self.ep.set_fast_open_config(self.host.fast_open());
-        Ok(())
-    }
-
-    /// A `%{ }%` block: Python that packetdrill runs against TCP_INFO.
-    /// Not evaluated yet: skipped with a warning naming its line.
-    fn run_python_event(&mut self, line: usize, _code: &str) -> Result<(), ScriptError> {
-        self.warnings.push(format!(
-            "{}:{line}: %{{ }}% code block skipped (Python is not evaluated yet)",
-            self.script.name
-        ));
         Ok(())
     }
 

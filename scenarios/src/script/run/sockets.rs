@@ -299,6 +299,8 @@ impl Runner<'_> {
         let fd = self.lowest_free_fd();
         let fresh = Fd::new(self.ep.config().tcp.congestion, self.host.keepalive);
         self.fds.insert(fd, fresh);
+        // As packetdrill: later code blocks read this socket.
+        self.under_test = super::UnderTest::Fd(fd);
         Ok(Ok(i64::from(fd)))
     }
 
