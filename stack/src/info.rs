@@ -184,6 +184,9 @@ pub struct TcpInfo {
     pub timestamps: bool,
     /// RFC 7323 window scaling is in use.
     pub window_scaling: bool,
+    /// The SYN's data was accepted by a Fast Open server (RFC 7413; Linux's
+    /// TCPI_OPT_SYN_DATA in `tcpi_options`).
+    pub syn_data_acked: bool,
 
     // ----- sequence variables (RFC 9293 §3.3.1), absolute -----
     /// Initial send sequence number (ISS).
@@ -315,6 +318,7 @@ impl Connection {
             sack_permitted: self.sack_permitted,
             timestamps: self.timestamps,
             window_scaling: self.window_scaling,
+            syn_data_acked: self.syn_data_acked,
             iss: self.iss,
             snd_una: self.snd_una,
             snd_nxt: self.snd_nxt,

@@ -251,11 +251,13 @@ fn value(name: &str, subject: Subject<'_>, now: Instant) -> Value {
         "tcpi_probes" => int(info.probes.into()),
         "tcpi_backoff" => int(info.backoff.into()),
         "tcpi_options" => {
-            // ECN and TFO are not in the stack, so their bits are truly 0:
-            // no SYN data was ever sent or acknowledged.
+            // ECN and the Fast Open client are not in the stack, so their
+            // bits are truly 0; TCPI_OPT_SYN_DATA (32) is set when a Fast
+            // Open server took the SYN's data.
             let bits = u64::from(info.timestamps)
                 | (u64::from(info.sack_permitted) << 1)
-                | (u64::from(info.window_scaling) << 2);
+                | (u64::from(info.window_scaling) << 2)
+                | (u64::from(info.syn_data_acked) << 5);
             int(bits)
         }
         // Linux fills the shifts only when window scaling was negotiated.
