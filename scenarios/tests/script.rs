@@ -633,3 +633,19 @@ fn defines_replace_whole_words_as_packetdrills_dash_d() {
     .unwrap_err();
     assert!(e.to_string().contains("-D TFO_COOKIE=HEX"), "{e}");
 }
+
+#[test]
+fn minus_one_without_an_errno_matches_any_error_but_not_success() {
+    // packetdrill checks the errno only when the script names one: closing
+    // a descriptor that is not open fails (EBADF) and `= -1` accepts it;
+    // a call that succeeds does not match `= -1`.
+    let text = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(7) = -1\n";
+    run_text("t.pkt", text, 1).unwrap();
+    let e = run_text(
+        "t.pkt",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 close(3) = -1\n",
+        1,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("close: expected = -1"), "{e}");
+}
