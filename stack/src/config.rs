@@ -169,7 +169,7 @@ impl TcpConfig {
 /// `space` bytes: the smallest shift that makes `space` fit in the 16-bit
 /// window field, at most 14 (RFC 7323 §2.3). Linux's
 /// tcp_select_initial_window (net/ipv4/tcp_output.c) takes `space` as
-/// max(tcp_rmem[2], net.core.rmem_max) and computes ilog2(space) - 15:
+/// `max(tcp_rmem[2], net.core.rmem_max)` and computes `ilog2(space) - 15`:
 /// 6 MiB gives 7, 15 MiB gives 8.
 pub fn linux_window_scale(space: u64) -> u8 {
     let space = space.min(u64::from(u16::MAX) << 14);
