@@ -315,18 +315,11 @@ pub(crate) fn to_instant(t: Time) -> Instant {
 /// The (local port, remote address) of an IPv4/TCP datagram without
 /// checking it (the endpoint checks; this only finds the connection).
 fn peek_tuple(datagram: &[u8], outgoing: bool) -> Option<(u16, SocketAddrV4)> {
-    let ihl = usize::from(*datagram.first()? & 0x0f) * 4;
-    let ports = datagram.get(ihl..ihl + 4)?;
-    let ip = |at: usize| -> Option<Ipv4Addr> {
-        let b = datagram.get(at..at + 4)?;
-        Some(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-    };
-    let src_port = u16::from_be_bytes([ports[0], ports[1]]);
-    let dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+    let (pair, src_port, dst_port) = stack::wire::peek_tuple(datagram)?;
     Some(if outgoing {
-        (src_port, SocketAddrV4::new(ip(16)?, dst_port))
+        (src_port, SocketAddrV4::new(pair.dst, dst_port))
     } else {
-        (dst_port, SocketAddrV4::new(ip(12)?, src_port))
+        (dst_port, SocketAddrV4::new(pair.src, src_port))
     })
 }
 
@@ -345,18 +338,10 @@ pub struct Traffic {
     pub last_data_received: Time,
 }
 
-/// Whether an IPv4/TCP datagram carries payload (total length beyond
-/// both headers); false for anything too short to say.
+/// Whether an IPv4/TCP datagram carries payload (see
+/// [`stack::wire::peek_carries_data`]).
 fn carries_data(datagram: &[u8]) -> bool {
-    let (Some(&vihl), Some(total)) = (datagram.first(), datagram.get(2..4)) else {
-        return false;
-    };
-    let ihl = usize::from(vihl & 0x0f) * 4;
-    let Some(&offset) = datagram.get(ihl + 12) else {
-        return false;
-    };
-    let total = usize::from(u16::from_be_bytes([total[0], total[1]]));
-    total > ihl + usize::from(offset >> 4) * 4
+    stack::wire::peek_carries_data(datagram)
 }
 
 impl Host {

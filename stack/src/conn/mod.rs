@@ -43,7 +43,9 @@ pub(crate) enum Timer {
     FinWait2 = 5,
 }
 
-const TIMER_COUNT: usize = 6;
+/// One deadline per kind: as many as the enum has (its last variant + 1).
+const TIMER_COUNT: usize = Timer::FinWait2 as usize + 1;
+/// Every kind, in discriminant order (checked at compile time below).
 const TIMERS: [Timer; TIMER_COUNT] = [
     Timer::Retransmit,
     Timer::DelayedAck,
@@ -52,6 +54,15 @@ const TIMERS: [Timer; TIMER_COUNT] = [
     Timer::TimeWait,
     Timer::FinWait2,
 ];
+// `TIMERS[i]` is the kind whose deadline `timers[i]` holds: a variant
+// added out of order, or left out of TIMERS, fails to compile.
+const _: () = {
+    let mut i = 0;
+    while i < TIMER_COUNT {
+        assert!(TIMERS[i] as usize == i, "TIMERS must list Timer in order");
+        i += 1;
+    }
+};
 
 /// What the endpoint must do after the connection handled something.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -91,6 +91,41 @@ pub fn parse_datagram(bytes: &[u8]) -> Result<(IpPair, TcpRepr<'_>), WireError> 
     Ok((pair, repr))
 }
 
+/// The addresses and ports of an IPv4/TCP datagram, read without
+/// checking anything (no checksum, no length beyond what is read): for a
+/// demultiplexer that only needs to find the connection before
+/// [`parse_datagram`] checks the datagram. `None` if it is too short.
+pub fn peek_tuple(datagram: &[u8]) -> Option<(IpPair, u16, u16)> {
+    let ihl = usize::from(*datagram.first()? & 0x0f) * 4;
+    let ports = datagram.get(ihl..ihl + 4)?;
+    let ip = |at: usize| -> Option<Ipv4Addr> {
+        let b = datagram.get(at..at + 4)?;
+        Some(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    };
+    let pair = IpPair {
+        src: ip(12)?,
+        dst: ip(16)?,
+    };
+    let src_port = u16::from_be_bytes([ports[0], ports[1]]);
+    let dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+    Some((pair, src_port, dst_port))
+}
+
+/// Whether an IPv4/TCP datagram carries TCP payload (its total length
+/// beyond both headers), read without checking it; false for anything
+/// too short to say.
+pub fn peek_carries_data(datagram: &[u8]) -> bool {
+    let (Some(&vihl), Some(total)) = (datagram.first(), datagram.get(2..4)) else {
+        return false;
+    };
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    let Some(&offset) = datagram.get(ihl + 12) else {
+        return false;
+    };
+    let total = usize::from(u16::from_be_bytes([total[0], total[1]]));
+    total > ihl + usize::from(offset >> 4) * 4
+}
+
 /// Writes one complete IPv4 datagram (TTL 64, DF set as Linux does, both
 /// checksums filled in) into `out`, replacing its contents.
 pub fn emit_datagram(pair: IpPair, repr: &TcpRepr<'_>, out: &mut Vec<u8>) {
