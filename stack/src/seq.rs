@@ -7,6 +7,16 @@ use core::cmp::Ordering;
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 
+/// The signed distance from timestamp `earlier` to `later`, positive when
+/// `later` is newer: RFC 7323 §5.3 compares TSvals "as 32-bit unsigned
+/// integers in a modular 32-bit space" (serial arithmetic, RFC 1982), as
+/// sequence numbers are. Every TSval comparison (PAWS, TS.Recent updates,
+/// RFC 6191's TIME-WAIT test) goes through here.
+#[inline]
+pub fn ts_diff(later: u32, earlier: u32) -> i32 {
+    later.wrapping_sub(earlier) as i32
+}
+
 /// A TCP sequence number. Arithmetic wraps modulo 2^32; comparison is serial
 /// (RFC 9293 §3.4: "the comparison ... must use modulo 2**32 arithmetic").
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -87,7 +87,7 @@ impl Connection {
             return false;
         }
         match (self.timestamps, seg.options.timestamps) {
-            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
+            (true, Some((tsval, _))) => crate::seq::ts_diff(tsval, self.ts_recent) > 0,
             (true, None) => false,
             (false, _) => seg.seq.diff(self.rcv_nxt) > 0,
         }
@@ -368,7 +368,7 @@ impl Connection {
         if self.timestamps
             && !seg.flags.rst()
             && let Some((tsval, _)) = seg.options.timestamps
-            && (tsval.wrapping_sub(self.ts_recent) as i32) < 0
+            && crate::seq::ts_diff(tsval, self.ts_recent) < 0
             && self.paws_recent_valid(now)
         {
             self.counters.dropped_segments += 1;
@@ -487,7 +487,7 @@ impl Connection {
         if self.timestamps
             && let Some((tsval, _)) = seg.options.timestamps
             && seg.seq.diff(self.last_ack_sent) <= 0
-            && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0
+            && crate::seq::ts_diff(tsval, self.ts_recent) >= 0
         {
             self.ts_recent = tsval;
             self.ts_recent_stamp = now;
@@ -604,7 +604,7 @@ impl Connection {
             && seg
                 .options
                 .timestamps
-                .is_some_and(|(tsval, _)| (tsval.wrapping_sub(self.ts_recent) as i32) < 0)
+                .is_some_and(|(tsval, _)| crate::seq::ts_diff(tsval, self.ts_recent) < 0)
             && self.paws_recent_valid(now);
         if paws_reject {
             self.counters.paws_rejected += 1;
