@@ -113,6 +113,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn timestamps_compare_across_the_wrap() {
+        // A TSval just past 2^32 is newer than one just before it (RFC 7323
+        // §5.3): a raw u32 comparison would call it 4 billion ms older and
+        // PAWS would drop every segment after the TS clock wraps.
+        assert_eq!(ts_diff(5, u32::MAX - 5), 11);
+        assert!(ts_diff(u32::MAX - 5, 5) < 0);
+        assert!(ts_diff(0x8000_0001, 1) < 0, "more than 2^31 ahead reads as older");
+    }
+
+    #[test]
     fn comparison_holds_across_the_wrap() {
         // 10 bytes past 2^32 - 5 is 5: serial order must still call it later.
         let before_wrap = SeqNum(u32::MAX - 4);
