@@ -119,7 +119,10 @@ mod tests {
         // PAWS would drop every segment after the TS clock wraps.
         assert_eq!(ts_diff(5, u32::MAX - 5), 11);
         assert!(ts_diff(u32::MAX - 5, 5) < 0);
-        assert!(ts_diff(0x8000_0001, 1) < 0, "more than 2^31 ahead reads as older");
+        assert!(
+            ts_diff(0x8000_0001, 1) < 0,
+            "more than 2^31 ahead reads as older"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! with LOSS each way on the server's link and a 2-second partition at
 //! 30 ms; prints the result, TCP's retransmissions and the trace hash.
 
+#[path = "../tests/common/args.rs"]
+mod args;
 #[path = "../tests/common/http.rs"]
 mod http;
 
@@ -14,25 +16,7 @@ use sim::{LinkConfig, Time};
 use tcpsim_tokio::Sim;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let numbers: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let seed = match numbers.first().map(|s| s.parse::<u64>()) {
-        None => 1,
-        Some(Ok(s)) => s,
-        Some(Err(_)) => {
-            eprintln!("error: SEED must be a whole number, got {:?}", numbers[0]);
-            std::process::exit(2);
-        }
-    };
-    let loss = match numbers.get(1).map(|s| s.parse::<f64>()) {
-        None => 0.05,
-        Some(Ok(l)) if (0.0..1.0).contains(&l) => l,
-        _ => {
-            eprintln!("error: LOSS must be a probability in [0, 1)");
-            std::process::exit(2);
-        }
-    };
-    let ladder = args.iter().any(|a| a == "--ladder");
+    let args::Args { seed, loss, ladder } = args::parse();
 
     let mut sim = Sim::new(seed);
     sim.host("web", http::server);
