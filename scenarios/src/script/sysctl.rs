@@ -151,6 +151,15 @@ impl Host {
         };
         let not = |what: &str| Ok(Meaning::NotModelled(format!("not modelled yet: {what}")));
         let modelled = Ok(Meaning::Modelled);
+        // A sysctl whose only modelled value is `off` (the stack lacks the
+        // behaviour the others ask for), read in [lo, hi].
+        let modelled_only_at = |lo: i64, hi: i64, off: i64, what: &str| {
+            if int_in(value, lo, hi)? == off {
+                Ok(Meaning::Modelled)
+            } else {
+                not(what)
+            }
+        };
         match short {
             "tcp_rmem" => {
                 self.rmem = triple(value, self.rmem)?;
@@ -267,28 +276,12 @@ impl Host {
                 modelled
             }
             // The stack's DupThresh is RFC 6675's 3.
-            "tcp_reordering" => {
-                if int_in(value, 1, 300)? == 3 {
-                    modelled
-                } else {
-                    not("a DupThresh other than 3")
-                }
-            }
+            "tcp_reordering" => modelled_only_at(1, 300, 3, "a DupThresh other than 3"),
             // The stack never restarts slow start after idle (RFC 5681 §4.1).
             "tcp_slow_start_after_idle" => {
-                if int_in(value, 0, 1)? == 0 {
-                    modelled
-                } else {
-                    not("restarting slow start after idle (RFC 5681 §4.1)")
-                }
+                modelled_only_at(0, 1, 0, "restarting slow start after idle (RFC 5681 §4.1)")
             }
-            "tcp_frto" => {
-                if int_in(value, 0, 2)? == 0 {
-                    modelled
-                } else {
-                    not("F-RTO (RFC 5682)")
-                }
-            }
+            "tcp_frto" => modelled_only_at(0, 2, 0, "F-RTO (RFC 5682)"),
             // Linux removed FACK in 4.15: the sysctl is accepted and does
             // nothing there either.
             "tcp_fack" => {
@@ -296,11 +289,7 @@ impl Host {
                 modelled
             }
             "tcp_early_retrans" => {
-                if int_in(value, 0, 4)? == 0 {
-                    modelled
-                } else {
-                    not("the tail loss probe (TLP, RFC 8985 §7)")
-                }
+                modelled_only_at(0, 4, 0, "the tail loss probe (TLP, RFC 8985 §7)")
             }
             "tcp_recovery" => {
                 if int_in(value, 0, 255)? & 1 == 0 {
@@ -309,13 +298,7 @@ impl Host {
                     not("RACK loss detection (RFC 8985)")
                 }
             }
-            "tcp_ecn" => {
-                if int_in(value, 0, 5)? == 0 {
-                    modelled
-                } else {
-                    not("ECN (RFC 3168)")
-                }
-            }
+            "tcp_ecn" => modelled_only_at(0, 5, 0, "ECN (RFC 3168)"),
             "tcp_ecn_fallback" | "tcp_ecn_option" | "tcp_ecn_option_beacon" => {
                 int_in(value, 0, i32::MAX as i64)?;
                 not("ECN (RFC 3168) and AccECN")
@@ -369,19 +352,14 @@ impl Host {
                 int_in(value, 0, i32::MAX as i64)?;
                 not("TCP small queues and autocorking")
             }
-            "tcp_min_rtt_wlen" => {
-                if int_in(value, 0, 86_400)? == 300 {
-                    modelled
-                } else {
-                    not("a windowed min-RTT filter (used by RACK and BBR)")
-                }
-            }
+            "tcp_min_rtt_wlen" => modelled_only_at(
+                0,
+                86_400,
+                300,
+                "a windowed min-RTT filter (used by RACK and BBR)",
+            ),
             "tcp_mtu_probing" => {
-                if int_in(value, 0, 2)? == 0 {
-                    modelled
-                } else {
-                    not("packetization-layer PMTU discovery (RFC 4821)")
-                }
+                modelled_only_at(0, 2, 0, "packetization-layer PMTU discovery (RFC 4821)")
             }
             "tcp_base_mss"
             | "tcp_mtu_probe_floor"
@@ -391,11 +369,7 @@ impl Host {
                 not("packetization-layer PMTU discovery (RFC 4821)")
             }
             "tcp_syn_linear_timeouts" => {
-                if int_in(value, 0, 10)? == 0 {
-                    modelled
-                } else {
-                    not("linear SYN retransmission timeouts")
-                }
+                modelled_only_at(0, 10, 0, "linear SYN retransmission timeouts")
             }
             "tcp_moderate_rcvbuf"
             | "tcp_adv_win_scale"
