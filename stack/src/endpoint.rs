@@ -826,6 +826,12 @@ impl Endpoint {
         seg: &TcpRepr<'_>,
     ) -> FastOpenDecision {
         let tfo = self.config.fast_open;
+        let syn_data = !seg.payload.is_empty();
+        let asked = seg.options.fast_open;
+        // Most SYNs stop here, before the queue is counted.
+        if !tfo.server || !(syn_data || asked.is_some()) {
+            return FastOpenDecision::None;
+        }
         let Some(Socket::Listener(l)) = self.sockets.get(&listener) else {
             return FastOpenDecision::None;
         };
@@ -836,8 +842,6 @@ impl Endpoint {
         } else {
             0
         };
-        let syn_data = !seg.payload.is_empty();
-        let asked = seg.options.fast_open;
         // tcp_fastopen_queue_check: room for another child.
         let waiting = l
             .accept_queue
@@ -847,7 +851,7 @@ impl Endpoint {
                     if c.fast_open_child && c.state == State::SynReceived)
             })
             .count();
-        if !tfo.server || !(syn_data || asked.is_some()) || waiting >= qlen {
+        if waiting >= qlen {
             return FastOpenDecision::None;
         }
         if tfo.no_cookie {
