@@ -1241,7 +1241,14 @@ impl Parser<'_> {
         loop {
             self.skip_ws();
             let at = self.pos;
-            let f = self.word().to_string();
+            let starts_name = self
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            let f = if starts_name {
+                self.word().to_string()
+            } else {
+                String::new()
+            };
             if f.is_empty() {
                 return Err(self.err(format!("expected a field name, found {}", self.found())));
             }

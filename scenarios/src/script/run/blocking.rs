@@ -133,8 +133,9 @@ impl Runner<'_> {
                 let io = self.data_args(line, c)?;
                 let result = self.try_recv(fd, &f, &io)?;
                 // As packetdrill: the msghdr is checked once the call
-                // returned what the script expects.
-                if let (Some(want), Some(r)) = (&io.expect, result)
+                // returned what the script expects. (After an error the
+                // kernel writes nothing back: msg_flags stays as given.)
+                if let (Some(want), Some(r @ Ok(_))) = (&io.expect, result)
                     && self.result_matches(c, r)
                 {
                     let (flags, control) = self.recvmsg_outputs(fd, want);
