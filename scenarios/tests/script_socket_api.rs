@@ -2,7 +2,8 @@
 //! sendmsg/recvmsg with packetdrill's msghdr syntax, sendto/recvfrom,
 //! MSG_PEEK/MSG_DONTWAIT, TCP_INQ and its control message, ioctl
 //! SIOCINQ/SIOCOUTQ, getsockopt of the int options, TCP_MAXSEG, NULL
-//! buffers; and what tcpsim cannot honour is a clear error.
+//! buffers, level-triggered epoll; and what tcpsim cannot honour is a
+//! clear error.
 
 use scenarios::script::{parse, run_text};
 
@@ -110,6 +111,57 @@ const CLIENT: &str = r#"--tolerance_usecs=10000
    +0 ioctl(3, 0x5411, [0]) = 0
    +0 close(3) = 0
    +0 > F. 1001:1001(0) ack 1
+"#;
+
+/// Checked on Linux 6.18 with packetdrill, as [`SERVER`]: level-triggered
+/// epoll over a listener and a connection, EPOLL_CTL_ADD/MOD/DEL and
+/// their errno, epoll_data as fd and u32, EPOLLONESHOT, a blocking wait.
+const EPOLL: &str = r#"--tolerance_usecs=10000
+`sysctl -q net.ipv4.tcp_rmem="4096 131072 6291456"`
+    0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
+   +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
+   +0 bind(3, ..., ...) = 0
+   +0 listen(3, 1) = 0
+   +0 epoll_create(1) = 4
+   +0 epoll_ctl(4, EPOLL_CTL_ADD, 3, {events=EPOLLIN, fd=3}) = 0
+   +0 epoll_ctl(4, EPOLL_CTL_ADD, 3, {events=EPOLLIN, fd=3}) = -1 EEXIST (File exists)
+   +0 epoll_ctl(3, EPOLL_CTL_ADD, 4, {events=EPOLLIN, fd=4}) = -1 EINVAL (Invalid argument)
+   +0 epoll_wait(4, {events=0, ptr=0}, 1, 0) = 0
+
+// A connection waiting to be accepted: the listener is readable. The
+// wait blocks until the handshake's last ACK arrives.
+   +0 < S 0:0(0) win 32792 <mss 1460,nop,wscale 7>
+   +0 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>
+   +0...0.010 epoll_wait(4, {events=EPOLLIN, fd=3}, 1, 1000) = 1
+ +.01 < . 1:1(0) ack 1 win 257
+   +0 accept(3, ..., ...) = 5
+   +0 epoll_ctl(4, EPOLL_CTL_DEL, 3, {events=0, fd=3}) = 0
+   +0 epoll_ctl(4, EPOLL_CTL_MOD, 3, {events=EPOLLIN, fd=3}) = -1 ENOENT (No such file or directory)
+
+// Level-triggered: writable every time; readable while data is queued.
+   +0 epoll_ctl(4, EPOLL_CTL_ADD, 5, {events=EPOLLIN|EPOLLOUT, u32=77}) = 0
+   +0 epoll_wait(4, {events=EPOLLOUT, u32=77}, 1, 0) = 1
+   +0 epoll_wait(4, {events=EPOLLOUT, u32=77}, 1, 0) = 1
+   +0 < P. 1:1001(1000) ack 1 win 257
+   +0 > . 1:1(0) ack 1001
+   +0 epoll_wait(4, {events=EPOLLIN|EPOLLOUT, u32=77}, 1, 0) = 1
+   +0 epoll_wait(4, {events=EPOLLIN|EPOLLOUT, u32=77}, 1, 0) = 1
+   +0 read(5, ..., 1000) = 1000
+
+// EPOLLONESHOT: reported once, then not until EPOLL_CTL_MOD.
+   +0 epoll_ctl(4, EPOLL_CTL_MOD, 5, {events=EPOLLOUT|EPOLLONESHOT, fd=5}) = 0
+   +0 epoll_wait(4, {events=EPOLLOUT, fd=5}, 1, 0) = 1
+   +0 epoll_wait(4, {events=0, ptr=0}, 1, 0) = 0
+   +0 epoll_ctl(4, EPOLL_CTL_MOD, 5, {events=EPOLLIN, fd=5}) = 0
+   +0 epoll_wait(4, {events=0, ptr=0}, 1, 0) = 0
+
+// The peer's FIN: readable (EOF) and EPOLLRDHUP.
+   +0 epoll_ctl(4, EPOLL_CTL_MOD, 5, {events=EPOLLIN|EPOLLRDHUP, fd=5}) = 0
+   +0 < F. 1001:1001(0) ack 1 win 257
+   +0...0.010 epoll_wait(4, {events=EPOLLIN|EPOLLRDHUP, fd=5}, 1, -1) = 1
+   +0 close(4) = 0
+   +0 close(5) = 0
+   +0 > F. 1:1(0) ack 1002
 "#;
 
 fn run(text: &str) -> Result<(), String> {
@@ -300,4 +352,38 @@ fn what_the_stack_cannot_honour_is_a_clear_error() {
     let fresh = "   +0 setsockopt(3, SOL_IP, IP_MTU_DISCOVER, [IP_PMTUDISC_DO], 4) = 0";
     lines.insert(line_of(SERVER, "SO_REUSEADDR"), fresh);
     run(&(lines.join("\n") + "\n")).unwrap();
+}
+
+#[test]
+fn epoll_reports_readiness_level_triggered_as_linux() {
+    // Why: each epoll_wait compares its count and first event (mask and
+    // data) with what Linux returned for this script.
+    run(EPOLL).unwrap();
+    // A wrong expectation fails with packetdrill's message: after the
+    // read the connection is writable only.
+    let n = line_of(EPOLL, "EPOLLONESHOT, fd=5}) = 0");
+    let e = run(&with_line(
+        EPOLL,
+        n - 1,
+        "   +0 epoll_wait(4, {events=EPOLLIN|EPOLLOUT, u32=77}, 1, 0) = 1",
+    ))
+    .unwrap_err();
+    assert!(
+        e.ends_with(
+            "epoll_wait: epoll_event->events does not match script: expected: POLLIN|POLLOUT actual: POLLOUT"
+        ),
+        "{e}"
+    );
+    // Edge-triggered epoll follows the kernel's wakeups: refused clearly.
+    let n = line_of(EPOLL, "EPOLLIN|EPOLLOUT, u32=77}) = 0");
+    let e = run(&with_line(
+        EPOLL,
+        n,
+        "   +0 epoll_ctl(4, EPOLL_CTL_ADD, 5, {events=EPOLLIN|EPOLLET, fd=5}) = 0",
+    ))
+    .unwrap_err();
+    assert!(
+        e.starts_with(&format!("t.pkt:{n}: epoll_ctl: not supported: EPOLLET")),
+        "{e}"
+    );
 }

@@ -23,6 +23,9 @@ impl Runner<'_> {
         if c.name == "poll" {
             return self.sys_poll(line, c, resume.is_some());
         }
+        if c.name == "epoll_wait" {
+            return self.sys_epoll_wait(line, c, resume.is_some());
+        }
         let fd = self.fd_arg(line, c)?;
         let Some(f) = self.fds.get(&fd).cloned() else {
             return Ok(Some(Err("EBADF")));
@@ -278,7 +281,7 @@ impl Runner<'_> {
     }
 
     /// What Linux's tcp_poll would report for an fd.
-    fn poll_mask(&self, fd: i32) -> i64 {
+    pub(super) fn poll_mask(&self, fd: i32) -> i64 {
         let Some(f) = self.fds.get(&fd) else {
             return POLLNVAL;
         };

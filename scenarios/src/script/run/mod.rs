@@ -18,6 +18,7 @@
 
 mod blocking;
 mod code;
+mod epoll;
 mod msg;
 mod numbering;
 mod sockets;
@@ -187,6 +188,8 @@ struct Runner<'s> {
     /// The endpoint's MSS before a listener's TCP_MAXSEG capped it (put
     /// back when that listener closes).
     base_mss: Option<u16>,
+    /// epoll instances by fd, with the fds each watches (in ADD order).
+    epolls: BTreeMap<i32, Vec<epoll::Interest>>,
     /// What the run found worth saying without failing (shell commands
     /// not modelled), in order.
     warnings: Vec<String>,
@@ -277,6 +280,7 @@ impl<'s> Runner<'s> {
             write_left: 0,
             poll_deadline: None,
             base_mss: None,
+            epolls: BTreeMap::new(),
             warnings: Vec::new(),
             host: Host::new(),
             dir: std::path::Path::new(&script.name)

@@ -115,12 +115,14 @@ impl Runner<'_> {
             "getsockopt" => self.sys_getsockopt(line, c)?,
             "fcntl" => self.sys_fcntl(line, c)?,
             "ioctl" => self.sys_ioctl(line, c)?,
+            "epoll_create" => self.sys_epoll_create(line, c)?,
+            "epoll_ctl" => self.sys_epoll_ctl(line, c)?,
             "bind" => self.sys_bind(line, c)?,
             "listen" => self.sys_listen(line, c)?,
             "close" => self.sys_close(line, c)?,
             "shutdown" => self.sys_shutdown(line, c)?,
             "accept" | "connect" | "read" | "recv" | "recvfrom" | "recvmsg" | "write" | "send"
-            | "sendto" | "sendmsg" | "poll" => {
+            | "sendto" | "sendmsg" | "poll" | "epoll_wait" => {
                 match self.try_blocking(line, c, None)? {
                     Some(r) => r,
                     None => {
@@ -145,7 +147,7 @@ impl Runner<'_> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, ioctl, bind, listen, accept, connect, write, send, sendto, sendmsg, read, recv, recvfrom, recvmsg, poll, shutdown, close)"
+                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, ioctl, bind, listen, accept, connect, write, send, sendto, sendmsg, read, recv, recvfrom, recvmsg, poll, epoll_create, epoll_ctl, epoll_wait, shutdown, close)"
                     ),
                 ));
             }
@@ -342,7 +344,7 @@ impl Runner<'_> {
     /// that closes fd 3 sees `socket(...) = 3` again.
     pub(super) fn lowest_free_fd(&self) -> i32 {
         (3..)
-            .find(|fd| !self.fds.contains_key(fd))
+            .find(|fd| !self.fds.contains_key(fd) && !self.epolls.contains_key(fd))
             .expect("fewer than 2^31 descriptors are open")
     }
 
@@ -891,6 +893,9 @@ impl Runner<'_> {
 
     fn sys_close(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
         let fd = self.fd_arg(line, c)?;
+        if self.epolls.remove(&fd).is_some() {
+            return Ok(Ok(0));
+        }
         let Some(f) = self.fds.remove(&fd) else {
             return Ok(Err("EBADF"));
         };
@@ -1022,6 +1027,22 @@ pub(super) fn constant(name: &str) -> Option<i64> {
         "POLLWRBAND" => 0x200,
         "POLLRDHUP" => POLLRDHUP,
         "TCP_CM_INQ" => super::msg::TCP_INQ,
+        "EPOLLIN" => super::epoll::EPOLLIN,
+        "EPOLLOUT" => super::epoll::EPOLLOUT,
+        "EPOLLPRI" => 0x2,
+        "EPOLLERR" => POLLERR,
+        "EPOLLHUP" => POLLHUP,
+        "EPOLLRDNORM" => POLLRDNORM,
+        "EPOLLRDBAND" => 0x80,
+        "EPOLLWRNORM" => POLLWRNORM,
+        "EPOLLWRBAND" => 0x200,
+        "EPOLLRDHUP" => POLLRDHUP,
+        "EPOLLET" => super::epoll::EPOLLET,
+        "EPOLLONESHOT" => super::epoll::EPOLLONESHOT,
+        "EPOLLEXCLUSIVE" => super::epoll::EPOLLEXCLUSIVE,
+        "EPOLL_CTL_ADD" => super::epoll::EPOLL_CTL_ADD,
+        "EPOLL_CTL_DEL" => super::epoll::EPOLL_CTL_DEL,
+        "EPOLL_CTL_MOD" => super::epoll::EPOLL_CTL_MOD,
         "SOL_IP" | "IPPROTO_IP" => 0,
         "IP_PMTUDISC_DONT" => IP_PMTUDISC_DONT,
         "IP_PMTUDISC_WANT" => IP_PMTUDISC_WANT,
