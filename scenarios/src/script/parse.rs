@@ -1625,8 +1625,8 @@ mod tests {
         );
         let e = parse("x.pkt", "0.1 < S 0:0(0)\n").unwrap_err();
         assert!(e.to_string().contains("window must be specified"), "{e}");
-        let e = parse("x.pkt", "0.1 close(3) = -1\n").unwrap_err();
-        assert!(e.to_string().contains("needs an errno"), "{e}");
+        // `= -1` alone is packetdrill's "any errno" (checked at run time).
+        assert!(parse("x.pkt", "0.1 close(3) = -1\n").is_ok());
         let e = parse("x.pkt", "abc close(3) = 0\n").unwrap_err();
         assert_eq!(e.to_string(), "x.pkt:1:1: expected a time, found \"abc\"");
         let e = parse("x.pkt", "--ip_version=ipv6\n").unwrap_err();
