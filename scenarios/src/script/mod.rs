@@ -123,9 +123,18 @@
 //! - System calls: `socket`, `setsockopt`/`getsockopt` (SO_REUSEADDR,
 //!   SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY,
 //!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN
-//!   for a Fast Open server), `fcntl`
-//!   (F_GETFL, F_SETFL with O_NONBLOCK), `bind`, `listen`, `accept`,
-//!   `connect`, `write`/`send`, `read`/`recv`, `poll` (POLLIN, POLLOUT,
+//!   for a Fast Open server, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG,
+//!   IP_MTU_DISCOVER WANT/DO; getsockopt of the int ones reads them back
+//!   as Linux reports them), `fcntl`
+//!   (F_GETFL, F_SETFL with O_NONBLOCK), `ioctl` (SIOCINQ/FIONREAD,
+//!   SIOCOUTQ, SIOCOUTQNSD), `bind`, `listen`, `accept`,
+//!   `connect`, `write`/`send`/`sendto`/`sendmsg`,
+//!   `read`/`recv`/`recvfrom`/`recvmsg` (msghdr as packetdrill writes it,
+//!   `{msg_name(...)=..., msg_iov(1)=[{..., 1000}], msg_flags=0,
+//!   msg_control=[...]}`; MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL; TCP_CM_INQ
+//!   control messages; a NULL buffer gives EFAULT; MSG_MORE, MSG_EOR,
+//!   MSG_ERRQUEUE, MSG_FASTOPEN and control messages the stack cannot give
+//!   are clear errors), `poll` (POLLIN, POLLOUT,
 //!   POLLERR, POLLHUP, POLLRDHUP, ... as Linux's tcp_poll reports them, with
 //!   a timeout that blocks in virtual time), `shutdown` (SHUT_RD,
 //!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N`, `= -1 ERRNO` or
@@ -142,6 +151,9 @@
 //!   segments.
 //! - Values (`[...]`, `{...}`) nest at most 100 deep; deeper is a syntax
 //!   error naming the line and column of the first bracket too many.
+//!   Braces hold packetdrill's named fields (`{fd=4, events=POLLIN}`;
+//!   msghdr's `msg_iov(N)=[...]` with its count) or unnamed values
+//!   (`{..., 1000}`); an unknown field name is a syntax error.
 //!
 //! # Checking
 //!

@@ -99,8 +99,16 @@ pub enum Expr {
     Or(Vec<Expr>),
     /// `[x]` or `[x, y]`.
     List(Vec<Expr>),
-    /// `{onoff=1, linger=0}`.
+    /// `{onoff=1, linger=0}`: packetdrill's named fields (one of
+    /// [`STRUCT_FIELDS`]). A field written with a count, as msghdr's
+    /// `msg_iov(2)=[...]`, has a [`Expr::Counted`] value.
     Struct(Vec<(String, Expr)>),
+    /// `name(count)=value` inside a struct: msghdr's `msg_name(...)=...`
+    /// and `msg_iov(N)=[...]`; the count, then the value.
+    Counted(Box<Expr>, Box<Expr>),
+    /// `{..., 1000}`: braces around values without names (packetdrill's
+    /// iovec and its `{ expression_list }`).
+    Tuple(Vec<Expr>),
     Str(String),
 }
 
@@ -546,6 +554,41 @@ fn bare(what: &str) -> &str {
         .or_else(|| what.strip_prefix("a "))
         .unwrap_or(what)
 }
+
+/// The struct field names packetdrill's grammar knows (its lexer.l
+/// keywords): sockaddr, msghdr, cmsg, sock_extended_err, scm_timestamping,
+/// pollfd, epoll_event and linger fields.
+pub const STRUCT_FIELDS: &[&str] = &[
+    "sa_family",
+    "sin_port",
+    "sin_addr",
+    "msg_name",
+    "msg_iov",
+    "msg_flags",
+    "msg_control",
+    "cmsg_level",
+    "cmsg_type",
+    "cmsg_data",
+    "ee_errno",
+    "ee_origin",
+    "ee_type",
+    "ee_code",
+    "ee_info",
+    "ee_data",
+    "scm_sec",
+    "scm_nsec",
+    "fd",
+    "u32",
+    "u64",
+    "ptr",
+    "events",
+    "revents",
+    "onoff",
+    "linger",
+];
+
+/// The fields written with a count: `msg_name(...)=...`, `msg_iov(N)=[...]`.
+const COUNTED_FIELDS: &[&str] = &["msg_name", "msg_iov"];
 
 /// How deep `[...]` and `{...}` may nest in a value. Real scripts need
 /// three (`[{fd=4, events=POLLIN}]`); the bound keeps the recursive parser
@@ -1166,6 +1209,111 @@ impl Parser<'_> {
         })
     }
 
+    /// What follows a `{`: named fields (`{fd=4, events=POLLIN}`, with
+    /// msghdr's counted `msg_iov(1)=[...]`) or values without names
+    /// (`{..., 1000}`), as packetdrill's grammar has them.
+    fn braces(&mut self) -> Result<Expr, ScriptError> {
+        if self.eat("}") {
+            return Ok(Expr::Struct(Vec::new()));
+        }
+        self.skip_ws();
+        // A name directly followed by `=` (not `==`) or `(` opens a field.
+        let r = self.rest();
+        let name_len = r
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(r.len());
+        let after = r[name_len..].trim_start();
+        let named = name_len > 0
+            && r.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && ((after.starts_with('=') && !after.starts_with("==")) || after.starts_with('('));
+        if !named {
+            let mut items = Vec::new();
+            loop {
+                items.push(self.expr()?);
+                if self.eat(",") {
+                    continue;
+                }
+                self.expect("}", "`,` or `}`")?;
+                return Ok(Expr::Tuple(items));
+            }
+        }
+        let mut fields: Vec<(String, Expr)> = Vec::new();
+        loop {
+            self.skip_ws();
+            let at = self.pos;
+            let starts_name = self
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            let f = if starts_name {
+                self.word().to_string()
+            } else {
+                String::new()
+            };
+            if f.is_empty() {
+                return Err(self.err(format!("expected a field name, found {}", self.found())));
+            }
+            let mut count = None;
+            self.skip_ws();
+            if self.peek() == Some('(') {
+                let count_at = self.pos;
+                self.pos += 1;
+                count = Some((count_at, self.expr()?));
+                self.expect(")", &format!("`)` after {f}'s count"))?;
+            }
+            self.expect("=", "`=` after a field name")?;
+            let value = self.expr()?;
+            // Checked once the value is read, so that a value nested too
+            // deep reports that first.
+            if !STRUCT_FIELDS.contains(&f.as_str()) {
+                self.pos = at;
+                return Err(self.err(format!(
+                    "unknown struct field {f:?} (packetdrill's fields: {})",
+                    STRUCT_FIELDS.join(", ")
+                )));
+            }
+            if fields.iter().any(|(n, _)| *n == f) {
+                self.pos = at;
+                return Err(self.err(format!("field {f} is given twice")));
+            }
+            let value = match count {
+                None if COUNTED_FIELDS.contains(&f.as_str()) => {
+                    self.pos = at + f.len();
+                    return Err(self.err(format!(
+                        "{f} needs a count, as packetdrill writes it: {f}(N)=..."
+                    )));
+                }
+                None => value,
+                Some((count_at, _)) if !COUNTED_FIELDS.contains(&f.as_str()) => {
+                    self.pos = count_at;
+                    return Err(self.err(format!(
+                        "only {} take a count in parentheses, not {f}",
+                        COUNTED_FIELDS.join(" and ")
+                    )));
+                }
+                Some((count_at, count)) => {
+                    // As packetdrill's msghdr_new: "msg_iovlen %d does not
+                    // match %d-element iovec array".
+                    if let (Expr::Int(n), Expr::List(items)) = (&count, &value)
+                        && usize::try_from(*n).ok() != Some(items.len())
+                    {
+                        self.pos = count_at + 1;
+                        return Err(self.err(format!(
+                            "{f}({n}) does not match its {}-element array",
+                            items.len()
+                        )));
+                    }
+                    Expr::Counted(Box::new(count), Box::new(value))
+                }
+            };
+            fields.push((f, value));
+            if self.eat(",") {
+                continue;
+            }
+            self.expect("}", "`,` or `}`")?;
+            return Ok(Expr::Struct(fields));
+        }
+    }
+
     fn expr(&mut self) -> Result<Expr, ScriptError> {
         let first = self.atom()?;
         if !self.rest().trim_start().starts_with('|') {
@@ -1204,26 +1352,9 @@ impl Parser<'_> {
             Some('{') => {
                 self.enter()?;
                 self.pos += 1;
-                let mut fields = Vec::new();
-                if !self.eat("}") {
-                    loop {
-                        let f = self.word().to_string();
-                        if f.is_empty() {
-                            return Err(
-                                self.err(format!("expected a field name, found {}", self.found()))
-                            );
-                        }
-                        self.expect("=", "`=` after a field name")?;
-                        fields.push((f, self.expr()?));
-                        if self.eat(",") {
-                            continue;
-                        }
-                        self.expect("}", "`,` or `}`")?;
-                        break;
-                    }
-                }
+                let v = self.braces()?;
                 self.depth -= 1;
-                Ok(Expr::Struct(fields))
+                Ok(v)
             }
             Some('"') => {
                 self.pos += 1;

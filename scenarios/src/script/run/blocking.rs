@@ -2,6 +2,7 @@
 //! read/recv, write/send, poll) and the poll mask as Linux's tcp_poll
 //! reports it.
 
+use super::msg::{DataArgs, MSG_CTRUNC, MSG_DONTWAIT, MSG_PEEK, MsgExpect, TCP_INQ};
 use super::sockets::{CallResult, Fd, FdKind, eval, expr_text};
 use super::{DEFAULT_PORT, Runner, fmt_time};
 use crate::script::ScriptError;
@@ -21,6 +22,9 @@ impl Runner<'_> {
     ) -> Result<Option<CallResult>, ScriptError> {
         if c.name == "poll" {
             return self.sys_poll(line, c, resume.is_some());
+        }
+        if c.name == "epoll_wait" {
+            return self.sys_epoll_wait(line, c, resume.is_some());
         }
         let fd = self.fd_arg(line, c)?;
         let Some(f) = self.fds.get(&fd).cloned() else {
@@ -44,6 +48,13 @@ impl Runner<'_> {
                         child.keepalive_timing = f.keepalive_timing;
                         child.congestion = f.congestion;
                         child.linger_zero = f.linger_zero;
+                        // sk_clone_lock copies these from the listener.
+                        child.inq = f.inq;
+                        child.notsent_lowat = f.notsent_lowat;
+                        child.user_mss = f.user_mss;
+                        child.sndbuf = f.sndbuf;
+                        child.rcvbuf = f.rcvbuf;
+                        child.pmtudisc = f.pmtudisc;
                         child.gone = self.ep.state(id).is_none();
                         self.apply_options(now, id, &child);
                         if let Some((local, remote)) = self.ep.addresses(id) {
@@ -71,10 +82,18 @@ impl Runner<'_> {
                     // the SYN-ACK the script will send.
                     self.remote_isn = None;
                     self.active_open = true;
+                    // TCP_MAXSEG caps the MSS the SYN announces and the
+                    // connection uses (tcp_connect_init: user_mss clamps
+                    // mss_clamp and advmss).
+                    let route_mss = self.ep.config().tcp.mss;
+                    if f.user_mss != 0 {
+                        self.ep.tcp_config_mut().mss = route_mss.min(f.user_mss);
+                    }
                     let r = match f.port {
                         Some(p) => self.ep.connect_from(now, p, remote),
                         None => self.ep.connect(now, remote),
                     };
+                    self.ep.tcp_config_mut().mss = route_mss;
                     let id = match r {
                         Ok(id) => id,
                         Err(e) => return Ok(Some(Err(e.errno_name()))),
@@ -113,43 +132,24 @@ impl Runner<'_> {
                     }
                 }
             },
-            "read" | "recv" => {
-                let n = self.length_arg(line, c)?;
-                let FdKind::Conn(id) = f.kind else {
-                    return Ok(Some(Err("ENOTCONN")));
-                };
-                let gone = f.gone || self.ep.state(id).is_none();
-                if gone {
-                    // Linux: a pending error is reported once, then EOF;
-                    // but once the peer's FIN was in, tcp_recvmsg reports
-                    // EOF first (SOCK_DONE before sk_err) and the error is
-                    // left for SO_ERROR (a RST in CLOSING or LAST-ACK).
-                    if f.peer_fin {
-                        return Ok(Some(Ok(0)));
-                    }
-                    return Ok(Some(
-                        match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
-                            Some(e) => Err(e),
-                            None => Ok(0),
-                        },
-                    ));
+            "read" | "recv" | "recvfrom" | "recvmsg" => {
+                let io = self.data_args(line, c)?;
+                let result = self.try_recv(fd, &f, &io)?;
+                // As packetdrill: the msghdr is checked once the call
+                // returned what the script expects. (After an error the
+                // kernel writes nothing back: msg_flags stays as given.)
+                if let (Some(want), Some(r @ Ok(_))) = (&io.expect, result)
+                    && self.result_matches(c, r)
+                {
+                    let (flags, control) = self.recvmsg_outputs(fd, want);
+                    self.check_msghdr(line, want, flags, &control)?;
                 }
-                let mut buf = vec![0u8; n];
-                match self.ep.recv(now, id, &mut buf) {
-                    Ok(k) => Ok(Some(Ok(k as i64))),
-                    Err(SocketError::WouldBlock) if f.shut_rd => Ok(Some(Ok(0))),
-                    Err(SocketError::WouldBlock) if f.nonblock => Ok(Some(Err("EAGAIN"))),
-                    Err(SocketError::WouldBlock) => Ok(None),
-                    Err(e) => {
-                        if let Some(f) = self.fds.get_mut(&fd) {
-                            f.error = None;
-                        }
-                        Ok(Some(Err(e.errno_name())))
-                    }
-                }
+                Ok(result)
             }
-            "write" | "send" => {
-                let total = self.length_arg(line, c)?;
+            "write" | "send" | "sendto" | "sendmsg" => {
+                let io = self.data_args(line, c)?;
+                let nonblock = f.nonblock || io.flags & MSG_DONTWAIT != 0;
+                let total = io.len;
                 let mut left = resume.unwrap_or(total);
                 let FdKind::Conn(id) = f.kind else {
                     return Ok(Some(Err(if f.kind == FdKind::Fresh {
@@ -172,11 +172,12 @@ impl Runner<'_> {
                 if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived))
                     && !self.ep.passive_fast_open(id)
                 {
-                    return Ok(if f.nonblock {
-                        Some(Err("EAGAIN"))
-                    } else {
-                        None
-                    });
+                    return Ok(if nonblock { Some(Err("EAGAIN")) } else { None });
+                }
+                // A NULL buffer: tcp_sendmsg_locked fails the copy into a
+                // free send buffer with EFAULT, nothing queued.
+                if io.null_buf && left > 0 && self.ep.send_capacity(id) > 0 {
+                    return Ok(Some(Err("EFAULT")));
                 }
                 let data = vec![b'y'; left.min(1 << 20)];
                 while left > 0 {
@@ -189,7 +190,7 @@ impl Runner<'_> {
                 self.flush_transmit();
                 if left == 0 {
                     Ok(Some(Ok(total as i64)))
-                } else if f.nonblock {
+                } else if nonblock {
                     if left == total {
                         Ok(Some(Err("EAGAIN")))
                     } else {
@@ -280,7 +281,7 @@ impl Runner<'_> {
     }
 
     /// What Linux's tcp_poll would report for an fd.
-    fn poll_mask(&self, fd: i32) -> i64 {
+    pub(super) fn poll_mask(&self, fd: i32) -> i64 {
         let Some(f) = self.fds.get(&fd) else {
             return POLLNVAL;
         };
@@ -311,7 +312,7 @@ impl Runner<'_> {
                     if self.ep.recv_queue_len(id) > 0 {
                         mask |= POLLIN | POLLRDNORM;
                     }
-                    if snd_shut || self.ep.send_capacity(id) > 0 {
+                    if snd_shut || (self.ep.send_capacity(id) > 0 && self.below_lowat(f, id)) {
                         mask |= POLLOUT | POLLWRNORM;
                     }
                 }
@@ -321,6 +322,108 @@ impl Runner<'_> {
                 mask
             }
         }
+    }
+
+    /// read, recv, recvfrom, recvmsg on `fd`: `None` when it blocks.
+    fn try_recv(
+        &mut self,
+        fd: i32,
+        f: &Fd,
+        io: &DataArgs,
+    ) -> Result<Option<CallResult>, ScriptError> {
+        let n = io.len;
+        let nonblock = f.nonblock || io.flags & MSG_DONTWAIT != 0;
+        let FdKind::Conn(id) = f.kind else {
+            return Ok(Some(Err("ENOTCONN")));
+        };
+        let gone = f.gone || self.ep.state(id).is_none();
+        if gone {
+            // Linux: a pending error is reported once, then EOF;
+            // but once the peer's FIN was in, tcp_recvmsg reports
+            // EOF first (SOCK_DONE before sk_err) and the error is
+            // left for SO_ERROR (a RST in CLOSING or LAST-ACK).
+            if f.peer_fin {
+                return Ok(Some(Ok(0)));
+            }
+            return Ok(Some(
+                match self.fds.get_mut(&fd).and_then(|f| f.error.take()) {
+                    Some(e) => Err(e),
+                    None => Ok(0),
+                },
+            ));
+        }
+        let queued = self.ep.recv_queue_len(id);
+        // A NULL buffer: the copy of the first byte fails, nothing is
+        // consumed (tcp_recvmsg_locked: "if (!copied) copied = -EFAULT").
+        if io.null_buf && n > 0 && queued > 0 {
+            return Ok(Some(Err("EFAULT")));
+        }
+        // MSG_PEEK: what a read would return, left in the queue.
+        if io.flags & MSG_PEEK != 0 && queued > 0 {
+            return Ok(Some(Ok(n.min(queued) as i64)));
+        }
+        let now = self.now;
+        let mut buf = vec![0u8; n];
+        match self.ep.recv(now, id, &mut buf) {
+            Ok(k) => Ok(Some(Ok(k as i64))),
+            Err(SocketError::WouldBlock) if f.shut_rd => Ok(Some(Ok(0))),
+            Err(SocketError::WouldBlock) if nonblock => Ok(Some(Err("EAGAIN"))),
+            Err(SocketError::WouldBlock) => Ok(None),
+            Err(e) => {
+                if let Some(f) = self.fds.get_mut(&fd) {
+                    f.error = None;
+                }
+                Ok(Some(Err(e.errno_name())))
+            }
+        }
+    }
+
+    /// What a returned recvmsg's msghdr holds: msg_flags and the control
+    /// messages. With TCP_INQ on, tcp_recvmsg adds TCP_CM_INQ, the bytes
+    /// left to read (tcp_inq_hint: rcv_nxt - copied_seq, so the peer's
+    /// FIN counts one, and 1 once the socket is done); without room for
+    /// it (no msg_control) the kernel sets MSG_CTRUNC instead.
+    fn recvmsg_outputs(&self, fd: i32, want: &MsgExpect) -> (i64, Vec<(i64, i64, i64)>) {
+        let Some(f) = self.fds.get(&fd) else {
+            return (0, Vec::new());
+        };
+        if !f.inq {
+            return (0, Vec::new());
+        }
+        if want.control.is_empty() {
+            return (MSG_CTRUNC, Vec::new());
+        }
+        let (queued, done) = match f.kind {
+            FdKind::Conn(id) if !f.gone && self.ep.state(id).is_some() => (
+                self.ep.recv_queue_len(id),
+                matches!(self.ep.state(id), Some(State::Closed)),
+            ),
+            _ => (0, true),
+        };
+        let mut inq = queued as i64 + i64::from(f.peer_fin);
+        if inq == 0 && done {
+            inq = 1;
+        }
+        (0, vec![(6, TCP_INQ, inq)])
+    }
+
+    /// TCP_NOTSENT_LOWAT's part of writability (tcp_stream_memory_free
+    /// with wake=1, as tcp_poll asks): twice the bytes not yet sent are
+    /// below the socket's limit, else the tcp_notsent_lowat sysctl's
+    /// (default UINT_MAX, no limit).
+    fn below_lowat(&self, f: &Fd, id: stack::SocketId) -> bool {
+        let lowat = if f.notsent_lowat != 0 {
+            u64::from(f.notsent_lowat)
+        } else {
+            self.host
+                .values
+                .iter()
+                .find(|(k, _)| k.ends_with("tcp_notsent_lowat"))
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                .unwrap_or(u64::from(u32::MAX))
+        };
+        let notsent = self.ep.info(id).map_or(0, |i| u64::from(i.notsent_bytes));
+        (notsent << 1) < lowat
     }
 
     fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {

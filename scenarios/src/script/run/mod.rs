@@ -18,6 +18,8 @@
 
 mod blocking;
 mod code;
+mod epoll;
+mod msg;
 mod numbering;
 mod sockets;
 
@@ -183,6 +185,11 @@ struct Runner<'s> {
     write_left: usize,
     /// When a blocked `poll` times out (None: no poll, or no timeout).
     poll_deadline: Option<Instant>,
+    /// The endpoint's MSS before a listener's TCP_MAXSEG capped it (put
+    /// back when that listener closes).
+    base_mss: Option<u16>,
+    /// epoll instances by fd, with the fds each watches (in ADD order).
+    epolls: BTreeMap<i32, Vec<epoll::Interest>>,
     /// What the run found worth saying without failing (shell commands
     /// not modelled), in order.
     warnings: Vec<String>,
@@ -272,6 +279,8 @@ impl<'s> Runner<'s> {
             segments_out: 0,
             write_left: 0,
             poll_deadline: None,
+            base_mss: None,
+            epolls: BTreeMap::new(),
             warnings: Vec::new(),
             host: Host::new(),
             dir: std::path::Path::new(&script.name)

@@ -32,6 +32,17 @@ pub(super) struct Fd {
     pub(super) linger_zero: bool,
     /// TCP_FASTOPEN's queue length, applied when the socket listens.
     pub(super) fast_open_qlen: usize,
+    /// TCP_INQ: recvmsg adds a TCP_CM_INQ control message.
+    pub(super) inq: bool,
+    /// TCP_NOTSENT_LOWAT (0: not set; the sysctl applies).
+    pub(super) notsent_lowat: u32,
+    /// TCP_MAXSEG (Linux's user_mss; 0: not set).
+    pub(super) user_mss: u16,
+    /// SO_SNDBUF / SO_RCVBUF as getsockopt reports them (doubled), once set.
+    pub(super) sndbuf: Option<usize>,
+    pub(super) rcvbuf: Option<usize>,
+    /// IP_MTU_DISCOVER (IP_PMTUDISC_WANT by default).
+    pub(super) pmtudisc: i64,
     /// A pending error (SO_ERROR), reported once.
     pub(super) error: Option<&'static str>,
     /// The connection reached ESTABLISHED at some point.
@@ -63,6 +74,12 @@ impl Fd {
             nonblock: false,
             linger_zero: false,
             fast_open_qlen: 0,
+            inq: false,
+            notsent_lowat: 0,
+            user_mss: 0,
+            sndbuf: None,
+            rcvbuf: None,
+            pmtudisc: IP_PMTUDISC_WANT,
             error: None,
             connected: false,
             connect_reported: false,
@@ -97,11 +114,15 @@ impl Runner<'_> {
             "setsockopt" => self.sys_setsockopt(line, c)?,
             "getsockopt" => self.sys_getsockopt(line, c)?,
             "fcntl" => self.sys_fcntl(line, c)?,
+            "ioctl" => self.sys_ioctl(line, c)?,
+            "epoll_create" => self.sys_epoll_create(line, c)?,
+            "epoll_ctl" => self.sys_epoll_ctl(line, c)?,
             "bind" => self.sys_bind(line, c)?,
             "listen" => self.sys_listen(line, c)?,
             "close" => self.sys_close(line, c)?,
             "shutdown" => self.sys_shutdown(line, c)?,
-            "accept" | "connect" | "read" | "recv" | "write" | "send" | "poll" => {
+            "accept" | "connect" | "read" | "recv" | "recvfrom" | "recvmsg" | "write" | "send"
+            | "sendto" | "sendmsg" | "poll" | "epoll_wait" => {
                 match self.try_blocking(line, c, None)? {
                     Some(r) => r,
                     None => {
@@ -126,7 +147,7 @@ impl Runner<'_> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, bind, listen, accept, connect, write, send, read, recv, poll, shutdown, close)"
+                        "unsupported system call {other:?} (supported: socket, setsockopt, getsockopt, fcntl, ioctl, bind, listen, accept, connect, write, send, sendto, sendmsg, read, recv, recvfrom, recvmsg, poll, epoll_create, epoll_ctl, epoll_wait, shutdown, close)"
                     ),
                 ));
             }
@@ -179,6 +200,20 @@ impl Runner<'_> {
                 self.flush_transmit();
                 Ok(())
             }
+        }
+    }
+
+    /// The call returned what the script expects (as [`Self::check_result`]
+    /// judges it, without the message).
+    pub(super) fn result_matches(&self, c: &CallSpec, got: CallResult) -> bool {
+        match (&c.errno, got) {
+            (Some(want), Err(e)) => want == e,
+            (Some(_), Ok(_)) => false,
+            (None, Err(_)) => c.ret == Expr::Int(-1),
+            (None, Ok(v)) => match &c.ret {
+                Expr::Ellipsis => true,
+                e => eval(e) == Some(v),
+            },
         }
     }
 
@@ -309,7 +344,7 @@ impl Runner<'_> {
     /// that closes fd 3 sees `socket(...) = 3` again.
     pub(super) fn lowest_free_fd(&self) -> i32 {
         (3..)
-            .find(|fd| !self.fds.contains_key(fd))
+            .find(|fd| !self.fds.contains_key(fd) && !self.epolls.contains_key(fd))
             .expect("fewer than 2^31 descriptors are open")
     }
 
@@ -330,17 +365,23 @@ impl Runner<'_> {
         let file = self.script.name.clone();
         let bad = |what: &str| ScriptError::line(&file, line, format!("setsockopt {opt}: {what}"));
         let now = self.now;
+        if let Some(why) = unsupported_option(&opt, &value) {
+            return Err(self.fail(line, format!("setsockopt: not supported: {why}")));
+        }
         let level_ok = match opt.as_str() {
             "SO_REUSEADDR" | "SO_KEEPALIVE" | "SO_LINGER" | "SO_RCVBUF" | "SO_SNDBUF" => {
                 level == "SOL_SOCKET"
             }
             "TCP_NODELAY" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" | "TCP_CONGESTION"
-            | "TCP_FASTOPEN" => level == "IPPROTO_TCP" || level == "SOL_TCP",
+            | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT" | "TCP_MAXSEG" => {
+                level == "IPPROTO_TCP" || level == "SOL_TCP"
+            }
+            "IP_MTU_DISCOVER" => level == "SOL_IP" || level == "IPPROTO_IP",
             other => {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -396,21 +437,72 @@ impl Runner<'_> {
                 let v = int_value(&value)
                     .filter(|&v| (1..=1 << 30).contains(&v))
                     .ok_or_else(|| bad("the value must be [bytes] between 1 and 2^30"))?;
-                // As Linux: the kernel doubles the value (with a floor of
-                // SOCK_MIN_RCVBUF 2304 / SOCK_MIN_SNDBUF 4608) and keeps
-                // half of it for bookkeeping, so the window a receive
-                // buffer offers is max(v, 1152). Endpoint-wide: applies to
-                // connections created after this call.
-                let v = v as usize;
+                // As Linux (sock_setsockopt): the value is capped at
+                // net.core.rmem_max / wmem_max, then doubled (with a floor
+                // of SOCK_MIN_RCVBUF 2304 / SOCK_MIN_SNDBUF 4608; that is
+                // what getsockopt reports) and half of it is kept for
+                // bookkeeping, so the window a receive buffer offers is
+                // max(v, 1152). Endpoint-wide: applies to connections
+                // created after this call.
+                let receive = opt == "SO_RCVBUF";
+                let cap = self.core_mem_max(if receive { "rmem_max" } else { "wmem_max" });
+                let v = (v as usize).min(cap);
+                let doubled = (2 * v).max(if receive { 2304 } else { 4608 });
                 let cfg = self.ep.tcp_config_mut();
-                if opt == "SO_RCVBUF" {
-                    cfg.recv_buffer = (2 * v).max(2304) / 2;
+                if receive {
+                    cfg.recv_buffer = doubled / 2;
                     // It is also the buffer the SYN's window is offered
                     // from (sk_rcvbuf; tcp_full_space keeps half).
-                    cfg.recv_buffer_initial = (2 * v).max(2304);
+                    cfg.recv_buffer_initial = doubled;
                 } else {
-                    cfg.send_buffer = (2 * v).max(4608) / 2;
+                    cfg.send_buffer = doubled / 2;
                 }
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                if receive {
+                    f.rcvbuf = Some(doubled);
+                } else {
+                    f.sndbuf = Some(doubled);
+                }
+            }
+            "TCP_INQ" => {
+                // do_tcp_setsockopt: 0 or 1, else EINVAL.
+                let Some(v) = int_value(&value).filter(|v| (0..=1).contains(v)) else {
+                    return Ok(Err("EINVAL"));
+                };
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.inq = v == 1;
+            }
+            "TCP_NOTSENT_LOWAT" => {
+                // Any int, kept as Linux's u32 (so -1 and 0xffffffff are
+                // the same); 0 means the tcp_notsent_lowat sysctl applies.
+                let v = int_value(&value)
+                    .filter(|&v| (i64::from(i32::MIN)..=i64::from(u32::MAX)).contains(&v))
+                    .ok_or_else(|| bad("the value must be [N], a 32-bit number"))?;
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.notsent_lowat = v as u32;
+            }
+            "TCP_MAXSEG" => {
+                // do_tcp_setsockopt: 0 (none) or TCP_MIN_MSS..=MAX_TCP_WINDOW.
+                let Some(v) = int_value(&value)
+                    .filter(|&v| v == 0 || (i64::from(stack::TCP_MIN_MSS)..=32_767).contains(&v))
+                else {
+                    return Ok(Err("EINVAL"));
+                };
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.user_mss = v as u16;
+                // On a listener it takes effect for the connections it
+                // creates from now on (the stack's listeners share the
+                // endpoint's configuration).
+                if let FdKind::Listener(_) = f.kind {
+                    self.apply_listener_mss(fd);
+                }
+            }
+            "IP_MTU_DISCOVER" => {
+                // Checked by unsupported_option: IP_PMTUDISC_WANT or _DO,
+                // which is what the stack does (DF on every segment); it
+                // never receives an ICMP to act on.
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.pmtudisc = int_value(&value).unwrap_or(IP_PMTUDISC_WANT);
             }
             "TCP_CONGESTION" => {
                 let alg = match &value {
@@ -449,6 +541,29 @@ impl Runner<'_> {
         Ok(Ok(0))
     }
 
+    /// net.core.rmem_max or wmem_max as the script set it (Linux's
+    /// default, 212992, otherwise).
+    fn core_mem_max(&self, which: &str) -> usize {
+        self.host
+            .values
+            .iter()
+            .find(|(k, _)| {
+                k.ends_with(&format!("core.{which}")) || k.ends_with(&format!("core/{which}"))
+            })
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(crate::script::sysctl::LINUX_RMEM_MAX as usize)
+    }
+
+    /// TCP_MAXSEG on a listening fd: the MSS the endpoint announces and
+    /// uses is capped at it (Linux: tcp_advertise_mss and the mss_clamp
+    /// take min(route MSS, user_mss)) until the listener closes.
+    pub(super) fn apply_listener_mss(&mut self, fd: i32) {
+        let Some(f) = self.fds.get(&fd) else { return };
+        let user = f.user_mss;
+        let base = *self.base_mss.get_or_insert(self.ep.config().tcp.mss);
+        self.ep.tcp_config_mut().mss = if user == 0 { base } else { base.min(user) };
+    }
+
     pub(super) fn apply_options(&mut self, now: Instant, id: SocketId, f: &Fd) {
         let _ = self.ep.set_nodelay(id, f.nodelay);
         let ka = f.keepalive.then_some(f.keepalive_timing);
@@ -466,12 +581,126 @@ impl Runner<'_> {
     fn sys_getsockopt(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
         let fd = self.fd_arg(line, c)?;
         let opt = expr_text(self.arg(line, c, 2)?);
-        if opt != "SO_ERROR" {
+        if opt == "SO_ERROR" {
+            return self.get_so_error(line, c, fd);
+        }
+        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
+        let Some(f) = self.fds.get(&fd).cloned() else {
+            return Ok(Err("EBADF"));
+        };
+        let secs = |d: stack::Duration| (d.0 / 1_000_000_000) as i64;
+        let got: i64 = match opt.as_str() {
+            "SO_SNDBUF" | "SO_RCVBUF" => {
+                let set = if opt == "SO_SNDBUF" {
+                    f.sndbuf
+                } else {
+                    f.rcvbuf
+                };
+                match set {
+                    Some(v) => v as i64,
+                    None => {
+                        return Err(self.fail(
+                            line,
+                            format!(
+                                "getsockopt: not supported: {opt} before setsockopt {opt} (Linux's buffer autotuning, which sets it otherwise, is not modelled)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            "SO_REUSEADDR" => i64::from(f.reuse),
+            "SO_KEEPALIVE" => i64::from(f.keepalive),
+            "TCP_NODELAY" => i64::from(f.nodelay),
+            "TCP_KEEPIDLE" => secs(f.keepalive_timing.idle),
+            "TCP_KEEPINTVL" => secs(f.keepalive_timing.interval),
+            "TCP_KEEPCNT" => i64::from(f.keepalive_timing.probes),
+            "TCP_INQ" => i64::from(f.inq),
+            "TCP_NOTSENT_LOWAT" => i64::from(f.notsent_lowat),
+            "TCP_MAXSEG" => {
+                // do_tcp_getsockopt: mss_cache (the MSS segments carry now,
+                // TCP_MSS_DEFAULT 536 before there is one), or user_mss on
+                // a closed or listening socket that set it.
+                let live = match f.kind {
+                    FdKind::Conn(id) if !f.gone => self.ep.info(id).map(|i| i64::from(i.snd_mss)),
+                    _ => None,
+                };
+                match live {
+                    Some(mss) => mss,
+                    None if f.user_mss != 0 => i64::from(f.user_mss),
+                    None => 536,
+                }
+            }
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!("getsockopt: unsupported option {other} (supported: {SUPPORTED})"),
+                ));
+            }
+        };
+        // packetdrill: the value as `[N]`, the length as `[N]`; an int
+        // option's length comes back as sizeof(int).
+        let want_val = match self.arg(line, c, 3)? {
+            Expr::Ellipsis => None,
+            e => Some(eval(e).ok_or_else(|| {
+                self.fail(
+                    line,
+                    format!(
+                        "getsockopt {opt}: expected a value like [1], found {}",
+                        expr_text(e)
+                    ),
+                )
+            })?),
+        };
+        let want_len = match self.arg(line, c, 4)? {
+            Expr::Ellipsis => None,
+            e => Some(eval(e).ok_or_else(|| {
+                self.fail(
+                    line,
+                    format!(
+                        "getsockopt {opt}: expected a length like [4], found {}",
+                        expr_text(e)
+                    ),
+                )
+            })?),
+        };
+        if let Some(len) = want_len
+            && len < 4
+        {
             return Err(self.fail(
                 line,
-                format!("getsockopt: unsupported option {opt} (supported: SO_ERROR)"),
+                format!("getsockopt {opt}: not supported: an option length below 4 ({len})"),
             ));
         }
+        if let Some(len) = want_len
+            && len != 4
+        {
+            return Err(self.fail(
+                line,
+                format!("getsockopt: Bad getsockopt optlen: expected: {len} actual: 4"),
+            ));
+        }
+        // Compared as the 32-bit int the kernel writes (so [0xffffffff]
+        // and [-1] are the same).
+        if let Some(want) = want_val
+            && want as u32 != got as u32
+        {
+            return Err(self.fail(
+                line,
+                format!(
+                    "getsockopt {opt}: Bad getsockopt optval: expected: {} actual: {}",
+                    want as i32, got as i32
+                ),
+            ));
+        }
+        Ok(Ok(0))
+    }
+
+    fn get_so_error(
+        &mut self,
+        line: usize,
+        c: &CallSpec,
+        fd: i32,
+    ) -> Result<CallResult, ScriptError> {
         let Some(f) = self.fds.get_mut(&fd) else {
             return Ok(Err("EBADF"));
         };
@@ -503,6 +732,68 @@ impl Runner<'_> {
                     expr_text(&want),
                     got.unwrap_or("0")
                 ),
+            ));
+        }
+        Ok(Ok(0))
+    }
+
+    /// ioctl(fd, SIOCINQ | FIONREAD | SIOCOUTQ | SIOCOUTQNSD, [N]), as
+    /// Linux's tcp_ioctl: bytes to read (the peer's FIN not counted),
+    /// bytes sent and not acknowledged plus bytes not sent, bytes not sent;
+    /// EINVAL on a listener, 0 during the handshake.
+    fn sys_ioctl(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
+        let fd = self.fd_arg(line, c)?;
+        if c.args.len() != 3 {
+            return Err(self.fail(
+                line,
+                format!(
+                    "ioctl: not supported: {} arguments (tcpsim runs ioctl(fd, SIOCINQ | FIONREAD | SIOCOUTQ | SIOCOUTQNSD, [N]))",
+                    c.args.len()
+                ),
+            ));
+        }
+        let cmd = self.arg(line, c, 1)?;
+        let cmd_name = expr_text(cmd);
+        let cmd = eval(cmd).filter(|v| [SIOCINQ, SIOCOUTQ, SIOCOUTQNSD].contains(v));
+        let Some(cmd) = cmd else {
+            return Err(self.fail(
+                line,
+                format!(
+                    "ioctl: unsupported request {cmd_name} (supported: SIOCINQ, FIONREAD, SIOCOUTQ, SIOCOUTQNSD)"
+                ),
+            ));
+        };
+        let want = match self.arg(line, c, 2)? {
+            Expr::Ellipsis => None,
+            e => Some(eval(e).ok_or_else(|| {
+                self.fail(
+                    line,
+                    format!("ioctl: expected a value like [0], found {}", expr_text(e)),
+                )
+            })?),
+        };
+        let Some(f) = self.fds.get(&fd) else {
+            return Ok(Err("EBADF"));
+        };
+        let got = match f.kind {
+            FdKind::Listener(_) => return Ok(Err("EINVAL")),
+            FdKind::Fresh => 0,
+            FdKind::Conn(id) => {
+                let state = if f.gone { None } else { self.ep.state(id) };
+                match state {
+                    None | Some(State::SynSent | State::SynReceived) => 0,
+                    Some(_) if cmd == SIOCINQ => self.ep.recv_queue_len(id) as i64,
+                    Some(_) if cmd == SIOCOUTQ => self.ep.send_queue_len(id) as i64,
+                    Some(_) => self.ep.info(id).map_or(0, |i| i64::from(i.notsent_bytes)),
+                }
+            }
+        };
+        if let Some(want) = want
+            && want != got
+        {
+            return Err(self.fail(
+                line,
+                format!("ioctl {cmd_name}: Bad ioctl optval: expected: {want} actual: {got}"),
             ));
         }
         Ok(Ok(0))
@@ -586,6 +877,9 @@ impl Runner<'_> {
                 if f.fast_open_qlen > 0 {
                     let _ = self.ep.set_fast_open(id, f.fast_open_qlen);
                 }
+                if f.user_mss != 0 {
+                    self.apply_listener_mss(fd);
+                }
                 let f = self.fds.get_mut(&fd).expect("checked above");
                 f.kind = FdKind::Listener(id);
                 f.port = Some(port);
@@ -599,12 +893,21 @@ impl Runner<'_> {
 
     fn sys_close(&mut self, line: usize, c: &CallSpec) -> Result<CallResult, ScriptError> {
         let fd = self.fd_arg(line, c)?;
+        if self.epolls.remove(&fd).is_some() {
+            return Ok(Ok(0));
+        }
         let Some(f) = self.fds.remove(&fd) else {
             return Ok(Err("EBADF"));
         };
         match f.kind {
             FdKind::Fresh => {}
             FdKind::Listener(id) | FdKind::Conn(id) => {
+                if matches!(f.kind, FdKind::Listener(_))
+                    && f.user_mss != 0
+                    && let Some(base) = self.base_mss.take()
+                {
+                    self.ep.tcp_config_mut().mss = base;
+                }
                 self.by_socket.remove(&id);
                 if !f.gone && self.ep.state(id).is_some() {
                     let r = if f.linger_zero && matches!(f.kind, FdKind::Conn(_)) {
@@ -658,6 +961,40 @@ impl Runner<'_> {
     }
 }
 
+/// The options whose meaning the stack does not have: a clear error
+/// rather than a setting silently without effect.
+fn unsupported_option(opt: &str, value: &Expr) -> Option<String> {
+    let v = match value {
+        Expr::List(v) if v.len() == 1 => eval(&v[0]),
+        other => eval(other),
+    };
+    Some(match opt {
+        "TCP_USER_TIMEOUT" => {
+            "TCP_USER_TIMEOUT (the stack has no user timeout: it gives up after tcp_retries2 retransmissions)".into()
+        }
+        "TCP_CORK" => "TCP_CORK (the stack has no corking)".into(),
+        "TCP_FASTOPEN_CONNECT" => {
+            "TCP_FASTOPEN_CONNECT (the stack has no TCP Fast Open client)".into()
+        }
+        "IP_MTU_DISCOVER" if !matches!(v, Some(IP_PMTUDISC_WANT | IP_PMTUDISC_DO)) => format!(
+            "IP_MTU_DISCOVER {} (the stack sets DF on every segment: only IP_PMTUDISC_WANT and IP_PMTUDISC_DO mean that)",
+            v.map_or_else(|| expr_text(value), |v| v.to_string())
+        ),
+        _ => return None,
+    })
+}
+
+/// IP_MTU_DISCOVER's values (include/uapi/linux/in.h).
+pub(super) const IP_PMTUDISC_DONT: i64 = 0;
+pub(super) const IP_PMTUDISC_WANT: i64 = 1;
+pub(super) const IP_PMTUDISC_DO: i64 = 2;
+pub(super) const IP_PMTUDISC_PROBE: i64 = 3;
+
+/// ioctl requests (SIOCINQ is FIONREAD, SIOCOUTQ is TIOCOUTQ).
+pub(super) const SIOCINQ: i64 = 0x541B;
+pub(super) const SIOCOUTQ: i64 = 0x5411;
+pub(super) const SIOCOUTQNSD: i64 = 0x894B;
+
 pub(super) const O_RDWR: i64 = 0x2;
 pub(super) const O_NONBLOCK: i64 = 0x800;
 
@@ -677,8 +1014,7 @@ pub(super) fn constant(name: &str) -> Option<i64> {
         "SHUT_RD" => 0,
         "SHUT_WR" => 1,
         "SHUT_RDWR" => 2,
-        "MSG_NOSIGNAL" => 0x4000,
-        "MSG_DONTWAIT" => 0x40,
+        "NULL" => 0,
         "POLLIN" => POLLIN,
         "POLLPRI" => 0x2,
         "POLLOUT" => POLLOUT,
@@ -690,7 +1026,37 @@ pub(super) fn constant(name: &str) -> Option<i64> {
         "POLLWRNORM" => POLLWRNORM,
         "POLLWRBAND" => 0x200,
         "POLLRDHUP" => POLLRDHUP,
-        _ => return None,
+        "TCP_CM_INQ" => super::msg::TCP_INQ,
+        "EPOLLIN" => super::epoll::EPOLLIN,
+        "EPOLLOUT" => super::epoll::EPOLLOUT,
+        "EPOLLPRI" => 0x2,
+        "EPOLLERR" => POLLERR,
+        "EPOLLHUP" => POLLHUP,
+        "EPOLLRDNORM" => POLLRDNORM,
+        "EPOLLRDBAND" => 0x80,
+        "EPOLLWRNORM" => POLLWRNORM,
+        "EPOLLWRBAND" => 0x200,
+        "EPOLLRDHUP" => POLLRDHUP,
+        "EPOLLET" => super::epoll::EPOLLET,
+        "EPOLLONESHOT" => super::epoll::EPOLLONESHOT,
+        "EPOLLEXCLUSIVE" => super::epoll::EPOLLEXCLUSIVE,
+        "EPOLL_CTL_ADD" => super::epoll::EPOLL_CTL_ADD,
+        "EPOLL_CTL_DEL" => super::epoll::EPOLL_CTL_DEL,
+        "EPOLL_CTL_MOD" => super::epoll::EPOLL_CTL_MOD,
+        "SOL_IP" | "IPPROTO_IP" => 0,
+        "IP_PMTUDISC_DONT" => IP_PMTUDISC_DONT,
+        "IP_PMTUDISC_WANT" => IP_PMTUDISC_WANT,
+        "IP_PMTUDISC_DO" => IP_PMTUDISC_DO,
+        "IP_PMTUDISC_PROBE" => IP_PMTUDISC_PROBE,
+        "SIOCINQ" | "FIONREAD" => SIOCINQ,
+        "SIOCOUTQ" | "TIOCOUTQ" => SIOCOUTQ,
+        "SIOCOUTQNSD" => SIOCOUTQNSD,
+        other => {
+            return super::msg::MSG_FLAGS
+                .iter()
+                .find(|&&(n, _)| n == other)
+                .map(|&(_, v)| v);
+        }
     })
 }
 
@@ -718,9 +1084,17 @@ pub(super) fn expr_text(e: &Expr) -> String {
             "{{{}}}",
             fields
                 .iter()
-                .map(|(k, v)| format!("{k}={}", expr_text(v)))
+                .map(|(k, v)| match v {
+                    Expr::Counted(..) => format!("{k}{}", expr_text(v)),
+                    _ => format!("{k}={}", expr_text(v)),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
+        ),
+        Expr::Counted(count, value) => format!("({})={}", expr_text(count), expr_text(value)),
+        Expr::Tuple(items) => format!(
+            "{{{}}}",
+            items.iter().map(expr_text).collect::<Vec<_>>().join(", ")
         ),
         Expr::Str(s) => format!("{s:?}"),
     }

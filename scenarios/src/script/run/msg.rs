@@ -1,0 +1,363 @@
+//! The data calls' arguments as packetdrill writes them: read/recv/
+//! recvfrom/recvmsg and write/send/sendto/sendmsg, reduced to one length,
+//! the MSG_* flags, a NULL buffer, and for recvmsg the msghdr's expected
+//! msg_flags and control messages (packetdrill's run_system_call.c:
+//! msghdr_new, iovec_new, cmsg_new, cmsg_expect_eq).
+
+use super::Runner;
+use super::sockets::{eval, expr_text};
+use crate::script::ScriptError;
+use crate::script::parse::{CallSpec, Expr};
+
+/// Linux's MSG_* values (include/linux/socket.h).
+pub(super) const MSG_OOB: i64 = 0x1;
+pub(super) const MSG_PEEK: i64 = 0x2;
+pub(super) const MSG_CTRUNC: i64 = 0x8;
+pub(super) const MSG_TRUNC: i64 = 0x20;
+pub(super) const MSG_DONTWAIT: i64 = 0x40;
+pub(super) const MSG_EOR: i64 = 0x80;
+pub(super) const MSG_WAITALL: i64 = 0x100;
+pub(super) const MSG_ERRQUEUE: i64 = 0x2000;
+pub(super) const MSG_NOSIGNAL: i64 = 0x4000;
+pub(super) const MSG_MORE: i64 = 0x8000;
+pub(super) const MSG_ZEROCOPY: i64 = 0x400_0000;
+pub(super) const MSG_FASTOPEN: i64 = 0x2000_0000;
+
+/// `TCP_INQ` (and its cmsg type `TCP_CM_INQ`): 36.
+pub(super) const TCP_INQ: i64 = 36;
+
+/// The flags by name, for constants and messages.
+pub(super) const MSG_FLAGS: &[(&str, i64)] = &[
+    ("MSG_OOB", MSG_OOB),
+    ("MSG_PEEK", MSG_PEEK),
+    ("MSG_CTRUNC", MSG_CTRUNC),
+    ("MSG_TRUNC", MSG_TRUNC),
+    ("MSG_DONTWAIT", MSG_DONTWAIT),
+    ("MSG_EOR", MSG_EOR),
+    ("MSG_WAITALL", MSG_WAITALL),
+    ("MSG_ERRQUEUE", MSG_ERRQUEUE),
+    ("MSG_NOSIGNAL", MSG_NOSIGNAL),
+    ("MSG_MORE", MSG_MORE),
+    ("MSG_ZEROCOPY", MSG_ZEROCOPY),
+    ("MSG_FASTOPEN", MSG_FASTOPEN),
+];
+
+/// Why a flag the stack cannot honour is refused (a clear error, never a
+/// flag silently dropped).
+fn unsupported_flag(flag: i64, sending: bool) -> Option<&'static str> {
+    Some(match flag {
+        MSG_OOB => "MSG_OOB (urgent data is not modelled)",
+        MSG_EOR => "MSG_EOR (the stack does not keep record boundaries in its send queue)",
+        MSG_MORE => "MSG_MORE (the stack has no corking)",
+        MSG_FASTOPEN => "MSG_FASTOPEN (the stack has no TCP Fast Open client)",
+        MSG_ERRQUEUE => {
+            "MSG_ERRQUEUE (the error queue: timestamping, zero-copy completions and ICMP errors are not modelled)"
+        }
+        MSG_WAITALL => "MSG_WAITALL",
+        MSG_TRUNC if !sending => "MSG_TRUNC on a TCP receive (discarding data)",
+        MSG_PEEK if sending => "MSG_PEEK on a send",
+        _ => return None,
+    })
+}
+
+/// One data call's arguments.
+#[derive(Clone, Debug)]
+pub(super) struct DataArgs {
+    /// The bytes asked for: the length argument, or the iovecs' sum.
+    pub(super) len: usize,
+    /// The MSG_* flags (0 for read and write).
+    pub(super) flags: i64,
+    /// The buffer is NULL (the call then fails with EFAULT where Linux
+    /// would copy).
+    pub(super) null_buf: bool,
+    /// recvmsg: what the returned msghdr must hold.
+    pub(super) expect: Option<MsgExpect>,
+}
+
+/// What a recvmsg's msghdr must hold once the call returns.
+#[derive(Clone, Debug)]
+pub(super) struct MsgExpect {
+    /// The expected `msg_flags`.
+    pub(super) flags: i64,
+    /// The expected control messages: level, type, data.
+    pub(super) control: Vec<(i64, i64, i64)>,
+}
+
+impl Runner<'_> {
+    /// Reads the arguments of read, recv, recvfrom, recvmsg, write, send,
+    /// sendto or sendmsg; a flag the stack cannot honour is an error.
+    pub(super) fn data_args(&self, line: usize, c: &CallSpec) -> Result<DataArgs, ScriptError> {
+        let name = c.name.as_str();
+        let want_args = match name {
+            "read" | "write" => 3,
+            "recv" | "send" => 4,
+            "recvfrom" | "sendto" => 6,
+            _ => 3,
+        };
+        if c.args.len() != want_args {
+            return Err(self.fail(
+                line,
+                format!(
+                    "{name} takes {want_args} arguments, the script gives {}",
+                    c.args.len()
+                ),
+            ));
+        }
+        let sending = matches!(name, "write" | "send" | "sendto" | "sendmsg");
+        let flags = match name {
+            "read" | "write" => 0,
+            "recv" | "send" | "recvfrom" | "sendto" => self.flags_arg(line, c, 3)?,
+            _ => self.flags_arg(line, c, 2)?,
+        };
+        let mut bits = flags;
+        while bits != 0 {
+            let bit = bits & bits.wrapping_neg();
+            bits &= !bit;
+            if let Some(why) = unsupported_flag(bit, sending) {
+                return Err(self.fail(line, format!("{name}: not supported: {why}")));
+            }
+            let known = MSG_FLAGS.iter().any(|&(_, v)| v == bit);
+            if !known {
+                return Err(self.fail(
+                    line,
+                    format!("{name}: not supported: flag {bit:#x} in {flags:#x}"),
+                ));
+            }
+        }
+        if name == "recvmsg" || name == "sendmsg" {
+            let (len, expect) = self.msghdr(line, c, sending)?;
+            return Ok(DataArgs {
+                len,
+                flags,
+                null_buf: false,
+                expect,
+            });
+        }
+        let null_buf = match self.arg(line, c, 1)? {
+            Expr::Ellipsis => false,
+            Expr::Int(0) => true,
+            Expr::Name(n) if n == "NULL" => true,
+            other => {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "{name}: expected ... or NULL for the buffer, found {}",
+                        expr_text(other)
+                    ),
+                ));
+            }
+        };
+        Ok(DataArgs {
+            len: self.length_arg(line, c)?,
+            flags,
+            null_buf,
+            expect: None,
+        })
+    }
+
+    fn flags_arg(&self, line: usize, c: &CallSpec, i: usize) -> Result<i64, ScriptError> {
+        let v = self.int_arg(line, c, i)?;
+        if !(0..=i64::from(u32::MAX)).contains(&v) {
+            return Err(self.fail(line, format!("{}: flags {v} are out of range", c.name)));
+        }
+        Ok(v)
+    }
+
+    /// A msghdr: `{msg_name(...)=..., msg_iov(N)=[{..., LEN}, ...],
+    /// msg_flags=F[, msg_control=[{cmsg_level=L, cmsg_type=T,
+    /// cmsg_data=D}, ...]]}` (packetdrill's grammar, in that order).
+    fn msghdr(
+        &self,
+        line: usize,
+        c: &CallSpec,
+        sending: bool,
+    ) -> Result<(usize, Option<MsgExpect>), ScriptError> {
+        let name = c.name.as_str();
+        let bad = |what: String| self.fail(line, format!("{name}: {what}"));
+        let Expr::Struct(fields) = self.arg(line, c, 1)? else {
+            return Err(bad(format!(
+                "the second argument must be a msghdr like {{msg_name(...)=..., msg_iov(1)=[{{..., 1000}}], msg_flags=0}}, found {}",
+                expr_text(&c.args[1])
+            )));
+        };
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        let order_ok = names.len() >= 3
+            && names[..3] == ["msg_name", "msg_iov", "msg_flags"]
+            && (names.len() == 3 || (names.len() == 4 && names[3] == "msg_control"));
+        if !order_ok {
+            return Err(bad(format!(
+                "a msghdr has the fields msg_name(...)=..., msg_iov(N)=[...], msg_flags=..., then optionally msg_control=[...], in that order; found {}",
+                names.join(", ")
+            )));
+        }
+        let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, e)| e);
+        match field("msg_name") {
+            Some(Expr::Counted(count, value))
+                if **count == Expr::Ellipsis && **value == Expr::Ellipsis => {}
+            _ => return Err(bad("msg_name must be written msg_name(...)=...".into())),
+        }
+        let Some(Expr::Counted(_, iov)) = field("msg_iov") else {
+            return Err(bad("msg_iov must be written msg_iov(N)=[...]".into()));
+        };
+        let Expr::List(iovs) = &**iov else {
+            return Err(bad(format!(
+                "msg_iov must be a list of iovecs like [{{..., 1000}}], found {}",
+                expr_text(iov)
+            )));
+        };
+        let mut len = 0usize;
+        for v in iovs {
+            let n = match v {
+                Expr::Tuple(parts) if parts.len() == 2 && parts[0] == Expr::Ellipsis => {
+                    match &parts[1] {
+                        Expr::Int(n) => usize::try_from(*n).ok(),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            let Some(n) = n else {
+                return Err(bad(format!(
+                    "an iovec is {{..., LENGTH}} with a non-negative length, found {}",
+                    expr_text(v)
+                )));
+            };
+            len = len.saturating_add(n);
+        }
+        if len > 64 * 1024 * 1024 {
+            return Err(bad(format!(
+                "the iovecs' total length {len} is out of range (0..=64 MiB)"
+            )));
+        }
+        let msg_flags = field("msg_flags").and_then(eval).ok_or_else(|| {
+            bad(format!(
+                "cannot evaluate msg_flags {}",
+                field("msg_flags").map(expr_text).unwrap_or_default()
+            ))
+        })?;
+        let control = match field("msg_control") {
+            None => Vec::new(),
+            Some(Expr::List(items)) => items
+                .iter()
+                .map(|item| self.cmsg(line, name, item))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(other) => {
+                return Err(bad(format!(
+                    "msg_control must be a list of {{cmsg_level=..., cmsg_type=..., cmsg_data=...}}, found {}",
+                    expr_text(other)
+                )));
+            }
+        };
+        if sending {
+            // As packetdrill's syscall_sendmsg.
+            if msg_flags != 0 {
+                return Err(bad("sendmsg ignores msg_flags field in msghdr".into()));
+            }
+            if !control.is_empty() {
+                return Err(bad(
+                    "not supported: control messages on a send (SCM_TIMESTAMPING and the like are not modelled)".into(),
+                ));
+            }
+            return Ok((len, None));
+        }
+        Ok((
+            len,
+            Some(MsgExpect {
+                flags: msg_flags,
+                control,
+            }),
+        ))
+    }
+
+    /// One expected control message; only the one the stack can give
+    /// (TCP_CM_INQ) is accepted.
+    fn cmsg(&self, line: usize, name: &str, item: &Expr) -> Result<(i64, i64, i64), ScriptError> {
+        let bad = |what: String| self.fail(line, format!("{name}: {what}"));
+        let Expr::Struct(fields) = item else {
+            return Err(bad(format!(
+                "a control message is {{cmsg_level=..., cmsg_type=..., cmsg_data=...}}, found {}",
+                expr_text(item)
+            )));
+        };
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        if names != ["cmsg_level", "cmsg_type", "cmsg_data"] {
+            return Err(bad(format!(
+                "a control message has the fields cmsg_level, cmsg_type, cmsg_data in that order; found {}",
+                names.join(", ")
+            )));
+        }
+        let level = eval(&fields[0].1);
+        let kind = eval(&fields[1].1);
+        let (Some(6), Some(TCP_INQ)) = (level, kind) else {
+            return Err(bad(format!(
+                "not supported: control message {}/{} (tcpsim gives only SOL_TCP/TCP_CM_INQ: timestamping and the error queue are not modelled)",
+                expr_text(&fields[0].1),
+                expr_text(&fields[1].1)
+            )));
+        };
+        let data = eval(&fields[2].1).ok_or_else(|| {
+            bad(format!(
+                "TCP_CM_INQ's cmsg_data must be a number, found {}",
+                expr_text(&fields[2].1)
+            ))
+        })?;
+        Ok((6, TCP_INQ, data))
+    }
+
+    /// Checks a returned recvmsg's msghdr as packetdrill does (msg_flags,
+    /// then each control message, then their count), with its messages.
+    pub(super) fn check_msghdr(
+        &self,
+        line: usize,
+        want: &MsgExpect,
+        got_flags: i64,
+        got_control: &[(i64, i64, i64)],
+    ) -> Result<(), ScriptError> {
+        if got_flags != want.flags {
+            return Err(self.fail(
+                line,
+                format!(
+                    "recvmsg: Expected msg_flags 0x{:08X} but got 0x{got_flags:08X}",
+                    want.flags
+                ),
+            ));
+        }
+        for (i, (w, g)) in want.control.iter().zip(got_control).enumerate() {
+            if w.0 != g.0 {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "recvmsg: Bad level in cmsg {i}: expected={} actual={}",
+                        w.0, g.0
+                    ),
+                ));
+            }
+            if w.1 != g.1 {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "recvmsg: Bad type in cmsg {i}: expected={} actual={}",
+                        w.1, g.1
+                    ),
+                ));
+            }
+            if w.2 != g.2 {
+                return Err(self.fail(
+                    line,
+                    format!(
+                        "recvmsg: Bad data in cmsg {i}: expected={} actual={}",
+                        w.2, g.2
+                    ),
+                ));
+            }
+        }
+        let (nw, ng) = (want.control.len(), got_control.len());
+        if ng > nw {
+            return Err(self.fail(line, format!("recvmsg: received more than {nw} cmsgs")));
+        }
+        if ng < nw {
+            return Err(self.fail(line, format!("recvmsg: received only {ng} cmsgs")));
+        }
+        Ok(())
+    }
+}
