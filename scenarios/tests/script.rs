@@ -649,3 +649,20 @@ fn minus_one_without_an_errno_matches_any_error_but_not_success() {
     .unwrap_err();
     assert!(e.to_string().contains("close: expected = -1"), "{e}");
 }
+
+#[test]
+fn the_script_names_its_descriptors_as_packetdrill_maps_them() {
+    // packetdrill maps the fd a script writes to the live one
+    // (run_system_call.c's script_fd): a first socket the script calls 4
+    // is 4 to every later call, fd 3 does not exist until a later socket
+    // line names it.
+    let text = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n\
+                +0 setsockopt(4, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n\
+                +0 bind(4, ..., ...) = 0\n\
+                +0 listen(4, 1) = 0\n\
+                +0 close(3) = -1 EBADF\n\
+                +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n\
+                +0 close(3) = 0\n\
+                +0 close(4) = 0\n";
+    run_text("t.pkt", text, 1).unwrap();
+}

@@ -139,8 +139,10 @@
 //!   a timeout that blocks in virtual time), `shutdown` (SHUT_RD,
 //!   SHUT_WR, SHUT_RDWR), `close`. Results are `= N`, `= -1 ERRNO` or
 //!   `= -1` (any errno); a parenthesised explanation after the errno is a
-//!   comment. New descriptors are the lowest free one from 3 up, as Linux
-//!   hands them out (a script that closes fd 3 gets 3 again). SO_RCVBUF and
+//!   comment. The number a `socket`, `accept` or `epoll_create` line
+//!   expects names the new descriptor, as packetdrill maps script fds to
+//!   live ones (`socket(...) = 4` as the first socket); otherwise it is the
+//!   lowest free one from 3 up, as Linux hands them out. SO_RCVBUF and
 //!   SO_SNDBUF follow Linux's arithmetic (the value is doubled, at least
 //!   2304 / 4608 bytes, and half is usable: a 1000-byte SO_RCVBUF offers
 //!   a 1152-byte window) and apply to connections created afterwards.

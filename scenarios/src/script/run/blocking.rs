@@ -39,7 +39,7 @@ impl Runner<'_> {
                 };
                 match self.ep.accept(lid) {
                     Ok(id) => {
-                        let newfd = self.lowest_free_fd();
+                        let newfd = self.new_fd(c);
                         let mut child = Fd::new(f.congestion, f.keepalive_timing);
                         child.kind = FdKind::Conn(id);
                         child.connected = true;

@@ -71,7 +71,7 @@ impl Runner<'_> {
         if self.int_arg(line, c, 0)? <= 0 {
             return Ok(Err("EINVAL"));
         }
-        let fd = self.lowest_free_fd();
+        let fd = self.new_fd(c);
         self.epolls.insert(fd, Vec::new());
         Ok(Ok(i64::from(fd)))
     }

@@ -331,7 +331,7 @@ impl Runner<'_> {
                 }
             }
         }
-        let fd = self.lowest_free_fd();
+        let fd = self.new_fd(c);
         let fresh = Fd::new(self.ep.config().tcp.congestion, self.host.keepalive);
         self.fds.insert(fd, fresh);
         // As packetdrill: later code blocks read this socket.
@@ -339,10 +339,22 @@ impl Runner<'_> {
         Ok(Ok(i64::from(fd)))
     }
 
-    /// The descriptor a new socket gets: the lowest one not open, from 3
-    /// up (POSIX; Linux's `socket` and `accept` return it), so a script
-    /// that closes fd 3 sees `socket(...) = 3` again.
-    pub(super) fn lowest_free_fd(&self) -> i32 {
+    /// The descriptor a new socket gets. packetdrill lets the script name
+    /// it: the number a `socket`, `accept` or `epoll_create` line expects
+    /// (`socket(...) = 4`) becomes that descriptor's number, as
+    /// packetdrill maps script fds to live ones (run_system_call.c's
+    /// `script_fd`). When the line expects no plain number, or one already
+    /// open, it is the lowest free one from 3 up, as Linux hands them out,
+    /// and a differing expectation fails as a wrong result.
+    pub(super) fn new_fd(&self, c: &CallSpec) -> i32 {
+        if let Expr::Int(n) = c.ret
+            && let Ok(n) = i32::try_from(n)
+            && n >= 0
+            && !self.fds.contains_key(&n)
+            && !self.epolls.contains_key(&n)
+        {
+            return n;
+        }
         (3..)
             .find(|fd| !self.fds.contains_key(fd) && !self.epolls.contains_key(fd))
             .expect("fewer than 2^31 descriptors are open")
