@@ -16,7 +16,8 @@ use sim::{LinkConfig, Time};
 use tcpsim_tokio::Sim;
 
 fn main() {
-    let args::Args { seed, loss, ladder } = args::parse();
+    let args = args::parse();
+    let (seed, loss) = (args.seed, args.loss);
 
     let mut sim = Sim::new(seed);
     sim.host("web", http::server);
@@ -27,32 +28,5 @@ fn main() {
     .partition("web", Time::from_millis(30), Time::from_millis(2_030))
     .duration(Time::from_secs(600));
     sim.client("browser", http::workload("web"));
-    let run = match sim.execute() {
-        Ok(run) => run,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
-    if ladder {
-        print!(
-            "{}",
-            scenarios::render::ladder(&run.outcome, scenarios::render::Numbering::Relative)
-        );
-    }
-    let retransmissions: usize = (0..run.outcome.host_count())
-        .map(|i| run.outcome.retransmissions(i))
-        .sum();
-    println!(
-        "seed {seed}, loss {loss}: {} at {}; TCP retransmissions {retransmissions}, trace hash {:016x}",
-        match &run.result {
-            Ok(()) => "pass".to_string(),
-            Err(e) => format!("FAIL ({e})"),
-        },
-        run.outcome.stats.now,
-        run.trace_hash()
-    );
-    if run.result.is_err() {
-        std::process::exit(1);
-    }
+    args::run_and_report(&mut sim, &args, String::new);
 }

@@ -16,7 +16,8 @@ use std::time::Duration;
 use tcpsim_tokio::Sim;
 
 fn main() {
-    let args::Args { seed, loss, ladder } = args::parse();
+    let args = args::parse();
+    let (seed, loss) = (args.seed, args.loss);
 
     let mut sim = Sim::new(seed);
     sim.host("server", kv::server);
@@ -29,33 +30,7 @@ fn main() {
     let mut client = kv::Client::new("server:6379", Duration::from_secs(60));
     let log = client.log.clone();
     sim.client("client", async move { kv::workload(&mut client, 20).await });
-    let run = match sim.execute() {
-        Ok(run) => run,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(2);
-        }
-    };
-    if ladder {
-        print!(
-            "{}",
-            scenarios::render::ladder(&run.outcome, scenarios::render::Numbering::Relative)
-        );
-    }
-    let retransmissions: usize = (0..run.outcome.host_count())
-        .map(|i| run.outcome.retransmissions(i))
-        .sum();
-    println!(
-        "seed {seed}, loss {loss}: {} at {}; client retries {}, TCP retransmissions {retransmissions}, trace hash {:016x}",
-        match &run.result {
-            Ok(()) => "pass".to_string(),
-            Err(e) => format!("FAIL ({e})"),
-        },
-        run.outcome.stats.now,
-        log.borrow().retries,
-        run.trace_hash()
-    );
-    if run.result.is_err() {
-        std::process::exit(1);
-    }
+    args::run_and_report(&mut sim, &args, || {
+        format!("client retries {}, ", log.borrow().retries)
+    });
 }

@@ -39,3 +39,51 @@ pub fn parse() -> Args {
         ladder: args.iter().any(|a| a == "--ladder"),
     }
 }
+
+/// Runs `sim`, prints its ladder if asked, then one line: the verdict,
+/// the end time, `detail()` (read after the run, e.g. the client's
+/// retries), TCP's retransmissions and the trace hash. Exits with status 1
+/// if the test failed, 2 if the simulation could not be built.
+pub fn run_and_report(sim: &mut tcpsim_tokio::Sim, args: &Args, detail: impl Fn() -> String) {
+    let run = match sim.execute() {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    // Written, not printed: a closed pipe (`| head`) ends the output
+    // quietly rather than with a panic.
+    use std::io::Write as _;
+    let status = i32::from(run.result.is_err());
+    let mut out = std::io::stdout().lock();
+    if args.ladder {
+        let ladder =
+            scenarios::render::ladder(&run.outcome, scenarios::render::Numbering::Relative);
+        if out.write_all(ladder.as_bytes()).is_err() {
+            std::process::exit(status);
+        }
+    }
+    let retransmissions: usize = (0..run.outcome.host_count())
+        .map(|i| run.outcome.retransmissions(i))
+        .sum();
+    let line = writeln!(
+        out,
+        "seed {}, loss {}: {} at {}; {}TCP retransmissions {retransmissions}, trace hash {:016x}",
+        args.seed,
+        args.loss,
+        match &run.result {
+            Ok(()) => "pass".to_string(),
+            Err(e) => format!("FAIL ({e})"),
+        },
+        run.outcome.stats.now,
+        detail(),
+        run.trace_hash()
+    );
+    if line.is_err() {
+        std::process::exit(status);
+    }
+    if run.result.is_err() {
+        std::process::exit(1);
+    }
+}
