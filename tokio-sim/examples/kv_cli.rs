@@ -15,19 +15,11 @@
 #[path = "../tests/common/kv.rs"]
 mod kv;
 
-use sim::Time;
-use std::time::Duration;
-
 /// The key-value test as a scenario of the catalogue.
 fn kv_test() -> scenarios::catalogue::Scenario {
-    tcpsim_tokio::sweep::scenario("kv", |sim| {
-        sim.duration(Time::from_secs(3600));
-        sim.host("server", kv::server);
-        let mut client = kv::Client::new(&format!("server:{}", kv::PORT), Duration::from_secs(60));
-        sim.client("client", async move { kv::workload(&mut client, 10).await });
-    })
-    .summary("ten SETs then ten GETs from a retrying tokio client to a tokio server")
-    .doc("The user's own async test (crate tcpsim-tokio) as a catalogue scenario")
+    kv::scenario()
+        .summary("ten SETs then ten GETs from a retrying tokio client to a tokio server")
+        .doc("The user's own async test (crate tcpsim-tokio) as a catalogue scenario")
 }
 
 fn main() {

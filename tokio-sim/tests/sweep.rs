@@ -9,19 +9,9 @@ use scenarios::capsule::run::{Case, Verdict, capture, replay};
 use scenarios::capsule::shrink::{Options, shrink};
 use scenarios::catalogue::Scenario;
 use scenarios::sweep::{Profile, Seeds, Sweep};
-use sim::Time;
-use std::time::Duration;
 
-/// Ten SETs then ten GETs, each retried on a fresh connection after 60 s
-/// without an answer (longer than any outage the profiles draw, so the
-/// client only retries when TCP itself gives up on a connection).
 fn kv_test() -> Scenario {
-    tcpsim_tokio::sweep::scenario("kv", |sim| {
-        sim.duration(Time::from_secs(3600));
-        sim.host("server", kv::server);
-        let mut client = kv::Client::new(&format!("server:{}", kv::PORT), Duration::from_secs(60));
-        sim.client("client", async move { kv::workload(&mut client, 10).await });
-    })
+    kv::scenario()
 }
 
 #[test]

@@ -149,3 +149,17 @@ pub async fn workload(client: &mut Client, count: u32) -> tcpsim_tokio::Result {
     }
     Ok(())
 }
+
+/// The test as a sweepable scenario called `kv`: ten SETs then ten GETs,
+/// each retried on a fresh connection after 60 s without an answer (longer
+/// than any outage the fault profiles draw, so the client only retries
+/// when TCP itself gives up on a connection), within an hour of virtual
+/// time.
+pub fn scenario() -> scenarios::catalogue::Scenario {
+    tcpsim_tokio::sweep::scenario("kv", |sim| {
+        sim.duration(sim::Time::from_secs(3600));
+        sim.host("server", server);
+        let mut client = Client::new(&format!("server:{PORT}"), Duration::from_secs(60));
+        sim.client("client", async move { workload(&mut client, 10).await });
+    })
+}
