@@ -12,21 +12,8 @@ mod args;
 #[path = "../tests/common/http.rs"]
 mod http;
 
-use sim::{LinkConfig, Time};
-use tcpsim_tokio::Sim;
-
 fn main() {
     let args = args::parse();
-    let (seed, loss) = (args.seed, args.loss);
-
-    let mut sim = Sim::new(seed);
-    sim.host("web", http::server);
-    sim.host_link(
-        "web",
-        LinkConfig::new(100_000_000, sim::Duration::from_millis(1)).with_loss(loss),
-    )
-    .partition("web", Time::from_millis(30), Time::from_millis(2_030))
-    .duration(Time::from_secs(600));
-    sim.client("browser", http::workload("web"));
+    let mut sim = http::lossy_sim(args.seed, args.loss);
     args::run_and_report(&mut sim, &args, String::new);
 }

@@ -7,20 +7,10 @@ mod common;
 
 use common::http;
 use scenarios::sweep::{Profile, Seeds, Sweep};
-use sim::{LinkConfig, Time};
-use tcpsim_tokio::Sim;
+use sim::Time;
 
-fn http_sim(seed: u64, loss: f64) -> Sim {
-    let mut sim = Sim::new(seed);
-    sim.host("web", http::server);
-    sim.host_link(
-        "web",
-        LinkConfig::new(100_000_000, sim::Duration::from_millis(1)).with_loss(loss),
-    )
-    .partition("web", Time::from_millis(30), Time::from_millis(2_030))
-    .duration(Time::from_secs(600));
-    sim.client("browser", http::workload("web"));
-    sim
+fn http_sim(seed: u64, loss: f64) -> tcpsim_tokio::Sim {
+    http::lossy_sim(seed, loss)
 }
 
 #[test]

@@ -173,3 +173,23 @@ pub async fn workload(host: &str) -> tcpsim_tokio::Result {
     expect(3, StatusCode::NOT_FOUND, b"not found\n")?;
     Ok(())
 }
+
+/// The exchange of [`workload`] on a network with `loss` each way on the
+/// server's (`web`) link and a 2-second partition of it from 30 ms, within
+/// 600 s of virtual time: what the test and the example run.
+pub fn lossy_sim(seed: u64, loss: f64) -> tcpsim_tokio::Sim {
+    let mut sim = tcpsim_tokio::Sim::new(seed);
+    sim.host("web", server);
+    sim.host_link(
+        "web",
+        sim::LinkConfig::new(100_000_000, sim::Duration::from_millis(1)).with_loss(loss),
+    )
+    .partition(
+        "web",
+        sim::Time::from_millis(30),
+        sim::Time::from_millis(2_030),
+    )
+    .duration(sim::Time::from_secs(600));
+    sim.client("browser", workload("web"));
+    sim
+}

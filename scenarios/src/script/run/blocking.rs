@@ -252,16 +252,9 @@ impl Runner<'_> {
             .map(|&(fd, events, _)| self.poll_mask(fd) & (events | POLLERR | POLLHUP | POLLNVAL))
             .collect();
         let ready = got.iter().filter(|&&r| r != 0).count() as i64;
-        let timed_out = self.poll_deadline.is_some_and(|d| self.now >= d);
-        if ready == 0 && timeout != 0 && !timed_out {
-            if !resumed {
-                self.poll_deadline = u64::try_from(timeout)
-                    .ok()
-                    .map(|ms| self.now + stack::Duration(ms.saturating_mul(1_000_000)));
-            }
+        if self.keep_waiting(ready == 0, timeout, resumed) {
             return Ok(None);
         }
-        self.poll_deadline = None;
         for (&(fd, _, want), &have) in wanted.iter().zip(&got) {
             if let Some(want) = want
                 && want != have
@@ -281,6 +274,29 @@ impl Runner<'_> {
     }
 
     /// What Linux's tcp_poll would report for an fd.
+    /// The timeout rule poll and epoll_wait share: with nothing ready and a
+    /// nonzero timeout (negative: for ever) the call blocks, its deadline
+    /// set when it first blocks (not when it is `resumed`); it returns once
+    /// something is ready or the deadline has passed, which clears it.
+    pub(super) fn keep_waiting(
+        &mut self,
+        nothing_ready: bool,
+        timeout: i64,
+        resumed: bool,
+    ) -> bool {
+        let timed_out = self.poll_deadline.is_some_and(|d| self.now >= d);
+        if nothing_ready && timeout != 0 && !timed_out {
+            if !resumed {
+                self.poll_deadline = u64::try_from(timeout)
+                    .ok()
+                    .map(|ms| self.now + stack::Duration(ms.saturating_mul(1_000_000)));
+            }
+            return true;
+        }
+        self.poll_deadline = None;
+        false
+    }
+
     pub(super) fn poll_mask(&self, fd: i32) -> i64 {
         let Some(f) = self.fds.get(&fd) else {
             return POLLNVAL;

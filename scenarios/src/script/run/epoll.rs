@@ -178,16 +178,9 @@ impl Runner<'_> {
             .filter(|&(_, mask, _)| mask != 0)
             .take(maxevents as usize)
             .collect();
-        let timed_out = self.poll_deadline.is_some_and(|d| self.now >= d);
-        if ready.is_empty() && timeout != 0 && !timed_out {
-            if !resumed {
-                self.poll_deadline = u64::try_from(timeout)
-                    .ok()
-                    .map(|ms| self.now + stack::Duration(ms.saturating_mul(1_000_000)));
-            }
+        if self.keep_waiting(ready.is_empty(), timeout, resumed) {
             return Ok(None);
         }
-        self.poll_deadline = None;
         if let Some(list) = self.epolls.get_mut(&epfd) {
             for &(n, _, _) in &ready {
                 if list[n].events & EPOLLONESHOT != 0 {
