@@ -368,9 +368,11 @@ impl<'de> Deserialize<'de> for FlagSet {
                 "PSH" => Flags::PSH,
                 "ACK" => Flags::ACK,
                 "URG" => Flags::URG,
+                "ECE" => Flags::ECE,
+                "CWR" => Flags::CWR,
                 _ => {
                     return Err(de::Error::custom(format!(
-                        "unknown TCP flag {part:?} in {text:?} (FIN, SYN, RST, PSH, ACK, URG)"
+                        "unknown TCP flag {part:?} in {text:?} (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR)"
                     )));
                 }
             };
@@ -508,6 +510,7 @@ struct TcpSpec {
     nagle: Option<bool>,
     delayed_ack: Option<OrOff<Dur>>,
     congestion: Option<Congestion>,
+    ecn: Option<EcnSpec>,
     keepalive: Option<Spanned<KeepaliveSpec>>,
     isn: Option<u32>,
     rfc1337: Option<bool>,
@@ -531,6 +534,15 @@ enum ProfileSpec {
 enum Congestion {
     Newreno,
     Cubic,
+}
+
+/// `ecn = "off" | "on" | "passive"` (RFC 3168; Linux's tcp_ecn 0, 1, 2).
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum EcnSpec {
+    Off,
+    On,
+    Passive,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy)]
@@ -626,6 +638,7 @@ struct DirSpec {
     jitter: Option<JitterSpec>,
     corruption: Option<CorruptionSpec>,
     down: Option<Vec<(Dur, Dur)>>,
+    ecn_mark_threshold: Option<u32>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy)]
@@ -673,6 +686,7 @@ impl DirSpec {
             jitter: self.jitter.or(base.jitter),
             corruption: self.corruption.or(base.corruption),
             down: self.down.clone().or_else(|| base.down.clone()),
+            ecn_mark_threshold: self.ecn_mark_threshold.or(base.ecn_mark_threshold),
         }
     }
 
@@ -687,6 +701,7 @@ impl DirSpec {
         if let Some(q) = self.queue_packets {
             c.queue_packets_max = Some(q);
         }
+        c.ecn_mark_threshold = self.ecn_mark_threshold;
         c.queue_bytes_max = self.queue_bytes.or(c.queue_bytes_max);
         c.loss = self.loss.map_or(0.0, |p| p.0);
         c.gilbert_elliott = self.gilbert_elliott.map(|g| GilbertElliott {
@@ -1653,6 +1668,13 @@ fn tcp_config(t: &TcpSpec) -> (TcpConfig, bool) {
         Some(Congestion::Newreno) => c.congestion = stack::cc::CongestionAlgorithm::NewReno,
         Some(Congestion::Cubic) => c.congestion = stack::cc::CongestionAlgorithm::Cubic,
         None => {}
+    }
+    if let Some(e) = t.ecn {
+        c.ecn = match e {
+            EcnSpec::Off => stack::EcnMode::Off,
+            EcnSpec::On => stack::EcnMode::On,
+            EcnSpec::Passive => stack::EcnMode::Passive,
+        };
     }
     if let Some(k) = t.keepalive.as_ref().map(|k| *k.get_ref()) {
         c.keepalive = Some(stack::Keepalive {

@@ -10,6 +10,10 @@
 //!    rule that fires decides;
 //! 3. **drop-tail queue**: packets waiting for or in serialization count
 //!    against `queue_packets_max` / `queue_bytes_max`; over either, `QueueFull`;
+//!    with `ecn_mark_threshold` K, a step AQM before it: with K or more
+//!    packets queued, an ECN-capable IPv4 packet (ECT(0), ECT(1)) is marked
+//!    CE instead of being dropped, and any other packet is dropped
+//!    (`QueueFull`), as a router doing RFC 3168 §5 marking would;
 //! 4. **serialization** at `rate_bps` after the packets ahead of it;
 //! 5. **loss** on the wire: independent (`loss`), then Gilbert-Elliott bursts;
 //!    a lost packet has used its transmission time;
@@ -27,7 +31,8 @@
 //! packets offered from then on (packets already queued keep the departure
 //! and arrival times they were given, as an ns-3 attribute change does).
 //!
-//! What this model deliberately does not do: MAC contention, ECN marking, AQM.
+//! What this model deliberately does not do: MAC contention, AQM beyond
+//! the one-threshold marking above (no RED averaging, no CoDel), L4S.
 
 use crate::decisions::PacketFaults;
 use crate::rng::{self, SimRng};
@@ -123,6 +128,11 @@ pub struct LinkConfig {
     pub corruption: Option<Corruption>,
     /// Partitions: `[start, end)` intervals during which the direction is down.
     pub down: Vec<(Time, Time)>,
+    /// ECN marking (RFC 3168 §5) at a queue threshold: with this many
+    /// packets or more queued, an arriving ECN-capable packet is marked CE
+    /// and queued, any other is dropped. `None` (the default): drop-tail
+    /// only. Compare with `queue_packets_max` set to the same number.
+    pub ecn_mark_threshold: Option<u32>,
 }
 
 impl Default for LinkConfig {
@@ -139,6 +149,7 @@ impl Default for LinkConfig {
             jitter: None,
             corruption: None,
             down: Vec::new(),
+            ecn_mark_threshold: None,
         }
     }
 }
@@ -185,6 +196,12 @@ impl LinkConfig {
             delay,
             ..LinkConfig::default()
         }
+    }
+    /// Builder: mark ECN-capable packets CE once `threshold` packets are
+    /// queued (see [`LinkConfig::ecn_mark_threshold`]).
+    pub fn with_ecn_marking(mut self, threshold: u32) -> LinkConfig {
+        self.ecn_mark_threshold = Some(threshold);
+        self
     }
     /// Builder: independent loss probability `p` (see [`LinkConfig::loss`]).
     pub fn with_loss(mut self, p: f64) -> LinkConfig {
@@ -283,6 +300,11 @@ impl LinkConfig {
         if self.queue_packets_max == Some(0) || self.queue_bytes_max == Some(0) {
             return Err(LinkConfigError(
                 "a queue limit of zero would drop every packet".into(),
+            ));
+        }
+        if self.ecn_mark_threshold == Some(0) {
+            return Err(LinkConfigError(
+                "an ECN marking threshold of zero would drop every packet that is not ECN-capable, SYNs and ACKs included".into(),
             ));
         }
         Ok(())
@@ -450,6 +472,8 @@ pub struct LinkStats {
     pub corrupted: u64,
     /// Packets kept by a hold (each is counted again when delivered).
     pub held: u64,
+    /// Packets marked CE at the marking threshold (RFC 3168 §5).
+    pub ecn_marked: u64,
 }
 
 /// The outcome of offering one packet to a direction (steps 1 and 3–8; fault
@@ -470,6 +494,8 @@ pub(crate) enum Admission {
         jitter: Duration,
         /// The reordering extra delay was added.
         reordered: bool,
+        /// Mark the packet CE (the queue was at the marking threshold).
+        ce_mark: bool,
     },
 }
 
@@ -536,15 +562,24 @@ impl LinkDirection {
     /// Steps 3–8 of the module doc for a packet of `len` bytes at `now`.
     /// With `script` (a decision replay), nothing is drawn: the packet gets
     /// exactly the listed faults.
+    /// `ect`: the packet is an ECN-capable IPv4 datagram.
     pub(crate) fn admit(
         &mut self,
         now: Time,
         len: usize,
+        ect: bool,
         extra_delay: Duration,
         script: Option<&PacketFaults>,
     ) -> Admission {
         self.drain_departed(now);
         let size = len as u32;
+        let at_mark = self
+            .config
+            .ecn_mark_threshold
+            .is_some_and(|k| self.queue.len() as u64 >= u64::from(k));
+        if at_mark && !ect {
+            return Admission::QueueFull;
+        }
         let over_packets = self
             .config
             .queue_packets_max
@@ -567,7 +602,7 @@ impl LinkDirection {
         self.queued_bytes += u64::from(size);
 
         if let Some(script) = script {
-            return self.admit_scripted(departure, extra_delay, script);
+            return self.admit_scripted(departure, extra_delay, script, at_mark);
         }
         if let Some(burst) = self.draw_loss() {
             return Admission::Lost { departure, burst };
@@ -593,6 +628,7 @@ impl LinkDirection {
             corrupt_bits,
             jitter,
             reordered,
+            ce_mark: at_mark,
         }
     }
 
@@ -602,6 +638,7 @@ impl LinkDirection {
         departure: Time,
         extra_delay: Duration,
         script: &PacketFaults,
+        ce_mark: bool,
     ) -> Admission {
         if script.loss || script.burst_loss {
             return Admission::Lost {
@@ -623,6 +660,7 @@ impl LinkDirection {
             corrupt_bits: script.corrupt.as_ref().map_or(0, |bits| bits.len() as u32),
             jitter,
             reordered,
+            ce_mark,
         }
     }
 
@@ -709,4 +747,29 @@ impl LinkDirection {
             positions.push(bit);
         }
     }
+}
+
+/// Whether `bytes` is an IPv4 datagram whose ECN field says ECN-capable
+/// (ECT(0), ECT(1) or already CE; RFC 3168 §5).
+pub(crate) fn ipv4_ecn_capable(bytes: &[u8]) -> bool {
+    bytes.len() >= 20 && bytes[0] >> 4 == 4 && bytes[1] & 3 != 0
+}
+
+/// Sets an IPv4 datagram's ECN field to CE and updates its header checksum
+/// incrementally (RFC 1624 eqn. 3), as a marking router does. False if it
+/// was CE already (nothing changes) or is not IPv4.
+pub(crate) fn mark_ce(bytes: &mut [u8]) -> bool {
+    if bytes.len() < 20 || bytes[0] >> 4 != 4 || bytes[1] & 3 == 3 {
+        return false;
+    }
+    let old = u16::from_be_bytes([bytes[0], bytes[1]]);
+    bytes[1] |= 3;
+    let new = u16::from_be_bytes([bytes[0], bytes[1]]);
+    let sum = u16::from_be_bytes([bytes[10], bytes[11]]);
+    let mut acc = u32::from(!sum) + u32::from(!old) + u32::from(new);
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    bytes[10..12].copy_from_slice(&(!(acc as u16)).to_be_bytes());
+    true
 }

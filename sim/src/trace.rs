@@ -90,6 +90,9 @@ pub enum EventKind {
     /// The packet reached a held direction's far end and is kept until the
     /// release (a `Deliver` follows then).
     Held,
+    /// A queue at its marking threshold set the packet's ECN field to CE
+    /// (RFC 3168 §5); the event carries the marked bytes and digest.
+    EcnMark,
 }
 
 impl EventKind {
@@ -104,6 +107,7 @@ impl EventKind {
             EventKind::Note(_) => 7,
             EventKind::LinkChange(_) => 8,
             EventKind::Held => 9,
+            EventKind::EcnMark => 10,
         }
     }
 }
@@ -144,6 +148,7 @@ impl fmt::Display for TraceEvent {
             EventKind::Note(text) => return write!(f, " note: {text}"),
             EventKind::LinkChange(change) => return write!(f, " link {change}"),
             EventKind::Held => f.write_str(" held")?,
+            EventKind::EcnMark => f.write_str(" ecn-mark CE")?,
             EventKind::Send => f.write_str(" send")?,
             EventKind::Enqueue => f.write_str(" enqueue")?,
             EventKind::Drop(reason) => write!(f, " drop ({reason})")?,

@@ -505,7 +505,8 @@ impl Core {
             }
         }
 
-        match self.links[l].admit(self.now, packet.len(), extra_delay, script) {
+        let ect = crate::link::ipv4_ecn_capable(&packet.bytes);
+        match self.links[l].admit(self.now, packet.len(), ect, extra_delay, script) {
             Admission::QueueFull => {
                 self.links[l].stats.dropped_queue += 1;
                 self.drop_packet(node, Some(link), packet, digest, DropReason::QueueFull);
@@ -525,8 +526,14 @@ impl Core {
                 corrupt_bits,
                 jitter,
                 reordered,
+                ce_mark,
             } => {
                 self.record(EventKind::Enqueue, node, Some(link), &packet, digest);
+                if ce_mark && crate::link::mark_ce(&mut packet.bytes) {
+                    self.links[l].stats.ecn_marked += 1;
+                    digest = packet_digest(&packet.bytes);
+                    self.record(EventKind::EcnMark, node, Some(link), &packet, digest);
+                }
                 if corrupt_bits > 0 && !rule_corrupted {
                     let listed = script.and_then(|s| s.corrupt.as_deref());
                     digest = self.corrupt(node, link, &mut packet, corrupt_bits, listed);

@@ -68,11 +68,41 @@ pub struct TcpConfig {
     pub invalid_ack_ratelimit: Duration,
     /// The congestion controller new connections run (default NewReno).
     pub congestion: CongestionAlgorithm,
+    /// Explicit Congestion Notification (RFC 3168): whether a connection
+    /// asks for it in its SYN, agrees to it in its SYN-ACK, or neither.
+    /// Off by default; the Linux profile has Linux's `tcp_ecn=2`, `Passive`.
+    pub ecn: EcnMode,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
     /// Pin the timestamp clock's offset (RFC 7323 §5.4: TSval = ms since
     /// start + offset); `None` keys it per 4-tuple, as Linux does.
     pub ts_offset: Option<u32>,
+}
+
+/// When a connection uses ECN (RFC 3168 §6.1.1), as Linux's `tcp_ecn`
+/// sysctl: 0 `Off`, 1 `On`, 2 `Passive`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EcnMode {
+    /// Never: no ECE/CWR in the SYN, and a SYN asking for ECN gets a
+    /// SYN-ACK without ECE.
+    #[default]
+    Off,
+    /// Ask for ECN when opening (SYN with ECE and CWR) and agree to it
+    /// when a peer asks.
+    On,
+    /// Agree to ECN when a peer asks, never ask (Linux's default).
+    Passive,
+}
+
+impl EcnMode {
+    /// Whether an active open asks for ECN.
+    pub fn initiates(self) -> bool {
+        self == EcnMode::On
+    }
+    /// Whether a passive open agrees to a peer's request.
+    pub fn accepts(self) -> bool {
+        self != EcnMode::Off
+    }
 }
 
 /// Keepalive: idle time before the first probe, interval, probes before giving up.
@@ -124,6 +154,7 @@ impl Default for TcpConfig {
             challenge_ack_limit: 1000,
             invalid_ack_ratelimit: Duration::from_millis(500),
             congestion: CongestionAlgorithm::NewReno,
+            ecn: EcnMode::Off,
             isn: None,
             ts_offset: None,
         }
@@ -146,6 +177,7 @@ impl TcpConfig {
         TcpConfig {
             window_scale: Some(linux_window_scale(6 * 1024 * 1024)),
             congestion: CongestionAlgorithm::Cubic,
+            ecn: EcnMode::Passive,
             rfc1337: false,
             challenge_ack_limit: i32::MAX as u32,
             ..TcpConfig::default()

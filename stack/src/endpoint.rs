@@ -178,6 +178,8 @@ pub struct Endpoint {
     resets: VecDeque<Reset>,
     next_ephemeral: u16,
     payload_scratch: Vec<u8>,
+    /// The IP ECN field of the datagram being handled (RFC 3168 §5).
+    arrival_ecn: wire::Ecn,
     counters: EndpointCounters,
 }
 
@@ -200,6 +202,7 @@ impl Endpoint {
             resets: VecDeque::new(),
             next_ephemeral,
             payload_scratch: Vec::with_capacity(65536),
+            arrival_ecn: wire::Ecn::NotEct,
             counters: EndpointCounters::default(),
         }
     }
@@ -656,6 +659,7 @@ impl Endpoint {
     /// counted and dropped (the error says why).
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<(), WireError> {
         self.counters.datagrams_received += 1;
+        self.arrival_ecn = wire::peek_ecn(bytes);
         let (pair, seg) = match wire::parse_datagram(bytes) {
             Ok(x) => x,
             Err(e) => {
@@ -688,6 +692,7 @@ impl Endpoint {
         if let Some(&id) = self.connections.get(&key) {
             let events = &mut self.events;
             if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
+                conn.ecn.arrival = self.arrival_ecn;
                 let d = conn.on_segment(&seg, now, &mut Env { id, events });
                 self.apply(id, d);
                 if d == Disposition::DeleteAndReset {
@@ -801,6 +806,7 @@ impl Endpoint {
             id,
             events: &mut self.events,
         };
+        conn.ecn.arrival = self.arrival_ecn;
         conn.accept_syn(seg, now, &mut env);
         match fast_open {
             FastOpenDecision::None => {}
@@ -1129,14 +1135,18 @@ impl Endpoint {
                 continue;
             };
             let mut scratch = std::mem::take(&mut self.payload_scratch);
+            let max_before = conn.snd_max;
             let produced = conn.poll_segment(now, &mut scratch);
             let dead = conn.is_dead();
             let more = conn.wants_output();
-            if let Some(seg) = produced {
+            if let Some(mut seg) = produced {
                 let pair = IpPair {
                     src: *conn.local.ip(),
                     dst: *conn.remote.ip(),
                 };
+                // RFC 3168 §6.1.5: ECT only on data never sent before.
+                let first = seg.seq.diff(max_before) >= 0;
+                let ecn = conn.ecn_on_transmit(&mut seg.flags, first, !scratch.is_empty());
                 let repr = TcpRepr {
                     src_port: conn.local.port(),
                     dst_port: conn.remote.port(),
@@ -1148,7 +1158,7 @@ impl Endpoint {
                     options: seg.options,
                     payload: &scratch,
                 };
-                wire::emit_datagram(pair, &repr, out);
+                wire::emit_datagram_ecn(pair, &repr, ecn, out);
                 if seg.flags.rst() {
                     self.counters.resets_sent += 1;
                 }

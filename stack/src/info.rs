@@ -29,6 +29,9 @@ pub enum CaState {
     /// Duplicate ACKs or SACK blocks have arrived, below the threshold that
     /// starts recovery (`TCP_CA_Disorder`).
     Disorder,
+    /// The window is being reduced for an ECN echo, with no loss
+    /// (`TCP_CA_CWR`, RFC 3168 §6.1.2).
+    Cwr,
     /// Fast recovery: RFC 6582 NewReno, or RFC 6675 SACK-based recovery
     /// (`TCP_CA_Recovery`).
     Recovery,
@@ -41,11 +44,12 @@ pub enum CaState {
 
 impl CaState {
     /// The spelling `ss -ti` and Linux's headers use, lower case: `open`,
-    /// `disorder`, `recovery`, `loss`.
+    /// `disorder`, `cwr`, `recovery`, `loss`.
     pub fn name(self) -> &'static str {
         match self {
             CaState::Open => "open",
             CaState::Disorder => "disorder",
+            CaState::Cwr => "cwr",
             CaState::Recovery => "recovery",
             CaState::Loss => "loss",
         }
@@ -187,6 +191,10 @@ pub struct TcpInfo {
     /// The SYN's data was accepted by a Fast Open server (RFC 7413; Linux's
     /// TCPI_OPT_SYN_DATA in `tcpi_options`).
     pub syn_data_acked: bool,
+    /// ECN was negotiated (RFC 3168; TCPI_OPT_ECN).
+    pub ecn: bool,
+    /// An ECT or CE segment has arrived (TCPI_OPT_ECN_SEEN).
+    pub ecn_seen: bool,
 
     // ----- sequence variables (RFC 9293 §3.3.1), absolute -----
     /// Initial send sequence number (ISS).
@@ -244,6 +252,8 @@ impl Connection {
             CaState::Recovery
         } else if in_loss {
             CaState::Loss
+        } else if self.ecn.in_cwr() {
+            CaState::Cwr
         } else if self.dup_acks > 0 || !self.scoreboard.is_empty() {
             CaState::Disorder
         } else {
@@ -319,6 +329,8 @@ impl Connection {
             timestamps: self.timestamps,
             window_scaling: self.window_scaling,
             syn_data_acked: self.syn_data_acked,
+            ecn: self.ecn.ok,
+            ecn_seen: self.ecn.seen,
             iss: self.iss,
             snd_una: self.snd_una,
             snd_nxt: self.snd_nxt,

@@ -8,7 +8,9 @@
 //! - [`info`]: a `tcp_info`-like snapshot of a connection (cwnd, SRTT, RTO...).
 //! - [`endpoint`]: one host's TCP: socket API, demultiplexing, listeners, RSTs, ISNs.
 //! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing,
-//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675).
+//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675);
+//!   `conn/ecn.rs` is ECN (RFC 3168 §6.1: negotiation, ECT on new data,
+//!   the receiver's echo, the sender's once-per-window reduction).
 //! - [`buffer`]: send ring buffer and out-of-order reassembly.
 //! - [`rtt`]: RFC 6298 retransmission timeout.
 //! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).
@@ -87,7 +89,7 @@ pub mod wire;
 pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 
 pub use config::{
-    EndpointConfig, FastOpenConfig, Keepalive, TCP_MIN_MSS, TcpConfig, linux_window_scale,
+    EcnMode, EndpointConfig, FastOpenConfig, Keepalive, TCP_MIN_MSS, TcpConfig, linux_window_scale,
 };
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use info::{CaState, TcpInfo};

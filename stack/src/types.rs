@@ -283,4 +283,6 @@ pub struct Counters {
     /// Duplicate ACKs: RFC 5681's definition without SACK, RFC 6675 §2's
     /// (an ACK that SACKs new data) with it.
     pub duplicate_acks: u64,
+    /// Congestion-window reductions for an ECN echo (RFC 3168 §6.1.2).
+    pub ecn_reductions: u64,
 }

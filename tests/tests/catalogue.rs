@@ -44,6 +44,8 @@ fn every_scenario_has_a_snapshot_test() {
         "lossy-bulk",
         "many-connections",
         "churn",
+        "ecn-marking",
+        "ecn-drop-tail",
     ];
     let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
@@ -170,4 +172,12 @@ fn many_connections() {
 #[test]
 fn churn() {
     check("churn");
+}
+#[test]
+fn ecn_marking() {
+    check("ecn-marking");
+}
+#[test]
+fn ecn_drop_tail() {
+    check("ecn-drop-tail");
 }

@@ -47,6 +47,7 @@ impl<'a> View<'a> {
             EventKind::Corrupt(bits) => format!("CORRUPT bits {bits:?}"),
             EventKind::Deliver => "deliver".to_string(),
             EventKind::Held => "held".to_string(),
+            EventKind::EcnMark => "ECN-MARK CE".to_string(),
             EventKind::Note(text) => return format!("#{index} {} {node}: note: {text}", e.time),
             EventKind::LinkChange(change) => {
                 return format!("#{index} {} {node}: link {change}", e.time);

@@ -26,6 +26,7 @@
 
 mod attacks;
 mod close;
+mod ecn;
 mod handshake;
 mod reset;
 mod sequence;
@@ -533,6 +534,8 @@ pub fn all() -> &'static [Scenario] {
             transfer::lossy_bulk(),
             transfer::many_connections(),
             transfer::churn(),
+            ecn::ecn_marking(),
+            ecn::ecn_drop_tail(),
         ]
     })
 }

@@ -130,12 +130,16 @@ fn config(variant: u8) -> TcpConfig {
         3 => TcpConfig {
             isn: Some(0x7fff_ff00),
             recv_buffer: 3000,
+            // ECN (RFC 3168) asked for and agreed to: crafted segments
+            // carry ECE, CWR and every IP ECN codepoint.
+            ecn: stack::EcnMode::On,
             ..base
         },
         4 => TcpConfig {
             mss: 88,
             send_buffer: 2048,
             window_scale: Some(14),
+            ecn: stack::EcnMode::Passive,
             ..base
         },
         5 => TcpConfig {
@@ -485,7 +489,8 @@ impl Pair {
                 }
             }
             Op::Craft => {
-                let flags = Flags(p.u8() & 0x3f);
+                // All eight control bits, ECE and CWR included.
+                let flags = Flags(p.u8());
                 let dseq = p.u32() as i32 >> (p.u8() % 32);
                 let dack = p.u32() as i32 >> (p.u8() % 32);
                 let window = p.u16();
@@ -564,12 +569,14 @@ impl Pair {
             payload: &payload,
         };
         let mut out = Vec::new();
-        wire::emit_datagram(
+        wire::emit_datagram_ecn(
             IpPair {
                 src: ADDR[1 - target],
                 dst: ADDR[target],
             },
             &repr,
+            // Any IP ECN codepoint, CE included (RFC 3168 §5).
+            wire::Ecn::from_bits((extra >> 24) as u8),
             &mut out,
         );
         out
@@ -588,7 +595,7 @@ fn mutated(d: &mut [u8], kind: u8, value: u32) -> Vec<u8> {
     match kind % 8 {
         0 => repr.seq = SeqNum(repr.seq.0.wrapping_add(small as u32)),
         1 => repr.ack = SeqNum(repr.ack.0.wrapping_add(small as u32)),
-        2 => repr.flags = Flags((repr.flags.0 ^ (1 << (value % 6))) & 0x3f),
+        2 => repr.flags = Flags(repr.flags.0 ^ (1 << (value % 8))),
         3 => repr.window = value as u16,
         4 => repr.options.timestamps = repr.options.timestamps.map(|(v, e)| (v ^ value, e)),
         5 => repr.payload = &repr.payload[..repr.payload.len().min(value as usize % 1500)],

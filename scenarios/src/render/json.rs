@@ -175,6 +175,7 @@ fn event_name(kind: &EventKind) -> &'static str {
         EventKind::Note(_) => "note",
         EventKind::LinkChange(_) => "link",
         EventKind::Held => "held",
+        EventKind::EcnMark => "ecn_mark",
     }
 }
 

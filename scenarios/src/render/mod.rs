@@ -48,6 +48,9 @@ pub fn segment_notation(seg: &SegmentEvent, isns: &Isns, numbering: Numbering) -
         (seg.flags.rst(), "RST"),
         (seg.flags.psh(), "PSH"),
         (seg.flags.ack(), "ACK"),
+        // RFC 3168 §6.1's bits, shown only when set.
+        (seg.flags.ece(), "ECE"),
+        (seg.flags.cwr(), "CWR"),
     ] {
         if on {
             ctl.push(name);
@@ -167,6 +170,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
                 format!(" X dropped: {}", drop_text(*reason, e.link, &outcome.world))
             }
             EventKind::Held => " (held)".to_string(),
+            EventKind::EcnMark => " (marked CE)".to_string(),
             EventKind::Duplicate => " (duplicate made)".to_string(),
             EventKind::Corrupt(bits) => format!(" (corrupted: {} bit(s))", bits.len()),
             _ => String::new(),
@@ -178,6 +182,7 @@ pub fn ladder(outcome: &Outcome, numbering: Numbering) -> String {
             | EventKind::Drop(_)
             | EventKind::Duplicate
             | EventKind::Corrupt(_)
+            | EventKind::EcnMark
             | EventKind::Held => {
                 let (l, r) = if from_left {
                     (state_name(state), "")

@@ -82,6 +82,7 @@ impl PacketLives {
                         EventKind::Enqueue
                             | EventKind::Drop(_)
                             | EventKind::Corrupt(_)
+                            | EventKind::EcnMark
                             | EventKind::Duplicate
                     )
                     && e.link
@@ -108,6 +109,16 @@ impl PacketLives {
                         lives[i] = *life;
                         // Corruption after the enqueue changes the bytes
                         // (and the digest) the far end will see.
+                        if let Some(key) = enqueued.take() {
+                            pop_back(&mut in_flight, key);
+                            push(&mut in_flight, (link, e.digest), *life);
+                            *enqueued = Some((link, e.digest));
+                        }
+                    }
+                    (EventKind::EcnMark, Some(link)) => {
+                        lives[i] = *life;
+                        // The mark changes the bytes (and the digest) the
+                        // far end will see, as corruption does.
                         if let Some(key) = enqueued.take() {
                             pop_back(&mut in_flight, key);
                             push(&mut in_flight, (link, e.digest), *life);

@@ -74,6 +74,27 @@ pub const RST: u8 = 0x04;
 pub const PSH: u8 = 0x08;
 pub const ACK: u8 = 0x10;
 pub const URG: u8 = 0x20;
+/// ECN-Echo (packetdrill's `E`, RFC 3168 §6.1).
+pub const ECE: u8 = 0x40;
+/// Congestion Window Reduced (packetdrill's `W`).
+pub const CWR: u8 = 0x80;
+
+/// What a packet line says about the IP header's TOS byte: packetdrill's
+/// `[noecn]`, `[ect0]`, `[ect1]`, `[ce]`, `[ect01]` (ECT(0) or ECT(1),
+/// outbound only) and `[tos 0x..]`, in brackets or parentheses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TosSpec {
+    /// Nothing written: an inbound datagram is Not-ECT, an outbound one is
+    /// not checked (packetdrill's TOS_CHECK_NONE).
+    #[default]
+    Unchecked,
+    /// The two ECN bits (RFC 3168 §5) are exactly these.
+    Ecn(u8),
+    /// ECT(0) or ECT(1).
+    Ect01,
+    /// The whole TOS byte.
+    Tos(u8),
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PacketSpec {
@@ -85,6 +106,8 @@ pub struct PacketSpec {
     pub ack: Option<u32>,
     pub win: Option<u16>,
     pub options: OptionsSpec,
+    /// The IP header's TOS byte, when the line says something about it.
+    pub tos: TosSpec,
 }
 
 /// A system call argument or result value.
@@ -926,8 +949,65 @@ impl Parser<'_> {
         })
     }
 
+    /// packetdrill's `opt_ip_info` before the flags: `[ect0]`, `(ce)`,
+    /// `[tos 0x2]`...
+    fn tos_spec(&mut self, direction: Direction) -> Result<TosSpec, ScriptError> {
+        let close = match self.peek() {
+            Some('[') => ']',
+            Some('(') => ')',
+            _ => return Ok(TosSpec::Unchecked),
+        };
+        self.pos += 1;
+        self.skip_ws();
+        let word: String = self
+            .rest()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        self.pos += word.len();
+        let spec = match word.as_str() {
+            "noecn" => TosSpec::Ecn(0),
+            "ect1" => TosSpec::Ecn(1),
+            "ect0" => TosSpec::Ecn(2),
+            "ce" => TosSpec::Ecn(3),
+            "ect01" => {
+                if direction == Direction::Inbound {
+                    return Err(self.err("[ect01] can only be used with outbound packets"));
+                }
+                TosSpec::Ect01
+            }
+            "tos" => {
+                self.skip_ws();
+                let hex: String = self
+                    .rest()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                let value = hex
+                    .strip_prefix("0x")
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        self.err(format!("tos {hex:?}: expected a hex byte such as 0x2"))
+                    })?;
+                self.pos += hex.len();
+                TosSpec::Tos(value)
+            }
+            "" => return Err(self.err(format!("expected an IP field after {:?}", close))),
+            other => {
+                return Err(self.err(format!(
+                    "IP field {other:?} is not supported (expected noecn, ect0, ect1, ce, ect01 or tos 0x..)"
+                )));
+            }
+        };
+        self.skip_ws();
+        self.expect(&close.to_string(), "the closing bracket of the IP field")?;
+        self.skip_ws();
+        Ok(spec)
+    }
+
     fn packet(&mut self, direction: Direction) -> Result<PacketSpec, ScriptError> {
         self.skip_ws();
+        let tos = self.tos_spec(direction)?;
         let mut flags = 0u8;
         let start = self.pos;
         // packetdrill writes a segment with no flags at all as `-`.
@@ -943,9 +1023,8 @@ impl Parser<'_> {
                 'P' => PSH,
                 '.' => ACK,
                 'U' => URG,
-                'E' | 'W' => {
-                    return Err(self.err("ECN flags (E, W) are not supported"));
-                }
+                'E' => ECE,
+                'W' => CWR,
                 _ => break,
             };
             if flags & bit != 0 {
@@ -956,7 +1035,7 @@ impl Parser<'_> {
         }
         if self.pos == start {
             return Err(self.err(format!(
-                "expected TCP flags (a combination of S, F, R, P and ., or - for none), found {}",
+                "expected TCP flags (a combination of S, F, R, P, E, W and ., or - for none), found {}",
                 self.found()
             )));
         }
@@ -988,6 +1067,7 @@ impl Parser<'_> {
             ack: None,
             win: None,
             options: OptionsSpec::None,
+            tos,
         };
         loop {
             self.skip_ws();

@@ -21,7 +21,7 @@
 use super::ScriptError;
 use super::shell::Origin;
 use stack::cc::CongestionAlgorithm;
-use stack::{Duration, Keepalive, TcpConfig};
+use stack::{Duration, EcnMode, Keepalive, TcpConfig};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Linux's net.core.rmem_max at boot (SK_RMEM_MAX: 212992 bytes).
@@ -298,10 +298,31 @@ impl Host {
                     not("RACK loss detection (RFC 8985)")
                 }
             }
-            "tcp_ecn" => modelled_only_at(0, 5, 0, "ECN (RFC 3168)"),
-            "tcp_ecn_fallback" | "tcp_ecn_option" | "tcp_ecn_option_beacon" => {
+            // 0 off, 1 ask and agree, 2 agree only (Linux's default);
+            // 3-5 involve Accurate ECN, which the stack does not have.
+            "tcp_ecn" => match int_in(value, 0, 5)? {
+                0 => {
+                    tcp.ecn = EcnMode::Off;
+                    modelled
+                }
+                1 => {
+                    tcp.ecn = EcnMode::On;
+                    modelled
+                }
+                2 => {
+                    tcp.ecn = EcnMode::Passive;
+                    modelled
+                }
+                _ => not("Accurate ECN (AccECN)"),
+            },
+            // Fallback (1, the default) is what the stack does: a
+            // retransmitted SYN no longer asks for ECN.
+            "tcp_ecn_fallback" => {
+                modelled_only_at(0, 1, 1, "sending ECN-setup SYNs again after a timeout")
+            }
+            "tcp_ecn_option" | "tcp_ecn_option_beacon" => {
                 int_in(value, 0, i32::MAX as i64)?;
-                not("ECN (RFC 3168) and AccECN")
+                not("Accurate ECN (AccECN) options")
             }
             // The server side is modelled (bits 0x2, 0x200, 0x400: see
             // `Host::fast_open`); the client side (0x1, 0x4) is not.
@@ -589,6 +610,7 @@ mod tests {
             ("net.ipv4.tcp_fin_timeout", "60"),
             ("net.ipv4.tcp_invalid_ratelimit", "500"),
             ("net.ipv4.tcp_challenge_ack_limit", "2147483647"),
+            ("net.ipv4.tcp_ecn", "2"),
         ] {
             assert_eq!(linux_default(name), Some(value), "{name}");
             assert!(set(&mut host, &mut tcp, name, value).is_empty(), "{name}");

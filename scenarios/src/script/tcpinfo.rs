@@ -211,6 +211,7 @@ fn ca_number(c: CaState) -> i128 {
     match c {
         CaState::Open => 0,
         CaState::Disorder => 1,
+        CaState::Cwr => 2,
         CaState::Recovery => 3,
         CaState::Loss => 4,
     }
@@ -251,12 +252,14 @@ fn value(name: &str, subject: Subject<'_>, now: Instant) -> Value {
         "tcpi_probes" => int(info.probes.into()),
         "tcpi_backoff" => int(info.backoff.into()),
         "tcpi_options" => {
-            // ECN and the Fast Open client are not in the stack, so their
-            // bits are truly 0; TCPI_OPT_SYN_DATA (32) is set when a Fast
-            // Open server took the SYN's data.
+            // TCPI_OPT_ECN (8) once ECN is negotiated, TCPI_OPT_ECN_SEEN
+            // (16) once an ECT or CE segment arrived, TCPI_OPT_SYN_DATA
+            // (32) when a Fast Open server took the SYN's data.
             let bits = u64::from(info.timestamps)
                 | (u64::from(info.sack_permitted) << 1)
                 | (u64::from(info.window_scaling) << 2)
+                | (u64::from(info.ecn) << 3)
+                | (u64::from(info.ecn_seen) << 4)
                 | (u64::from(info.syn_data_acked) << 5);
             int(bits)
         }

@@ -50,6 +50,7 @@ impl Connection {
         self.last_ack_sent = self.rcv_nxt;
         self.take_syn_options(seg, now);
         self.take_syn_window(seg, self.iss);
+        self.ecn_on_syn(seg);
         self.set_state(State::SynReceived, env);
         self.syn_pending = true;
         self.restart_rto(now);
@@ -216,6 +217,13 @@ impl Connection {
         self.rcv_adv = self.rcv_nxt + self.syn_window;
         self.take_syn_options(seg, now);
         self.take_syn_window(seg, if ack_acceptable { seg.ack } else { self.iss });
+        if ack_acceptable {
+            self.ecn_on_syn_ack(seg);
+        } else {
+            // Simultaneous open: the peer's SYN must ask for ECN too
+            // (Linux's tcp_ecn_rcv_syn).
+            self.ecn.ok = self.ecn.ok && seg.flags.ece() && seg.flags.cwr();
+        }
         if ack_acceptable {
             // The ACK covers our SYN only: SND.UNA moves past it; no data
             // (which may already be queued) is acknowledged by it.
@@ -683,6 +691,7 @@ impl Connection {
         {
             self.on_duplicate_ack(now);
         }
+        self.ecn_on_ack(seg, now);
         // Window update (§3.10.7.4): "If SND.UNA =< SEG.ACK =< SND.NXT, the
         // send window should be updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 =
         // SEG.SEQ and SND.WL2 =< SEG.ACK))". Linux (tcp_may_update_window)
@@ -860,6 +869,7 @@ impl Connection {
         now: Instant,
         env: &mut Env<'_>,
     ) -> Disposition {
+        self.ecn_on_receive(seg);
         // Seventh: text, in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 only.
         if !seg.payload.is_empty() {
             match self.state {

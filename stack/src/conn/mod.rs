@@ -9,6 +9,7 @@
 //! Read before changing: RFC 9293 §3.10, RFC 5961, RFC 6298, RFC 5681,
 //! RFC 6582, RFC 6675, RFC 2018, RFC 7323, RFC 1337, RFC 2525 §2.17.
 
+mod ecn;
 mod input;
 mod output;
 pub(crate) mod sack;
@@ -110,6 +111,8 @@ pub(crate) struct Connection {
     /// The SYN's data was accepted (Linux's syn_data_acked, reported as
     /// TCPI_OPT_SYN_DATA).
     pub(crate) syn_data_acked: bool,
+    /// ECN (RFC 3168): negotiation, echo and the sender's reduction.
+    pub(crate) ecn: ecn::EcnState,
     pub(crate) config: TcpConfig,
 
     // Send sequence variables (RFC 9293 §3.3.1).
@@ -281,6 +284,7 @@ impl Connection {
             fast_open_child: false,
             fast_open_reply: None,
             syn_data_acked: false,
+            ecn: ecn::EcnState::default(),
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -773,6 +777,7 @@ impl Connection {
                 // RFC 5681 §3.1 loss window, RFC 6582 §3.2 step 4: leave recovery.
                 let flight = self.flight_size();
                 self.cc.on_rto(now, flight);
+                self.ecn_on_rto();
                 self.recovery = None;
                 self.recovery_inflation = 0;
                 self.dup_acks = 0;

@@ -62,6 +62,10 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         let b = self.buffer.as_ref();
         Ipv4Addr::new(b[16], b[17], b[18], b[19])
     }
+    /// The ECN field: the two low bits of the old TOS byte (RFC 3168 §5).
+    pub fn ecn(&self) -> Ecn {
+        Ecn::from_bits(self.buffer.as_ref()[1])
+    }
     /// The time-to-live field.
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[8]
@@ -79,11 +83,52 @@ impl<'a> Ipv4Packet<&'a [u8]> {
     }
 }
 
+/// The ECN field of the IP header (RFC 3168 §5): whether the transport
+/// is ECN-capable (ECT(0), ECT(1)) and whether a router marked congestion
+/// (CE). Packetdrill writes them `[noecn]`, `[ect0]`, `[ect1]`, `[ce]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub enum Ecn {
+    /// 00: Not-ECT, the transport does not do ECN.
+    #[default]
+    NotEct,
+    /// 01: ECT(1).
+    Ect1,
+    /// 10: ECT(0), what an RFC 3168 sender sets (Linux uses ECT(0)).
+    Ect0,
+    /// 11: Congestion Experienced, set by a router instead of dropping.
+    Ce,
+}
+
+impl Ecn {
+    /// The codepoint in the two low bits of `tos`.
+    pub fn from_bits(tos: u8) -> Ecn {
+        match tos & 3 {
+            0 => Ecn::NotEct,
+            1 => Ecn::Ect1,
+            2 => Ecn::Ect0,
+            _ => Ecn::Ce,
+        }
+    }
+    /// The two-bit codepoint.
+    pub fn bits(self) -> u8 {
+        match self {
+            Ecn::NotEct => 0,
+            Ecn::Ect1 => 1,
+            Ecn::Ect0 => 2,
+            Ecn::Ce => 3,
+        }
+    }
+    /// ECT(0), ECT(1) or CE: the sender said it is ECN-capable.
+    pub fn is_ect(self) -> bool {
+        self != Ecn::NotEct
+    }
+}
+
 /// Writes a 20-byte header: TTL 64, DF, identification 0 (as Linux does
-/// for DF datagrams), protocol TCP, checksum filled in.
-pub(crate) fn emit_header(out: &mut [u8], pair: IpPair, total_len: u16) {
+/// for DF datagrams), protocol TCP, the ECN field, checksum filled in.
+pub(crate) fn emit_header(out: &mut [u8], pair: IpPair, total_len: u16, ecn: Ecn) {
     out[0] = 0x45;
-    out[1] = 0;
+    out[1] = ecn.bits();
     out[2..4].copy_from_slice(&total_len.to_be_bytes());
     out[4..6].copy_from_slice(&0u16.to_be_bytes());
     out[6..8].copy_from_slice(&0x4000u16.to_be_bytes());
@@ -94,4 +139,25 @@ pub(crate) fn emit_header(out: &mut [u8], pair: IpPair, total_len: u16) {
     out[16..20].copy_from_slice(&pair.dst.octets());
     let sum = checksum::internet_checksum(&out[..IPV4_HEADER_LEN]);
     out[10..12].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// Rewrites the ECN field of an IPv4 datagram in place and fixes the
+/// header checksum (RFC 1624 incremental update), as a router marking CE
+/// does (RFC 3168 §5). False, and nothing changed, if `datagram` is too
+/// short to hold an IPv4 header.
+pub fn set_ecn(datagram: &mut [u8], ecn: Ecn) -> bool {
+    if datagram.len() < IPV4_HEADER_LEN || datagram[0] >> 4 != 4 {
+        return false;
+    }
+    let old = u16::from_be_bytes([datagram[0], datagram[1]]);
+    datagram[1] = (datagram[1] & !3) | ecn.bits();
+    let new = u16::from_be_bytes([datagram[0], datagram[1]]);
+    let sum = u16::from_be_bytes([datagram[10], datagram[11]]);
+    // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m').
+    let mut acc = u32::from(!sum) + u32::from(!old) + u32::from(new);
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    datagram[10..12].copy_from_slice(&(!(acc as u16)).to_be_bytes());
+    true
 }

@@ -13,7 +13,7 @@ mod options;
 mod tcp;
 
 pub use checksum::{internet_checksum, pseudo_header_sum};
-pub use ipv4::{IPV4_HEADER_LEN, Ipv4Packet, PROTOCOL_TCP};
+pub use ipv4::{Ecn, IPV4_HEADER_LEN, Ipv4Packet, PROTOCOL_TCP, set_ecn};
 pub use options::{FastOpenCookie, MAX_FAST_OPEN_COOKIE, MAX_SACK_BLOCKS, SackBlock, TcpOptions};
 pub use tcp::{Flags, TCP_HEADER_LEN, TcpPacket, TcpRepr};
 
@@ -111,6 +111,14 @@ pub fn peek_tuple(datagram: &[u8]) -> Option<(IpPair, u16, u16)> {
     Some((pair, src_port, dst_port))
 }
 
+/// The ECN field of a datagram's IP header (RFC 3168 §5), read without
+/// checking anything; Not-ECT for anything too short to say.
+pub fn peek_ecn(datagram: &[u8]) -> Ecn {
+    datagram
+        .get(1)
+        .map_or(Ecn::NotEct, |&tos| Ecn::from_bits(tos))
+}
+
 /// Whether an IPv4/TCP datagram carries TCP payload (its total length
 /// beyond both headers), read without checking it; false for anything
 /// too short to say.
@@ -127,12 +135,17 @@ pub fn peek_carries_data(datagram: &[u8]) -> bool {
 }
 
 /// Writes one complete IPv4 datagram (TTL 64, DF set as Linux does, both
-/// checksums filled in) into `out`, replacing its contents.
+/// checksums filled in, Not-ECT) into `out`, replacing its contents.
 pub fn emit_datagram(pair: IpPair, repr: &TcpRepr<'_>, out: &mut Vec<u8>) {
+    emit_datagram_ecn(pair, repr, Ecn::NotEct, out);
+}
+
+/// [`emit_datagram`] with the IP header's ECN field set to `ecn`.
+pub fn emit_datagram_ecn(pair: IpPair, repr: &TcpRepr<'_>, ecn: Ecn, out: &mut Vec<u8>) {
     let tcp_len = repr.header_len() + repr.payload.len();
     let total = IPV4_HEADER_LEN + tcp_len;
     out.clear();
     out.resize(total, 0);
-    ipv4::emit_header(&mut out[..IPV4_HEADER_LEN], pair, total as u16);
+    ipv4::emit_header(&mut out[..IPV4_HEADER_LEN], pair, total as u16, ecn);
     repr.emit(&mut out[IPV4_HEADER_LEN..], pair.src, pair.dst);
 }

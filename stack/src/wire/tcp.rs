@@ -26,6 +26,12 @@ impl Flags {
     pub const ACK: Flags = Flags(0x10);
     /// The urgent pointer is significant (never sent by this stack).
     pub const URG: Flags = Flags(0x20);
+    /// ECN-Echo (RFC 3168 §6.1): in a SYN, "I am ECN-capable"; after the
+    /// handshake, "a segment of yours arrived marked CE".
+    pub const ECE: Flags = Flags(0x40);
+    /// Congestion Window Reduced (RFC 3168 §6.1.2): the sender has
+    /// reduced its congestion window in answer to an ECE.
+    pub const CWR: Flags = Flags(0x80);
     /// No flag.
     pub const NONE: Flags = Flags(0);
 
@@ -53,6 +59,14 @@ impl Flags {
     pub fn ack(self) -> bool {
         self.contains(Flags::ACK)
     }
+    /// Whether ECN-Echo is set.
+    pub fn ece(self) -> bool {
+        self.contains(Flags::ECE)
+    }
+    /// Whether Congestion Window Reduced is set.
+    pub fn cwr(self) -> bool {
+        self.contains(Flags::CWR)
+    }
 }
 
 impl std::ops::BitOr for Flags {
@@ -68,7 +82,8 @@ impl std::ops::BitOrAssign for Flags {
     }
 }
 
-/// packetdrill/tcpdump notation: `S`, `S.`, `P.`, `F.`, `R.`, `.`.
+/// packetdrill/tcpdump notation: `S`, `S.`, `P.`, `F.`, `R.`, `.`, and
+/// packetdrill's `E` and `W` for ECE and CWR (`SEW`, `SE.`).
 impl fmt::Display for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (flag, c) in [
@@ -77,6 +92,8 @@ impl fmt::Display for Flags {
             (Flags::PSH, 'P'),
             (Flags::RST, 'R'),
             (Flags::URG, 'U'),
+            (Flags::ECE, 'E'),
+            (Flags::CWR, 'W'),
         ] {
             if self.contains(flag) {
                 write!(f, "{c}")?;
@@ -140,9 +157,12 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     pub fn ack_number(&self) -> SeqNum {
         SeqNum(self.u32_at(8))
     }
-    /// The six classic control bits (URG to FIN); ECE and CWR are masked off.
+    /// The eight control bits (CWR to FIN; RFC 9293 §3.1, RFC 3168 §6.1).
+    /// The four reserved bits of byte 12 are ignored on receipt, as
+    /// RFC 9293 §3.1 requires ("must be zero in generated segments and
+    /// must be ignored in received segments").
     pub fn flags(&self) -> Flags {
-        Flags(self.buffer.as_ref()[13] & 0x3f)
+        Flags(self.buffer.as_ref()[13])
     }
     /// The window field as sent, unscaled.
     pub fn window(&self) -> u16 {

@@ -29,6 +29,8 @@ pub struct Seg {
     pub payload: Vec<u8>,
     pub src_port: u16,
     pub dst_port: u16,
+    /// The IP header's ECN field (RFC 3168 §5).
+    pub ecn: wire::Ecn,
 }
 
 impl Seg {
@@ -42,7 +44,13 @@ impl Seg {
             payload: Vec::new(),
             src_port: REMOTE_PORT,
             dst_port: LOCAL_PORT,
+            ecn: wire::Ecn::NotEct,
         }
+    }
+    /// Sets the IP ECN field (`Ecn::Ce`: a router marked it).
+    pub fn ecn(mut self, ecn: wire::Ecn) -> Seg {
+        self.ecn = ecn;
+        self
     }
     pub fn ack(mut self, ack: u32) -> Seg {
         self.flags |= Flags::ACK;
@@ -160,12 +168,13 @@ impl Harness {
             payload: &seg.payload,
         };
         let mut bytes = Vec::new();
-        wire::emit_datagram(
+        wire::emit_datagram_ecn(
             IpPair {
                 src: REMOTE,
                 dst: LOCAL,
             },
             &repr,
+            seg.ecn,
             &mut bytes,
         );
         self.ep
@@ -190,6 +199,7 @@ impl Harness {
             payload: repr.payload.to_vec(),
             src_port: repr.src_port,
             dst_port: repr.dst_port,
+            ecn: wire::peek_ecn(&self.out),
         })
     }
 

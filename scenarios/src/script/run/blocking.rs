@@ -60,7 +60,7 @@ impl Runner<'_> {
                         if let Some((local, remote)) = self.ep.addresses(id) {
                             self.tuple = (local.port(), remote.port());
                         }
-                        self.fds.insert(newfd, child);
+                        self.install_fd(newfd, child);
                         self.by_socket.insert(id, newfd);
                         // The connection code blocks read from now on.
                         self.under_test = super::UnderTest::Fd(newfd);

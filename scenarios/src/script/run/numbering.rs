@@ -5,7 +5,8 @@
 use super::{Collect, Runner, fmt_time};
 use crate::script::ScriptError;
 use crate::script::parse::{
-    ACK, Direction, Event, FIN, OptionSpec, OptionsSpec, PSH, PacketSpec, RST, SYN, URG,
+    ACK, CWR, Direction, ECE, Event, FIN, OptionSpec, OptionsSpec, PSH, PacketSpec, RST, SYN,
+    TosSpec, URG,
 };
 use stack::wire::{self, Flags, IpPair, SackBlock, TcpOptions, TcpPacket, TcpRepr};
 use stack::{Instant, SeqNum};
@@ -23,6 +24,8 @@ pub(super) struct Seen {
     options: TcpOptions,
     /// The option bytes as written, for messages.
     raw_options: Vec<u8>,
+    /// The IP header's TOS byte (its low two bits are ECN, RFC 3168 §5).
+    tos: u8,
 }
 
 pub(super) fn seen(bytes: &[u8]) -> Option<Seen> {
@@ -30,13 +33,14 @@ pub(super) fn seen(bytes: &[u8]) -> Option<Seen> {
     let ip = wire::Ipv4Packet::new_checked(bytes).ok()?;
     let tcp = TcpPacket::new_checked(ip.payload_slice()).ok()?;
     Some(Seen {
-        flags: seg.flags.0 & (FIN | SYN | RST | PSH | ACK | URG),
+        flags: seg.flags.0,
         seq: seg.seq.0,
         ack: seg.ack.0,
         window: seg.window,
         len: seg.payload.len() as u32,
         options: seg.options,
         raw_options: tcp.options().to_vec(),
+        tos: bytes[1],
     })
 }
 
@@ -166,12 +170,22 @@ impl Runner<'_> {
         if seg.flags != spec.flags {
             return Some("flags differ".into());
         }
-        // A SYN from the stack defines its ISN: its own seq is then 0.
-        let seq_ok = if spec.flags & SYN != 0 {
-            spec.start == 0
-        } else {
-            seg.seq == self.local_abs(spec.start)
+        // packetdrill's verify_outbound_live_tos.
+        let ecn = seg.tos & 3;
+        let tos_ok = match spec.tos {
+            TosSpec::Unchecked => true,
+            TosSpec::Ecn(bits) => ecn == bits,
+            TosSpec::Ect01 => ecn == 1 || ecn == 2,
+            TosSpec::Tos(byte) => seg.tos == byte,
         };
+        if !tos_ok {
+            return Some("the IP ECN field differs".into());
+        }
+        // A SYN from the stack defines its ISN, whatever number the
+        // script writes for it (packetdrill's local_seq_script_to_live_offset:
+        // a SYN maps the script's ISN onto the live one, so `> S. 1234:1234(0)`
+        // matches any ISN, and later numbers are relative to it).
+        let seq_ok = spec.flags & SYN != 0 || seg.seq == self.local_abs(spec.start);
         if !seq_ok {
             return Some("sequence number differs".into());
         }
@@ -327,14 +341,21 @@ impl Runner<'_> {
             options,
             payload: &payload,
         };
-        wire::emit_datagram(
+        wire::emit_datagram_ecn(
             IpPair {
                 src: self.script.remote_ip,
                 dst: self.script.local_ip,
             },
             &repr,
+            match spec.tos {
+                TosSpec::Ecn(bits) | TosSpec::Tos(bits) => wire::Ecn::from_bits(bits),
+                TosSpec::Unchecked | TosSpec::Ect01 => wire::Ecn::NotEct,
+            },
             &mut self.scratch,
         );
+        if let TosSpec::Tos(byte) = spec.tos {
+            set_tos_byte(&mut self.scratch, byte);
+        }
         if spec.flags & ACK == 0 && ack != 0 {
             // The stack's emitter zeroes the field of a segment without
             // ACK, as a sender should; the script's peer need not.
@@ -357,6 +378,7 @@ impl Runner<'_> {
             Direction::Inbound => "< ",
             Direction::Outbound => "> ",
         });
+        s.push_str(&tos_text(spec.tos));
         s.push_str(&flag_letters(spec.flags));
         let _ = write!(s, " {}:{}({})", spec.start, spec.end, spec.len);
         if let Some(a) = spec.ack {
@@ -392,8 +414,13 @@ impl Runner<'_> {
         } else {
             seg.seq.wrapping_sub(self.local_isn.unwrap_or(0))
         };
+        let tos = match like.map(|l| l.tos) {
+            None | Some(TosSpec::Unchecked) => String::new(),
+            Some(TosSpec::Tos(_)) => tos_text(TosSpec::Tos(seg.tos)),
+            Some(_) => tos_text(TosSpec::Ecn(seg.tos & 3)),
+        };
         let mut s = format!(
-            "> {} {}:{}({})",
+            "> {tos}{} {}:{}({})",
             flag_letters(seg.flags),
             start,
             start.wrapping_add(seg.len),
@@ -539,6 +566,32 @@ pub(super) fn options_from(
 }
 
 /// Flags in packetdrill's letters and order: `S.`, `FP.`, `R.`.
+/// `[ect0] ` and the like, as packetdrill writes the TOS byte; empty
+/// when unchecked.
+fn tos_text(tos: TosSpec) -> String {
+    match tos {
+        TosSpec::Unchecked => String::new(),
+        TosSpec::Ecn(bits) => format!(
+            "[{}] ",
+            ["noecn", "ect1", "ect0", "ce"][usize::from(bits & 3)]
+        ),
+        TosSpec::Ect01 => "[ect01] ".into(),
+        TosSpec::Tos(byte) => format!("[tos {byte:#x}] "),
+    }
+}
+
+/// Sets the whole TOS byte of an IPv4 datagram and fixes its header
+/// checksum (`[tos 0x..]` on an inbound line).
+fn set_tos_byte(datagram: &mut [u8], byte: u8) {
+    if datagram.len() < wire::IPV4_HEADER_LEN {
+        return;
+    }
+    datagram[1] = byte;
+    datagram[10..12].copy_from_slice(&[0, 0]);
+    let sum = wire::internet_checksum(&datagram[..wire::IPV4_HEADER_LEN]);
+    datagram[10..12].copy_from_slice(&sum.to_be_bytes());
+}
+
 pub(super) fn flag_letters(flags: u8) -> String {
     let mut s = String::new();
     for (bit, c) in [
@@ -547,6 +600,8 @@ pub(super) fn flag_letters(flags: u8) -> String {
         (RST, 'R'),
         (PSH, 'P'),
         (URG, 'U'),
+        (ECE, 'E'),
+        (CWR, 'W'),
         (ACK, '.'),
     ] {
         if flags & bit != 0 {

@@ -333,7 +333,7 @@ impl Runner<'_> {
         }
         let fd = self.new_fd(c);
         let fresh = Fd::new(self.ep.config().tcp.congestion, self.host.keepalive);
-        self.fds.insert(fd, fresh);
+        self.install_fd(fd, fresh);
         // As packetdrill: later code blocks read this socket.
         self.under_test = super::UnderTest::Fd(fd);
         Ok(Ok(i64::from(fd)))
@@ -346,11 +346,22 @@ impl Runner<'_> {
     /// `script_fd`). When the line expects no plain number, or one already
     /// open, it is the lowest free one from 3 up, as Linux hands them out,
     /// and a differing expectation fails as a wrong result.
+    /// Names `f` by `fd`. A socket the name belonged to stays open in the
+    /// stack but the script can no longer reach it, as in packetdrill.
+    pub(super) fn install_fd(&mut self, fd: i32, f: Fd) {
+        if self.fds.insert(fd, f).is_some() {
+            self.by_socket.retain(|_, named| *named != fd);
+        }
+    }
+
     pub(super) fn new_fd(&self, c: &CallSpec) -> i32 {
+        // The number the script gives a new descriptor is its name for it
+        // (packetdrill maps script fds to live ones), even when an older
+        // socket has the name: packetdrill then finds the newer one by it
+        // (run_syscall_accept), and so does `install_fd`.
         if let Expr::Int(n) = c.ret
             && let Ok(n) = i32::try_from(n)
             && n >= 0
-            && !self.fds.contains_key(&n)
             && !self.epolls.contains_key(&n)
         {
             return n;
