@@ -179,6 +179,8 @@ pub struct Endpoint {
     next_ephemeral: u16,
     payload_scratch: Vec<u8>,
     counters: EndpointCounters,
+    /// The Fast Open client's cache, by server address (RFC 7413 §4.1.1).
+    fast_open_cache: crate::fast_open::Cache,
 }
 
 impl Endpoint {
@@ -201,6 +203,7 @@ impl Endpoint {
             next_ephemeral,
             payload_scratch: Vec::with_capacity(65536),
             counters: EndpointCounters::default(),
+            fast_open_cache: crate::fast_open::Cache::default(),
         }
     }
 
@@ -327,6 +330,87 @@ impl Endpoint {
             k
         });
         fast_open_cookie(&key, client, self.local)
+    }
+
+    /// Active OPEN with TCP Fast Open (RFC 7413 §4.1), as Linux's
+    /// `sendto(MSG_FASTOPEN)`: from `local_port` (an ephemeral one if
+    /// `None`) to `remote`, with up to all of `data`. With a cookie cached
+    /// for the server (or [`crate::FastOpenConfig::client_no_cookie`]) the
+    /// SYN carries the cookie and the first MSS - 40 bytes of `data` (the
+    /// server's cached MSS, else ours); without one it carries a cookie
+    /// request and no data. Returns the connection and how many bytes of
+    /// `data` went into the SYN (queued in the send buffer; the rest is
+    /// the caller's to `send` once connected). The SYN-ACK then fills the
+    /// cache (its cookie and MSS) and any data it did not acknowledge is
+    /// sent again at once; a retransmitted SYN carries no option or data.
+    ///
+    /// # Errors
+    ///
+    /// `NotSupported` when [`crate::FastOpenConfig::client`] is off (Linux:
+    /// EOPNOTSUPP), and the errors of [`Endpoint::connect`].
+    pub fn connect_fast_open(
+        &mut self,
+        now: Instant,
+        local_port: Option<u16>,
+        remote: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<(SocketId, usize), SocketError> {
+        let tfo = self.config.fast_open;
+        if !tfo.client {
+            return Err(SocketError::NotSupported);
+        }
+        let id = match local_port {
+            Some(port) => self.connect_from(now, port, remote)?,
+            None => self.connect(now, remote)?,
+        };
+        let entry = self.fast_open_cache.get(remote.ip()).copied();
+        let conn = self.conn_mut(id)?;
+        let plan =
+            crate::fast_open::plan_syn(entry.as_ref(), conn.config.mss, tfo.client_no_cookie);
+        conn.fast_open_syn = plan.option;
+        conn.syn_fastopen = plan.option.is_some();
+        conn.syn_fastopen_exp = plan.option.is_some_and(|o| o.experimental);
+        let n = data.len().min(plan.data_room);
+        let taken = if n > 0 { conn.send(&data[..n])? } else { 0 };
+        conn.syn_data_len = taken as u32;
+        self.after_change(id);
+        Ok((id, taken))
+    }
+
+    /// Whether a Fast Open connect to `server` would put data in its SYN
+    /// now: the client side is on and a cookie is cached, or no cookie is
+    /// needed (Linux's `tcp_fastopen_cookie_check`, which decides whether
+    /// TCP_FASTOPEN_CONNECT defers the connect to the first write).
+    pub fn fast_open_cookie_ready(&self, server: Ipv4Addr) -> bool {
+        let tfo = self.config.fast_open;
+        tfo.client
+            && crate::fast_open::cookie_ready(
+                self.fast_open_cache.get(&server),
+                tfo.client_no_cookie,
+            )
+    }
+
+    /// What the Fast Open cache holds for `server`, if anything.
+    pub fn fast_open_cache_entry(&self, server: Ipv4Addr) -> Option<crate::FastOpenCacheEntry> {
+        self.fast_open_cache.get(&server).copied()
+    }
+
+    /// Forgets every cached cookie and MSS (`ip tcp_metrics flush all`).
+    pub fn flush_fast_open_cache(&mut self) {
+        self.fast_open_cache.clear();
+    }
+
+    /// Takes the connection's pending Fast Open cache change, if any.
+    fn take_fast_open_update(&mut self, id: SocketId) {
+        let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) else {
+            return;
+        };
+        if let Some(update) = conn.fast_open_update.take() {
+            self.fast_open_cache
+                .entry(*conn.remote.ip())
+                .or_default()
+                .apply(update);
+        }
     }
 
     /// Active OPEN (§3.10.1) from an ephemeral port.
@@ -689,6 +773,7 @@ impl Endpoint {
             let events = &mut self.events;
             if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
                 let d = conn.on_segment(&seg, now, &mut Env { id, events });
+                self.take_fast_open_update(id);
                 self.apply(id, d);
                 if d == Disposition::DeleteAndReset {
                     self.reset_for(pair, &seg);
@@ -1064,6 +1149,7 @@ impl Endpoint {
                 continue;
             };
             let d = conn.on_timeout(now, &mut Env { id, events });
+            self.take_fast_open_update(id);
             self.apply(id, d);
             // Re-queue the connection's next deadline even if unchanged.
             if let Some(conn) = self.conn(id)

@@ -230,6 +230,8 @@ impl Connection {
             env.events.push_back(Event::Connected(env.id));
             self.touch_keepalive(now);
             self.note_established_rcv_time(now);
+            // RFC 7413 §4.1.3: what the SYN-ACK says about Fast Open.
+            self.fast_open_synack(seg);
             self.ack_now = true;
             // "form an ACK segment ... and send it": at once, even when the
             // SYN,ACK also brings a FIN (no delayed ACK of that FIN).

@@ -110,6 +110,20 @@ pub(crate) struct Connection {
     /// The SYN's data was accepted (Linux's syn_data_acked, reported as
     /// TCPI_OPT_SYN_DATA).
     pub(crate) syn_data_acked: bool,
+    /// Active Fast Open (RFC 7413 §4.1): the option our first SYN carries
+    /// (a cookie or a cookie request), taken when that SYN goes out, so a
+    /// retransmitted SYN has none (Linux's `fo->cookie.len = -1`).
+    pub(crate) fast_open_syn: Option<crate::wire::FastOpenCookie>,
+    /// Our first SYN carried the Fast Open option (Linux's syn_fastopen),
+    /// in the experimental form (syn_fastopen_exp).
+    pub(crate) syn_fastopen: bool,
+    pub(crate) syn_fastopen_exp: bool,
+    /// Bytes of data our first SYN carries (from the send buffer's start;
+    /// 0: none). A retransmitted SYN carries none; the data is resent
+    /// after the SYN-ACK if it did not acknowledge it.
+    pub(crate) syn_data_len: u32,
+    /// A change to the endpoint's Fast Open cache, for it to take.
+    pub(crate) fast_open_update: Option<crate::fast_open::CacheUpdate>,
     pub(crate) config: TcpConfig,
 
     // Send sequence variables (RFC 9293 §3.3.1).
@@ -281,6 +295,11 @@ impl Connection {
             fast_open_child: false,
             fast_open_reply: None,
             syn_data_acked: false,
+            fast_open_syn: None,
+            syn_fastopen: false,
+            syn_fastopen_exp: false,
+            syn_data_len: 0,
+            fast_open_update: None,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -767,6 +786,9 @@ impl Connection {
         self.rtt_timing = None;
         match self.state {
             State::SynSent | State::SynReceived => {
+                if self.state == State::SynSent {
+                    self.fast_open_syn_timeout();
+                }
                 self.syn_pending = true;
             }
             _ => {

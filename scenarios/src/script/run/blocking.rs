@@ -71,6 +71,12 @@ impl Runner<'_> {
                     Err(e) => Ok(Some(Err(e.errno_name()))),
                 }
             }
+            "connect"
+                if resume.is_none()
+                    && let Some(r) = self.fastopen_connect(fd, &f)? =>
+            {
+                Ok(r)
+            }
             "connect" => match f.kind {
                 FdKind::Listener(_) => Ok(Some(Err("EINVAL"))),
                 FdKind::Fresh => {
@@ -148,6 +154,12 @@ impl Runner<'_> {
             }
             "write" | "send" | "sendto" | "sendmsg" => {
                 let io = self.data_args(line, c)?;
+                if resume.is_none()
+                    && let Some(r) = self.fastopen_send(c, fd, &f, &io)?
+                {
+                    return Ok(r);
+                }
+                let f = self.fds.get(&fd).cloned().unwrap_or(f);
                 let nonblock = f.nonblock || io.flags & MSG_DONTWAIT != 0;
                 let total = io.len;
                 let mut left = resume.unwrap_or(total);
@@ -302,6 +314,9 @@ impl Runner<'_> {
             return POLLNVAL;
         };
         match f.kind {
+            // A deferred Fast Open connect (SYN-SENT, DEFER_CONNECT):
+            // writable, so the application writes the SYN's data (tcp_poll).
+            FdKind::Fresh if f.defer_connect => POLLOUT | POLLWRNORM,
             // An unconnected socket: TCP_CLOSE.
             FdKind::Fresh => POLLOUT | POLLWRNORM | POLLHUP,
             FdKind::Listener(id) => {
@@ -350,6 +365,10 @@ impl Runner<'_> {
         let n = io.len;
         let nonblock = f.nonblock || io.flags & MSG_DONTWAIT != 0;
         let FdKind::Conn(id) = f.kind else {
+            // A deferred Fast Open connect is in SYN-SENT: nothing to read yet.
+            if f.defer_connect {
+                return Ok(if nonblock { Some(Err("EAGAIN")) } else { None });
+            }
             return Ok(Some(Err("ENOTCONN")));
         };
         let gone = f.gone || self.ep.state(id).is_none();
@@ -442,7 +461,7 @@ impl Runner<'_> {
         (notsent << 1) < lowat
     }
 
-    fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {
+    pub(super) fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {
         let Some(f) = self.fds.get_mut(&fd) else {
             return Ok(Some(Err("EBADF")));
         };

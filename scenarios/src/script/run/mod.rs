@@ -19,6 +19,7 @@
 mod blocking;
 mod code;
 mod epoll;
+mod fastopen;
 mod msg;
 mod numbering;
 mod sockets;
@@ -467,6 +468,7 @@ impl<'s> Runner<'s> {
                     self.ep.tcp_config_mut().mss = mss as u16;
                 }
                 Effect::Warning(w) => self.warnings.push(w),
+                Effect::FlushTcpMetrics => self.ep.flush_fast_open_cache(),
             }
         }
         self.ep.set_syn_cookies(cookies);

@@ -32,6 +32,14 @@ pub(super) struct Fd {
     pub(super) linger_zero: bool,
     /// TCP_FASTOPEN's queue length, applied when the socket listens.
     pub(super) fast_open_qlen: usize,
+    /// TCP_FASTOPEN_CONNECT is set.
+    pub(super) fastopen_connect: bool,
+    /// A TCP_FASTOPEN_CONNECT connect returned 0 and waits for the first
+    /// write to send the SYN (Linux's DEFER_CONNECT).
+    pub(super) defer_connect: bool,
+    /// Linux's `fastopen_req` outlived the connect (a TCP_FASTOPEN_CONNECT
+    /// connect that asked for a cookie): MSG_FASTOPEN sends say EALREADY.
+    pub(super) fastopen_req: bool,
     /// TCP_INQ: recvmsg adds a TCP_CM_INQ control message.
     pub(super) inq: bool,
     /// TCP_NOTSENT_LOWAT (0: not set; the sysctl applies).
@@ -74,6 +82,9 @@ impl Fd {
             nonblock: false,
             linger_zero: false,
             fast_open_qlen: 0,
+            fastopen_connect: false,
+            defer_connect: false,
+            fastopen_req: false,
             inq: false,
             notsent_lowat: 0,
             user_mss: 0,
@@ -388,12 +399,15 @@ impl Runner<'_> {
             | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT" | "TCP_MAXSEG" => {
                 level == "IPPROTO_TCP" || level == "SOL_TCP"
             }
+            "TCP_FASTOPEN_CONNECT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
+                return Ok(self.set_fastopen_connect(fd, int_value(&value)));
+            }
             "IP_MTU_DISCOVER" => level == "SOL_IP" || level == "IPPROTO_IP",
             other => {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -596,7 +610,7 @@ impl Runner<'_> {
         if opt == "SO_ERROR" {
             return self.get_so_error(line, c, fd);
         }
-        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
+        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_FASTOPEN_CONNECT, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
         let Some(f) = self.fds.get(&fd).cloned() else {
             return Ok(Err("EBADF"));
         };
@@ -627,6 +641,7 @@ impl Runner<'_> {
             "TCP_KEEPINTVL" => secs(f.keepalive_timing.interval),
             "TCP_KEEPCNT" => i64::from(f.keepalive_timing.probes),
             "TCP_INQ" => i64::from(f.inq),
+            "TCP_FASTOPEN_CONNECT" => i64::from(f.fastopen_connect),
             "TCP_NOTSENT_LOWAT" => i64::from(f.notsent_lowat),
             "TCP_MAXSEG" => {
                 // do_tcp_getsockopt: mss_cache (the MSS segments carry now,
@@ -985,9 +1000,6 @@ fn unsupported_option(opt: &str, value: &Expr) -> Option<String> {
             "TCP_USER_TIMEOUT (the stack has no user timeout: it gives up after tcp_retries2 retransmissions)".into()
         }
         "TCP_CORK" => "TCP_CORK (the stack has no corking)".into(),
-        "TCP_FASTOPEN_CONNECT" => {
-            "TCP_FASTOPEN_CONNECT (the stack has no TCP Fast Open client)".into()
-        }
         "IP_MTU_DISCOVER" if !matches!(v, Some(IP_PMTUDISC_WANT | IP_PMTUDISC_DO)) => format!(
             "IP_MTU_DISCOVER {} (the stack sets DF on every segment: only IP_PMTUDISC_WANT and IP_PMTUDISC_DO mean that)",
             v.map_or_else(|| expr_text(value), |v| v.to_string())
