@@ -390,6 +390,18 @@ impl Endpoint {
             )
     }
 
+    /// Marks that the application waits to write on `id` until its
+    /// handshake completes (Linux's sk_write_pending, set by a blocking
+    /// write or sendto(MSG_FASTOPEN) in SYN-SENT): the ACK of the SYN-ACK
+    /// is then delayed so the data carries it. Cleared by the SYN-ACK.
+    pub fn set_write_pending(&mut self, id: SocketId) {
+        if let Ok(c) = self.conn_mut(id)
+            && c.state == State::SynSent
+        {
+            c.write_pending = true;
+        }
+    }
+
     /// What the Fast Open cache holds for `server`, if anything.
     pub fn fast_open_cache_entry(&self, server: Ipv4Addr) -> Option<crate::FastOpenCacheEntry> {
         self.fast_open_cache.get(&server).copied()

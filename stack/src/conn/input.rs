@@ -232,10 +232,22 @@ impl Connection {
             self.note_established_rcv_time(now);
             // RFC 7413 §4.1.3: what the SYN-ACK says about Fast Open.
             self.fast_open_synack(seg);
-            self.ack_now = true;
-            // "form an ACK segment ... and send it": at once, even when the
-            // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
-            self.ack_forced = true;
+            if std::mem::take(&mut self.write_pending) && seg.payload.is_empty() && !seg.flags.fin()
+            {
+                // Linux (tcp_rcv_synsent_state_process): with a writer
+                // waiting for the connection, the ACK waits (up to
+                // TCP_DELACK_MAX) to ride on its data; quick-ACK mode
+                // starts with the minimum ato (tcp_enter_quickack_mode), so
+                // data sent at once makes the exchange interactive.
+                self.set_timer(Timer::DelayedAck, now + Duration::from_millis(200));
+                self.ato = self.config.delayed_ack.unwrap_or(Duration::ZERO);
+                self.lrcvtime = now;
+            } else {
+                self.ack_now = true;
+                // "form an ACK segment ... and send it": at once, even when the
+                // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
+                self.ack_forced = true;
+            }
             if !seg.payload.is_empty() || seg.flags.fin() {
                 // Data or FIN on a SYN-ACK: continue with the sixth step and
                 // after. The SYN occupies SEG.SEQ, so the text starts at

@@ -124,6 +124,9 @@ pub(crate) struct Connection {
     pub(crate) syn_data_len: u32,
     /// A change to the endpoint's Fast Open cache, for it to take.
     pub(crate) fast_open_update: Option<crate::fast_open::CacheUpdate>,
+    /// The application waits to write until the handshake completes
+    /// (Linux's sk_write_pending): the SYN-ACK's ACK waits for its data.
+    pub(crate) write_pending: bool,
     pub(crate) config: TcpConfig,
 
     // Send sequence variables (RFC 9293 §3.3.1).
@@ -300,6 +303,7 @@ impl Connection {
             syn_fastopen_exp: false,
             syn_data_len: 0,
             fast_open_update: None,
+            write_pending: false,
             iss,
             snd_una: iss,
             snd_nxt: iss,

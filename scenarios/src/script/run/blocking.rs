@@ -184,7 +184,16 @@ impl Runner<'_> {
                 if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived))
                     && !self.ep.passive_fast_open(id)
                 {
-                    return Ok(if nonblock { Some(Err("EAGAIN")) } else { None });
+                    if nonblock {
+                        return Ok(Some(Err("EAGAIN")));
+                    }
+                    // A writer with data waits (Linux's sk_write_pending;
+                    // not a Fast Open sendto whose data all went in the SYN).
+                    if left > 0 {
+                        self.ep.set_write_pending(id);
+                    }
+                    self.write_left = left;
+                    return Ok(None);
                 }
                 // A NULL buffer: tcp_sendmsg_locked fails the copy into a
                 // free send buffer with EFAULT, nothing queued.

@@ -127,6 +127,13 @@ impl Runner<'_> {
                 // then send the rest; the socket is then SS_CONNECTED.
                 if let Some(f) = self.fds.get_mut(&fd) {
                     f.connect_reported = true;
+                    // Data left for after the handshake: a writer waits
+                    // (Linux's writebias in inet_wait_for_connect).
+                    if let FdKind::Conn(id) = f.kind
+                        && n < total
+                    {
+                        self.ep.set_write_pending(id);
+                    }
                 }
                 self.write_left = total - n;
                 Ok(Some(None))

@@ -48,6 +48,13 @@ impl Runner<'_> {
         {
             self.local_isn = Some(seg.seq.0);
             self.tuple = (seg.src_port, seg.dst_port);
+            // A new connection: what closed sockets left queued is not
+            // this test socket's (packetdrill ignores it).
+            let new = self.tuple;
+            self.closed_tuples.retain(|t| *t != new);
+            let closed = &self.closed_tuples;
+            self.outq
+                .retain(|(_, b)| super::tuple_of(b).is_none_or(|t| !closed.contains(&t)));
         }
     }
 

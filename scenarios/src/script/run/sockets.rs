@@ -936,6 +936,11 @@ impl Runner<'_> {
                     self.ep.tcp_config_mut().mss = base;
                 }
                 self.by_socket.remove(&id);
+                if matches!(f.kind, FdKind::Conn(_))
+                    && let Some((local, remote)) = self.ep.addresses(id)
+                {
+                    self.closed_tuples.push((local.port(), remote.port()));
+                }
                 if !f.gone && self.ep.state(id).is_some() {
                     let r = if f.linger_zero && matches!(f.kind, FdKind::Conn(_)) {
                         self.ep.abort(self.now, id)
