@@ -607,6 +607,14 @@ impl Endpoint {
         Ok(())
     }
 
+    /// TCP_SYNCNT: SYN retransmissions before the connect fails with
+    /// ETIMEDOUT (Linux's icsk_syn_retries; the endpoint default is
+    /// [`TcpConfig::syn_retries`]).
+    pub fn set_syn_retries(&mut self, id: SocketId, retries: u32) -> Result<(), SocketError> {
+        self.conn_mut(id)?.config.syn_retries = retries;
+        Ok(())
+    }
+
     /// TCP_NODELAY.
     pub fn set_nodelay(&mut self, id: SocketId, nodelay: bool) -> Result<(), SocketError> {
         self.conn_mut(id)?.config.nagle = !nodelay;

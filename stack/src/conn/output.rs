@@ -248,6 +248,13 @@ impl Connection {
             data_len = self.syn_data_len.min(self.send_buffer.len() as u32);
             self.syn_data_len = data_len;
             self.send_buffer.copy_to(0, data_len as usize, payload);
+            // Linux times the SYN (tcp_clean_rtx_queue takes the RTT from
+            // the SYN's skb), so a Fast Open SYN-ACK that acknowledges only
+            // part of the data still gives a sample. (Plain SYNs are timed
+            // by timestamps only, as before.)
+            if self.syn_fastopen || data_len > 0 {
+                self.rtt_timing = Some((self.iss, now));
+            }
         }
         let seg = Outgoing {
             seq: self.iss,

@@ -85,6 +85,11 @@ impl Runner<'_> {
         }
         let info = match f.kind {
             FdKind::Conn(id) if !f.gone => self.ep.info(id),
+            // Released: Linux's socket keeps its last values, in TCP_CLOSE.
+            FdKind::Conn(_) => f.last_info.map(|i| stack::TcpInfo {
+                state: stack::State::Closed,
+                ..i
+            }),
             _ => None,
         };
         let subject = match (f.kind, &info) {

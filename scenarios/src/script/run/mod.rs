@@ -178,8 +178,16 @@ struct Runner<'s> {
     /// The connection inbound segments address: (stack's port, script's port).
     tuple: (u16, u16),
     /// The 4-tuples (stack's port, script's port) of connections whose fd
-    /// the script closed: what they send is an old socket's residue.
+    /// the script closed, or that another connection replaced as the one
+    /// under test: what they send is an old socket's residue.
     closed_tuples: Vec<(u16, u16)>,
+    /// Every 4-tuple a SYN or SYN-ACK of ours opened: once another is
+    /// under test, what they send is residue too.
+    seen_tuples: Vec<(u16, u16)>,
+    /// A socket() call made a new socket the one under test (as
+    /// packetdrill's syscall_socket does) and it has no connection yet:
+    /// every earlier connection's segments are residue.
+    test_fresh: bool,
     /// stack TSval - script TSval, once a `>` line has stated one.
     ts_offset: Option<u32>,
     pending: Option<Pending>,
@@ -278,6 +286,8 @@ impl<'s> Runner<'s> {
             active_open: false,
             tuple: (DEFAULT_PORT, REMOTE_PORT),
             closed_tuples: Vec::new(),
+            seen_tuples: Vec::new(),
+            test_fresh: false,
             ts_offset: None,
             pending: None,
             segments_in: 0,
@@ -381,6 +391,17 @@ impl<'s> Runner<'s> {
             }
             EventKind::Call(c) => {
                 let at = nominal.unwrap_or(self.now).max(self.now);
+                if c.name == "socket" {
+                    // packetdrill: "any later packets in the test script
+                    // will now be mapped here"; what older sockets sent and
+                    // no line claimed is no longer matched to anything.
+                    self.test_fresh = true;
+                    let queued = std::mem::take(&mut self.outq);
+                    self.outq = queued
+                        .into_iter()
+                        .filter(|(_, b)| !self.superseded(b))
+                        .collect();
+                }
                 self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
                 if let Some(p) = &self.pending {
@@ -539,6 +560,7 @@ impl<'s> Runner<'s> {
             if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
                 self.poll_deadline = None;
             }
+            self.snapshot_infos();
             self.ep.handle_timeout(t);
         }
         if unbounded {
@@ -591,7 +613,16 @@ impl<'s> Runner<'s> {
     /// wait unjudged, and go once another connection starts (see
     /// `learn_from_outbound`), since they do not match the new test socket.
     fn residual(&self, bytes: &[u8]) -> bool {
-        tuple_of(bytes).is_some_and(|t| self.closed_tuples.contains(&t))
+        tuple_of(bytes).is_some_and(|t| {
+            self.closed_tuples.contains(&t)
+                || ((t != self.tuple || self.test_fresh) && self.seen_tuples.contains(&t))
+        })
+    }
+
+    /// Whether a segment belongs to no socket packetdrill would match it
+    /// to any more: an earlier connection's, once another is under test.
+    fn superseded(&self, bytes: &[u8]) -> bool {
+        self.residual(bytes) && (tuple_of(bytes) != Some(self.tuple) || self.test_fresh)
     }
 
     /// Collects transmitted segments and application events, and completes
@@ -715,7 +746,7 @@ impl<'s> Runner<'s> {
             self.segments_out += 1;
             // A closed socket's segment once another connection is under
             // test: packetdrill does not see it (it matches no test socket).
-            if self.residual(&buf) && tuple_of(&buf) != Some(self.tuple) {
+            if self.superseded(&buf) {
                 buf.clear();
                 continue;
             }

@@ -32,6 +32,11 @@ pub(super) struct Fd {
     pub(super) linger_zero: bool,
     /// TCP_FASTOPEN's queue length, applied when the socket listens.
     pub(super) fast_open_qlen: usize,
+    /// The connection's TCP_INFO as last seen while the stack held it:
+    /// Linux keeps a released socket's values (in TCP_CLOSE).
+    pub(super) last_info: Option<stack::TcpInfo>,
+    /// TCP_SYNCNT: SYN retransmissions before the connect fails.
+    pub(super) syn_count: Option<u32>,
     /// TCP_FASTOPEN_CONNECT is set.
     pub(super) fastopen_connect: bool,
     /// A TCP_FASTOPEN_CONNECT connect returned 0 and waits for the first
@@ -82,6 +87,8 @@ impl Fd {
             nonblock: false,
             linger_zero: false,
             fast_open_qlen: 0,
+            last_info: None,
+            syn_count: None,
             fastopen_connect: false,
             defer_connect: false,
             fastopen_req: false,
@@ -399,6 +406,18 @@ impl Runner<'_> {
             | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT" | "TCP_MAXSEG" => {
                 level == "IPPROTO_TCP" || level == "SOL_TCP"
             }
+            "TCP_SYNCNT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
+                // do_tcp_setsockopt: 1..=MAX_TCP_SYNCNT (127), else EINVAL.
+                let Some(v) = int_value(&value).filter(|v| (1..=127).contains(v)) else {
+                    return Ok(Err("EINVAL"));
+                };
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.syn_count = Some(v as u32);
+                if let FdKind::Conn(id) = f.kind {
+                    let _ = self.ep.set_syn_retries(id, v as u32);
+                }
+                return Ok(Ok(0));
+            }
             "TCP_FASTOPEN_CONNECT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
                 return Ok(self.set_fastopen_connect(fd, int_value(&value)));
             }
@@ -407,7 +426,7 @@ impl Runner<'_> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -590,8 +609,24 @@ impl Runner<'_> {
         self.ep.tcp_config_mut().mss = if user == 0 { base } else { base.min(user) };
     }
 
+    /// Keeps each live connection's TCP_INFO, for after the stack lets
+    /// it go (called before the stack processes anything).
+    pub(super) fn snapshot_infos(&mut self) {
+        for f in self.fds.values_mut() {
+            if let FdKind::Conn(id) = f.kind
+                && !f.gone
+                && let Some(i) = self.ep.info(id)
+            {
+                f.last_info = Some(i);
+            }
+        }
+    }
+
     pub(super) fn apply_options(&mut self, now: Instant, id: SocketId, f: &Fd) {
         let _ = self.ep.set_nodelay(id, f.nodelay);
+        if let Some(n) = f.syn_count {
+            let _ = self.ep.set_syn_retries(id, n);
+        }
         let ka = f.keepalive.then_some(f.keepalive_timing);
         let _ = self.ep.set_keepalive(now, id, ka);
         if self.ep.congestion_control(id)
@@ -610,7 +645,7 @@ impl Runner<'_> {
         if opt == "SO_ERROR" {
             return self.get_so_error(line, c, fd);
         }
-        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_FASTOPEN_CONNECT, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
+        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_FASTOPEN_CONNECT, TCP_SYNCNT, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
         let Some(f) = self.fds.get(&fd).cloned() else {
             return Ok(Err("EBADF"));
         };
@@ -642,6 +677,7 @@ impl Runner<'_> {
             "TCP_KEEPCNT" => i64::from(f.keepalive_timing.probes),
             "TCP_INQ" => i64::from(f.inq),
             "TCP_FASTOPEN_CONNECT" => i64::from(f.fastopen_connect),
+            "TCP_SYNCNT" => i64::from(f.syn_count.unwrap_or(self.ep.config().tcp.syn_retries)),
             "TCP_NOTSENT_LOWAT" => i64::from(f.notsent_lowat),
             "TCP_MAXSEG" => {
                 // do_tcp_getsockopt: mss_cache (the MSS segments carry now,
