@@ -74,6 +74,8 @@ struct Listener {
     accept_queue: VecDeque<SocketId>,
     /// Half-open connections (SYN-RECEIVED) belonging to this listener.
     syn_queue_len: usize,
+    /// TCP_FASTOPEN_KEY: the listener's own cookie key (else the endpoint's).
+    fast_open_key: Option<[u8; 16]>,
     /// TCP_FASTOPEN's queue length: Fast Open is on for this listener when
     /// it is above 0 (or every listener has it, see
     /// [`crate::FastOpenConfig::without_sockopt`]).
@@ -274,6 +276,7 @@ impl Endpoint {
                 accept_queue: VecDeque::new(),
                 syn_queue_len: 0,
                 fast_open_qlen: 0,
+                fast_open_key: None,
             }),
         );
         Ok(id)
@@ -307,6 +310,23 @@ impl Endpoint {
         match self.sockets.get_mut(&listener) {
             Some(Socket::Listener(l)) => {
                 l.fast_open_qlen = qlen;
+                Ok(())
+            }
+            _ => Err(SocketError::InvalidSocket),
+        }
+    }
+
+    /// TCP_FASTOPEN_KEY on a listener: its own 16-byte cookie key, in the
+    /// order Linux's `tcp_fastopen_reset_cipher` takes the bytes (two
+    /// little-endian 64-bit SipHash keys). Not a listener: `InvalidSocket`.
+    pub fn set_fast_open_key(
+        &mut self,
+        listener: SocketId,
+        key: [u8; 16],
+    ) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&listener) {
+            Some(Socket::Listener(l)) => {
+                l.fast_open_key = Some(key);
                 Ok(())
             }
             _ => Err(SocketError::InvalidSocket),
@@ -965,7 +985,10 @@ impl Endpoint {
         let Some(asked) = asked else {
             return FastOpenDecision::None;
         };
-        let valid = self.fast_open_cookie(pair.src);
+        let valid = match l.fast_open_key {
+            Some(key) => fast_open_cookie(&key, pair.src, self.local),
+            None => self.fast_open_cookie(pair.src),
+        };
         if asked.len > 0 && asked.cookie() == valid {
             return FastOpenDecision::Child;
         }
@@ -1106,21 +1129,40 @@ impl Endpoint {
         self.sockets.insert(id, Socket::Connection(Box::new(conn)));
     }
 
+    /// Whether `id` waits in its listener's accept queue.
+    fn awaiting_accept(&self, conn: &Connection, id: SocketId) -> bool {
+        matches!(self.listener_of(conn).and_then(|l| self.sockets.get(&l)),
+            Some(Socket::Listener(l)) if l.accept_queue.contains(&id))
+    }
+
     fn remove(&mut self, id: SocketId) {
+        // A connection that failed while the application still holds it
+        // (unread data) or may still accept it keeps its socket, as
+        // Linux's does: reads return the data, then the error. It leaves
+        // the tables now (its 4-tuple and port are free) and goes for good
+        // when the application closes it.
+        if let Some(Socket::Connection(conn)) = self.sockets.get(&id)
+            && conn.state == State::Closed
+            && !conn.orphaned
+            && (conn.detached || !conn.recv_buffer.is_empty() || self.awaiting_accept(conn, id))
+        {
+            if conn.detached {
+                return;
+            }
+            let (local, remote) = (conn.local, conn.remote);
+            self.release_tuple(id, local, remote);
+            if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
+                conn.detached = true;
+                conn.timers = Default::default();
+            }
+            return;
+        }
         let Some(Socket::Connection(conn)) = self.sockets.remove(&id) else {
             return;
         };
-        self.connections.remove(&TupleKey {
-            local_port: conn.local.port(),
-            remote: conn.remote,
-        });
-        if let Some(n) = self.port_use.get_mut(&conn.local.port()) {
-            *n -= 1;
-            if *n == 0 {
-                self.port_use.remove(&conn.local.port());
-            }
+        if !conn.detached {
+            self.release_tuple(id, conn.local, conn.remote);
         }
-        self.timer_queued.remove(&id);
         // A passive half-open connection leaves its listener's SYN queue.
         // (A Fast Open child waits in the accept queue, not the SYN queue.)
         if conn.passive
@@ -1134,6 +1176,24 @@ impl Endpoint {
                 l.syn_queue_len = l.syn_queue_len.saturating_sub(1);
             }
         }
+    }
+
+    /// Frees a connection's 4-tuple, port use and timer.
+    fn release_tuple(&mut self, id: SocketId, local: SocketAddrV4, remote: SocketAddrV4) {
+        let key = TupleKey {
+            local_port: local.port(),
+            remote,
+        };
+        if self.connections.get(&key) == Some(&id) {
+            self.connections.remove(&key);
+        }
+        if let Some(n) = self.port_use.get_mut(&local.port()) {
+            *n -= 1;
+            if *n == 0 {
+                self.port_use.remove(&local.port());
+            }
+        }
+        self.timer_queued.remove(&id);
     }
 
     /// After any change: queue for output, reschedule its timer.

@@ -67,7 +67,12 @@ impl Connection {
         if n == 0 {
             return;
         }
-        self.on_data_received(n, now);
+        // Linux's tcp_fastopen_add_skb queues the data without
+        // tcp_event_data_recv: the delayed-ACK engine starts with the
+        // first data after the SYN (so a FIN that comes first is ACKed at
+        // once, fastopen/server/fin-close-socket.pkt).
+        self.measure_rcv_mss(n);
+        self.lrcvtime = now;
         self.recv_buffer.extend(&data[..n]);
         self.advance_rcv(n as u32);
         self.last_ack_sent = self.rcv_nxt;
@@ -1127,6 +1132,7 @@ impl Connection {
         let delay = self.delack_timeout();
         let rcv_mss = u32::from(self.config.mss) - if self.timestamps { 12 } else { 0 };
         if self.counters.bytes_received == 0
+            || self.ato == Duration::ZERO
             || self.ack_forced
             || self.rcv_nxt.since(self.last_ack_sent) > rcv_mss
         {

@@ -124,6 +124,12 @@ pub(crate) struct Connection {
     pub(crate) syn_data_len: u32,
     /// A change to the endpoint's Fast Open cache, for it to take.
     pub(crate) fast_open_update: Option<crate::fast_open::CacheUpdate>,
+    /// The connection failed but its socket lives on, out of the
+    /// demultiplexing tables, until the application closes it: unread
+    /// data stays readable, or it waits in a listener's accept queue
+    /// (Linux's tcp_reset purges only the write queue, and a reset child
+    /// stays in the accept queue).
+    pub(crate) detached: bool,
     /// The application waits to write until the handshake completes
     /// (Linux's sk_write_pending): the SYN-ACK's ACK waits for its data.
     pub(crate) write_pending: bool,
@@ -304,6 +310,7 @@ impl Connection {
             syn_data_len: 0,
             fast_open_update: None,
             write_pending: false,
+            detached: false,
             iss,
             snd_una: iss,
             snd_nxt: iss,

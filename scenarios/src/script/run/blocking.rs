@@ -55,7 +55,12 @@ impl Runner<'_> {
                         child.sndbuf = f.sndbuf;
                         child.rcvbuf = f.rcvbuf;
                         child.pmtudisc = f.pmtudisc;
-                        child.gone = self.ep.state(id).is_none();
+                        // A child reset in the accept queue is still handed
+                        // out, closed, with its data and its error (Linux).
+                        child.gone = matches!(self.ep.state(id), None | Some(State::Closed));
+                        if child.gone {
+                            child.error = self.ep.socket_error(id).map(|e| e.errno_name());
+                        }
                         self.apply_options(now, id, &child);
                         if let Some((local, remote)) = self.ep.addresses(id) {
                             self.tuple = (local.port(), remote.port());
@@ -381,6 +386,15 @@ impl Runner<'_> {
             return Ok(Some(Err("ENOTCONN")));
         };
         let gone = f.gone || self.ep.state(id).is_none();
+        // Linux's tcp_recvmsg: data the reset left queued is read first,
+        // then the error.
+        if gone && n > 0 && self.ep.recv_queue_len(id) > 0 && io.flags & MSG_PEEK == 0 {
+            let now = self.now;
+            let mut buf = vec![0u8; n];
+            if let Ok(k) = self.ep.recv(now, id, &mut buf) {
+                return Ok(Some(Ok(k as i64)));
+            }
+        }
         if gone {
             // Linux: a pending error is reported once, then EOF;
             // but once the peer's FIN was in, tcp_recvmsg reports

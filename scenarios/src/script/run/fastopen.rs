@@ -38,6 +38,38 @@ impl Runner<'_> {
         Ok(0)
     }
 
+    /// setsockopt(TCP_FASTOPEN_KEY, "\x..", len): the socket's own server
+    /// key, 16 bytes (a primary key) or 32 (and a backup, not used), else
+    /// EINVAL (Linux's do_tcp_setsockopt). The bytes are the key as Linux
+    /// copies it in (`tcp_fastopen_reset_cipher`).
+    pub(super) fn set_fastopen_key(
+        &mut self,
+        fd: i32,
+        value: &Expr,
+        len: Option<i64>,
+    ) -> CallResult {
+        let Expr::Str(text) = value else {
+            return Err("EINVAL");
+        };
+        let bytes = unescape(text);
+        let Some(len) = len.filter(|&l| l == 16 || l == 32) else {
+            return Err("EINVAL");
+        };
+        if bytes.len() < len as usize {
+            return Err("EFAULT");
+        }
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&bytes[..16]);
+        let Some(f) = self.fds.get_mut(&fd) else {
+            return Err("EBADF");
+        };
+        f.fast_open_key = Some(key);
+        if let FdKind::Listener(id) = f.kind {
+            let _ = self.ep.set_fast_open_key(id, key);
+        }
+        Ok(0)
+    }
+
     /// connect() on a socket with TCP_FASTOPEN_CONNECT, or on one whose
     /// connect was deferred: `None` leaves the call to the ordinary
     /// connect. With a cookie cached (or none needed) the connect is
@@ -195,5 +227,51 @@ impl Runner<'_> {
         }
         self.flush()?;
         Ok(Ok(n))
+    }
+}
+
+/// A script string's bytes, with C's `\xHH` (and `\\`, `\"`, `\0`) escapes.
+fn unescape(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let hex = |i: usize| {
+        b.get(i..i + 2)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .and_then(|s| u8::from_str_radix(s, 16).ok())
+    };
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1)) {
+            (b'\\', Some(b'x')) if hex(i + 2).is_some() => {
+                out.extend(hex(i + 2));
+                i += 4;
+            }
+            (b'\\', Some(b'0')) => {
+                out.push(0);
+                i += 2;
+            }
+            (b'\\', Some(&c)) => {
+                out.push(c);
+                i += 2;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_strings_decode_c_escapes() {
+        // The suite writes TCP_FASTOPEN_KEY as "\xf7\x63...": each escape is one byte.
+        assert_eq!(
+            super::unescape("\\xf7\\x63a\\\\"),
+            vec![0xf7, 0x63, b'a', b'\\']
+        );
+        assert_eq!(super::unescape(""), Vec::<u8>::new());
     }
 }

@@ -396,6 +396,10 @@ impl<'s> Runner<'s> {
                     // will now be mapped here"; what older sockets sent and
                     // no line claimed is no longer matched to anything.
                     self.test_fresh = true;
+                    // The new socket's peer numbers start afresh: its first
+                    // SYN (or SYN-ACK) fixes them (packetdrill keeps the
+                    // remote ISN per socket).
+                    self.remote_isn = None;
                     let queued = std::mem::take(&mut self.outq);
                     self.outq = queued
                         .into_iter()

@@ -37,6 +37,8 @@ pub(super) struct Fd {
     pub(super) last_info: Option<stack::TcpInfo>,
     /// TCP_SYNCNT: SYN retransmissions before the connect fails.
     pub(super) syn_count: Option<u32>,
+    /// TCP_FASTOPEN_KEY: this socket's own Fast Open key, for when it listens.
+    pub(super) fast_open_key: Option<[u8; 16]>,
     /// TCP_FASTOPEN_CONNECT is set.
     pub(super) fastopen_connect: bool,
     /// A TCP_FASTOPEN_CONNECT connect returned 0 and waits for the first
@@ -89,6 +91,7 @@ impl Fd {
             fast_open_qlen: 0,
             last_info: None,
             syn_count: None,
+            fast_open_key: None,
             fastopen_connect: false,
             defer_connect: false,
             fastopen_req: false,
@@ -418,6 +421,10 @@ impl Runner<'_> {
                 }
                 return Ok(Ok(0));
             }
+            "TCP_FASTOPEN_KEY" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
+                let len = c.args.get(4).and_then(eval);
+                return Ok(self.set_fastopen_key(fd, &value, len));
+            }
             "TCP_FASTOPEN_CONNECT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
                 return Ok(self.set_fastopen_connect(fd, int_value(&value)));
             }
@@ -426,7 +433,7 @@ impl Runner<'_> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_KEY, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -896,6 +903,7 @@ impl Runner<'_> {
     fn port_in_use(&self, port: u16, reuse: bool) -> bool {
         self.ep.sockets().iter().any(|s| {
             s.local.port() == port
+                && s.state != State::Closed
                 && (s.state == State::Listen || !reuse)
                 && !(reuse && s.state == State::TimeWait)
         })
@@ -937,6 +945,9 @@ impl Runner<'_> {
         };
         match r {
             Ok(id) => {
+                if let Some(key) = f.fast_open_key {
+                    let _ = self.ep.set_fast_open_key(id, key);
+                }
                 if f.fast_open_qlen > 0 {
                     let _ = self.ep.set_fast_open(id, f.fast_open_qlen);
                 }
@@ -947,7 +958,14 @@ impl Runner<'_> {
                 f.kind = FdKind::Listener(id);
                 f.port = Some(port);
                 self.by_socket.insert(id, fd);
-                self.tuple = (port, REMOTE_PORT);
+                // The script's peer connects from a port no earlier
+                // connection used, as packetdrill takes a fresh ephemeral
+                // port for each new passive socket (run_packet.c).
+                let mut remote = REMOTE_PORT;
+                while self.seen_tuples.contains(&(port, remote)) {
+                    remote = remote.wrapping_add(1);
+                }
+                self.tuple = (port, remote);
                 Ok(Ok(0))
             }
             Err(e) => Ok(Err(e.errno_name())),
@@ -977,7 +995,9 @@ impl Runner<'_> {
                 {
                     self.closed_tuples.push((local.port(), remote.port()));
                 }
-                if !f.gone && self.ep.state(id).is_some() {
+                // (A gone connection still there is a reset one the stack
+                // kept for its unread data or its accept: close frees it.)
+                if self.ep.state(id).is_some() {
                     let r = if f.linger_zero && matches!(f.kind, FdKind::Conn(_)) {
                         self.ep.abort(self.now, id)
                     } else {
