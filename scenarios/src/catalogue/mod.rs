@@ -18,6 +18,7 @@
 //! - `sequence`: the 2^32 wrap and PAWS.
 //! - `attacks`: blind in-window RST/SYN and SYN floods.
 //! - `transfer`: zero window, bulk under impairment, many connections.
+//! - `fast_open`: TCP Fast Open saving a round trip with a cached cookie.
 //!
 //! This file keeps the public API ([`Scenario`], [`Catalogue`], [`all`],
 //! [`find`], the addresses) and the helpers the families share. To add a
@@ -26,6 +27,7 @@
 
 mod attacks;
 mod close;
+mod fast_open;
 mod handshake;
 mod reset;
 mod sequence;
@@ -533,6 +535,7 @@ pub fn all() -> &'static [Scenario] {
             transfer::lossy_bulk(),
             transfer::many_connections(),
             transfer::churn(),
+            fast_open::fast_open(),
         ]
     })
 }
