@@ -44,6 +44,7 @@ fn every_scenario_has_a_snapshot_test() {
         "lossy-bulk",
         "many-connections",
         "churn",
+        "fast-open",
     ];
     let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
@@ -170,4 +171,8 @@ fn many_connections() {
 #[test]
 fn churn() {
     check("churn");
+}
+#[test]
+fn fast_open() {
+    check("fast-open");
 }
