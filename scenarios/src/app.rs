@@ -252,7 +252,10 @@ impl<'h, 'c> AppCtx<'h, 'c> {
         data: &[u8],
     ) -> Result<(Conn, usize), SocketError> {
         let now = self.instant();
-        let (id, taken) = self.host.endpoint.connect_fast_open(now, None, remote, data)?;
+        let (id, taken) = self
+            .host
+            .endpoint
+            .connect_fast_open(now, None, remote, data)?;
         let conn = self.host.register(id);
         self.host.streams[conn.0].written.update(&data[..taken]);
         Ok((conn, taken))

@@ -1,6 +1,6 @@
 //! TCP Fast Open (RFC 7413): the round trip a cached cookie saves.
 
-use super::{Scenario, client, host, lan, pair, server_addr, PORT, SERVER};
+use super::{PORT, SERVER, Scenario, client, host, lan, pair, server_addr};
 use crate::app::{AppCtx, Application, Conn, Listener};
 use crate::run::{Outcome, Setup};
 use sim::{Duration, SimError, Time};
@@ -148,7 +148,10 @@ fn expect_fast_open(o: &Outcome) -> Result<(), String> {
             c.requests
         ));
     };
-    super::check(taken1 == 0, "the first SYN carried no data (it asked for a cookie)")?;
+    super::check(
+        taken1 == 0,
+        "the first SYN carried no data (it asked for a cookie)",
+    )?;
     super::check(
         taken2 == REQUEST,
         "the second SYN carried the whole request with the cached cookie",

@@ -86,7 +86,7 @@ impl FastOpenCookie {
     /// were absent (Linux's `foc->len = -1`).
     fn parsed(body: &[u8], experimental: bool) -> Option<FastOpenCookie> {
         let n = body.len();
-        let valid = n == 0 || (n % 2 == 0 && (4..=MAX_FAST_OPEN_COOKIE).contains(&n));
+        let valid = n == 0 || (n.is_multiple_of(2) && (4..=MAX_FAST_OPEN_COOKIE).contains(&n));
         valid.then(|| FastOpenCookie::new(body, experimental))
     }
 }
