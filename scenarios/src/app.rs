@@ -240,6 +240,34 @@ impl<'h, 'c> AppCtx<'h, 'c> {
         Ok(self.host.register(id))
     }
 
+    /// Active open with TCP Fast Open (RFC 7413 §4.1; Linux's
+    /// `sendto(MSG_FASTOPEN)`) from an ephemeral port: the SYN carries a
+    /// cached cookie and the start of `data`, or asks for a cookie. Returns
+    /// the connection and how many bytes of `data` the SYN took; the rest
+    /// is the application's to `send` once connected. Needs the client
+    /// side on ([`AppCtx::set_fast_open`]), else `NotSupported`.
+    pub fn connect_fast_open(
+        &mut self,
+        remote: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<(Conn, usize), SocketError> {
+        let now = self.instant();
+        let (id, taken) = self
+            .host
+            .endpoint
+            .connect_fast_open(now, None, remote, data)?;
+        let conn = self.host.register(id);
+        self.host.streams[conn.0].written.update(&data[..taken]);
+        Ok((conn, taken))
+    }
+
+    /// Sets the host's TCP Fast Open settings (Linux's `tcp_fastopen`
+    /// bits and key; off by default). A reboot ([`AppCtx::crash`]) keeps
+    /// the host's boot configuration, which has it off.
+    pub fn set_fast_open(&mut self, config: stack::FastOpenConfig) {
+        self.host.endpoint.set_fast_open_config(config);
+    }
+
     /// Queues bytes on `conn`; returns how many the send buffer took. A
     /// short count means the buffer is full: `writable` follows when space
     /// frees.

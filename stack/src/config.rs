@@ -229,11 +229,19 @@ pub struct EndpointConfig {
     pub fast_open: FastOpenConfig,
 }
 
-/// Server-side TCP Fast Open (RFC 7413 §4.2), as Linux's `tcp_fastopen`
-/// bits and `tcp_fastopen_key` configure it. The client side is not
-/// modelled yet: a SYN this stack sends never carries a cookie or data.
+/// TCP Fast Open (RFC 7413), as Linux's `tcp_fastopen` bits and
+/// `tcp_fastopen_key` configure it: the client side (§4.1, used by
+/// [`crate::Endpoint::connect_fast_open`]) and the server side (§4.2).
+/// The default is all off; Linux boots with `tcp_fastopen=1` (the client
+/// only), which [`FastOpenConfig::from_sysctl`] gives for 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FastOpenConfig {
+    /// Send data in the SYN with a cached cookie, and ask for a cookie
+    /// when none is cached (`tcp_fastopen` bit 0x1, TFO_CLIENT_ENABLE).
+    pub client: bool,
+    /// Send data in the SYN without a cookie and without the Fast Open
+    /// option (bit 0x4, TFO_CLIENT_NO_COOKIE).
+    pub client_no_cookie: bool,
     /// Accept data in SYNs with a valid cookie (`tcp_fastopen` bit 0x2,
     /// TFO_SERVER_ENABLE), on listeners that asked for it
     /// ([`crate::Endpoint::set_fast_open`], TCP_FASTOPEN) or on every
@@ -252,10 +260,12 @@ pub struct FastOpenConfig {
 }
 
 impl FastOpenConfig {
-    /// The server bits of Linux's `net.ipv4.tcp_fastopen` value (the
-    /// client bits, 0x1 and 0x4, are not modelled and are ignored).
+    /// The bits of Linux's `net.ipv4.tcp_fastopen` value the stack
+    /// models: 0x1 and 0x4 (client), 0x2, 0x200 and 0x400 (server).
     pub fn from_sysctl(value: u32) -> FastOpenConfig {
         FastOpenConfig {
+            client: value & 0x1 != 0,
+            client_no_cookie: value & 0x4 != 0,
             server: value & 0x2 != 0,
             without_sockopt: value & 0x400 != 0,
             no_cookie: value & 0x200 != 0,

@@ -74,6 +74,8 @@ struct Listener {
     accept_queue: VecDeque<SocketId>,
     /// Half-open connections (SYN-RECEIVED) belonging to this listener.
     syn_queue_len: usize,
+    /// TCP_FASTOPEN_KEY: the listener's own cookie key (else the endpoint's).
+    fast_open_key: Option<[u8; 16]>,
     /// TCP_FASTOPEN's queue length: Fast Open is on for this listener when
     /// it is above 0 (or every listener has it, see
     /// [`crate::FastOpenConfig::without_sockopt`]).
@@ -181,6 +183,8 @@ pub struct Endpoint {
     /// The IP ECN field of the datagram being handled (RFC 3168 §5).
     arrival_ecn: wire::Ecn,
     counters: EndpointCounters,
+    /// The Fast Open client's cache, by server address (RFC 7413 §4.1.1).
+    fast_open_cache: crate::fast_open::Cache,
 }
 
 impl Endpoint {
@@ -204,6 +208,7 @@ impl Endpoint {
             payload_scratch: Vec::with_capacity(65536),
             arrival_ecn: wire::Ecn::NotEct,
             counters: EndpointCounters::default(),
+            fast_open_cache: crate::fast_open::Cache::default(),
         }
     }
 
@@ -274,6 +279,7 @@ impl Endpoint {
                 accept_queue: VecDeque::new(),
                 syn_queue_len: 0,
                 fast_open_qlen: 0,
+                fast_open_key: None,
             }),
         );
         Ok(id)
@@ -313,6 +319,23 @@ impl Endpoint {
         }
     }
 
+    /// TCP_FASTOPEN_KEY on a listener: its own 16-byte cookie key, in the
+    /// order Linux's `tcp_fastopen_reset_cipher` takes the bytes (two
+    /// little-endian 64-bit SipHash keys). Not a listener: `InvalidSocket`.
+    pub fn set_fast_open_key(
+        &mut self,
+        listener: SocketId,
+        key: [u8; 16],
+    ) -> Result<(), SocketError> {
+        match self.sockets.get_mut(&listener) {
+            Some(Socket::Listener(l)) => {
+                l.fast_open_key = Some(key);
+                Ok(())
+            }
+            _ => Err(SocketError::InvalidSocket),
+        }
+    }
+
     /// The Fast Open cookie this endpoint gives `client` (RFC 7413 §4.1.2),
     /// computed as Linux's `__tcp_fastopen_cookie_gen_cipher` does for
     /// IPv4: SipHash-2-4 keyed by the 16-byte key, over the client's then
@@ -330,6 +353,99 @@ impl Endpoint {
             k
         });
         fast_open_cookie(&key, client, self.local)
+    }
+
+    /// Active OPEN with TCP Fast Open (RFC 7413 §4.1), as Linux's
+    /// `sendto(MSG_FASTOPEN)`: from `local_port` (an ephemeral one if
+    /// `None`) to `remote`, with up to all of `data`. With a cookie cached
+    /// for the server (or [`crate::FastOpenConfig::client_no_cookie`]) the
+    /// SYN carries the cookie and the first MSS - 40 bytes of `data` (the
+    /// server's cached MSS, else ours); without one it carries a cookie
+    /// request and no data. Returns the connection and how many bytes of
+    /// `data` went into the SYN (queued in the send buffer; the rest is
+    /// the caller's to `send` once connected). The SYN-ACK then fills the
+    /// cache (its cookie and MSS) and any data it did not acknowledge is
+    /// sent again at once; a retransmitted SYN carries no option or data.
+    ///
+    /// # Errors
+    ///
+    /// `NotSupported` when [`crate::FastOpenConfig::client`] is off (Linux:
+    /// EOPNOTSUPP), and the errors of [`Endpoint::connect`].
+    pub fn connect_fast_open(
+        &mut self,
+        now: Instant,
+        local_port: Option<u16>,
+        remote: SocketAddrV4,
+        data: &[u8],
+    ) -> Result<(SocketId, usize), SocketError> {
+        let tfo = self.config.fast_open;
+        if !tfo.client {
+            return Err(SocketError::NotSupported);
+        }
+        let id = match local_port {
+            Some(port) => self.connect_from(now, port, remote)?,
+            None => self.connect(now, remote)?,
+        };
+        let entry = self.fast_open_cache.get(remote.ip()).copied();
+        let conn = self.conn_mut(id)?;
+        let plan =
+            crate::fast_open::plan_syn(entry.as_ref(), conn.config.mss, tfo.client_no_cookie);
+        conn.fast_open_syn = plan.option;
+        conn.syn_fastopen = plan.option.is_some();
+        conn.syn_fastopen_exp = plan.option.is_some_and(|o| o.experimental);
+        let n = data.len().min(plan.data_room);
+        let taken = if n > 0 { conn.send(&data[..n])? } else { 0 };
+        conn.syn_data_len = taken as u32;
+        self.after_change(id);
+        Ok((id, taken))
+    }
+
+    /// Whether a Fast Open connect to `server` would put data in its SYN
+    /// now: the client side is on and a cookie is cached, or no cookie is
+    /// needed (Linux's `tcp_fastopen_cookie_check`, which decides whether
+    /// TCP_FASTOPEN_CONNECT defers the connect to the first write).
+    pub fn fast_open_cookie_ready(&self, server: Ipv4Addr) -> bool {
+        let tfo = self.config.fast_open;
+        tfo.client
+            && crate::fast_open::cookie_ready(
+                self.fast_open_cache.get(&server),
+                tfo.client_no_cookie,
+            )
+    }
+
+    /// Marks that the application waits to write on `id` until its
+    /// handshake completes (Linux's sk_write_pending, set by a blocking
+    /// write or sendto(MSG_FASTOPEN) in SYN-SENT): the ACK of the SYN-ACK
+    /// is then delayed so the data carries it. Cleared by the SYN-ACK.
+    pub fn set_write_pending(&mut self, id: SocketId) {
+        if let Ok(c) = self.conn_mut(id)
+            && c.state == State::SynSent
+        {
+            c.write_pending = true;
+        }
+    }
+
+    /// What the Fast Open cache holds for `server`, if anything.
+    pub fn fast_open_cache_entry(&self, server: Ipv4Addr) -> Option<crate::FastOpenCacheEntry> {
+        self.fast_open_cache.get(&server).copied()
+    }
+
+    /// Forgets every cached cookie and MSS (`ip tcp_metrics flush all`).
+    pub fn flush_fast_open_cache(&mut self) {
+        self.fast_open_cache.clear();
+    }
+
+    /// Takes the connection's pending Fast Open cache change, if any.
+    fn take_fast_open_update(&mut self, id: SocketId) {
+        let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) else {
+            return;
+        };
+        if let Some(update) = conn.fast_open_update.take() {
+            self.fast_open_cache
+                .entry(*conn.remote.ip())
+                .or_default()
+                .apply(update);
+        }
     }
 
     /// Active OPEN (§3.10.1) from an ephemeral port.
@@ -514,6 +630,14 @@ impl Endpoint {
         Ok(())
     }
 
+    /// TCP_SYNCNT: SYN retransmissions before the connect fails with
+    /// ETIMEDOUT (Linux's icsk_syn_retries; the endpoint default is
+    /// [`TcpConfig::syn_retries`]).
+    pub fn set_syn_retries(&mut self, id: SocketId, retries: u32) -> Result<(), SocketError> {
+        self.conn_mut(id)?.config.syn_retries = retries;
+        Ok(())
+    }
+
     /// TCP_NODELAY.
     pub fn set_nodelay(&mut self, id: SocketId, nodelay: bool) -> Result<(), SocketError> {
         self.conn_mut(id)?.config.nagle = !nodelay;
@@ -694,6 +818,7 @@ impl Endpoint {
             if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
                 conn.ecn.arrival = self.arrival_ecn;
                 let d = conn.on_segment(&seg, now, &mut Env { id, events });
+                self.take_fast_open_update(id);
                 self.apply(id, d);
                 if d == Disposition::DeleteAndReset {
                     self.reset_for(pair, &seg);
@@ -866,7 +991,10 @@ impl Endpoint {
         let Some(asked) = asked else {
             return FastOpenDecision::None;
         };
-        let valid = self.fast_open_cookie(pair.src);
+        let valid = match l.fast_open_key {
+            Some(key) => fast_open_cookie(&key, pair.src, self.local),
+            None => self.fast_open_cookie(pair.src),
+        };
         if asked.len > 0 && asked.cookie() == valid {
             return FastOpenDecision::Child;
         }
@@ -1007,21 +1135,40 @@ impl Endpoint {
         self.sockets.insert(id, Socket::Connection(Box::new(conn)));
     }
 
+    /// Whether `id` waits in its listener's accept queue.
+    fn awaiting_accept(&self, conn: &Connection, id: SocketId) -> bool {
+        matches!(self.listener_of(conn).and_then(|l| self.sockets.get(&l)),
+            Some(Socket::Listener(l)) if l.accept_queue.contains(&id))
+    }
+
     fn remove(&mut self, id: SocketId) {
+        // A connection that failed while the application still holds it
+        // (unread data) or may still accept it keeps its socket, as
+        // Linux's does: reads return the data, then the error. It leaves
+        // the tables now (its 4-tuple and port are free) and goes for good
+        // when the application closes it.
+        if let Some(Socket::Connection(conn)) = self.sockets.get(&id)
+            && conn.state == State::Closed
+            && !conn.orphaned
+            && (conn.detached || !conn.recv_buffer.is_empty() || self.awaiting_accept(conn, id))
+        {
+            if conn.detached {
+                return;
+            }
+            let (local, remote) = (conn.local, conn.remote);
+            self.release_tuple(id, local, remote);
+            if let Some(Socket::Connection(conn)) = self.sockets.get_mut(&id) {
+                conn.detached = true;
+                conn.timers = Default::default();
+            }
+            return;
+        }
         let Some(Socket::Connection(conn)) = self.sockets.remove(&id) else {
             return;
         };
-        self.connections.remove(&TupleKey {
-            local_port: conn.local.port(),
-            remote: conn.remote,
-        });
-        if let Some(n) = self.port_use.get_mut(&conn.local.port()) {
-            *n -= 1;
-            if *n == 0 {
-                self.port_use.remove(&conn.local.port());
-            }
+        if !conn.detached {
+            self.release_tuple(id, conn.local, conn.remote);
         }
-        self.timer_queued.remove(&id);
         // A passive half-open connection leaves its listener's SYN queue.
         // (A Fast Open child waits in the accept queue, not the SYN queue.)
         if conn.passive
@@ -1035,6 +1182,24 @@ impl Endpoint {
                 l.syn_queue_len = l.syn_queue_len.saturating_sub(1);
             }
         }
+    }
+
+    /// Frees a connection's 4-tuple, port use and timer.
+    fn release_tuple(&mut self, id: SocketId, local: SocketAddrV4, remote: SocketAddrV4) {
+        let key = TupleKey {
+            local_port: local.port(),
+            remote,
+        };
+        if self.connections.get(&key) == Some(&id) {
+            self.connections.remove(&key);
+        }
+        if let Some(n) = self.port_use.get_mut(&local.port()) {
+            *n -= 1;
+            if *n == 0 {
+                self.port_use.remove(&local.port());
+            }
+        }
+        self.timer_queued.remove(&id);
     }
 
     /// After any change: queue for output, reschedule its timer.
@@ -1070,6 +1235,7 @@ impl Endpoint {
                 continue;
             };
             let d = conn.on_timeout(now, &mut Env { id, events });
+            self.take_fast_open_update(id);
             self.apply(id, d);
             // Re-queue the connection's next deadline even if unchanged.
             if let Some(conn) = self.conn(id)

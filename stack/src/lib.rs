@@ -70,6 +70,7 @@ pub mod cc;
 pub mod config;
 mod conn;
 pub mod endpoint;
+pub mod fast_open;
 pub mod info;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
@@ -92,6 +93,7 @@ pub use config::{
     EcnMode, EndpointConfig, FastOpenConfig, Keepalive, TCP_MIN_MSS, TcpConfig, linux_window_scale,
 };
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
+pub use fast_open::FastOpenCacheEntry;
 pub use info::{CaState, TcpInfo};
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};

@@ -162,6 +162,9 @@ pub enum SocketError {
     AlreadyConnected,
     /// No such socket, or the wrong kind for the call (EBADF / EINVAL).
     InvalidSocket,
+    /// The endpoint's configuration does not allow the call (EOPNOTSUPP:
+    /// a Fast Open connect with the client side off).
+    NotSupported,
 }
 
 impl SocketError {
@@ -179,6 +182,7 @@ impl SocketError {
             SocketError::AddressNotAvailable => "EADDRNOTAVAIL",
             SocketError::AlreadyConnected => "EISCONN",
             SocketError::InvalidSocket => "EBADF",
+            SocketError::NotSupported => "EOPNOTSUPP",
         }
     }
 }
@@ -197,6 +201,7 @@ impl fmt::Display for SocketError {
             SocketError::AddressNotAvailable => "no ephemeral port available",
             SocketError::AlreadyConnected => "socket is already connected",
             SocketError::InvalidSocket => "no such socket",
+            SocketError::NotSupported => "operation not supported",
         };
         write!(f, "{text} ({})", self.errno_name())
     }

@@ -46,6 +46,7 @@ fn every_scenario_has_a_snapshot_test() {
         "churn",
         "ecn-marking",
         "ecn-drop-tail",
+        "fast-open",
     ];
     let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
@@ -180,4 +181,8 @@ fn ecn_marking() {
 #[test]
 fn ecn_drop_tail() {
     check("ecn-drop-tail");
+}
+#[test]
+fn fast_open() {
+    check("fast-open");
 }

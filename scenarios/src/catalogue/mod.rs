@@ -18,6 +18,7 @@
 //! - `sequence`: the 2^32 wrap and PAWS.
 //! - `attacks`: blind in-window RST/SYN and SYN floods.
 //! - `transfer`: zero window, bulk under impairment, many connections.
+//! - `fast_open`: TCP Fast Open saving a round trip with a cached cookie.
 //!
 //! This file keeps the public API ([`Scenario`], [`Catalogue`], [`all`],
 //! [`find`], the addresses) and the helpers the families share. To add a
@@ -27,6 +28,7 @@
 mod attacks;
 mod close;
 mod ecn;
+mod fast_open;
 mod handshake;
 mod reset;
 mod sequence;
@@ -536,6 +538,7 @@ pub fn all() -> &'static [Scenario] {
             transfer::churn(),
             ecn::ecn_marking(),
             ecn::ecn_drop_tail(),
+            fast_open::fast_open(),
         ]
     })
 }

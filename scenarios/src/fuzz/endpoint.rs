@@ -198,11 +198,13 @@ impl Pair {
             let v = if i == 0 { variant } else { variant >> 4 };
             c.tcp = config(v);
             if v % 8 == 7 {
-                // A Fast Open server that needs no cookie (RFC 7413 §4.2,
-                // Linux's tcp_fastopen=0x602): only a SYN carrying data (a
-                // forged one: our client sends none) makes a Fast Open
-                // child, so every other conversation is unchanged.
+                // Fast Open both ways without cookies (RFC 7413; Linux's
+                // tcp_fastopen=0x607): this side's connect puts data in
+                // its SYN (no option), and as a server it takes a SYN's
+                // data into a Fast Open child.
                 c.fast_open = stack::FastOpenConfig {
+                    client: true,
+                    client_no_cookie: true,
                     server: true,
                     without_sockopt: true,
                     no_cookie: true,
@@ -243,10 +245,12 @@ impl Pair {
         let f = repr.flags;
         // RFC 9293 §3.1: SYN with RST or FIN is no segment a TCP sends;
         // everything but a first SYN and a RST answering a segment without
-        // ACK carries an ACK (§3.10.7.1, §3.8); neither RST nor SYN carries data here.
+        // ACK carries an ACK (§3.10.7.1, §3.8); a RST or SYN-ACK carries no
+        // data here, a SYN only with Fast Open (RFC 7413 §4.1).
+        let fast_open = self.ep[side].config().fast_open.client;
         let illegal = (f.syn() && (f.rst() || f.fin()))
             || (!f.syn() && !f.rst() && !f.ack())
-            || ((f.rst() || f.syn()) && !repr.payload.is_empty());
+            || ((f.rst() || (f.syn() && (f.ack() || !fast_open))) && !repr.payload.is_empty());
         if illegal {
             return Err(format!("side {side} emitted {repr} ({f})"));
         }
@@ -381,7 +385,22 @@ impl Pair {
             Op::Connect => {
                 if self.conn[side].is_none() {
                     let remote = SocketAddrV4::new(ADDR[1 - side], PORT[1 - side]);
-                    self.conn[side] = self.ep[side].connect_from(now, PORT[side], remote).ok();
+                    self.conn[side] = if self.ep[side].config().fast_open.client {
+                        // sendto(MSG_FASTOPEN): the SYN takes what fits.
+                        let data: Vec<u8> = (0..u64::from(p.u16() % 3000))
+                            .map(|i| pattern(side, self.written[side] + i))
+                            .collect();
+                        match self.ep[side].connect_fast_open(now, Some(PORT[side]), remote, &data)
+                        {
+                            Ok((id, taken)) => {
+                                self.written[side] += taken as u64;
+                                Some(id)
+                            }
+                            Err(_) => None,
+                        }
+                    } else {
+                        self.ep[side].connect_from(now, PORT[side], remote).ok()
+                    };
                 }
             }
             Op::Accept => {

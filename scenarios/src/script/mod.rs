@@ -61,7 +61,8 @@
 //!   `tcp_fin_timeout`, `tcp_keepalive_time` / `_intvl` / `_probes`, and
 //!   the values that ask for what the stack already does (`tcp_reordering=3`,
 //!   `tcp_slow_start_after_idle=0`, `tcp_frto=0`, `tcp_early_retrans=0`,
-//!   `tcp_recovery=0`, `tcp_ecn=0`, `tcp_fastopen=0`, `tcp_mtu_probing=0`,
+//!   `tcp_recovery=0`, `tcp_ecn=0`, `tcp_fastopen` (client 0x1, 0x4;
+//!   server 0x2, 0x200, 0x400), `tcp_mtu_probing=0`,
 //!   `tcp_notsent_lowat=4294967295`, `tcp_min_rtt_wlen=300`, Linux's
 //!   default pacing ratios; `tcp_fack`, a no-op since Linux 4.15). A value
 //!   that asks for behaviour the stack lacks (RACK, TLP, F-RTO, TFO, ECN,
@@ -123,17 +124,19 @@
 //! - System calls: `socket`, `setsockopt`/`getsockopt` (SO_REUSEADDR,
 //!   SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ERROR, TCP_NODELAY,
 //!   TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN
-//!   for a Fast Open server, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG,
+//!   and TCP_FASTOPEN_KEY for a Fast Open server, TCP_FASTOPEN_CONNECT for
+//!   a client, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG,
 //!   IP_MTU_DISCOVER WANT/DO; getsockopt of the int ones reads them back
 //!   as Linux reports them), `fcntl`
 //!   (F_GETFL, F_SETFL with O_NONBLOCK), `ioctl` (SIOCINQ/FIONREAD,
 //!   SIOCOUTQ, SIOCOUTQNSD), `bind`, `listen`, `accept`,
-//!   `connect`, `write`/`send`/`sendto`/`sendmsg`,
+//!   `connect`, `write`/`send`/`sendto`/`sendmsg` (MSG_FASTOPEN: a Fast
+//!   Open connect, see `run/fastopen.rs`),
 //!   `read`/`recv`/`recvfrom`/`recvmsg` (msghdr as packetdrill writes it,
 //!   `{msg_name(...)=..., msg_iov(1)=[{..., 1000}], msg_flags=0,
 //!   msg_control=[...]}`; MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL; TCP_CM_INQ
 //!   control messages; a NULL buffer gives EFAULT; MSG_MORE, MSG_EOR,
-//!   MSG_ERRQUEUE, MSG_FASTOPEN and control messages the stack cannot give
+//!   MSG_ERRQUEUE and control messages the stack cannot give
 //!   are clear errors), `poll` (POLLIN, POLLOUT,
 //!   POLLERR, POLLHUP, POLLRDHUP, ... as Linux's tcp_poll reports them, with
 //!   a timeout that blocks in virtual time), `shutdown` (SHUT_RD,

@@ -1214,19 +1214,28 @@ impl Parser<'_> {
     }
 
     /// The rest of `FO` / `FOEXP`: an optional cookie of hex digits, an
-    /// even number of them, at most 16 bytes (RFC 7413 §4.1.1).
+    /// even number of them. As packetdrill, any length the option space
+    /// holds (38 bytes, 36 in the experimental form), so a script can
+    /// send the malformed cookies RFC 7413 §4.1.1 rules out (above 16
+    /// bytes, odd lengths) and see the stack ignore them.
     fn fast_open_option(&mut self, experimental: bool) -> Result<OptionSpec, ScriptError> {
         let name = if experimental { "FOEXP" } else { "FO" };
+        let room = if experimental {
+            stack::wire::FAST_OPEN_COOKIE_ROOM - 2
+        } else {
+            stack::wire::FAST_OPEN_COOKIE_ROOM
+        };
         self.skip_ws();
         let before = self.pos;
         let text = self.word().to_string();
         let hex = text.len().is_multiple_of(2)
-            && text.len() <= 32
+            && text.len() <= 2 * room
             && text.chars().all(|c| c.is_ascii_hexdigit());
         if !hex {
             self.pos = before;
             return Err(self.err(format!(
-                "{name} cookie {text:?}: expected an even number of hex digits, at most 32 (a name such as TFO_COOKIE needs `-D TFO_COOKIE=HEX`)"
+                "{name} cookie {text:?}: expected an even number of hex digits, at most {} (a name such as TFO_COOKIE needs `-D TFO_COOKIE=HEX`)",
+                2 * room
             )));
         }
         let cookie = (0..text.len())

@@ -75,6 +75,9 @@ pub enum Effect {
     /// A command with no meaning in the simulator (or one tcpsim does not
     /// model), in one line naming it.
     Warning(String),
+    /// `ip tcp_metrics flush`: the host forgets what it learnt about its
+    /// peers (the Fast Open cookie cache, the only TCP metric modelled).
+    FlushTcpMetrics,
 }
 
 /// One simple command: its words (quotes removed, arithmetic expanded),
@@ -321,9 +324,12 @@ fn command(
                     "only the route's advmss / mtu are modelled (as the MSS); its other attributes have no effect",
                 );
             } else if words.first() == Some(&"tcp_metrics") {
+                if words.contains(&"flush") {
+                    effects.push(Effect::FlushTcpMetrics);
+                }
                 warn(
                     effects,
-                    "accepted, no effect: tcpsim keeps no TCP metrics cache (each script starts afresh)",
+                    "only the Fast Open cookie cache is modelled (a flush clears it); no other TCP metrics are kept",
                 );
             } else {
                 warn(

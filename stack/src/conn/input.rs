@@ -68,7 +68,12 @@ impl Connection {
         if n == 0 {
             return;
         }
-        self.on_data_received(n, now);
+        // Linux's tcp_fastopen_add_skb queues the data without
+        // tcp_event_data_recv: the delayed-ACK engine starts with the
+        // first data after the SYN (so a FIN that comes first is ACKed at
+        // once, fastopen/server/fin-close-socket.pkt).
+        self.measure_rcv_mss(n);
+        self.lrcvtime = now;
         self.recv_buffer.extend(&data[..n]);
         self.advance_rcv(n as u32);
         self.last_ack_sent = self.rcv_nxt;
@@ -238,10 +243,24 @@ impl Connection {
             env.events.push_back(Event::Connected(env.id));
             self.touch_keepalive(now);
             self.note_established_rcv_time(now);
-            self.ack_now = true;
-            // "form an ACK segment ... and send it": at once, even when the
-            // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
-            self.ack_forced = true;
+            // RFC 7413 §4.1.3: what the SYN-ACK says about Fast Open.
+            self.fast_open_synack(seg);
+            if std::mem::take(&mut self.write_pending) && seg.payload.is_empty() && !seg.flags.fin()
+            {
+                // Linux (tcp_rcv_synsent_state_process): with a writer
+                // waiting for the connection, the ACK waits (up to
+                // TCP_DELACK_MAX) to ride on its data; quick-ACK mode
+                // starts with the minimum ato (tcp_enter_quickack_mode), so
+                // data sent at once makes the exchange interactive.
+                self.set_timer(Timer::DelayedAck, now + Duration::from_millis(200));
+                self.ato = self.config.delayed_ack.unwrap_or(Duration::ZERO);
+                self.lrcvtime = now;
+            } else {
+                self.ack_now = true;
+                // "form an ACK segment ... and send it": at once, even when the
+                // SYN,ACK also brings a FIN (no delayed ACK of that FIN).
+                self.ack_forced = true;
+            }
             if !seg.payload.is_empty() || seg.flags.fin() {
                 // Data or FIN on a SYN-ACK: continue with the sixth step and
                 // after. The SYN occupies SEG.SEQ, so the text starts at
@@ -1123,6 +1142,7 @@ impl Connection {
         let delay = self.delack_timeout();
         let rcv_mss = u32::from(self.config.mss) - if self.timestamps { 12 } else { 0 };
         if self.counters.bytes_received == 0
+            || self.ato == Duration::ZERO
             || self.ack_forced
             || self.rcv_nxt.since(self.last_ack_sent) > rcv_mss
         {

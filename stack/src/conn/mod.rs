@@ -113,6 +113,29 @@ pub(crate) struct Connection {
     pub(crate) syn_data_acked: bool,
     /// ECN (RFC 3168): negotiation, echo and the sender's reduction.
     pub(crate) ecn: ecn::EcnState,
+    /// Active Fast Open (RFC 7413 §4.1): the option our first SYN carries
+    /// (a cookie or a cookie request), taken when that SYN goes out, so a
+    /// retransmitted SYN has none (Linux's `fo->cookie.len = -1`).
+    pub(crate) fast_open_syn: Option<crate::wire::FastOpenCookie>,
+    /// Our first SYN carried the Fast Open option (Linux's syn_fastopen),
+    /// in the experimental form (syn_fastopen_exp).
+    pub(crate) syn_fastopen: bool,
+    pub(crate) syn_fastopen_exp: bool,
+    /// Bytes of data our first SYN carries (from the send buffer's start;
+    /// 0: none). A retransmitted SYN carries none; the data is resent
+    /// after the SYN-ACK if it did not acknowledge it.
+    pub(crate) syn_data_len: u32,
+    /// A change to the endpoint's Fast Open cache, for it to take.
+    pub(crate) fast_open_update: Option<crate::fast_open::CacheUpdate>,
+    /// The connection failed but its socket lives on, out of the
+    /// demultiplexing tables, until the application closes it: unread
+    /// data stays readable, or it waits in a listener's accept queue
+    /// (Linux's tcp_reset purges only the write queue, and a reset child
+    /// stays in the accept queue).
+    pub(crate) detached: bool,
+    /// The application waits to write until the handshake completes
+    /// (Linux's sk_write_pending): the SYN-ACK's ACK waits for its data.
+    pub(crate) write_pending: bool,
     pub(crate) config: TcpConfig,
 
     // Send sequence variables (RFC 9293 §3.3.1).
@@ -285,6 +308,13 @@ impl Connection {
             fast_open_reply: None,
             syn_data_acked: false,
             ecn: ecn::EcnState::default(),
+            fast_open_syn: None,
+            syn_fastopen: false,
+            syn_fastopen_exp: false,
+            syn_data_len: 0,
+            fast_open_update: None,
+            write_pending: false,
+            detached: false,
             iss,
             snd_una: iss,
             snd_nxt: iss,
@@ -771,6 +801,9 @@ impl Connection {
         self.rtt_timing = None;
         match self.state {
             State::SynSent | State::SynReceived => {
+                if self.state == State::SynSent {
+                    self.fast_open_syn_timeout();
+                }
                 self.syn_pending = true;
             }
             _ => {

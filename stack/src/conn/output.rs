@@ -197,8 +197,8 @@ impl Connection {
         }
         match self.state {
             State::Closed | State::Listen => return None,
-            State::SynSent => return self.poll_syn(now, false),
-            State::SynReceived if self.syn_pending => return self.poll_syn(now, true),
+            State::SynSent => return self.poll_syn(now, false, payload),
+            State::SynReceived if self.syn_pending => return self.poll_syn(now, true, payload),
             _ => {}
         }
         if let Some(seg) = self.poll_data(now, payload, false) {
@@ -232,12 +232,30 @@ impl Connection {
         None
     }
 
-    fn poll_syn(&mut self, now: Instant, syn_ack: bool) -> Option<Outgoing> {
+    fn poll_syn(&mut self, now: Instant, syn_ack: bool, payload: &mut Vec<u8>) -> Option<Outgoing> {
         if !self.syn_pending {
             return None;
         }
         self.syn_pending = false;
         let window = self.window_to_advertise(true);
+        // RFC 7413 §4.1: the first SYN of an active Fast Open carries the
+        // cookie option and its data; a retransmitted one neither.
+        let first = self.snd_max == self.iss;
+        let mut options = self.syn_options(now, syn_ack);
+        let mut data_len = 0;
+        if !syn_ack && first {
+            options.fast_open = self.fast_open_syn.take();
+            data_len = self.syn_data_len.min(self.send_buffer.len() as u32);
+            self.syn_data_len = data_len;
+            self.send_buffer.copy_to(0, data_len as usize, payload);
+            // Linux times the SYN (tcp_clean_rtx_queue takes the RTT from
+            // the SYN's skb), so a Fast Open SYN-ACK that acknowledges only
+            // part of the data still gives a sample. (Plain SYNs are timed
+            // by timestamps only, as before.)
+            if self.syn_fastopen || data_len > 0 {
+                self.rtt_timing = Some((self.iss, now));
+            }
+        }
         let seg = Outgoing {
             seq: self.iss,
             ack: if syn_ack { self.rcv_nxt } else { SeqNum(0) },
@@ -247,11 +265,12 @@ impl Connection {
                 Flags::SYN
             },
             window,
-            options: self.syn_options(now, syn_ack),
+            options,
         };
-        if self.snd_max == self.iss {
-            self.snd_nxt = self.iss + 1;
+        if first {
+            self.snd_nxt = self.iss + 1 + data_len;
             self.snd_max = self.snd_nxt;
+            self.counters.bytes_sent += u64::from(data_len);
         } else {
             tracing::debug!(
                 syn_ack,

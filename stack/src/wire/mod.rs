@@ -14,7 +14,10 @@ mod tcp;
 
 pub use checksum::{internet_checksum, pseudo_header_sum};
 pub use ipv4::{Ecn, IPV4_HEADER_LEN, Ipv4Packet, PROTOCOL_TCP, set_ecn};
-pub use options::{FastOpenCookie, MAX_FAST_OPEN_COOKIE, MAX_SACK_BLOCKS, SackBlock, TcpOptions};
+pub use options::{
+    FAST_OPEN_COOKIE_ROOM, FastOpenCookie, MAX_FAST_OPEN_COOKIE, MAX_SACK_BLOCKS, SackBlock,
+    TcpOptions,
+};
 pub use tcp::{Flags, TCP_HEADER_LEN, TcpPacket, TcpRepr};
 
 use std::fmt;

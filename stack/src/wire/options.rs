@@ -20,20 +20,37 @@ const KIND_EXPERIMENTAL: u8 = 254;
 /// TCPOPT_FASTOPEN_MAGIC).
 const FAST_OPEN_MAGIC: u16 = 0xF989;
 
-/// The longest Fast Open cookie (RFC 7413 §4.1.1: 4 to 16 bytes, even).
+/// The longest valid Fast Open cookie (RFC 7413 §4.1.1: 4 to 16 bytes, even).
 pub const MAX_FAST_OPEN_COOKIE: usize = 16;
+
+/// The most cookie bytes an option can hold (40 bytes of option space less
+/// kind and length): what a test may put on the wire, valid or not.
+pub const FAST_OPEN_COOKIE_ROOM: usize = 38;
 
 /// A Fast Open option: a cookie of 0 bytes (a cookie request) or 4 to 16
 /// (RFC 7413 §4.1.1), in the option form it came in or goes out in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+/// Parsing only ever yields valid ones; a longer or odd cookie can be
+/// built (to send malformed options in tests) and is encoded as given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FastOpenCookie {
     /// The cookie's bytes; only the first `len` are meaningful.
-    pub bytes: [u8; MAX_FAST_OPEN_COOKIE],
+    pub bytes: [u8; FAST_OPEN_COOKIE_ROOM],
     /// How many bytes the cookie has (0: a request).
     pub len: u8,
     /// Sent or received as the experimental option (kind 254, ExID 0xF989;
     /// packetdrill's `FOEXP`) rather than kind 34.
     pub experimental: bool,
+}
+
+impl Default for FastOpenCookie {
+    /// A cookie request in the kind-34 form.
+    fn default() -> Self {
+        FastOpenCookie {
+            bytes: [0; FAST_OPEN_COOKIE_ROOM],
+            len: 0,
+            experimental: false,
+        }
+    }
 }
 
 impl FastOpenCookie {
@@ -45,9 +62,10 @@ impl FastOpenCookie {
         }
     }
 
-    /// A cookie of `bytes` (at most 16; longer is cut), in the given form.
+    /// A cookie of `bytes` (at most [`FAST_OPEN_COOKIE_ROOM`]; longer is
+    /// cut), in the given form.
     pub fn new(bytes: &[u8], experimental: bool) -> FastOpenCookie {
-        let len = bytes.len().min(MAX_FAST_OPEN_COOKIE);
+        let len = bytes.len().min(FAST_OPEN_COOKIE_ROOM);
         let mut c = FastOpenCookie {
             len: len as u8,
             experimental,
@@ -60,6 +78,16 @@ impl FastOpenCookie {
     /// The cookie's bytes.
     pub fn cookie(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
+    }
+
+    /// A Fast Open option as Linux takes it (tcp_parse_fastopen_option):
+    /// a request (no bytes) or a cookie of 4 to 16 bytes of even length.
+    /// Any other length (odd, 2, or above 16) is ignored as if the option
+    /// were absent (Linux's `foc->len = -1`).
+    fn parsed(body: &[u8], experimental: bool) -> Option<FastOpenCookie> {
+        let n = body.len();
+        let valid = n == 0 || (n.is_multiple_of(2) && (4..=MAX_FAST_OPEN_COOKIE).contains(&n));
+        valid.then(|| FastOpenCookie::new(body, experimental))
     }
 }
 
@@ -142,17 +170,19 @@ impl TcpOptions {
                     opts.sack_count = (n / 8) as u8;
                 }
                 // RFC 7413 §4.1.1: a cookie request (no bytes) or a cookie
-                // of 4 to 16 bytes; Linux accepts any length up to 16
-                // (tcp_parse_fastopen_option) and judges the cookie later.
-                (KIND_FAST_OPEN, n) if n <= MAX_FAST_OPEN_COOKIE => {
-                    opts.fast_open = Some(FastOpenCookie::new(body, false));
+                // of 4 to 16 bytes, even; as Linux's
+                // tcp_parse_fastopen_option, another length is ignored.
+                (KIND_FAST_OPEN, _) => {
+                    if let Some(fo) = FastOpenCookie::parsed(body, false) {
+                        opts.fast_open = Some(fo);
+                    }
                 }
                 (KIND_EXPERIMENTAL, n)
-                    if n >= 2
-                        && u16::from_be_bytes([body[0], body[1]]) == FAST_OPEN_MAGIC
-                        && n - 2 <= MAX_FAST_OPEN_COOKIE =>
+                    if n >= 2 && u16::from_be_bytes([body[0], body[1]]) == FAST_OPEN_MAGIC =>
                 {
-                    opts.fast_open = Some(FastOpenCookie::new(&body[2..], true));
+                    if let Some(fo) = FastOpenCookie::parsed(&body[2..], true) {
+                        opts.fast_open = Some(fo);
+                    }
                 }
                 // A known kind with the wrong length is malformed (RFC 9293
                 // §3.2: an implementation must be prepared to handle an
@@ -318,7 +348,9 @@ mod tests {
             &[34, 10, 0x30, 0x21, 0xb9, 0xd8, 0x89, 0x01, 0x7e, 0xeb, 1, 1]
         );
         // Another experimental option is skipped, not taken for Fast Open;
-        // a cookie longer than 16 bytes is skipped as an unknown length.
+        // a cookie longer than 16 bytes, an odd one and a 2-byte one are
+        // ignored as Linux's tcp_parse_fastopen_option ignores them (the
+        // option counts as absent), in either form.
         assert_eq!(
             TcpOptions::parse(&[254, 4, 0x12, 0x34]).unwrap().fast_open,
             None
@@ -326,6 +358,24 @@ mod tests {
         let mut long = vec![34, 20];
         long.extend([0u8; 18]);
         assert_eq!(TcpOptions::parse(&long).unwrap().fast_open, None);
+        for bad in [
+            &[34u8, 5, 1, 2, 3][..],
+            &[34, 4, 1, 2],
+            &[254, 7, 0xf9, 0x89, 1, 2, 3],
+        ] {
+            let opts = TcpOptions::parse(bad).unwrap();
+            assert_eq!(opts.fast_open, None, "{bad:?}");
+        }
+        // An over-long cookie built for a test is still encoded whole, so
+        // a script can put it on the wire.
+        let mut buf = [0u8; 40];
+        let n = TcpOptions {
+            fast_open: Some(FastOpenCookie::new(&[0xaf; 18], false)),
+            ..TcpOptions::default()
+        }
+        .encode_into(&mut buf);
+        assert_eq!(&buf[..2], &[34, 20]);
+        assert_eq!(n, 20);
     }
 
     #[test]

@@ -55,7 +55,12 @@ impl Runner<'_> {
                         child.sndbuf = f.sndbuf;
                         child.rcvbuf = f.rcvbuf;
                         child.pmtudisc = f.pmtudisc;
-                        child.gone = self.ep.state(id).is_none();
+                        // A child reset in the accept queue is still handed
+                        // out, closed, with its data and its error (Linux).
+                        child.gone = matches!(self.ep.state(id), None | Some(State::Closed));
+                        if child.gone {
+                            child.error = self.ep.socket_error(id).map(|e| e.errno_name());
+                        }
                         self.apply_options(now, id, &child);
                         if let Some((local, remote)) = self.ep.addresses(id) {
                             self.tuple = (local.port(), remote.port());
@@ -70,6 +75,12 @@ impl Runner<'_> {
                     Err(SocketError::WouldBlock) => Ok(None),
                     Err(e) => Ok(Some(Err(e.errno_name()))),
                 }
+            }
+            "connect"
+                if resume.is_none()
+                    && let Some(r) = self.fastopen_connect(fd, &f)? =>
+            {
+                Ok(r)
             }
             "connect" => match f.kind {
                 FdKind::Listener(_) => Ok(Some(Err("EINVAL"))),
@@ -148,6 +159,12 @@ impl Runner<'_> {
             }
             "write" | "send" | "sendto" | "sendmsg" => {
                 let io = self.data_args(line, c)?;
+                if resume.is_none()
+                    && let Some(r) = self.fastopen_send(c, fd, &f, &io)?
+                {
+                    return Ok(r);
+                }
+                let f = self.fds.get(&fd).cloned().unwrap_or(f);
                 let nonblock = f.nonblock || io.flags & MSG_DONTWAIT != 0;
                 let total = io.len;
                 let mut left = resume.unwrap_or(total);
@@ -172,7 +189,16 @@ impl Runner<'_> {
                 if matches!(self.ep.state(id), Some(State::SynSent | State::SynReceived))
                     && !self.ep.passive_fast_open(id)
                 {
-                    return Ok(if nonblock { Some(Err("EAGAIN")) } else { None });
+                    if nonblock {
+                        return Ok(Some(Err("EAGAIN")));
+                    }
+                    // A writer with data waits (Linux's sk_write_pending;
+                    // not a Fast Open sendto whose data all went in the SYN).
+                    if left > 0 {
+                        self.ep.set_write_pending(id);
+                    }
+                    self.write_left = left;
+                    return Ok(None);
                 }
                 // A NULL buffer: tcp_sendmsg_locked fails the copy into a
                 // free send buffer with EFAULT, nothing queued.
@@ -302,6 +328,9 @@ impl Runner<'_> {
             return POLLNVAL;
         };
         match f.kind {
+            // A deferred Fast Open connect (SYN-SENT, DEFER_CONNECT):
+            // writable, so the application writes the SYN's data (tcp_poll).
+            FdKind::Fresh if f.defer_connect => POLLOUT | POLLWRNORM,
             // An unconnected socket: TCP_CLOSE.
             FdKind::Fresh => POLLOUT | POLLWRNORM | POLLHUP,
             FdKind::Listener(id) => {
@@ -350,9 +379,22 @@ impl Runner<'_> {
         let n = io.len;
         let nonblock = f.nonblock || io.flags & MSG_DONTWAIT != 0;
         let FdKind::Conn(id) = f.kind else {
+            // A deferred Fast Open connect is in SYN-SENT: nothing to read yet.
+            if f.defer_connect {
+                return Ok(if nonblock { Some(Err("EAGAIN")) } else { None });
+            }
             return Ok(Some(Err("ENOTCONN")));
         };
         let gone = f.gone || self.ep.state(id).is_none();
+        // Linux's tcp_recvmsg: data the reset left queued is read first,
+        // then the error.
+        if gone && n > 0 && self.ep.recv_queue_len(id) > 0 && io.flags & MSG_PEEK == 0 {
+            let now = self.now;
+            let mut buf = vec![0u8; n];
+            if let Ok(k) = self.ep.recv(now, id, &mut buf) {
+                return Ok(Some(Ok(k as i64)));
+            }
+        }
         if gone {
             // Linux: a pending error is reported once, then EOF;
             // but once the peer's FIN was in, tcp_recvmsg reports
@@ -442,7 +484,7 @@ impl Runner<'_> {
         (notsent << 1) < lowat
     }
 
-    fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {
+    pub(super) fn connect_status(&mut self, fd: i32) -> Result<Option<CallResult>, ScriptError> {
         let Some(f) = self.fds.get_mut(&fd) else {
             return Ok(Some(Err("EBADF")));
         };

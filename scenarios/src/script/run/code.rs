@@ -85,6 +85,13 @@ impl Runner<'_> {
         }
         let info = match f.kind {
             FdKind::Conn(id) if !f.gone => self.ep.info(id),
+            // Released: Linux's socket keeps its last values, in TCP_CLOSE
+            // (the stack may still hold a reset connection's, unread data
+            // and all).
+            FdKind::Conn(id) => self.ep.info(id).or(f.last_info).map(|i| stack::TcpInfo {
+                state: stack::State::Closed,
+                ..i
+            }),
             _ => None,
         };
         let subject = match (f.kind, &info) {

@@ -19,6 +19,7 @@
 mod blocking;
 mod code;
 mod epoll;
+mod fastopen;
 mod msg;
 mod numbering;
 mod sockets;
@@ -176,6 +177,17 @@ struct Runner<'s> {
     active_open: bool,
     /// The connection inbound segments address: (stack's port, script's port).
     tuple: (u16, u16),
+    /// The 4-tuples (stack's port, script's port) of connections whose fd
+    /// the script closed, or that another connection replaced as the one
+    /// under test: what they send is an old socket's residue.
+    closed_tuples: Vec<(u16, u16)>,
+    /// Every 4-tuple a SYN or SYN-ACK of ours opened: once another is
+    /// under test, what they send is residue too.
+    seen_tuples: Vec<(u16, u16)>,
+    /// A socket() call made a new socket the one under test (as
+    /// packetdrill's syscall_socket does) and it has no connection yet:
+    /// every earlier connection's segments are residue.
+    test_fresh: bool,
     /// stack TSval - script TSval, once a `>` line has stated one.
     ts_offset: Option<u32>,
     pending: Option<Pending>,
@@ -273,6 +285,9 @@ impl<'s> Runner<'s> {
             remote_isn: None,
             active_open: false,
             tuple: (DEFAULT_PORT, REMOTE_PORT),
+            closed_tuples: Vec::new(),
+            seen_tuples: Vec::new(),
+            test_fresh: false,
             ts_offset: None,
             pending: None,
             segments_in: 0,
@@ -376,6 +391,21 @@ impl<'s> Runner<'s> {
             }
             EventKind::Call(c) => {
                 let at = nominal.unwrap_or(self.now).max(self.now);
+                if c.name == "socket" {
+                    // packetdrill: "any later packets in the test script
+                    // will now be mapped here"; what older sockets sent and
+                    // no line claimed is no longer matched to anything.
+                    self.test_fresh = true;
+                    // The new socket's peer numbers start afresh: its first
+                    // SYN (or SYN-ACK) fixes them (packetdrill keeps the
+                    // remote ISN per socket).
+                    self.remote_isn = None;
+                    let queued = std::mem::take(&mut self.outq);
+                    self.outq = queued
+                        .into_iter()
+                        .filter(|(_, b)| !self.superseded(b))
+                        .collect();
+                }
                 self.advance(at, Collect::UntilUnexpected)?;
                 self.check_unexpected(ev.line, at)?;
                 if let Some(p) = &self.pending {
@@ -467,6 +497,7 @@ impl<'s> Runner<'s> {
                     self.ep.tcp_config_mut().mss = mss as u16;
                 }
                 Effect::Warning(w) => self.warnings.push(w),
+                Effect::FlushTcpMetrics => self.ep.flush_fast_open_cache(),
             }
         }
         self.ep.set_syn_cookies(cookies);
@@ -533,6 +564,7 @@ impl<'s> Runner<'s> {
             if self.poll_deadline.is_some_and(|d| d <= t) && self.pending.is_none() {
                 self.poll_deadline = None;
             }
+            self.snapshot_infos();
             self.ep.handle_timeout(t);
         }
         if unbounded {
@@ -576,7 +608,25 @@ impl<'s> Runner<'s> {
         let tol = self.tolerance_at(at);
         self.outq
             .front()
-            .is_some_and(|(t, _)| t.0.saturating_add(tol) < at.0)
+            .is_some_and(|(t, b)| t.0.saturating_add(tol) < at.0 && !self.residual(b))
+    }
+
+    /// A segment from a connection whose fd the script closed. As
+    /// packetdrill in local mode, such a socket's leftovers (a FIN after
+    /// close that no line mentions) are not held against the script: they
+    /// wait unjudged, and go once another connection starts (see
+    /// `learn_from_outbound`), since they do not match the new test socket.
+    fn residual(&self, bytes: &[u8]) -> bool {
+        tuple_of(bytes).is_some_and(|t| {
+            self.closed_tuples.contains(&t)
+                || ((t != self.tuple || self.test_fresh) && self.seen_tuples.contains(&t))
+        })
+    }
+
+    /// Whether a segment belongs to no socket packetdrill would match it
+    /// to any more: an earlier connection's, once another is under test.
+    fn superseded(&self, bytes: &[u8]) -> bool {
+        self.residual(bytes) && (tuple_of(bytes) != Some(self.tuple) || self.test_fresh)
     }
 
     /// Collects transmitted segments and application events, and completes
@@ -698,9 +748,25 @@ impl<'s> Runner<'s> {
         while self.ep.poll_transmit(self.now, &mut buf) {
             self.learn_from_outbound(&buf);
             self.segments_out += 1;
+            // A closed socket's segment once another connection is under
+            // test: packetdrill does not see it (it matches no test socket).
+            if self.superseded(&buf) {
+                buf.clear();
+                continue;
+            }
             self.outq.push_back((self.now, std::mem::take(&mut buf)));
         }
     }
+}
+
+/// The (source port, destination port) of an IPv4 datagram carrying TCP.
+fn tuple_of(bytes: &[u8]) -> Option<(u16, u16)> {
+    let ihl = usize::from(bytes.first()? & 0xf) * 4;
+    let p = bytes.get(ihl..ihl + 4)?;
+    Some((
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
 }
 
 #[cfg(test)]

@@ -51,7 +51,17 @@ impl Runner<'_> {
             && seg.flags.syn()
         {
             self.local_isn = Some(seg.seq.0);
-            self.tuple = (seg.src_port, seg.dst_port);
+            let new = (seg.src_port, seg.dst_port);
+            self.tuple = new;
+            self.test_fresh = false;
+            // A new connection under test: what earlier ones send or left
+            // queued is not this test socket's (packetdrill ignores it).
+            self.closed_tuples.retain(|t| *t != new);
+            if !self.seen_tuples.contains(&new) {
+                self.seen_tuples.push(new);
+            }
+            self.outq
+                .retain(|(_, b)| super::tuple_of(b).is_none_or(|t| t == new));
         }
     }
 
@@ -362,6 +372,7 @@ impl Runner<'_> {
             set_ack_field(&mut self.scratch, ack);
         }
         let bytes = std::mem::take(&mut self.scratch);
+        self.snapshot_infos();
         let result = self.ep.handle_packet(self.now, &bytes);
         self.scratch = bytes;
         if let Err(e) = result {

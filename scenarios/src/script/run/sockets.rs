@@ -32,6 +32,21 @@ pub(super) struct Fd {
     pub(super) linger_zero: bool,
     /// TCP_FASTOPEN's queue length, applied when the socket listens.
     pub(super) fast_open_qlen: usize,
+    /// The connection's TCP_INFO as last seen while the stack held it:
+    /// Linux keeps a released socket's values (in TCP_CLOSE).
+    pub(super) last_info: Option<stack::TcpInfo>,
+    /// TCP_SYNCNT: SYN retransmissions before the connect fails.
+    pub(super) syn_count: Option<u32>,
+    /// TCP_FASTOPEN_KEY: this socket's own Fast Open key, for when it listens.
+    pub(super) fast_open_key: Option<[u8; 16]>,
+    /// TCP_FASTOPEN_CONNECT is set.
+    pub(super) fastopen_connect: bool,
+    /// A TCP_FASTOPEN_CONNECT connect returned 0 and waits for the first
+    /// write to send the SYN (Linux's DEFER_CONNECT).
+    pub(super) defer_connect: bool,
+    /// Linux's `fastopen_req` outlived the connect (a TCP_FASTOPEN_CONNECT
+    /// connect that asked for a cookie): MSG_FASTOPEN sends say EALREADY.
+    pub(super) fastopen_req: bool,
     /// TCP_INQ: recvmsg adds a TCP_CM_INQ control message.
     pub(super) inq: bool,
     /// TCP_NOTSENT_LOWAT (0: not set; the sysctl applies).
@@ -74,6 +89,12 @@ impl Fd {
             nonblock: false,
             linger_zero: false,
             fast_open_qlen: 0,
+            last_info: None,
+            syn_count: None,
+            fast_open_key: None,
+            fastopen_connect: false,
+            defer_connect: false,
+            fastopen_req: false,
             inq: false,
             notsent_lowat: 0,
             user_mss: 0,
@@ -399,12 +420,31 @@ impl Runner<'_> {
             | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT" | "TCP_MAXSEG" => {
                 level == "IPPROTO_TCP" || level == "SOL_TCP"
             }
+            "TCP_SYNCNT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
+                // do_tcp_setsockopt: 1..=MAX_TCP_SYNCNT (127), else EINVAL.
+                let Some(v) = int_value(&value).filter(|v| (1..=127).contains(v)) else {
+                    return Ok(Err("EINVAL"));
+                };
+                let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
+                f.syn_count = Some(v as u32);
+                if let FdKind::Conn(id) = f.kind {
+                    let _ = self.ep.set_syn_retries(id, v as u32);
+                }
+                return Ok(Ok(0));
+            }
+            "TCP_FASTOPEN_KEY" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
+                let len = c.args.get(4).and_then(eval);
+                return Ok(self.set_fastopen_key(fd, &value, len));
+            }
+            "TCP_FASTOPEN_CONNECT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
+                return Ok(self.set_fastopen_connect(fd, int_value(&value)));
+            }
             "IP_MTU_DISCOVER" => level == "SOL_IP" || level == "IPPROTO_IP",
             other => {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_KEY, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -587,8 +627,24 @@ impl Runner<'_> {
         self.ep.tcp_config_mut().mss = if user == 0 { base } else { base.min(user) };
     }
 
+    /// Keeps each live connection's TCP_INFO, for after the stack lets
+    /// it go (called before the stack processes anything).
+    pub(super) fn snapshot_infos(&mut self) {
+        for f in self.fds.values_mut() {
+            if let FdKind::Conn(id) = f.kind
+                && !f.gone
+                && let Some(i) = self.ep.info(id)
+            {
+                f.last_info = Some(i);
+            }
+        }
+    }
+
     pub(super) fn apply_options(&mut self, now: Instant, id: SocketId, f: &Fd) {
         let _ = self.ep.set_nodelay(id, f.nodelay);
+        if let Some(n) = f.syn_count {
+            let _ = self.ep.set_syn_retries(id, n);
+        }
         let ka = f.keepalive.then_some(f.keepalive_timing);
         let _ = self.ep.set_keepalive(now, id, ka);
         if self.ep.congestion_control(id)
@@ -607,7 +663,7 @@ impl Runner<'_> {
         if opt == "SO_ERROR" {
             return self.get_so_error(line, c, fd);
         }
-        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
+        const SUPPORTED: &str = "SO_ERROR, SO_SNDBUF, SO_RCVBUF, SO_REUSEADDR, SO_KEEPALIVE, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INQ, TCP_FASTOPEN_CONNECT, TCP_SYNCNT, TCP_NOTSENT_LOWAT, TCP_MAXSEG";
         let Some(f) = self.fds.get(&fd).cloned() else {
             return Ok(Err("EBADF"));
         };
@@ -638,6 +694,8 @@ impl Runner<'_> {
             "TCP_KEEPINTVL" => secs(f.keepalive_timing.interval),
             "TCP_KEEPCNT" => i64::from(f.keepalive_timing.probes),
             "TCP_INQ" => i64::from(f.inq),
+            "TCP_FASTOPEN_CONNECT" => i64::from(f.fastopen_connect),
+            "TCP_SYNCNT" => i64::from(f.syn_count.unwrap_or(self.ep.config().tcp.syn_retries)),
             "TCP_NOTSENT_LOWAT" => i64::from(f.notsent_lowat),
             "TCP_MAXSEG" => {
                 // do_tcp_getsockopt: mss_cache (the MSS segments carry now,
@@ -856,6 +914,7 @@ impl Runner<'_> {
     fn port_in_use(&self, port: u16, reuse: bool) -> bool {
         self.ep.sockets().iter().any(|s| {
             s.local.port() == port
+                && s.state != State::Closed
                 && (s.state == State::Listen || !reuse)
                 && !(reuse && s.state == State::TimeWait)
         })
@@ -897,6 +956,9 @@ impl Runner<'_> {
         };
         match r {
             Ok(id) => {
+                if let Some(key) = f.fast_open_key {
+                    let _ = self.ep.set_fast_open_key(id, key);
+                }
                 if f.fast_open_qlen > 0 {
                     let _ = self.ep.set_fast_open(id, f.fast_open_qlen);
                 }
@@ -907,7 +969,14 @@ impl Runner<'_> {
                 f.kind = FdKind::Listener(id);
                 f.port = Some(port);
                 self.by_socket.insert(id, fd);
-                self.tuple = (port, REMOTE_PORT);
+                // The script's peer connects from a port no earlier
+                // connection used, as packetdrill takes a fresh ephemeral
+                // port for each new passive socket (run_packet.c).
+                let mut remote = REMOTE_PORT;
+                while self.seen_tuples.contains(&(port, remote)) {
+                    remote = remote.wrapping_add(1);
+                }
+                self.tuple = (port, remote);
                 Ok(Ok(0))
             }
             Err(e) => Ok(Err(e.errno_name())),
@@ -932,7 +1001,14 @@ impl Runner<'_> {
                     self.ep.tcp_config_mut().mss = base;
                 }
                 self.by_socket.remove(&id);
-                if !f.gone && self.ep.state(id).is_some() {
+                if matches!(f.kind, FdKind::Conn(_))
+                    && let Some((local, remote)) = self.ep.addresses(id)
+                {
+                    self.closed_tuples.push((local.port(), remote.port()));
+                }
+                // (A gone connection still there is a reset one the stack
+                // kept for its unread data or its accept: close frees it.)
+                if self.ep.state(id).is_some() {
                     let r = if f.linger_zero && matches!(f.kind, FdKind::Conn(_)) {
                         self.ep.abort(self.now, id)
                     } else {
@@ -996,9 +1072,6 @@ fn unsupported_option(opt: &str, value: &Expr) -> Option<String> {
             "TCP_USER_TIMEOUT (the stack has no user timeout: it gives up after tcp_retries2 retransmissions)".into()
         }
         "TCP_CORK" => "TCP_CORK (the stack has no corking)".into(),
-        "TCP_FASTOPEN_CONNECT" => {
-            "TCP_FASTOPEN_CONNECT (the stack has no TCP Fast Open client)".into()
-        }
         "IP_MTU_DISCOVER" if !matches!(v, Some(IP_PMTUDISC_WANT | IP_PMTUDISC_DO)) => format!(
             "IP_MTU_DISCOVER {} (the stack sets DF on every segment: only IP_PMTUDISC_WANT and IP_PMTUDISC_DO mean that)",
             v.map_or_else(|| expr_text(value), |v| v.to_string())
