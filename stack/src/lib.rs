@@ -8,7 +8,9 @@
 //! - [`info`]: a `tcp_info`-like snapshot of a connection (cwnd, SRTT, RTO...).
 //! - [`endpoint`]: one host's TCP: socket API, demultiplexing, listeners, RSTs, ISNs.
 //! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing,
-//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675).
+//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675); the
+//!   loss-recovery state and where to add a recovery algorithm:
+//!   `conn/recovery.rs`.
 //! - [`buffer`]: send ring buffer and out-of-order reassembly.
 //! - [`rtt`]: RFC 6298 retransmission timeout.
 //! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).

@@ -283,4 +283,16 @@ pub struct Counters {
     /// Duplicate ACKs: RFC 5681's definition without SACK, RFC 6675 §2's
     /// (an ACK that SACKs new data) with it.
     pub duplicate_acks: u64,
+    /// ACKs on which RACK marked segments lost by time (RFC 8985 §6.2).
+    pub rack_loss_detections: u64,
+    /// Tail loss probes sent (RFC 8985 §7.3; Linux's TCPLossProbes).
+    pub tlp_probes: u64,
+    /// Tail losses a probe repaired (§7.4; Linux's TCPLossProbeRecovery).
+    pub tlp_recoveries: u64,
+    /// Duplicate segments the peer reported in D-SACK blocks (RFC 2883;
+    /// Linux's tcpi_dsack_dups).
+    pub dsack_dups: u64,
+    /// Window reductions undone as spurious (RFC 3708; Linux's
+    /// TCPFullUndo + TCPDSACKUndo).
+    pub undos: u64,
 }
