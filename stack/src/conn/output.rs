@@ -272,9 +272,10 @@ impl Connection {
         Some(seg)
     }
 
-    /// The usable congestion window: cwnd plus fast-recovery inflation.
+    /// The usable congestion window: cwnd plus fast-recovery inflation
+    /// (PRR's window during a recovery it paces, RFC 6937).
     fn cwnd(&self) -> u32 {
-        self.cc.window().saturating_add(self.rec.inflation())
+        self.recovery_cwnd().saturating_add(self.rec.inflation())
     }
 
     /// The next data (or FIN) segment. `force` is the persist timer's

@@ -500,8 +500,19 @@ impl Connection {
         if newly > 0 && self.config.prr {
             self.sack_duplicate_ack(now);
             if self.rec.in_recovery() {
-                // RFC 6937 §3: the ACK that starts recovery counts too.
+                // RFC 6937 §3: the ACK that starts recovery counts too. Its
+                // fast retransmission (step 4.3, already in SetPipe's
+                // count) is the first segment PRR allows, as in Linux,
+                // so PRR sees the pipe without it.
+                let pipe = self.rec.pipe;
+                let head = if self.rec.retransmit_head {
+                    self.smss.min(pipe)
+                } else {
+                    0
+                };
+                self.rec.pipe = pipe - head;
                 self.prr_on_ack(newly, false, now);
+                self.rec.pipe = pipe;
             }
             return;
         }
