@@ -177,8 +177,8 @@ pub struct TcpInfo {
     /// Linux's `tcpi_retrans`: segments retransmitted and still
     /// outstanding. `None` without RACK, whose per-segment record it needs.
     pub retrans: Option<u32>,
-    /// Linux's `tcpi_min_rtt`: the smallest RTT RACK measured. `None`
-    /// without RACK or before a sample.
+    /// Linux's `tcpi_min_rtt`: the smallest RTT sample so far (kept for
+    /// RACK's reordering window); `None` before a sample.
     pub min_rtt: Option<Duration>,
     /// When data last arrived (Linux's `icsk_ack.lrcvtime`, reported as
     /// `tcpi_last_data_recv`: now minus this, in ms); the connection's

@@ -27,6 +27,7 @@
 mod attacks;
 mod close;
 mod handshake;
+mod recovery;
 mod reset;
 mod sequence;
 mod time_wait;
@@ -533,6 +534,10 @@ pub fn all() -> &'static [Scenario] {
             transfer::lossy_bulk(),
             transfer::many_connections(),
             transfer::churn(),
+            recovery::tail_loss_rto(),
+            recovery::tail_loss_tlp(),
+            recovery::reordering_dupack(),
+            recovery::reordering_rack(),
         ]
     })
 }

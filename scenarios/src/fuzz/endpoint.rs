@@ -136,6 +136,11 @@ fn config(variant: u8) -> TcpConfig {
             mss: 88,
             send_buffer: 2048,
             window_scale: Some(14),
+            // Linux's loss recovery (RACK-TLP, PRR, undo) on tiny segments.
+            rack: true,
+            tlp: true,
+            prr: true,
+            undo: true,
             ..base
         },
         5 => TcpConfig {
@@ -147,6 +152,11 @@ fn config(variant: u8) -> TcpConfig {
         },
         6 => TcpConfig {
             congestion: stack::cc::CongestionAlgorithm::Cubic,
+            // TcpConfig::linux()'s loss recovery.
+            rack: true,
+            tlp: true,
+            prr: true,
+            undo: true,
             rto_min: Duration::from_millis(10),
             data_retries: 3,
             syn_retries: 2,

@@ -600,10 +600,15 @@ mod tests {
             ("net.ipv4.tcp_fin_timeout", "60"),
             ("net.ipv4.tcp_invalid_ratelimit", "500"),
             ("net.ipv4.tcp_challenge_ack_limit", "2147483647"),
+            ("net.ipv4.tcp_recovery", "1"),
+            ("net.ipv4.tcp_early_retrans", "3"),
         ] {
             assert_eq!(linux_default(name), Some(value), "{name}");
             assert!(set(&mut host, &mut tcp, name, value).is_empty(), "{name}");
         }
+        // PRR and the undo have no sysctl: Linux always runs them.
+        tcp.prr = true;
+        tcp.undo = true;
         let linux = TcpConfig::linux();
         assert_eq!(format!("{tcp:?}"), format!("{linux:?}"));
     }

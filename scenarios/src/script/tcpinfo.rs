@@ -330,7 +330,7 @@ fn value(name: &str, subject: Subject<'_>, now: Instant) -> Value {
         "tcpi_notsent_bytes" => int(info.notsent_bytes.into()),
         "tcpi_min_rtt" => match info.min_rtt {
             Some(d) => int(d.as_micros()),
-            None => not_modelled(name, "the stack keeps a minimum RTT only with RACK"),
+            None => not_modelled(name, "no RTT sample yet"),
         },
         "tcpi_data_segs_in" | "tcpi_data_segs_out" => {
             not_modelled(name, "the stack counts segments, not data segments")

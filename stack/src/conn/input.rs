@@ -642,13 +642,17 @@ impl Connection {
 
     fn take_rtt_sample_from_handshake(&mut self, seg: &TcpRepr<'_>, now: Instant) {
         if self.retries == 0 && !self.timestamps {
-            self.rtt.sample(now.saturating_since(self.last_send_time));
+            let r = now.saturating_since(self.last_send_time);
+            self.rtt.sample(r);
+            self.rack_note_rtt(r);
         } else if let (true, Some((_, ecr))) = (self.timestamps, seg.options.timestamps)
             && ecr != 0
         {
             let ms = self.ts_now(now).wrapping_sub(ecr);
             if ms < 1 << 30 {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                let r = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(r);
+                self.rack_note_rtt(r);
             }
         }
     }
@@ -776,6 +780,7 @@ impl Connection {
         }
         if let Some(r) = rtt {
             self.rtt.sample(r);
+            self.rack_note_rtt(r);
         }
         self.retries = 0;
         self.persist_backoff = 0;

@@ -241,6 +241,14 @@ impl Connection {
         }
     }
 
+    /// An RTT sample of the connection's estimator (Linux's
+    /// tcp_update_rtt_min takes every sample, the handshake's included).
+    pub(crate) fn rack_note_rtt(&mut self, rtt: Duration) {
+        if rtt > Duration::ZERO {
+            self.rack.min_rtt = Some(self.rack.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        }
+    }
+
     /// RFC 8985 §6.2 steps 1-2 (Linux's tcp_rack_advance) for a segment
     /// delivered now.
     fn rack_advance(&mut self, s: &Sent, now: Instant) {
