@@ -44,6 +44,10 @@ fn every_scenario_has_a_snapshot_test() {
         "lossy-bulk",
         "many-connections",
         "churn",
+        "tail-loss-rto",
+        "tail-loss-tlp",
+        "reordering-dupack",
+        "reordering-rack",
     ];
     let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
@@ -170,4 +174,20 @@ fn many_connections() {
 #[test]
 fn churn() {
     check("churn");
+}
+#[test]
+fn tail_loss_rto() {
+    check("tail-loss-rto");
+}
+#[test]
+fn tail_loss_tlp() {
+    check("tail-loss-tlp");
+}
+#[test]
+fn reordering_dupack() {
+    check("reordering-dupack");
+}
+#[test]
+fn reordering_rack() {
+    check("reordering-rack");
 }
