@@ -91,6 +91,8 @@ pub struct Options {
     pub msl: Option<Duration>,
     /// SACK on every host (default off).
     pub sack: bool,
+    /// Loss recovery every host runs (default: the RFC's, as today).
+    pub recovery: crate::recovery_compare::Recovery,
 }
 
 /// What a workload run measured (all of it a function of the seed).
@@ -114,6 +116,8 @@ pub struct Measured {
     pub data_delivered: u64,
     /// Segments retransmitted by every connection.
     pub retransmissions: u64,
+    /// Retransmission timeouts over every connection.
+    pub timeouts: u64,
     /// Engine events processed.
     pub events: u64,
     /// Application bytes written and read over every connection.
@@ -170,7 +174,7 @@ fn tcp(options: &Options) -> TcpConfig {
         send_buffer: 4 * 1024 * 1024,
         sack: options.sack,
         congestion: stack::cc::CongestionAlgorithm::NewReno,
-        ..TcpConfig::default()
+        ..options.recovery.apply(TcpConfig::default())
     }
 }
 
@@ -425,6 +429,7 @@ fn measure(workload: Workload, seed: u64, outcome: &Outcome) -> Measured {
         delivered: 0,
         data_delivered: 0,
         retransmissions: 0,
+        timeouts: 0,
         events: outcome.stats.processed_count,
         bytes_written: 0,
         bytes_read: 0,
@@ -439,6 +444,7 @@ fn measure(workload: Workload, seed: u64, outcome: &Outcome) -> Measured {
         m.data_delivered += host.traffic.data_received;
         for s in &host.streams {
             m.retransmissions += s.counters.retransmitted_segments;
+            m.timeouts += s.counters.timeouts;
             m.bytes_written += s.written.len;
             m.bytes_read += s.read.len;
         }
@@ -584,6 +590,16 @@ pub struct BenchArgs {
     /// SACK on (default off, as in the ns-3 reference programs).
     #[arg(long)]
     pub sack: bool,
+    /// Loss recovery: rfc (RFC 6675 with SACK, the default), rack-tlp
+    /// (RFC 8985), prr (RFC 6937 on RFC 6675) or linux (RACK-TLP, PRR and
+    /// undo). Anything but rfc needs --sack.
+    #[arg(long)]
+    pub recovery: Option<String>,
+    /// Instead of one run: run the workload over this many seeds (from
+    /// --seed on) with each loss recovery (SACK on) and print a table of
+    /// retransmissions, RTOs and completion time.
+    #[arg(long)]
+    pub compare_recovery: Option<u64>,
 }
 
 /// Runs `tcpsim bench`: figures on `out`, a final `bench-json {...}` line;
@@ -610,6 +626,20 @@ pub fn command(
     if msl == Some(Duration::ZERO) {
         return Err(UsageError("--msl 0: TIME-WAIT needs a positive MSL".into()));
     }
+    let recovery = match args.recovery.as_deref() {
+        None => crate::recovery_compare::Recovery::Rfc,
+        Some(name) => crate::recovery_compare::Recovery::parse(name).ok_or_else(|| {
+            UsageError(format!(
+                "--recovery {name:?}: one of rfc, rack-tlp, prr, linux"
+            ))
+        })?,
+    };
+    if recovery != crate::recovery_compare::Recovery::Rfc && !args.sack {
+        return Err(UsageError(format!(
+            "--recovery {}: needs --sack (RACK and PRR work on SACK information)",
+            recovery.name()
+        )));
+    }
     let options = Options {
         seed,
         bytes: args.bytes,
@@ -619,7 +649,11 @@ pub fn command(
         connections: args.connections,
         msl,
         sack: args.sack,
+        recovery,
     };
+    if let Some(seeds) = args.compare_recovery {
+        return crate::recovery_compare::command(workload, &options, seeds, out);
+    }
     let rss_before = rss_kib();
     #[allow(clippy::disallowed_methods)] // wall time is printed, never part of a run
     let started = std::time::Instant::now();
@@ -641,9 +675,10 @@ pub fn command(
     let sim_s = m.simulated.as_nanos() as f64 / 1e9;
     writeln!(
         out,
-        "{}: seed {seed}, sack {}",
+        "{}: seed {seed}, sack {}, recovery {}",
         workload.name(),
-        if options.sack { "on" } else { "off" }
+        if options.sack { "on" } else { "off" },
+        options.recovery.name()
     )
     .map_err(io)?;
     writeln!(out, "  wall           {wall:.3} s").map_err(io)?;
@@ -660,7 +695,12 @@ pub fn command(
         m.data_delivered as f64 / wall
     )
     .map_err(io)?;
-    writeln!(out, "  retransmitted  {} segments", m.retransmissions).map_err(io)?;
+    writeln!(
+        out,
+        "  retransmitted  {} segments, {} timeouts",
+        m.retransmissions, m.timeouts
+    )
+    .map_err(io)?;
     writeln!(
         out,
         "  events         {} ({:.0} per wall second)",

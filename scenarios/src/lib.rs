@@ -55,6 +55,7 @@ pub mod host;
 pub mod metrics;
 pub mod oracle;
 pub mod plot;
+pub mod recovery_compare;
 pub mod render;
 pub mod run;
 pub mod script;

@@ -33,6 +33,24 @@ pub struct TcpConfig {
     /// blocks as a receiver and recover losses per RFC 6675 as a sender;
     /// otherwise loss recovery is RFC 6582 NewReno.
     pub sack: bool,
+    /// RFC 8985 RACK: loss detection by time (the reordering window, the
+    /// reorder timer) in place of RFC 6675's duplicate threshold, and
+    /// Linux's recovery around it (lost segments first, then new data).
+    /// Takes effect with SACK. Off by default (RFC 6675); on in
+    /// [`TcpConfig::linux`] (tcp_recovery=1).
+    pub rack: bool,
+    /// RFC 8985 §7 tail loss probe (needs `rack`): a probe after 2·SRTT
+    /// instead of waiting for the RTO. On in [`TcpConfig::linux`]
+    /// (tcp_early_retrans=3).
+    pub tlp: bool,
+    /// RFC 6937 proportional rate reduction in SACK and RACK recovery,
+    /// with the slow-start reduction bound, as Linux's tcp_cwnd_reduction.
+    /// Off by default (RFC 6675's cwnd = ssthresh); on in [`TcpConfig::linux`].
+    pub prr: bool,
+    /// Undo a window reduction that D-SACKs or timestamps show spurious
+    /// (RFC 3708, RFC 3522; Linux's tcp_try_undo_*), in RACK recovery.
+    /// On in [`TcpConfig::linux`].
+    pub undo: bool,
     /// Nagle's algorithm (RFC 9293 §3.7.4); `false` is TCP_NODELAY.
     pub nagle: bool,
     /// Delayed ACK (RFC 9293 §3.8.6.3, RFC 5681 §4.2): `None` ACKs every
@@ -138,6 +156,10 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             dsack: true,
+            rack: false,
+            tlp: false,
+            prr: false,
+            undo: false,
             nagle: true,
             delayed_ack: Some(Duration::from_millis(40)),
             quick_ack_segments: 16,
@@ -170,9 +192,11 @@ impl TcpConfig {
     /// D-SACK, timestamps), with CUBIC (tcp_congestion_control), RFC 1337
     /// off (tcp_rfc1337=0) and no global challenge-ACK budget to speak of
     /// (tcp_challenge_ack_limit is INT_MAX on Linux 6.18; the per-socket
-    /// tcp_invalid_ratelimit still applies). Linux behaviour the stack does not model
-    /// yet (RACK-TLP, PRR, F-RTO, slow start after idle, linear early SYN
-    /// timeouts, pacing) is absent here too; docs/packetdrill.md lists it.
+    /// tcp_invalid_ratelimit still applies), and Linux's loss recovery:
+    /// RACK-TLP (RFC 8985), PRR (RFC 6937) and the D-SACK/timestamp undo.
+    /// Linux behaviour the stack does not model yet (F-RTO, slow start
+    /// after idle, linear early SYN timeouts, pacing) is absent here too;
+    /// docs/packetdrill.md lists it.
     pub fn linux() -> TcpConfig {
         TcpConfig {
             window_scale: Some(linux_window_scale(6 * 1024 * 1024)),
@@ -180,6 +204,10 @@ impl TcpConfig {
             ecn: EcnMode::Passive,
             rfc1337: false,
             challenge_ack_limit: i32::MAX as u32,
+            rack: true,
+            tlp: true,
+            prr: true,
+            undo: true,
             ..TcpConfig::default()
         }
     }

@@ -171,6 +171,19 @@ pub struct TcpInfo {
     /// RFC 5681 §3.2) is fixed at 3 (Linux's tcp_reordering default) and
     /// is never raised on detected reordering.
     pub reordering: u32,
+    /// Linux's `tcpi_reord_seen`: reordering events RACK detected (a
+    /// segment sent once delivered below the highest SACKed one); 0
+    /// without RACK.
+    pub reord_seen: u32,
+    /// Linux's `tcpi_dsack_dups`: duplicate segments the peer reported
+    /// in D-SACK blocks (counted by RACK connections).
+    pub dsack_dups: u64,
+    /// Linux's `tcpi_retrans`: segments retransmitted and still
+    /// outstanding. `None` without RACK, whose per-segment record it needs.
+    pub retrans: Option<u32>,
+    /// Linux's `tcpi_min_rtt`: the smallest RTT sample so far (kept for
+    /// RACK's reordering window); `None` before a sample.
+    pub min_rtt: Option<Duration>,
     /// When data last arrived (Linux's `icsk_ack.lrcvtime`, reported as
     /// `tcpi_last_data_recv`: now minus this, in ms); the connection's
     /// creation before any data. `None` when delayed ACKs are off, where
@@ -247,19 +260,19 @@ impl Connection {
     /// The snapshot; reads only.
     pub(crate) fn info(&self) -> TcpInfo {
         let in_loss =
-            self.rto_recovery_point.is_some() || (self.retries > 0 && self.state.is_synchronized());
-        let ca_state = if self.recovery.is_some() {
+            self.rec.rto_point.is_some() || (self.retries > 0 && self.state.is_synchronized());
+        let ca_state = if self.rec.in_recovery() {
             CaState::Recovery
         } else if in_loss {
             CaState::Loss
         } else if self.ecn.in_cwr() {
             CaState::Cwr
-        } else if self.dup_acks > 0 || !self.scoreboard.is_empty() {
+        } else if self.rec.dup_acks > 0 || !self.scoreboard.is_empty() {
             CaState::Disorder
         } else {
             CaState::Open
         };
-        let sack_recovery = self.sack_permitted && self.recovery.is_some();
+        let sack_recovery = self.sack_permitted && self.rec.in_recovery();
         // A SYN or FIN not yet acknowledged, with no data in flight beside
         // it, is a segment of its own (Linux counts its skb).
         let syn_out = matches!(self.state, State::SynSent | State::SynReceived)
@@ -269,8 +282,17 @@ impl Connection {
             .is_some_and(|f| f.diff(self.snd_una) >= 0 && self.snd_max.diff(f) > 0)
             && self.flight_size() == 0;
         let syn_or_fin_alone = u32::from(syn_out) + u32::from(fin_out);
+        let rack = self.rack_enabled();
         let lost = if self.flight_size() == 0 {
             Some(0)
+        } else if rack {
+            Some(
+                self.rack
+                    .sent
+                    .iter()
+                    .filter(|s| s.lost && !s.sacked)
+                    .count() as u32,
+            )
         } else if ca_state == CaState::Loss {
             Some(self.scoreboard.hole_segments(
                 self.snd_una,
@@ -282,7 +304,7 @@ impl Connection {
                 Some(edge) => self.scoreboard.hole_segments(self.snd_una, edge, self.smss),
                 None => 0,
             })
-        } else if self.recovery.is_some() {
+        } else if self.rec.in_recovery() {
             None
         } else {
             Some(0)
@@ -300,14 +322,18 @@ impl Connection {
             rttvar: self.rtt.rttvar(),
             snd_mss: self.smss,
             rcv_mss: self.rcv_mss,
-            snd_cwnd: self.cc.window(),
+            snd_cwnd: if sack_recovery {
+                self.recovery_cwnd()
+            } else {
+                self.cc.window()
+            },
             snd_ssthresh: self.cc.ssthresh(),
             bytes_in_flight: self.flight_size(),
             sacked_bytes: self.scoreboard.sacked_between(self.snd_una, self.snd_max),
             unacked: self.flight_size().div_ceil(self.smss.max(1)) + syn_or_fin_alone,
             sacked: self.scoreboard.sacked_segments(self.smss),
             lost,
-            pipe: sack_recovery.then_some(self.pipe),
+            pipe: sack_recovery.then_some(self.rec.pipe),
             snd_wnd: self.snd_wnd,
             rcv_wnd: self.rcv_wnd(),
             rcv_space: self.recv_space(),
@@ -321,7 +347,15 @@ impl Connection {
             notsent_bytes: (self.snd_written - self.snd_consumed)
                 .saturating_sub(u64::from(self.flight_size()))
                 .min(u64::from(u32::MAX)) as u32,
-            reordering: crate::conn::sack::DUP_THRESH,
+            reordering: if rack {
+                self.rack.reordering
+            } else {
+                crate::conn::sack::DUP_THRESH
+            },
+            reord_seen: self.rack.reord_seen,
+            dsack_dups: self.counters.dsack_dups,
+            retrans: rack.then(|| self.rack.sent.iter().filter(|s| s.rtx_out).count() as u32),
+            min_rtt: self.rack.min_rtt,
             last_data_recv: self.config.delayed_ack.map(|_| self.lrcvtime),
             snd_wscale: self.snd_wscale,
             rcv_wscale: self.rcv_wscale,

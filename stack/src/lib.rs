@@ -8,9 +8,11 @@
 //! - [`info`]: a `tcp_info`-like snapshot of a connection (cwnd, SRTT, RTO...).
 //! - [`endpoint`]: one host's TCP: socket API, demultiplexing, listeners, RSTs, ISNs.
 //! - `conn`: a connection's TCB and RFC 9293 §3.10 event processing,
-//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675);
-//!   `conn/ecn.rs` is ECN (RFC 3168 §6.1: negotiation, ECT on new data,
-//!   the receiver's echo, the sender's once-per-window reduction).
+//!   with SACK (RFC 2018) and SACK-based loss recovery (RFC 6675); the
+//!   loss-recovery state and where to add a recovery algorithm:
+//!   `conn/recovery.rs`; `conn/ecn.rs` is ECN (RFC 3168 §6.1: negotiation,
+//!   ECT on new data, the receiver's echo, the sender's once-per-window
+//!   reduction).
 //! - [`buffer`]: send ring buffer and out-of-order reassembly.
 //! - [`rtt`]: RFC 6298 retransmission timeout.
 //! - [`cc`]: congestion control trait and NewReno (RFC 5681, RFC 6582).

@@ -290,4 +290,16 @@ pub struct Counters {
     pub duplicate_acks: u64,
     /// Congestion-window reductions for an ECN echo (RFC 3168 §6.1.2).
     pub ecn_reductions: u64,
+    /// ACKs on which RACK marked segments lost by time (RFC 8985 §6.2).
+    pub rack_loss_detections: u64,
+    /// Tail loss probes sent (RFC 8985 §7.3; Linux's TCPLossProbes).
+    pub tlp_probes: u64,
+    /// Tail losses a probe repaired (§7.4; Linux's TCPLossProbeRecovery).
+    pub tlp_recoveries: u64,
+    /// Duplicate segments the peer reported in D-SACK blocks (RFC 2883;
+    /// Linux's tcpi_dsack_dups).
+    pub dsack_dups: u64,
+    /// Window reductions undone as spurious (RFC 3708; Linux's
+    /// TCPFullUndo + TCPDSACKUndo).
+    pub undos: u64,
 }

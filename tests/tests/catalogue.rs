@@ -47,6 +47,10 @@ fn every_scenario_has_a_snapshot_test() {
         "ecn-marking",
         "ecn-drop-tail",
         "fast-open",
+        "tail-loss-rto",
+        "tail-loss-tlp",
+        "reordering-dupack",
+        "reordering-rack",
     ];
     let names: Vec<&str> = catalogue::all().iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
@@ -185,4 +189,20 @@ fn ecn_drop_tail() {
 #[test]
 fn fast_open() {
     check("fast-open");
+}
+#[test]
+fn tail_loss_rto() {
+    check("tail-loss-rto");
+}
+#[test]
+fn tail_loss_tlp() {
+    check("tail-loss-tlp");
+}
+#[test]
+fn reordering_dupack() {
+    check("reordering-dupack");
+}
+#[test]
+fn reordering_rack() {
+    check("reordering-rack");
 }

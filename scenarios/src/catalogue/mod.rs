@@ -30,6 +30,7 @@ mod close;
 mod ecn;
 mod fast_open;
 mod handshake;
+mod recovery;
 mod reset;
 mod sequence;
 mod time_wait;
@@ -539,6 +540,10 @@ pub fn all() -> &'static [Scenario] {
             ecn::ecn_marking(),
             ecn::ecn_drop_tail(),
             fast_open::fast_open(),
+            recovery::tail_loss_rto(),
+            recovery::tail_loss_tlp(),
+            recovery::reordering_dupack(),
+            recovery::reordering_rack(),
         ]
     })
 }

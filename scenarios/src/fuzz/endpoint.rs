@@ -140,6 +140,11 @@ fn config(variant: u8) -> TcpConfig {
             send_buffer: 2048,
             window_scale: Some(14),
             ecn: stack::EcnMode::Passive,
+            // Linux's loss recovery (RACK-TLP, PRR, undo) on tiny segments.
+            rack: true,
+            tlp: true,
+            prr: true,
+            undo: true,
             ..base
         },
         5 => TcpConfig {
@@ -151,6 +156,11 @@ fn config(variant: u8) -> TcpConfig {
         },
         6 => TcpConfig {
             congestion: stack::cc::CongestionAlgorithm::Cubic,
+            // TcpConfig::linux()'s loss recovery.
+            rack: true,
+            tlp: true,
+            prr: true,
+            undo: true,
             rto_min: Duration::from_millis(10),
             data_retries: 3,
             syn_retries: 2,

@@ -288,14 +288,25 @@ impl Host {
                 int_in(value, 0, 1)?;
                 modelled
             }
+            // 3 and 4 enable the tail loss probe (RFC 8985 §7); 0-2
+            // only the early retransmit Linux no longer has.
             "tcp_early_retrans" => {
-                modelled_only_at(0, 4, 0, "the tail loss probe (TLP, RFC 8985 §7)")
+                let v = int_in(value, 0, 4)?;
+                tcp.tlp = v >= 3;
+                modelled
             }
+            // Bit 0x1: RACK loss detection (RFC 8985). Bits 0x2 (static
+            // reordering window) and 0x4 (no duplicate threshold) are not
+            // modelled.
             "tcp_recovery" => {
-                if int_in(value, 0, 255)? & 1 == 0 {
+                let v = int_in(value, 0, 255)?;
+                tcp.rack = v & 1 != 0;
+                if v & 6 == 0 {
                     modelled
                 } else {
-                    not("RACK loss detection (RFC 8985)")
+                    not(
+                        "RACK's static reordering window and disabled DupThresh (tcp_recovery bits 0x2, 0x4)",
+                    )
                 }
             }
             // 0 off, 1 ask and agree, 2 agree only (Linux's default);
@@ -607,10 +618,15 @@ mod tests {
             ("net.ipv4.tcp_invalid_ratelimit", "500"),
             ("net.ipv4.tcp_challenge_ack_limit", "2147483647"),
             ("net.ipv4.tcp_ecn", "2"),
+            ("net.ipv4.tcp_recovery", "1"),
+            ("net.ipv4.tcp_early_retrans", "3"),
         ] {
             assert_eq!(linux_default(name), Some(value), "{name}");
             assert!(set(&mut host, &mut tcp, name, value).is_empty(), "{name}");
         }
+        // PRR and the undo have no sysctl: Linux always runs them.
+        tcp.prr = true;
+        tcp.undo = true;
         let linux = TcpConfig::linux();
         assert_eq!(format!("{tcp:?}"), format!("{linux:?}"));
     }
@@ -620,15 +636,15 @@ mod tests {
         // Why: a setting the stack cannot honour must never pass silently.
         let mut host = Host::new();
         let mut tcp = TcpConfig::default();
-        let w = set(&mut host, &mut tcp, "net.ipv4.tcp_recovery", "1");
+        let w = set(&mut host, &mut tcp, "net.ipv4.tcp_recovery", "3");
         assert_eq!(
             w,
             [
-                "t.pkt:7: sysctl net.ipv4.tcp_recovery=1: not modelled yet: RACK loss detection (RFC 8985)"
+                "t.pkt:7: sysctl net.ipv4.tcp_recovery=3: not modelled yet: RACK's static reordering window and disabled DupThresh (tcp_recovery bits 0x2, 0x4)"
             ]
         );
-        assert!(set(&mut host, &mut tcp, "net.ipv4.tcp_recovery", "1").is_empty());
-        assert_eq!(host.values["net.ipv4.tcp_recovery"], "1", "recorded");
+        assert!(set(&mut host, &mut tcp, "net.ipv4.tcp_recovery", "3").is_empty());
+        assert_eq!(host.values["net.ipv4.tcp_recovery"], "3", "recorded");
         assert!(
             set(&mut host, &mut tcp, "net.ipv4.tcp_ecn", "0").is_empty(),
             "off is what we do"

@@ -192,6 +192,14 @@ impl CongestionControl for Cubic {
         self.cwnd_segments = 1.0;
     }
 
+    fn undo_reduction(&mut self, _now: Instant, prior_cwnd: u32, prior_ssthresh: u32) {
+        // Linux's CUBIC undoes as Reno does (tcp_reno_undo_cwnd); its
+        // W_max and epoch stay as the reduction left them.
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+        self.cwnd_segments = self.segments();
+    }
+
     fn on_idle_restart(&mut self, _now: Instant) {
         self.cwnd = self.cwnd.min(initial_window(self.smss));
         self.cwnd_segments = self.segments();

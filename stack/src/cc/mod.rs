@@ -58,6 +58,11 @@ pub trait CongestionControl: core::fmt::Debug {
     /// The retransmission timer expired: RFC 5681 §3.1 eq. 4 for ssthresh and
     /// cwnd = loss window (1 SMSS).
     fn on_rto(&mut self, now: Instant, flight_size: u32);
+    /// The last reduction proved spurious (D-SACKs or timestamps showed the
+    /// retransmissions unneeded, RFC 3708): restore the window to at least
+    /// `prior_cwnd` and ssthresh to at least `prior_ssthresh` (Linux's
+    /// tcp_undo_cwnd_reduction with tcp_reno_undo_cwnd, which CUBIC uses).
+    fn undo_reduction(&mut self, now: Instant, prior_cwnd: u32, prior_ssthresh: u32);
     /// The connection has been idle for longer than an RTO (RFC 5681 §4.1):
     /// restart from the restart window.
     fn on_idle_restart(&mut self, now: Instant);

@@ -76,6 +76,12 @@ impl CongestionControl for NewReno {
         self.cwnd = self.smss;
         self.acked_in_ca = 0;
     }
+    fn undo_reduction(&mut self, _now: Instant, prior_cwnd: u32, prior_ssthresh: u32) {
+        // Linux's tcp_reno_undo_cwnd and tcp_undo_cwnd_reduction.
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+    }
+
     fn on_idle_restart(&mut self, _now: Instant) {
         // RFC 5681 §4.1: RW = min(IW, cwnd).
         self.cwnd = self.cwnd.min(initial_window(self.smss));

@@ -133,7 +133,7 @@ impl Connection {
         if !self.ecn.ok || !seg.flags.ece() || seg.flags.syn() {
             return;
         }
-        if self.ecn.in_cwr() || self.recovery.is_some() {
+        if self.ecn.in_cwr() || self.rec.in_recovery() {
             return;
         }
         let flight = self.flight_size();

@@ -669,13 +669,17 @@ impl Connection {
 
     fn take_rtt_sample_from_handshake(&mut self, seg: &TcpRepr<'_>, now: Instant) {
         if self.retries == 0 && !self.timestamps {
-            self.rtt.sample(now.saturating_since(self.last_send_time));
+            let r = now.saturating_since(self.last_send_time);
+            self.rtt.sample(r);
+            self.rack_note_rtt(r);
         } else if let (true, Some((_, ecr))) = (self.timestamps, seg.options.timestamps)
             && ecr != 0
         {
             let ms = self.ts_now(now).wrapping_sub(ecr);
             if ms < 1 << 30 {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                let r = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(r);
+                self.rack_note_rtt(r);
             }
         }
     }
@@ -698,6 +702,9 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
             }
             self.on_bytes_acked(previous_una, now, seg);
+        } else if self.rack_enabled() {
+            // RFC 8985: every ACK may deliver SACKed segments and mark losses.
+            self.rack_on_ack(seg, previous_una, now, None);
         } else if self.sack_permitted {
             // RFC 6675 §5: every ACK's SACK blocks update the scoreboard; a
             // duplicate ACK is one that SACKs new data (§2).
@@ -801,11 +808,23 @@ impl Connection {
         }
         if let Some(r) = rtt {
             self.rtt.sample(r);
+            self.rack_note_rtt(r);
         }
         self.retries = 0;
         self.persist_backoff = 0;
 
-        if self.sack_permitted {
+        if self.rack_enabled() {
+            let sample = AckSample {
+                bytes_acked: data_acked,
+                flight_size: flight_before,
+                rtt,
+                srtt: self.rtt.srtt(),
+            };
+            // RACK sets the retransmission timer slot itself (RTO, PTO or
+            // reorder timer, RFC 8985 §6-7).
+            self.rack_on_ack(seg, previous_una, now, Some(sample));
+            return;
+        } else if self.sack_permitted {
             let sample = AckSample {
                 bytes_acked: data_acked,
                 flight_size: flight_before,
@@ -813,71 +832,20 @@ impl Connection {
                 srtt: self.rtt.srtt(),
             };
             self.sack_on_cumulative_ack(seg, now, sample);
-        } else if let Some(recover) = self.recovery {
-            if seg.ack.diff(recover) >= 0 {
-                // RFC 6582 §3.2 step 3: full acknowledgment, leave recovery.
-                tracing::debug!(
-                    ack = seg.ack.0,
-                    "leave fast recovery: full acknowledgment (RFC 6582)"
-                );
-                self.recovery = None;
-                self.recovery_inflation = 0;
-                self.dup_acks = 0;
-                let flight = self.flight_size();
-                self.cc.on_recovery_exit(now, flight);
-            } else {
-                // Step 4, partial acknowledgment: retransmit the next
-                // unacknowledged segment, deflate by the amount acked, add back one SMSS.
-                self.retransmit_head = true;
-                self.recovery_inflation =
-                    self.recovery_inflation.saturating_sub(data_acked) + self.smss;
-                self.restart_rto(now);
-            }
-        } else {
-            self.dup_acks = 0;
-            if data_acked > 0 {
-                self.cc.on_ack(
-                    now,
-                    AckSample {
-                        bytes_acked: data_acked,
-                        flight_size: flight_before,
-                        rtt,
-                        srtt: self.rtt.srtt(),
-                    },
-                );
-            }
+        } else if !self.newreno_on_cumulative_ack(seg.ack, data_acked, now) {
+            let sample = AckSample {
+                bytes_acked: data_acked,
+                flight_size: flight_before,
+                rtt,
+                srtt: self.rtt.srtt(),
+            };
+            self.newreno_on_ack(now, sample);
         }
         // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.
         if self.snd_una == self.snd_max {
             self.clear_timer(Timer::Retransmit);
-        } else if self.recovery.is_none() {
+        } else if !self.rec.in_recovery() {
             self.restart_rto(now);
-        }
-    }
-
-    /// RFC 5681 §3.2 / RFC 6582 §3.2 steps 1-2 on duplicate ACKs.
-    fn on_duplicate_ack(&mut self, now: Instant) {
-        self.dup_acks += 1;
-        self.counters.duplicate_acks += 1;
-        if self.recovery.is_some() {
-            // Step 3 (RFC 5681): inflate by one SMSS per further duplicate.
-            self.recovery_inflation += self.smss;
-            return;
-        }
-        if self.dup_acks == 3 {
-            // RFC 6582 §3.2 step 2: record `recover`, halve, retransmit.
-            tracing::debug!(
-                recover = self.snd_max.0,
-                cwnd = self.cc.window(),
-                "enter fast recovery: 3 duplicate ACKs (RFC 6582)"
-            );
-            self.recovery = Some(self.snd_max);
-            let flight = self.flight_size();
-            self.cc.on_congestion_event(now, flight);
-            self.recovery_inflation = 3 * self.smss;
-            self.retransmit_head = true;
-            self.counters.fast_retransmits += 1;
-            self.rtt_timing = None;
         }
     }
 

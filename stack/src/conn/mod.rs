@@ -3,8 +3,10 @@
 //! Split by concern: this file holds the TCB, the user calls (§3.10.1–6)
 //! and the timeouts (§3.10.8); [`input`] is SEGMENT ARRIVES (§3.10.7) in
 //! the RFC's order of checks; [`output`] decides what to send next;
-//! [`sack`] is SACK reporting (RFC 2018) and SACK-based loss recovery
-//! (RFC 6675), used instead of NewReno when both ends permit SACK.
+//! [`recovery`] is the loss-recovery state (its phase, duplicate ACKs)
+//! and RFC 6582 NewReno fast recovery; [`sack`] is SACK reporting (RFC
+//! 2018) and SACK-based loss recovery (RFC 6675), used instead of NewReno
+//! when both ends permit SACK.
 //!
 //! Read before changing: RFC 9293 §3.10, RFC 5961, RFC 6298, RFC 5681,
 //! RFC 6582, RFC 6675, RFC 2018, RFC 7323, RFC 1337, RFC 2525 §2.17.
@@ -12,9 +14,14 @@
 mod ecn;
 mod input;
 mod output;
+mod prr;
+pub(crate) mod rack;
+pub(crate) mod recovery;
 pub(crate) mod sack;
+mod undo;
 
 use output::Outgoing;
+use recovery::Recovery;
 use sack::{SackReport, Scoreboard};
 
 use crate::buffer::{Reassembly, SendBuffer};
@@ -216,28 +223,19 @@ pub(crate) struct Connection {
     pub(crate) retries: u32,
     /// Round-trip timing of one segment without timestamps (Karn).
     pub(crate) rtt_timing: Option<(SeqNum, Instant)>,
-    pub(crate) dup_acks: u32,
-    /// Set while in loss recovery: RFC 6582 `recover` without SACK, RFC
-    /// 6675 RecoveryPoint + 1 (= HighData + 1, SND.MAX at entry) with it.
-    pub(crate) recovery: Option<SeqNum>,
-    pub(crate) recovery_inflation: u32,
-    /// Retransmit the segment at SND.UNA on the next output.
-    pub(crate) retransmit_head: bool,
+    /// Loss recovery: its phase, duplicate ACKs, the RFC 6675 variables
+    /// (`recovery.rs`).
+    pub(crate) rec: Recovery,
+    /// RACK-TLP (RFC 8985), used when `config.rack` and SACK are on (`rack.rs`).
+    pub(crate) rack: rack::Rack,
+    /// RFC 6937 PRR, when `config.prr` is on (`prr.rs`).
+    pub(crate) prr: prr::Prr,
+    /// The undo of a spurious window reduction (`undo.rs`).
+    pub(crate) undo: undo::Undo,
 
     // SACK (RFC 2018, RFC 6675), used when `sack_permitted`.
     /// What the peer has SACKed above SND.UNA.
     pub(crate) scoreboard: Scoreboard,
-    /// RFC 6675 HighRxt + 1: the end of what recovery retransmitted. Kept
-    /// after recovery ends, so a recovery that follows at once does not
-    /// resend what is still outstanding from the last one.
-    pub(crate) high_rxt: SeqNum,
-    /// RFC 6675 RescueRxt + 1, once set in this recovery.
-    pub(crate) rescue_rxt: Option<SeqNum>,
-    /// RFC 6675 `pipe` during recovery (SetPipe, plus octets sent since).
-    pub(crate) pipe: u32,
-    /// RFC 6675 §5.1: SND.MAX at the last RTO; no new recovery until
-    /// SND.UNA reaches it.
-    pub(crate) rto_recovery_point: Option<SeqNum>,
     /// Receiver side: the SACK blocks reported most recently, latest first.
     pub(crate) sack_report: SackReport,
     /// A duplicate the peer sent, to report once as the first SACK block of
@@ -360,15 +358,11 @@ impl Connection {
             cc,
             retries: 0,
             rtt_timing: None,
-            dup_acks: 0,
-            recovery: None,
-            recovery_inflation: 0,
-            retransmit_head: false,
+            rec: Recovery::new(iss),
+            rack: rack::Rack::new(),
+            prr: prr::Prr::default(),
+            undo: undo::Undo::default(),
             scoreboard: Scoreboard::default(),
-            high_rxt: iss,
-            rescue_rxt: None,
-            pipe: 0,
-            rto_recovery_point: None,
             sack_report: SackReport::default(),
             dsack: None,
             last_send_time: now,
@@ -431,9 +425,16 @@ impl Connection {
 
     pub(crate) fn set_timer(&mut self, timer: Timer, at: Instant) {
         self.timers[timer as usize] = Some(at);
+        if timer == Timer::Retransmit {
+            // The slot is an RTO unless RACK says otherwise after this.
+            self.rack.timer = rack::XmitTimer::Rto;
+        }
     }
     pub(crate) fn clear_timer(&mut self, timer: Timer) {
         self.timers[timer as usize] = None;
+        if timer == Timer::Retransmit {
+            self.rack.timer = rack::XmitTimer::Rto;
+        }
     }
     pub(crate) fn timer(&self, timer: Timer) -> Option<Instant> {
         self.timers[timer as usize]
@@ -729,9 +730,11 @@ impl Connection {
             if at > now {
                 continue;
             }
+            // What the retransmission slot held (RTO, or RACK's timers).
+            let slot = self.rack.timer;
             self.clear_timer(timer);
             let d = match timer {
-                Timer::Retransmit => self.on_retransmit_timeout(now, env),
+                Timer::Retransmit => self.on_retransmit_timeout(now, env, slot),
                 Timer::DelayedAck => {
                     // Linux (tcp_delack_timer_handler): a delayed ACK that
                     // no reply carried ends pingpong mode and resets ato;
@@ -776,7 +779,17 @@ impl Connection {
         Disposition::Keep
     }
 
-    fn on_retransmit_timeout(&mut self, now: Instant, env: &mut Env<'_>) -> Disposition {
+    fn on_retransmit_timeout(
+        &mut self,
+        now: Instant,
+        env: &mut Env<'_>,
+        slot: rack::XmitTimer,
+    ) -> Disposition {
+        if slot != rack::XmitTimer::Rto {
+            // The slot held RACK's reorder timer or the PTO (RFC 8985).
+            self.rack_on_timer(now, slot);
+            return Disposition::Keep;
+        }
         self.counters.timeouts += 1;
         let limit = match self.state {
             State::SynSent => self.config.syn_retries,
@@ -811,12 +824,13 @@ impl Connection {
                 let flight = self.flight_size();
                 self.cc.on_rto(now, flight);
                 self.ecn_on_rto();
-                self.recovery = None;
-                self.recovery_inflation = 0;
-                self.dup_acks = 0;
+                self.rec.on_rto();
                 if self.sack_permitted {
                     self.sack_on_rto();
+                    self.rack_on_rto();
                 }
+                self.prr_stop();
+                self.undo_clear();
                 // Retransmit from SND.UNA (go-back-N, as Linux after RTO; with
                 // SACK skipping what the receiver holds); the FIN, if sent,
                 // is resent once the data before it is.

@@ -25,8 +25,9 @@ impl Connection {
             || self.syn_pending
             || self.ack_now
             || self.probe_pending
-            || self.retransmit_head
+            || self.rec.retransmit_head
             || (self.sack_permitted && self.sack_retransmission_ready())
+            || self.rack.tlp_due
             || (self.state.is_synchronized() || self.state == State::SynReceived)
                 && self.has_sendable()
     }
@@ -290,9 +291,10 @@ impl Connection {
         Some(seg)
     }
 
-    /// The usable congestion window: cwnd plus fast-recovery inflation.
+    /// The usable congestion window: cwnd plus fast-recovery inflation
+    /// (PRR's window during a recovery it paces, RFC 6937).
     fn cwnd(&self) -> u32 {
-        self.cc.window().saturating_add(self.recovery_inflation)
+        self.recovery_cwnd().saturating_add(self.rec.inflation())
     }
 
     /// The next data (or FIN) segment. `force` is the persist timer's
@@ -314,8 +316,13 @@ impl Connection {
         {
             return None;
         }
-        if self.sack_permitted && self.recovery.is_some() {
-            return self.poll_sack_recovery(now, payload);
+        if self.rack.tlp_due
+            && let Some(seg) = self.poll_loss_probe(now, payload)
+        {
+            return Some(seg);
+        }
+        if self.sack_permitted && self.rec.in_recovery() {
+            return self.poll_recovery(now, payload);
         }
         // NewReno, or SACK outside recovery, where the in-flight estimate
         // leaves out SACKed data: RFC 6675 §5 step (3), limited transmit
@@ -336,7 +343,7 @@ impl Connection {
         let buffered = self.send_buffer.len() as u32;
         let mut retransmission = false;
         if self.sack_permitted
-            && !self.retransmit_head
+            && !self.rec.retransmit_head
             && self.snd_nxt.diff(self.snd_max) < 0
             && !self.scoreboard.is_empty()
         {
@@ -346,10 +353,10 @@ impl Connection {
         }
         let mut seq = self.snd_nxt;
         let mut offset = self.data_offset(self.snd_nxt);
-        if self.retransmit_head {
+        if self.rec.retransmit_head {
             // Fast retransmit / partial ACK: resend the segment at SND.UNA
             // whatever the congestion window says (RFC 5681 §3.2 step 2).
-            self.retransmit_head = false;
+            self.rec.retransmit_head = false;
             seq = self.snd_una;
             offset = 0;
             retransmission = true;
@@ -476,6 +483,7 @@ impl Connection {
             self.fin_seq = Some(seq + len);
         }
         let is_retransmission = retransmission || end.diff(self.snd_max) <= 0;
+        self.rack_on_sent(seq, end, now);
         // Linux (tcp_event_data_sent): new data within ato of the last data
         // received is a reply: the exchange is interactive (pingpong), so
         // the next ACK waits to ride on the next reply.
@@ -491,7 +499,7 @@ impl Connection {
                 seq = seq.0,
                 len,
                 fin,
-                reason = if self.recovery.is_some() {
+                reason = if self.rec.in_recovery() {
                     "loss recovery (fast retransmit, partial ACK or SACK hole)"
                 } else {
                     "retransmission timeout (resending from SND.UNA)"
@@ -512,7 +520,10 @@ impl Connection {
         if end.diff(self.snd_max) > 0 {
             self.snd_max = end;
         }
-        if self.timer(Timer::Retransmit).is_none() {
+        // RFC 8985 §7.2: new data (re)arms the PTO (Linux's
+        // tcp_schedule_loss_probe after tcp_write_xmit), except the probe.
+        let probe = !is_retransmission && !self.rack.tlp_due && self.tlp_schedule(now, false);
+        if !probe && self.timer(Timer::Retransmit).is_none() {
             self.restart_rto(now);
         }
         self.mark_sent(&seg, len as usize, now);

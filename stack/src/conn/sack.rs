@@ -18,6 +18,7 @@
 //!
 //! Read before changing: RFC 2018 §3-4 and §8, RFC 6675 §2-5, RFC 5681 §3.2.
 
+use super::recovery::Phase;
 use super::{Connection, Outgoing};
 use crate::seq::SeqNum;
 use crate::time::Instant;
@@ -200,6 +201,11 @@ impl Scoreboard {
         sum
     }
 
+    /// The SACKed ranges, lowest first.
+    pub(crate) fn ranges_iter(&self) -> impl Iterator<Item = (SeqNum, SeqNum)> + '_ {
+        self.ranges.iter().copied()
+    }
+
     /// The end of the highest SACKed range.
     pub(crate) fn highest(&self) -> Option<SeqNum> {
         self.ranges.last().map(|r| r.1)
@@ -373,7 +379,7 @@ impl Connection {
             .lost_below(self.smss)
             .unwrap_or(una)
             .max(una);
-        let rxt = self.high_rxt.max(una).min(high);
+        let rxt = self.rec.high_rxt.max(una).min(high);
         unsacked(lost_below, high) + unsacked(una, rxt)
     }
 
@@ -382,7 +388,7 @@ impl Connection {
     /// rule (1) also needs IsLost(S) (1.c), rule (3) does not.
     pub(crate) fn next_hole(&self, lost_only: bool) -> Option<Rxt> {
         let highest = self.scoreboard.highest()?;
-        let from = self.high_rxt.max(self.snd_una);
+        let from = self.rec.high_rxt.max(self.snd_una);
         let start = self.scoreboard.first_unsacked_from(from);
         if start.diff(highest) >= 0 || start.diff(self.snd_max) >= 0 {
             return None;
@@ -409,15 +415,16 @@ impl Connection {
     /// When the highest hole was already resent, a rescue would only send
     /// it a second time (FreeBSD likewise rescues only a tail).
     pub(crate) fn rescue_segment(&self) -> Option<Rxt> {
-        self.recovery?;
+        self.rec.point()?;
         if self
+            .rec
             .rescue_rxt
             .is_some_and(|rescue| self.snd_una.diff(rescue) <= 0)
         {
             return None;
         }
         let (start, end) = self.scoreboard.highest_hole(self.snd_una, self.snd_max)?;
-        if end.diff(self.high_rxt) <= 0 {
+        if end.diff(self.rec.high_rxt) <= 0 {
             return None;
         }
         let data_stop = end.min(self.data_end());
@@ -446,16 +453,17 @@ impl Connection {
         let newly = self.sack_update(seg);
         // §5: "If the incoming ACK is a cumulative acknowledgment, the TCP
         // MUST reset DupAcks to zero."
-        self.dup_acks = 0;
+        self.rec.dup_acks = 0;
         // §5.1: after an RTO no new recovery starts until HighACK reaches
         // the RecoveryPoint recorded then.
         if self
-            .rto_recovery_point
+            .rec
+            .rto_point
             .is_some_and(|point| self.snd_una.diff(point) >= 0)
         {
-            self.rto_recovery_point = None;
+            self.rec.rto_point = None;
         }
-        if let Some(point) = self.recovery {
+        if let Some(point) = self.rec.point() {
             if self.snd_una.diff(point) >= 0 {
                 // (A): the cumulative ACK covers RecoveryPoint: recovery ends.
                 // The scoreboard above SND.UNA is kept ("SHOULD NOT be cleared").
@@ -463,7 +471,9 @@ impl Connection {
             } else {
                 // (B.1) done above; (B.2) SetPipe. RFC 6298 §5.3: new data
                 // was acknowledged, restart the timer.
-                self.pipe = self.set_pipe();
+                self.rec.pipe = self.set_pipe();
+                // RFC 6937: what this ACK delivered sets PRR's window.
+                self.prr_on_ack(sample.bytes_acked.saturating_add(newly), true, now);
                 self.restart_rto(now);
                 return;
             }
@@ -481,9 +491,29 @@ impl Connection {
             return;
         }
         let newly = self.sack_update(seg);
-        if self.recovery.is_some() {
+        if self.rec.in_recovery() {
             // (B.1) Update() done; (B.2) SetPipe.
-            self.pipe = self.set_pipe();
+            self.rec.pipe = self.set_pipe();
+            self.prr_on_ack(newly, false, now);
+            return;
+        }
+        if newly > 0 && self.config.prr {
+            self.sack_duplicate_ack(now);
+            if self.rec.in_recovery() {
+                // RFC 6937 §3: the ACK that starts recovery counts too. Its
+                // fast retransmission (step 4.3, already in SetPipe's
+                // count) is the first segment PRR allows, as in Linux,
+                // so PRR sees the pipe without it.
+                let pipe = self.rec.pipe;
+                let head = if self.rec.retransmit_head {
+                    self.smss.min(pipe)
+                } else {
+                    0
+                };
+                self.rec.pipe = pipe - head;
+                self.prr_on_ack(newly, false, now);
+                self.rec.pipe = pipe;
+            }
             return;
         }
         if newly > 0 {
@@ -493,9 +523,9 @@ impl Connection {
 
     /// RFC 6675 §5 steps (1)-(3) for a duplicate ACK outside recovery.
     fn sack_duplicate_ack(&mut self, now: Instant) {
-        self.dup_acks += 1;
+        self.rec.dup_acks += 1;
         // §5.1: not while the RecoveryPoint of an RTO is outstanding.
-        let may_recover = self.rto_recovery_point.is_none();
+        let may_recover = self.rec.rto_point.is_none();
         // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1): step (4).
         // Otherwise (3), limited transmit governed by pipe: the output path
         // sends new data while cwnd - pipe >= 1 SMSS (3.2-3.3), pipe being
@@ -503,7 +533,7 @@ impl Connection {
         // would have started recovery). (3.1)'s HighRxt = HighACK only
         // serves that SetPipe; HighRxt itself is left to the next recovery.
         if may_recover
-            && (self.dup_acks >= DUP_THRESH || self.scoreboard.is_lost(self.snd_una, self.smss))
+            && (self.rec.dup_acks >= DUP_THRESH || self.scoreboard.is_lost(self.snd_una, self.smss))
         {
             self.enter_sack_recovery(now);
         }
@@ -516,14 +546,18 @@ impl Connection {
         // limited transmit do not count in FlightSize; step (3) sends them
         // as SACKs free room, so they are what FlightSize holds beyond cwnd.
         let flight = self.flight_size().min(self.cc.window());
+        let prior_cwnd = self.cc.window();
         self.cc.on_congestion_event(now, flight);
+        self.prr_start(prior_cwnd);
         // (4.1) RecoveryPoint = HighData.
         tracing::debug!(
             recovery_point = self.snd_max.0,
             cwnd = self.cc.window(),
             "enter SACK loss recovery (RFC 6675)"
         );
-        self.recovery = Some(self.snd_max);
+        self.rec.phase = Phase::SackRecovery {
+            point: self.snd_max,
+        };
         // New data goes from HighData + 1 (NextSeg rule (2)).
         self.snd_nxt = self.snd_max;
         // (4.3) Retransmit the segment at HighACK + 1, and set HighRxt and
@@ -535,19 +569,19 @@ impl Connection {
         let first_end = self
             .segment_at(self.snd_una, hole_end)
             .map_or(self.snd_una, |r| r.end());
-        self.rescue_rxt = Some(first_end);
-        if self.high_rxt.diff(self.snd_una) > 0 {
+        self.rec.rescue_rxt = Some(first_end);
+        if self.rec.high_rxt.diff(self.snd_una) > 0 {
             // The previous recovery already resent this segment (it was
             // new data then, lost after RecoveryPoint) and that copy is
             // still outstanding: it is not "presumed dropped" again, so it
             // is not resent twice; HighRxt keeps covering it.
         } else {
-            self.high_rxt = first_end;
-            self.retransmit_head = true;
+            self.rec.high_rxt = first_end;
+            self.rec.retransmit_head = true;
             self.counters.fast_retransmits += 1;
         }
         // (4.4) SetPipe (which counts the retransmission through HighRxt).
-        self.pipe = self.set_pipe();
+        self.rec.pipe = self.set_pipe();
         self.rtt_timing = None;
         self.counters.sack_recoveries += 1;
         // (4.5) Step (C) runs as the output path polls for segments.
@@ -558,11 +592,12 @@ impl Connection {
             snd_una = self.snd_una.0,
             "leave SACK loss recovery (RFC 6675)"
         );
-        self.recovery = None;
-        self.dup_acks = 0;
-        self.retransmit_head = false;
-        self.rescue_rxt = None;
-        self.pipe = 0;
+        self.rec.phase = Phase::Open;
+        self.rec.dup_acks = 0;
+        self.rec.retransmit_head = false;
+        self.rec.rescue_rxt = None;
+        self.rec.pipe = 0;
+        self.prr_stop();
         // RFC 6675 sets cwnd = ssthresh on entry (4.2) and leaves it there:
         // sending during recovery was paced by pipe, so there is no inflated
         // window to deflate. The controller is told the flight that window
@@ -581,18 +616,21 @@ impl Connection {
     /// path then resends from SND.UNA, skipping what the receiver holds —
     /// §5.1's "filling in" of the holes.
     pub(crate) fn sack_on_rto(&mut self) {
-        self.rto_recovery_point = Some(self.snd_max);
-        self.high_rxt = self.snd_una;
-        self.rescue_rxt = None;
-        self.pipe = 0;
-        self.retransmit_head = false;
+        self.rec.rto_point = Some(self.snd_max);
+        self.rec.high_rxt = self.snd_una;
+        self.rec.rescue_rxt = None;
+        self.rec.pipe = 0;
+        self.rec.retransmit_head = false;
     }
 
     /// Whether step (C) has a retransmission to send now (new data is
     /// `has_sendable`'s concern).
     pub(crate) fn sack_retransmission_ready(&self) -> bool {
-        self.recovery.is_some()
-            && self.cc.window() >= self.pipe.saturating_add(self.smss)
+        if matches!(self.rec.phase, Phase::RackRecovery { .. }) {
+            return self.rack_retransmission_ready();
+        }
+        self.rec.in_recovery()
+            && self.recovery_cwnd() >= self.rec.pipe.saturating_add(self.smss)
             && (self.next_hole(false).is_some() || self.rescue_segment().is_some())
     }
 
@@ -603,9 +641,9 @@ impl Connection {
         now: Instant,
         payload: &mut Vec<u8>,
     ) -> Option<Outgoing> {
-        if self.retransmit_head {
+        if self.rec.retransmit_head {
             // (4.3): sent whatever cwnd says; SetPipe already counted it.
-            self.retransmit_head = false;
+            self.rec.retransmit_head = false;
             let hole_end = self
                 .scoreboard
                 .next_sacked_after(self.snd_una)
@@ -614,37 +652,37 @@ impl Connection {
                 return Some(self.emit_retransmission(r, now, payload));
             }
         }
-        // (C) cwnd - pipe >= 1 SMSS.
-        if self.cc.window() < self.pipe.saturating_add(self.smss) {
+        // (C) cwnd - pipe >= 1 SMSS (PRR's window when on, RFC 6937).
+        if self.recovery_cwnd() < self.rec.pipe.saturating_add(self.smss) {
             return None;
         }
         // (C.1) NextSeg rule (1): a lost hole above HighRxt.
         if let Some(r) = self.next_hole(true) {
             // (C.2) HighRxt; (C.4) pipe.
-            self.high_rxt = r.end();
-            self.pipe += r.octets();
+            self.rec.high_rxt = r.end();
+            self.rec.pipe += r.octets();
             return Some(self.emit_retransmission(r, now, payload));
         }
         // Rule (2): new data, if the receiver's window allows (and Nagle and
         // sender SWS avoidance agree). (C.3) HighData moves in the send path.
-        let pipe = self.pipe;
+        let pipe = self.rec.pipe;
         let before = self.snd_max;
         if let Some(seg) = self.poll_send(now, payload, false, Some(pipe)) {
             // (C.4)
-            self.pipe += self.snd_max.diff(before).max(0) as u32;
+            self.rec.pipe += self.snd_max.diff(before).max(0) as u32;
             return Some(seg);
         }
         // Rule (3): an unSACKed hole above HighRxt not yet deemed lost.
         if let Some(r) = self.next_hole(false) {
-            self.high_rxt = r.end();
-            self.pipe += r.octets();
+            self.rec.high_rxt = r.end();
+            self.rec.pipe += r.octets();
             return Some(self.emit_retransmission(r, now, payload));
         }
         // Rule (4): the rescue retransmission; RescueRxt = RecoveryPoint,
         // HighRxt untouched.
         if let Some(r) = self.rescue_segment() {
-            self.rescue_rxt = self.recovery;
-            self.pipe += r.octets();
+            self.rec.rescue_rxt = self.rec.point();
+            self.rec.pipe += r.octets();
             self.counters.rescue_retransmits += 1;
             return Some(self.emit_retransmission(r, now, payload));
         }
