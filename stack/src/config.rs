@@ -68,6 +68,17 @@ pub struct TcpConfig {
     pub invalid_ack_ratelimit: Duration,
     /// The congestion controller new connections run (default NewReno).
     pub congestion: CongestionAlgorithm,
+    /// Linux's PSH and burst rules (`conn/push.rs`): besides the end of
+    /// each write, PSH on every TSO packet of two segments or more, on the
+    /// buffers forced_push marks within a long write, and on what the
+    /// persist timer sends (tcp_write_wakeup). Off: PSH only where a write
+    /// ended (RFC 9293 §3.9.1). On in [`TcpConfig::linux`].
+    pub linux_push: bool,
+    /// Linux's slow start (tcp_slow_start, tcp_is_cwnd_limited): cwnd
+    /// grows by the segments acknowledged, only while the sender was
+    /// limited by cwnd (RFC 7661 §4.3 style). Off: RFC 5681 §3.1 byte
+    /// counting whatever the sender was limited by. On in [`TcpConfig::linux`].
+    pub linux_slow_start: bool,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
     /// Pin the timestamp clock's offset (RFC 7323 §5.4: TSval = ms since
@@ -124,6 +135,8 @@ impl Default for TcpConfig {
             challenge_ack_limit: 1000,
             invalid_ack_ratelimit: Duration::from_millis(500),
             congestion: CongestionAlgorithm::NewReno,
+            linux_push: false,
+            linux_slow_start: false,
             isn: None,
             ts_offset: None,
         }
@@ -148,6 +161,8 @@ impl TcpConfig {
             congestion: CongestionAlgorithm::Cubic,
             rfc1337: false,
             challenge_ack_limit: i32::MAX as u32,
+            linux_push: true,
+            linux_slow_start: true,
             ..TcpConfig::default()
         }
     }

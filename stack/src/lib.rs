@@ -89,6 +89,7 @@ pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 pub use config::{
     EndpointConfig, FastOpenConfig, Keepalive, TCP_MIN_MSS, TcpConfig, linux_window_scale,
 };
+pub use conn::push::SendFlags;
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use info::{CaState, TcpInfo};
 pub use seq::SeqNum;

@@ -575,7 +575,13 @@ mod tests {
         // configuration; setting Linux's boot values of the sysctls the
         // stack models, over the RFC profile, must arrive at it.
         let mut host = Host::new();
-        let mut tcp = TcpConfig::default();
+        // Linux's PSH marking and cwnd-limited slow start are its code,
+        // not a sysctl: no value selects them, so they start set.
+        let mut tcp = TcpConfig {
+            linux_push: true,
+            linux_slow_start: true,
+            ..TcpConfig::default()
+        };
         for (name, value) in [
             ("net.ipv4.tcp_rmem", "4096 131072 6291456"),
             ("net.ipv4.tcp_congestion_control", "cubic"),

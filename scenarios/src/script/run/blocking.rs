@@ -181,7 +181,14 @@ impl Runner<'_> {
                 }
                 let data = vec![b'y'; left.min(1 << 20)];
                 while left > 0 {
-                    match self.ep.send(now, id, &data[..left.min(data.len())]) {
+                    let chunk = &data[..left.min(data.len())];
+                    // MSG_EOR / MSG_MORE belong to the write's last byte.
+                    let last = chunk.len() == left;
+                    let flags = stack::SendFlags {
+                        eor: last && io.flags & super::msg::MSG_EOR != 0,
+                        more: io.flags & super::msg::MSG_MORE != 0,
+                    };
+                    match self.ep.send_with_flags(now, id, chunk, flags) {
                         Ok(0) | Err(SocketError::WouldBlock) => break,
                         Ok(k) => left -= k,
                         Err(e) => return Ok(Some(Err(e.errno_name()))),
