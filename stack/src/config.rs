@@ -79,6 +79,9 @@ pub struct TcpConfig {
     /// limited by cwnd (RFC 7661 §4.3 style). Off: RFC 5681 §3.1 byte
     /// counting whatever the sender was limited by. On in [`TcpConfig::linux`].
     pub linux_slow_start: bool,
+    /// Linux's tcp_min_tso_segs (2): the fewest segments the TSO autosize
+    /// goal allows, which sizes the packets [`TcpConfig::linux_push`] marks.
+    pub min_tso_segs: u32,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
     /// Pin the timestamp clock's offset (RFC 7323 §5.4: TSval = ms since
@@ -137,6 +140,7 @@ impl Default for TcpConfig {
             congestion: CongestionAlgorithm::NewReno,
             linux_push: false,
             linux_slow_start: false,
+            min_tso_segs: 2,
             isn: None,
             ts_offset: None,
         }

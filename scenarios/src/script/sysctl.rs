@@ -344,7 +344,13 @@ impl Host {
                     not("a limit on unsent bytes (TCP_NOTSENT_LOWAT)")
                 }
             }
-            "tcp_min_tso_segs" | "tcp_tso_win_divisor" | "tcp_tso_rtt_log" => {
+            "tcp_min_tso_segs" => {
+                // Linux: 1..=S32_MAX; the floor of a TSO packet's size,
+                // which is where Linux's PSH goes (stack/src/conn/push.rs).
+                tcp.min_tso_segs = int_in(value, 1, i32::MAX as i64)? as u32;
+                modelled
+            }
+            "tcp_tso_win_divisor" | "tcp_tso_rtt_log" => {
                 int_in(value, 0, i32::MAX as i64)?;
                 not("TSO (tcpsim sends MSS-sized segments)")
             }

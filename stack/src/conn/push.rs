@@ -95,7 +95,7 @@ impl Connection {
 
     /// The TSO autosize goal in segments (Linux's tcp_tso_autosize): the
     /// bytes the pacing rate sends in about a millisecond (rate >> 10),
-    /// at least two segments, at most one GSO packet. The pacing rate is
+    /// at least tcp_min_tso_segs (2), at most one GSO packet. The pacing rate is
     /// tcp_update_pacing_rate's: cwnd·MSS/SRTT times 2 in slow start
     /// below half ssthresh (tcp_pacing_ss_ratio 200%), else 1.2
     /// (tcp_pacing_ca_ratio 120%).
@@ -103,7 +103,7 @@ impl Connection {
         let smss = self.smss.max(1);
         let max = (GSO_MAX_BYTES / smss).max(1);
         let Some(srtt) = self.rtt.srtt() else {
-            return max;
+            return max.max(self.config.min_tso_segs);
         };
         let srtt_us = (srtt.as_nanos() / 1000).max(1);
         let cwnd = u64::from(self.cc.window());
@@ -113,8 +113,9 @@ impl Connection {
             120
         };
         let rate = cwnd * ratio * 1_000_000 / 100 / srtt_us;
-        let segs = ((rate >> 10) / u64::from(smss)) as u32;
-        segs.clamp(2, max.max(2))
+        let segs = ((rate >> 10) / u64::from(smss)).min(u64::from(u32::MAX)) as u32;
+        let floor = self.config.min_tso_segs.max(1);
+        segs.max(floor).min(max.max(floor))
     }
 
     /// Linux's size_goal: the bytes one send-queue buffer holds, the TSO
@@ -209,13 +210,13 @@ impl Connection {
     }
 
     /// Whether a partial segment ending at stream offset `end` waits for
-    /// more data (MSG_MORE or TCP_CORK, Linux's TCP_NAGLE_CORK), unless it
-    /// ends a record or the FIN follows it.
+    /// more data (MSG_MORE or TCP_CORK, Linux's TCP_NAGLE_CORK). Only the
+    /// queue's last buffer waits (tcp_write_xmit pushes the others), a
+    /// record's end included: the next write sends it.
     pub(crate) fn corked_at(&self, end: u64) -> bool {
         !self.write_queue.push_once
             && (self.write_queue.corked || self.write_queue.more)
             && end == self.snd_written
-            && self.write_queue.eor_marks.back() != Some(&end)
     }
 
     /// TCP_CORK on or off (Linux's __tcp_sock_set_cork: uncorking pushes
