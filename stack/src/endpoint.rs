@@ -465,6 +465,18 @@ impl Endpoint {
         Ok(n)
     }
 
+    /// TCP_NOTSENT_LOWAT (or the tcp_notsent_lowat sysctl): a write stops
+    /// taking data once this many bytes wait unsent, returning what it
+    /// took (Linux's tcp_stream_memory_free); `None`: no limit.
+    pub fn set_notsent_lowat(
+        &mut self,
+        id: SocketId,
+        lowat: Option<u32>,
+    ) -> Result<(), SocketError> {
+        self.conn_mut(id)?.write_queue.notsent_lowat = lowat;
+        Ok(())
+    }
+
     /// TCP_CORK: while on, a partial segment waits for more data (or the
     /// persist timer, Linux's 200 ms ceiling); turning it off sends it.
     pub fn set_cork(&mut self, id: SocketId, on: bool) -> Result<(), SocketError> {

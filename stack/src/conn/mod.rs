@@ -512,7 +512,9 @@ impl Connection {
         if self.fin_queued {
             return Err(SocketError::BrokenPipe);
         }
-        let n = self.send_buffer.push(data);
+        let n = self
+            .send_buffer
+            .push(&data[..self.lowat_accepts(data.len())]);
         if n > 0 {
             // Linux marks PSH at the end of each write (tcp_push), and a
             // segment keeps its PSH when retransmitted; push.rs has the rest.

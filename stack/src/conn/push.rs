@@ -68,6 +68,9 @@ pub(crate) struct WriteQueue {
     /// Send what waits once, cork or not (Linux's TCP_NAGLE_PUSH after
     /// TCP_NODELAY is set or TCP_CORK cleared).
     pub(crate) push_once: bool,
+    /// TCP_NOTSENT_LOWAT (or the tcp_notsent_lowat sysctl): a write takes
+    /// no new buffer while this many bytes or more wait unsent; `None`: no limit.
+    pub(crate) notsent_lowat: Option<u32>,
 }
 
 /// What one write asks of the send queue beyond its bytes.
@@ -118,13 +121,13 @@ impl Connection {
         segs.max(floor).min(max.max(floor))
     }
 
-    /// Linux's size_goal: the bytes one send-queue buffer holds, the TSO
-    /// goal bounded by half the largest window the peer offered
-    /// (tcp_bound_to_half_wnd), at least one segment.
+    /// Linux's size_goal: the bytes one send-queue buffer holds, a GSO
+    /// packet bounded by half the largest window the peer offered
+    /// (tcp_xmit_size_goal, tcp_bound_to_half_wnd), at least one segment.
     fn size_goal(&self) -> u64 {
         let smss = self.smss.max(1);
         let half_window_segs = (self.max_snd_wnd / 2) / smss;
-        let segs = self.tso_segs().min(half_window_segs).max(1);
+        let segs = (GSO_MAX_BYTES / smss).min(half_window_segs).max(1);
         u64::from(segs) * u64::from(smss)
     }
 
@@ -158,15 +161,29 @@ impl Connection {
             };
             let goal = self.size_goal();
             let threshold = u64::from(self.max_snd_wnd / 2);
+            let smss = u64::from(self.smss.max(1));
+            let allowed = u64::from(self.send_window().min(self.cwnd_for_packets()));
+            let limit = self.snd_consumed + allowed;
+            let packet = u64::from(self.tso_segs()) * smss;
+            let mut sent = unsent;
             // tcp_sendmsg_locked: each buffer filled while data is left
-            // is pushed if forced_push says so.
+            // is pushed (forced_push: marked, and all that fits goes;
+            // otherwise one packet if it heads the queue), and what stays
+            // unsent of it is the tail the write goes on filling.
             while buf_start + goal < end {
                 let full = buf_start + goal;
                 if full > self.write_queue.pushed + threshold {
                     insert_mark(&mut self.push_marks, full);
                     self.write_queue.pushed = full;
+                    sent = sent.max(full.min(limit));
+                } else if sent >= buf_start {
+                    sent = sent.max(full.min(limit).min(sent + packet));
                 }
-                buf_start = full;
+                buf_start = if sent > buf_start && sent < full {
+                    sent
+                } else {
+                    full
+                };
             }
             self.write_queue.tail_start = buf_start;
             // tcp_push: the write's end, unless MSG_MORE (forced_push
@@ -180,6 +197,63 @@ impl Connection {
         if flags.eor {
             insert_mark(&mut self.write_queue.eor_marks, end);
         }
+    }
+
+    /// How many of `len` bytes a write takes under TCP_NOTSENT_LOWAT, as
+    /// Linux's tcp_sendmsg_locked: it fills the tail buffer, and takes a
+    /// new one only while fewer than the limit's bytes are unsent
+    /// (tcp_stream_memory_free); each full buffer is pushed as it fills
+    /// (tcp_push_one: one packet; forced_push: all that cwnd and the
+    /// window allow), so what the write already sent counts as sent.
+    pub(crate) fn lowat_accepts(&self, len: usize) -> usize {
+        let Some(lowat) = self.write_queue.notsent_lowat else {
+            return len;
+        };
+        if !self.config.linux_push {
+            let unsent = self.snd_written - self.unsent_offset();
+            return if unsent < u64::from(lowat) { len } else { 0 };
+        }
+        let start = self.snd_written;
+        let end = start + len as u64;
+        let goal = self.size_goal();
+        let smss = u64::from(self.smss.max(1));
+        let allowed = u64::from(self.send_window().min(self.cwnd_for_packets()));
+        let limit = self.snd_consumed + allowed;
+        let packet = u64::from(self.tso_segs()) * smss;
+        let threshold = u64::from(self.max_snd_wnd / 2);
+        let mut sent = self.unsent_offset();
+        let mut pushed = self.write_queue.pushed;
+        let tail_closed = self.write_queue.eor_marks.back() == Some(&start);
+        let mut buf_start = if sent < start && !tail_closed {
+            self.write_queue.tail_start.max(sent)
+        } else {
+            start
+        };
+        let mut pos = start;
+        while pos < end {
+            if pos >= buf_start + goal || (pos == start && buf_start == start) {
+                // A new buffer: only below the limit.
+                if pos - sent.min(pos) >= u64::from(lowat) {
+                    break;
+                }
+                buf_start = pos;
+            }
+            let full = buf_start + goal;
+            pos = full.min(end);
+            if pos == full && pos < end {
+                if full > pushed + threshold {
+                    pushed = full;
+                    sent = sent.max(full.min(limit));
+                } else if sent >= buf_start {
+                    sent = sent.max(full.min(limit).min(sent + packet));
+                }
+                if sent > buf_start && sent < full {
+                    // The unsent rest is the tail the write goes on filling.
+                    buf_start = sent;
+                }
+            }
+        }
+        (pos - start) as usize
     }
 
     /// Drops the marks at or below the acknowledged stream offset.
