@@ -90,6 +90,20 @@ pub struct TcpConfig {
     /// asks for it in its SYN, agrees to it in its SYN-ACK, or neither.
     /// Off by default; the Linux profile has Linux's `tcp_ecn=2`, `Passive`.
     pub ecn: EcnMode,
+    /// Linux's PSH and burst rules (`conn/push.rs`): besides the end of
+    /// each write, PSH on every TSO packet of two segments or more, on the
+    /// buffers forced_push marks within a long write, and on what the
+    /// persist timer sends (tcp_write_wakeup). Off: PSH only where a write
+    /// ended (RFC 9293 §3.9.1). On in [`TcpConfig::linux`].
+    pub linux_push: bool,
+    /// Linux's slow start (tcp_slow_start, tcp_is_cwnd_limited): cwnd
+    /// grows by the segments acknowledged, only while the sender was
+    /// limited by cwnd (RFC 7661 §4.3 style). Off: RFC 5681 §3.1 byte
+    /// counting whatever the sender was limited by. On in [`TcpConfig::linux`].
+    pub linux_slow_start: bool,
+    /// Linux's tcp_min_tso_segs (2): the fewest segments the TSO autosize
+    /// goal allows, which sizes the packets [`TcpConfig::linux_push`] marks.
+    pub min_tso_segs: u32,
     /// Pin the ISN (wraparound tests); `None` uses RFC 6528.
     pub isn: Option<u32>,
     /// Pin the timestamp clock's offset (RFC 7323 §5.4: TSval = ms since
@@ -177,6 +191,9 @@ impl Default for TcpConfig {
             invalid_ack_ratelimit: Duration::from_millis(500),
             congestion: CongestionAlgorithm::NewReno,
             ecn: EcnMode::Off,
+            linux_push: false,
+            linux_slow_start: false,
+            min_tso_segs: 2,
             isn: None,
             ts_offset: None,
         }
@@ -208,6 +225,8 @@ impl TcpConfig {
             tlp: true,
             prr: true,
             undo: true,
+            linux_push: true,
+            linux_slow_start: true,
             ..TcpConfig::default()
         }
     }

@@ -565,6 +565,45 @@ impl Endpoint {
         Ok(n)
     }
 
+    /// [`Endpoint::send`] with MSG_EOR / MSG_MORE ([`crate::SendFlags`]):
+    /// an EOR write ends a record no later segment joins; a MORE write
+    /// sets no PSH and holds its partial segment (Linux's tcp_sendmsg).
+    ///
+    /// # Errors
+    ///
+    /// As [`Endpoint::send`].
+    pub fn send_with_flags(
+        &mut self,
+        _now: Instant,
+        id: SocketId,
+        data: &[u8],
+        flags: crate::SendFlags,
+    ) -> Result<usize, SocketError> {
+        let n = self.conn_mut(id)?.send_with(data, flags)?;
+        self.after_change(id);
+        Ok(n)
+    }
+
+    /// TCP_NOTSENT_LOWAT (or the tcp_notsent_lowat sysctl): a write stops
+    /// taking data once this many bytes wait unsent, returning what it
+    /// took (Linux's tcp_stream_memory_free); `None`: no limit.
+    pub fn set_notsent_lowat(
+        &mut self,
+        id: SocketId,
+        lowat: Option<u32>,
+    ) -> Result<(), SocketError> {
+        self.conn_mut(id)?.write_queue.notsent_lowat = lowat;
+        Ok(())
+    }
+
+    /// TCP_CORK: while on, a partial segment waits for more data (or the
+    /// persist timer, Linux's 200 ms ceiling); turning it off sends it.
+    pub fn set_cork(&mut self, id: SocketId, on: bool) -> Result<(), SocketError> {
+        self.conn_mut(id)?.set_cork(on);
+        self.after_change(id);
+        Ok(())
+    }
+
     /// Reads in-order data; `Ok(0)` after the peer's FIN.
     pub fn recv(
         &mut self,
@@ -638,9 +677,20 @@ impl Endpoint {
         Ok(())
     }
 
-    /// TCP_NODELAY.
+    /// Whether TCP_NODELAY is set on connection `id`.
+    pub fn nodelay(&self, id: SocketId) -> Option<bool> {
+        self.conn(id).map(|c| !c.config.nagle)
+    }
+
+    /// TCP_NODELAY. Setting it (even again) sends what waits at once.
     pub fn set_nodelay(&mut self, id: SocketId, nodelay: bool) -> Result<(), SocketError> {
-        self.conn_mut(id)?.config.nagle = !nodelay;
+        let conn = self.conn_mut(id)?;
+        conn.config.nagle = !nodelay;
+        if nodelay {
+            // Linux (__tcp_sock_set_nodelay): TCP_NAGLE_PUSH sends what
+            // waits at once, a corked partial segment included.
+            conn.write_queue.push_once = true;
+        }
         self.after_change(id);
         Ok(())
     }

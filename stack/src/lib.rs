@@ -94,6 +94,7 @@ pub const PLANTED_BUGS_COMPILED: bool = cfg!(feature = "planted-bugs");
 pub use config::{
     EcnMode, EndpointConfig, FastOpenConfig, Keepalive, TCP_MIN_MSS, TcpConfig, linux_window_scale,
 };
+pub use conn::push::SendFlags;
 pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use fast_open::FastOpenCacheEntry;
 pub use info::{CaState, TcpInfo};

@@ -372,7 +372,13 @@ impl Host {
                     not("a limit on unsent bytes (TCP_NOTSENT_LOWAT)")
                 }
             }
-            "tcp_min_tso_segs" | "tcp_tso_win_divisor" | "tcp_tso_rtt_log" => {
+            "tcp_min_tso_segs" => {
+                // Linux: 1..=S32_MAX; the floor of a TSO packet's size,
+                // which is where Linux's PSH goes (stack/src/conn/push.rs).
+                tcp.min_tso_segs = int_in(value, 1, i32::MAX as i64)? as u32;
+                modelled
+            }
+            "tcp_tso_win_divisor" | "tcp_tso_rtt_log" => {
                 int_in(value, 0, i32::MAX as i64)?;
                 not("TSO (tcpsim sends MSS-sized segments)")
             }
@@ -603,7 +609,13 @@ mod tests {
         // configuration; setting Linux's boot values of the sysctls the
         // stack models, over the RFC profile, must arrive at it.
         let mut host = Host::new();
-        let mut tcp = TcpConfig::default();
+        // Linux's PSH marking and cwnd-limited slow start are its code,
+        // not a sysctl: no value selects them, so they start set.
+        let mut tcp = TcpConfig {
+            linux_push: true,
+            linux_slow_start: true,
+            ..TcpConfig::default()
+        };
         for (name, value) in [
             ("net.ipv4.tcp_rmem", "4096 131072 6291456"),
             ("net.ipv4.tcp_congestion_control", "cubic"),

@@ -129,7 +129,24 @@ impl CongestionControl for Cubic {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, now: Instant, sample: AckSample) {
+    fn on_ack(&mut self, now: Instant, mut sample: AckSample) {
+        if let Some(g) = sample.linux {
+            // Linux (bictcp_cong_avoid): no growth unless cwnd-limited;
+            // slow start adds the segments acknowledged (tcp_slow_start).
+            if !g.cwnd_limited {
+                return;
+            }
+            if self.cwnd < self.ssthresh {
+                let (cwnd, left) =
+                    super::linux_slow_start(self.cwnd, self.ssthresh, self.smss, g.segments_acked);
+                self.cwnd = cwnd;
+                self.cwnd_segments = self.segments();
+                if left == 0 {
+                    return;
+                }
+                sample.bytes_acked = left;
+            }
+        }
         if self.cwnd < self.ssthresh {
             // Slow start as RFC 5681 (§4.10 of RFC 9438 allows HyStart; we do not use it).
             self.cwnd = self.cwnd.saturating_add(sample.bytes_acked.min(self.smss));
@@ -226,6 +243,7 @@ mod tests {
             flight_size: 0,
             rtt: None,
             srtt: Some(Duration::from_millis(srtt_ms)),
+            linux: None,
         }
     }
 

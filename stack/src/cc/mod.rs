@@ -34,6 +34,31 @@ pub struct AckSample {
     pub rtt: Option<Duration>,
     /// The connection's smoothed RTT after this ACK, if any sample exists yet.
     pub srtt: Option<Duration>,
+    /// Linux's growth rules ([`crate::TcpConfig::linux_slow_start`]), or
+    /// `None` for RFC 5681's.
+    pub linux: Option<LinuxGrowth>,
+}
+
+/// What Linux's cwnd growth reads of one ACK (tcp_cong_avoid's `acked`
+/// and tcp_is_cwnd_limited).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinuxGrowth {
+    /// Segments newly delivered.
+    pub segments_acked: u32,
+    /// The sender was limited by cwnd (RFC 7661's "cwnd-limited"): if
+    /// not, cwnd does not grow.
+    pub cwnd_limited: bool,
+}
+
+/// Linux's tcp_slow_start: cwnd grows by the segments acknowledged, up to
+/// ssthresh (RFC 5681 eq. 2 without RFC 3465's per-ACK limit). Returns
+/// the new cwnd and the octets of the ACK left for congestion avoidance.
+pub fn linux_slow_start(cwnd: u32, ssthresh: u32, smss: u32, segments: u32) -> (u32, u32) {
+    let grown = cwnd
+        .saturating_add(segments.saturating_mul(smss))
+        .min(ssthresh.max(cwnd));
+    let used = (grown - cwnd) / smss.max(1);
+    (grown, segments.saturating_sub(used).saturating_mul(smss))
 }
 
 /// A congestion controller: the state RFC 5681 calls `cwnd` and `ssthresh`.

@@ -46,9 +46,26 @@ impl CongestionControl for NewReno {
     fn ssthresh(&self) -> u32 {
         self.ssthresh
     }
-    fn on_ack(&mut self, _now: Instant, sample: AckSample) {
+    fn on_ack(&mut self, _now: Instant, mut sample: AckSample) {
+        if let Some(g) = sample.linux {
+            // Linux (tcp_reno_cong_avoid): no growth unless cwnd-limited;
+            // slow start adds the segments acknowledged (tcp_slow_start).
+            if !g.cwnd_limited {
+                return;
+            }
+            if self.cwnd < self.ssthresh {
+                let (cwnd, left) =
+                    super::linux_slow_start(self.cwnd, self.ssthresh, self.smss, g.segments_acked);
+                self.cwnd = cwnd;
+                if left == 0 {
+                    return;
+                }
+                sample.bytes_acked = left;
+            }
+        }
         if self.cwnd < self.ssthresh {
-            // RFC 5681 eq. 2 with RFC 3465's L = 1 SMSS (as Linux's ABC).
+            // RFC 5681 eq. 2 with RFC 3465's L = 1 SMSS: at most one SMSS
+            // per ACK (Linux instead adds every segment acknowledged).
             self.cwnd = self.cwnd.saturating_add(sample.bytes_acked.min(self.smss));
         } else {
             // RFC 5681 eq. 3, counted in bytes: one SMSS per cwnd of ACKed data.
@@ -106,6 +123,7 @@ mod tests {
             flight_size: 0,
             rtt: None,
             srtt: None,
+            linux: None,
         }
     }
 

@@ -1,7 +1,6 @@
 //! SEGMENT ARRIVES (RFC 9293 §3.10.7.3 and §3.10.7.4), in the RFC's order.
 
 use super::{Connection, Disposition, Env, SYN_SENT_QUICK_RETRY, Timer};
-use crate::cc::AckSample;
 use crate::seq::SeqNum;
 use crate::time::{Duration, Instant};
 use crate::types::{Event, SocketError, State};
@@ -157,6 +156,10 @@ impl Connection {
         env: &mut Env<'_>,
     ) -> Disposition {
         self.counters.segments_received += 1;
+        // MSG_MORE holds a partial segment only for its own write: the
+        // output an arriving segment prompts runs without the cork
+        // (Linux's tcp_data_snd_check uses the socket's nonagle).
+        self.write_queue.more = false;
         if self.state == State::SynSent {
             return self.on_segment_syn_sent(seg, now, env);
         }
@@ -778,13 +781,7 @@ impl Connection {
         let flight_before = self.flight_size();
         self.send_buffer.consume(data_acked as usize);
         self.snd_consumed += u64::from(data_acked);
-        while self
-            .push_marks
-            .front()
-            .is_some_and(|&m| m <= self.snd_consumed)
-        {
-            self.push_marks.pop_front();
-        }
+        self.release_marks();
         if data_acked > 0 && self.writable_blocked {
             self.writable_blocked = false;
         }
@@ -814,31 +811,18 @@ impl Connection {
         self.persist_backoff = 0;
 
         if self.rack_enabled() {
-            let sample = AckSample {
-                bytes_acked: data_acked,
-                flight_size: flight_before,
-                rtt,
-                srtt: self.rtt.srtt(),
-            };
+            let sample = self.ack_sample(previous_una, data_acked, flight_before, rtt);
             // RACK sets the retransmission timer slot itself (RTO, PTO or
             // reorder timer, RFC 8985 §6-7).
             self.rack_on_ack(seg, previous_una, now, Some(sample));
             return;
         } else if self.sack_permitted {
-            let sample = AckSample {
-                bytes_acked: data_acked,
-                flight_size: flight_before,
-                rtt,
-                srtt: self.rtt.srtt(),
-            };
+            let sample = self.ack_sample(previous_una, data_acked, flight_before, rtt);
             self.sack_on_cumulative_ack(seg, now, sample);
         } else if !self.newreno_on_cumulative_ack(seg.ack, data_acked, now) {
-            let sample = AckSample {
-                bytes_acked: data_acked,
-                flight_size: flight_before,
-                rtt,
-                srtt: self.rtt.srtt(),
-            };
+            // The sample first: the duplicate ACKs counted so far stood for
+            // segments delivered then (Linux's Reno sacked_out).
+            let sample = self.ack_sample(previous_una, data_acked, flight_before, rtt);
             self.newreno_on_ack(now, sample);
         }
         // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, else restart it.

@@ -11,10 +11,12 @@
 //! Read before changing: RFC 9293 §3.10, RFC 5961, RFC 6298, RFC 5681,
 //! RFC 6582, RFC 6675, RFC 2018, RFC 7323, RFC 1337, RFC 2525 §2.17.
 
+mod cwnd_limit;
 mod ecn;
 mod input;
 mod output;
 mod prr;
+pub(crate) mod push;
 pub(crate) mod rack;
 pub(crate) mod recovery;
 pub(crate) mod sack;
@@ -184,6 +186,11 @@ pub(crate) struct Connection {
     /// Stream offsets where a write ended and not yet acknowledged: the
     /// segment that ends at one carries PSH.
     pub(crate) push_marks: VecDeque<u64>,
+    /// Linux's write-side send-queue state: pushed_seq, the tail buffer,
+    /// the TSO packet being sent, MSG_EOR records, MSG_MORE / TCP_CORK.
+    pub(crate) write_queue: push::WriteQueue,
+    /// Linux's record of whether cwnd limited the sender (cwnd_limit.rs).
+    pub(crate) cwnd_use: cwnd_limit::CwndUse,
     /// This segment must be ACKed at once (a hole filled, data trimmed).
     pub(crate) ack_forced: bool,
     /// When the last ACK in reply to an unacceptable segment went out.
@@ -335,6 +342,8 @@ impl Connection {
             snd_written: 0,
             snd_consumed: 0,
             push_marks: VecDeque::new(),
+            write_queue: push::WriteQueue::default(),
+            cwnd_use: cwnd_limit::CwndUse::new(iss),
             ack_forced: false,
             last_oow_ack: None,
             window_scaling: false,
@@ -518,6 +527,15 @@ impl Connection {
 
     /// SEND (§3.10.2): queue data; segmentation happens in output.
     pub(crate) fn send(&mut self, data: &[u8]) -> Result<usize, SocketError> {
+        self.send_with(data, push::SendFlags::default())
+    }
+
+    /// SEND with MSG_EOR / MSG_MORE ([`push::SendFlags`]).
+    pub(crate) fn send_with(
+        &mut self,
+        data: &[u8],
+        flags: push::SendFlags,
+    ) -> Result<usize, SocketError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -529,12 +547,22 @@ impl Connection {
         if self.fin_queued {
             return Err(SocketError::BrokenPipe);
         }
-        let n = self.send_buffer.push(data);
+        let n = self
+            .send_buffer
+            .push(&data[..self.lowat_accepts(data.len())]);
         if n > 0 {
             // Linux marks PSH at the end of each write (tcp_push), and a
-            // segment keeps its PSH when retransmitted.
+            // segment keeps its PSH when retransmitted; push.rs has the rest.
+            let start = self.snd_written;
             self.snd_written += n as u64;
-            self.push_marks.push_back(self.snd_written);
+            // A write cut short by a full buffer ends no record, and Linux
+            // pushes what it queued before waiting (tcp_push without MSG_MORE).
+            let flags = if n < data.len() {
+                push::SendFlags::default()
+            } else {
+                flags
+            };
+            self.note_write(start, self.snd_written, flags);
         }
         if n == 0 && !data.is_empty() {
             self.writable_blocked = true;

@@ -294,7 +294,18 @@ impl Connection {
     /// The usable congestion window: cwnd plus fast-recovery inflation
     /// (PRR's window during a recovery it paces, RFC 6937).
     fn cwnd(&self) -> u32 {
-        self.recovery_cwnd().saturating_add(self.rec.inflation())
+        // RFC 3042 limited transmit (RFC 5681 §3.2: SHOULD): each of the
+        // first two duplicate ACKs lets one new segment out beyond cwnd.
+        // With SACK the in-flight estimate leaves the SACKed data out,
+        // which does the same.
+        let limited_transmit = if !self.rec.in_recovery() && !self.sack_permitted {
+            self.rec.dup_acks.min(2) * self.smss
+        } else {
+            0
+        };
+        self.recovery_cwnd()
+            .saturating_add(self.rec.inflation())
+            .saturating_add(limited_transmit)
     }
 
     /// The next data (or FIN) segment. `force` is the persist timer's
@@ -381,8 +392,12 @@ impl Connection {
                 .min(self.cwnd().saturating_sub(in_flight))
         };
         let mut len = unsent.min(self.smss).min(usable);
+        // MSG_EOR: no segment spans a record boundary, first time or resent.
+        let stream_at = self.snd_consumed + u64::from(offset);
+        let record_len = self.clip_to_record(stream_at, len);
+        let mut sack_clipped = record_len < len;
+        len = record_len;
         // With SACK, resent data stops where the receiver's next block starts.
-        let mut sack_clipped = false;
         if self.sack_permitted
             && !retransmission
             && self.snd_nxt.diff(self.snd_max) < 0
@@ -415,6 +430,7 @@ impl Connection {
             && len < self.smss
             && len == unsent
             && self.config.nagle
+            && !self.write_queue.push_once
             && outstanding > 0
             && small_unacked
             && !fin_due
@@ -423,7 +439,28 @@ impl Connection {
             // hold a small segment while an earlier small one is unacknowledged.
             len = 0;
         }
+        if !retransmission
+            && !force
+            && len > 0
+            && len < self.smss
+            && len == unsent
+            && !fin_due
+            && self.corked_at(stream_at + u64::from(len))
+        {
+            // MSG_MORE / TCP_CORK: the partial segment waits for more data
+            // (Linux's TCP_NAGLE_CORK); the persist timer sends it if
+            // nothing else does (tcp_check_probe_timer, the "200 ms").
+            len = 0;
+        }
         if len == 0 && !fin_due {
+            self.write_queue.push_once = false;
+            if unsent > 0
+                && !retransmission
+                && self.cwnd().saturating_sub(in_flight) < unsent.min(self.smss)
+            {
+                // Data waits for cwnd: the sender is cwnd-limited.
+                self.cwnd_validate(in_flight, true);
+            }
             // Data waiting, nothing in flight, and the window (zero, or too
             // small to be worth it) stops us: the persist timer will probe
             // or override (RFC 9293 §3.8.6.1, §3.8.6.2.1).
@@ -432,7 +469,19 @@ impl Connection {
             }
             return None;
         }
-        Some(self.emit_data(seq, offset, len, fin_due, retransmission, now, payload))
+        if !retransmission && len > 0 && seq.diff(self.snd_max) >= 0 {
+            // Linux's TSO packets carry PSH (push.rs).
+            self.note_new_data_packet(stream_at, usable, unsent, in_flight);
+        }
+        if force && len > 0 && self.config.linux_push {
+            // What the persist timer sends carries PSH (tcp_write_wakeup).
+            super::push::insert_mark(&mut self.push_marks, stream_at + u64::from(len));
+        }
+        let seg = self.emit_data(seq, offset, len, fin_due, retransmission, now, payload);
+        if !retransmission && len > 0 {
+            self.cwnd_validate(in_flight + len, false);
+        }
+        Some(seg)
     }
 
     /// Builds the segment carrying `len` bytes from `offset` past SND.UNA
@@ -456,7 +505,11 @@ impl Connection {
         // PSH on a segment that ends where a write ended (Linux marks the
         // end of each write, and a retransmission keeps the mark).
         let end = self.snd_consumed + u64::from(offset) + u64::from(len);
-        if len > 0 && self.push_marks.binary_search(&end).is_ok() {
+        let new_data = !retransmission && (seq + len).diff(self.snd_max) > 0;
+        if len > 0
+            && (self.push_marks.binary_search(&end).is_ok()
+                || (new_data && self.ends_tso_packet(end)))
+        {
             flags |= Flags::PSH;
         }
         if fin {

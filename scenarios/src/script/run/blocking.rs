@@ -205,9 +205,20 @@ impl Runner<'_> {
                 if io.null_buf && left > 0 && self.ep.send_capacity(id) > 0 {
                     return Ok(Some(Err("EFAULT")));
                 }
+                // TCP_NOTSENT_LOWAT (the socket's or the sysctl's) cuts
+                // the write short in the stack, as in tcp_sendmsg_locked.
+                let lowat = self.lowat_of(&f);
+                let _ = self.ep.set_notsent_lowat(id, lowat);
                 let data = vec![b'y'; left.min(1 << 20)];
                 while left > 0 {
-                    match self.ep.send(now, id, &data[..left.min(data.len())]) {
+                    let chunk = &data[..left.min(data.len())];
+                    // MSG_EOR / MSG_MORE belong to the write's last byte.
+                    let last = chunk.len() == left;
+                    let flags = stack::SendFlags {
+                        eor: last && io.flags & super::msg::MSG_EOR != 0,
+                        more: io.flags & super::msg::MSG_MORE != 0,
+                    };
+                    match self.ep.send_with_flags(now, id, chunk, flags) {
                         Ok(0) | Err(SocketError::WouldBlock) => break,
                         Ok(k) => left -= k,
                         Err(e) => return Ok(Some(Err(e.errno_name()))),
@@ -465,11 +476,9 @@ impl Runner<'_> {
         (0, vec![(6, TCP_INQ, inq)])
     }
 
-    /// TCP_NOTSENT_LOWAT's part of writability (tcp_stream_memory_free
-    /// with wake=1, as tcp_poll asks): twice the bytes not yet sent are
-    /// below the socket's limit, else the tcp_notsent_lowat sysctl's
-    /// (default UINT_MAX, no limit).
-    fn below_lowat(&self, f: &Fd, id: stack::SocketId) -> bool {
+    /// The socket's TCP_NOTSENT_LOWAT, else the tcp_notsent_lowat
+    /// sysctl's; `None` for Linux's default, UINT_MAX (no limit).
+    fn lowat_of(&self, f: &Fd) -> Option<u32> {
         let lowat = if f.notsent_lowat != 0 {
             u64::from(f.notsent_lowat)
         } else {
@@ -480,6 +489,15 @@ impl Runner<'_> {
                 .and_then(|(_, v)| v.trim().parse::<u64>().ok())
                 .unwrap_or(u64::from(u32::MAX))
         };
+        (lowat < u64::from(u32::MAX)).then_some(lowat as u32)
+    }
+
+    /// TCP_NOTSENT_LOWAT's part of writability (tcp_stream_memory_free
+    /// with wake=1, as tcp_poll asks): twice the bytes not yet sent are
+    /// below the socket's limit, else the tcp_notsent_lowat sysctl's
+    /// (default UINT_MAX, no limit).
+    fn below_lowat(&self, f: &Fd, id: stack::SocketId) -> bool {
+        let lowat = self.lowat_of(f).map_or(u64::from(u32::MAX), u64::from);
         let notsent = self.ep.info(id).map_or(0, |i| u64::from(i.notsent_bytes));
         (notsent << 1) < lowat
     }

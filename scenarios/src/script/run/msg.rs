@@ -47,8 +47,8 @@ pub(super) const MSG_FLAGS: &[(&str, i64)] = &[
 fn unsupported_flag(flag: i64, sending: bool) -> Option<&'static str> {
     Some(match flag {
         MSG_OOB => "MSG_OOB (urgent data is not modelled)",
-        MSG_EOR => "MSG_EOR (the stack does not keep record boundaries in its send queue)",
-        MSG_MORE => "MSG_MORE (the stack has no corking)",
+        MSG_EOR if !sending => "MSG_EOR on a receive",
+        MSG_MORE if !sending => "MSG_MORE on a receive",
         MSG_FASTOPEN if !sending => "MSG_FASTOPEN on a receive",
         MSG_ERRQUEUE => {
             "MSG_ERRQUEUE (the error queue: timestamping, zero-copy completions and ICMP errors are not modelled)"

@@ -132,7 +132,9 @@ impl Runner<'_> {
                 self.outq.pop_front();
                 last_at = at;
                 got.len += next.len;
-                got.flags |= next.flags & (PSH | FIN);
+                // packetdrill's aggregate_packets keeps the last packet's
+                // header: its PSH, not any earlier one's.
+                got.flags = (got.flags & !PSH) | (next.flags & (PSH | FIN));
                 got.window = next.window;
             }
         }

@@ -25,6 +25,8 @@ pub(super) struct Fd {
     pub(super) port: Option<u16>,
     pub(super) reuse: bool,
     pub(super) nodelay: bool,
+    /// TCP_CORK.
+    pub(super) cork: bool,
     pub(super) keepalive: bool,
     pub(super) keepalive_timing: Keepalive,
     pub(super) congestion: CongestionAlgorithm,
@@ -83,6 +85,7 @@ impl Fd {
             port: None,
             reuse: false,
             nodelay: false,
+            cork: false,
             keepalive: false,
             keepalive_timing,
             congestion,
@@ -416,10 +419,9 @@ impl Runner<'_> {
             "SO_REUSEADDR" | "SO_KEEPALIVE" | "SO_LINGER" | "SO_RCVBUF" | "SO_SNDBUF" => {
                 level == "SOL_SOCKET"
             }
-            "TCP_NODELAY" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT" | "TCP_CONGESTION"
-            | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT" | "TCP_MAXSEG" => {
-                level == "IPPROTO_TCP" || level == "SOL_TCP"
-            }
+            "TCP_NODELAY" | "TCP_CORK" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
+            | "TCP_CONGESTION" | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT"
+            | "TCP_MAXSEG" => level == "IPPROTO_TCP" || level == "SOL_TCP",
             "TCP_SYNCNT" if level == "IPPROTO_TCP" || level == "SOL_TCP" => {
                 // do_tcp_setsockopt: 1..=MAX_TCP_SYNCNT (127), else EINVAL.
                 let Some(v) = int_value(&value).filter(|v| (1..=127).contains(v)) else {
@@ -444,7 +446,7 @@ impl Runner<'_> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_KEY, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_KEY, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -453,12 +455,13 @@ impl Runner<'_> {
             return Ok(Err("ENOPROTOOPT"));
         }
         match opt.as_str() {
-            "SO_REUSEADDR" | "SO_KEEPALIVE" | "TCP_NODELAY" => {
+            "SO_REUSEADDR" | "SO_KEEPALIVE" | "TCP_NODELAY" | "TCP_CORK" => {
                 let v = int_value(&value).ok_or_else(|| bad("the value must be [0] or [1]"))? != 0;
                 let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
                 match opt.as_str() {
                     "SO_REUSEADDR" => f.reuse = v,
                     "SO_KEEPALIVE" => f.keepalive = v,
+                    "TCP_CORK" => f.cork = v,
                     _ => f.nodelay = v,
                 }
             }
@@ -600,6 +603,17 @@ impl Runner<'_> {
             && let FdKind::Conn(id) = f.kind
         {
             self.apply_options(now, id, &f);
+            match opt.as_str() {
+                // Linux pushes what waits whenever TCP_NODELAY is set to 1.
+                "TCP_NODELAY" if f.nodelay => {
+                    let _ = self.ep.set_nodelay(id, true);
+                }
+                "TCP_CORK" => {
+                    let _ = self.ep.set_cork(id, f.cork);
+                }
+                _ => {}
+            }
+            self.flush_transmit();
         }
         Ok(Ok(0))
     }
@@ -641,7 +655,9 @@ impl Runner<'_> {
     }
 
     pub(super) fn apply_options(&mut self, now: Instant, id: SocketId, f: &Fd) {
-        let _ = self.ep.set_nodelay(id, f.nodelay);
+        if self.ep.nodelay(id) != Some(f.nodelay) {
+            let _ = self.ep.set_nodelay(id, f.nodelay);
+        }
         if let Some(n) = f.syn_count {
             let _ = self.ep.set_syn_retries(id, n);
         }
@@ -1071,7 +1087,6 @@ fn unsupported_option(opt: &str, value: &Expr) -> Option<String> {
         "TCP_USER_TIMEOUT" => {
             "TCP_USER_TIMEOUT (the stack has no user timeout: it gives up after tcp_retries2 retransmissions)".into()
         }
-        "TCP_CORK" => "TCP_CORK (the stack has no corking)".into(),
         "IP_MTU_DISCOVER" if !matches!(v, Some(IP_PMTUDISC_WANT | IP_PMTUDISC_DO)) => format!(
             "IP_MTU_DISCOVER {} (the stack sets DF on every segment: only IP_PMTUDISC_WANT and IP_PMTUDISC_DO mean that)",
             v.map_or_else(|| expr_text(value), |v| v.to_string())
