@@ -617,6 +617,21 @@ impl Endpoint {
         self.conn(id).map_or(0, |c| c.send_buffer.free())
     }
 
+    /// Where a connection's send stream stands, in stream offsets (bytes
+    /// since the start of the stream, SYN and FIN not counted): what
+    /// `send` has queued, the highest byte sent, and the bytes the peer
+    /// has acknowledged, which the send buffer has freed. A socket layer
+    /// asks after each input and timer to learn which byte ranges went
+    /// out or were freed (Linux's tx timestamps and zero-copy completions
+    /// fire there); `None` for a listener or a socket that is gone.
+    pub fn send_progress(&self, id: SocketId) -> Option<crate::types::SendProgress> {
+        self.conn(id).map(|c| crate::types::SendProgress {
+            written: c.snd_written,
+            sent: c.snd_consumed + u64::from(c.flight_size()),
+            acked: c.snd_consumed,
+        })
+    }
+
     /// Every socket, sorted by id (deterministic), for `ss`-style tables.
     pub fn sockets(&self) -> Vec<SocketInfo> {
         let mut rows: Vec<SocketInfo> = self

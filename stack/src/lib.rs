@@ -93,4 +93,4 @@ pub use endpoint::{Endpoint, EndpointCounters, SocketInfo};
 pub use info::{CaState, TcpInfo};
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};
-pub use types::{Counters, Event, SocketError, SocketId, State};
+pub use types::{Counters, Event, SendProgress, SocketError, SocketId, State};

@@ -284,3 +284,15 @@ pub struct Counters {
     /// (an ACK that SACKs new data) with it.
     pub duplicate_acks: u64,
 }
+
+/// A connection's send stream in stream offsets (see
+/// [`crate::Endpoint::send_progress`]): `acked <= sent <= written`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendProgress {
+    /// Bytes `send` has ever queued.
+    pub written: u64,
+    /// The end of the highest byte ever sent (retransmissions do not move it).
+    pub sent: u64,
+    /// Bytes the peer has acknowledged (freed from the send buffer).
+    pub acked: u64,
+}

@@ -19,6 +19,7 @@
 mod blocking;
 mod code;
 mod epoll;
+mod errqueue;
 mod msg;
 mod numbering;
 mod sockets;
@@ -584,6 +585,7 @@ impl<'s> Runner<'s> {
     fn flush(&mut self) -> Result<(), ScriptError> {
         self.flush_transmit();
         while let Some(e) = self.ep.poll_event() {
+            self.epoll_wakeup_for(&e);
             match e {
                 StackEvent::Connected(id) => {
                     if let Some(fd) = self.fd_of(id) {
@@ -609,6 +611,7 @@ impl<'s> Runner<'s> {
                 _ => {}
             }
         }
+        self.errq_update();
         self.try_complete()
     }
 
