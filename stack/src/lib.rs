@@ -68,6 +68,7 @@ pub mod cc;
 pub mod config;
 mod conn;
 pub mod endpoint;
+pub mod icmp;
 pub mod info;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;

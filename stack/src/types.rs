@@ -162,6 +162,20 @@ pub enum SocketError {
     AlreadyConnected,
     /// No such socket, or the wrong kind for the call (EBADF / EINVAL).
     InvalidSocket,
+    /// ICMP: network unreachable (ENETUNREACH).
+    NetworkUnreachable,
+    /// ICMP: host unreachable, or time exceeded (EHOSTUNREACH).
+    HostUnreachable,
+    /// ICMP: source host isolated (EHOSTDOWN).
+    HostDown,
+    /// ICMP: protocol unreachable (ENOPROTOOPT).
+    ProtocolUnavailable,
+    /// ICMP: destination host unknown (ENONET).
+    NoNetwork,
+    /// ICMP: source route failed (EOPNOTSUPP).
+    OperationNotSupported,
+    /// ICMP: parameter problem (EPROTO).
+    ProtocolError,
 }
 
 impl SocketError {
@@ -179,6 +193,13 @@ impl SocketError {
             SocketError::AddressNotAvailable => "EADDRNOTAVAIL",
             SocketError::AlreadyConnected => "EISCONN",
             SocketError::InvalidSocket => "EBADF",
+            SocketError::NetworkUnreachable => "ENETUNREACH",
+            SocketError::HostUnreachable => "EHOSTUNREACH",
+            SocketError::HostDown => "EHOSTDOWN",
+            SocketError::ProtocolUnavailable => "ENOPROTOOPT",
+            SocketError::NoNetwork => "ENONET",
+            SocketError::OperationNotSupported => "EOPNOTSUPP",
+            SocketError::ProtocolError => "EPROTO",
         }
     }
 }
@@ -197,6 +218,13 @@ impl fmt::Display for SocketError {
             SocketError::AddressNotAvailable => "no ephemeral port available",
             SocketError::AlreadyConnected => "socket is already connected",
             SocketError::InvalidSocket => "no such socket",
+            SocketError::NetworkUnreachable => "network is unreachable",
+            SocketError::HostUnreachable => "no route to host",
+            SocketError::HostDown => "host is down",
+            SocketError::ProtocolUnavailable => "protocol not available",
+            SocketError::NoNetwork => "machine is not on the network",
+            SocketError::OperationNotSupported => "operation not supported",
+            SocketError::ProtocolError => "protocol error",
         };
         write!(f, "{text} ({})", self.errno_name())
     }

@@ -233,6 +233,7 @@
 //! timestamp clock counts virtual milliseconds from the start of the
 //! script.
 
+pub mod icmp;
 mod parse;
 pub mod python;
 mod run;

@@ -20,6 +20,7 @@ mod blocking;
 mod code;
 mod epoll;
 mod errqueue;
+mod icmp;
 mod msg;
 mod numbering;
 mod sockets;
@@ -365,6 +366,12 @@ impl<'s> Runner<'s> {
         }
         match &ev.kind {
             EventKind::Packet(p) if p.direction == Direction::Outbound => {
+                if p.icmp.is_some() {
+                    return Err(self.fail(
+                        ev.line,
+                        "not supported: an outbound icmp line (tcpsim's stack sends no ICMP)",
+                    ));
+                }
                 self.expect_outbound(ev, p, lo, hi, nominal)?;
             }
             EventKind::Packet(p) => {

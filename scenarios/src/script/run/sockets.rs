@@ -731,7 +731,14 @@ impl Runner<'_> {
         let Some(f) = self.fds.get_mut(&fd) else {
             return Ok(Err("EBADF"));
         };
-        let got = f.error.take();
+        let mut got = f.error.take();
+        // sk_getsockopt SO_ERROR: with no hard error, the ICMP soft error
+        // (sk_err_soft), taken.
+        if got.is_none()
+            && let FdKind::Conn(id) = f.kind
+        {
+            got = self.ep.take_soft_error(id).map(|e| e.errno_name());
+        }
         let want = match self.arg(line, c, 3)? {
             Expr::List(v) if v.len() == 1 => v[0].clone(),
             Expr::Ellipsis => Expr::Ellipsis,
