@@ -214,15 +214,6 @@ impl ErrQueue {
         !self.zc_pending.is_empty() || !self.marks.is_empty()
     }
 
-    /// Queues an ICMP or local error (ip_icmp_error), as IP_RECVERR does.
-    pub(super) fn push_error(&mut self, ee: ExtendedErr) {
-        self.entries.push_back(Entry {
-            ee,
-            stamp: None,
-            payload: true,
-        });
-    }
-
     fn complete_zerocopy(&mut self, id: u32) {
         // skb_zerocopy_notify_extend: a completion right after the last
         // one queued widens it.
