@@ -15,6 +15,9 @@
 //!   return at once, with Linux's constants.
 //! - `blocking`: the calls that may block (accept, connect, read,
 //!   write, poll) and what poll reports.
+//! - `errqueue`: the error queue (MSG_ERRQUEUE), zero-copy completions
+//!   and TX timestamps, fed by the stack's send progress.
+//! - `icmp`: injecting `< icmp ...` lines.
 
 mod blocking;
 mod code;
