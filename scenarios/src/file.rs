@@ -314,7 +314,7 @@ impl<'de> Deserialize<'de> for StateName {
     }
 }
 
-const ERRORS: [SocketError; 11] = [
+const ERRORS: [SocketError; 18] = [
     SocketError::WouldBlock,
     SocketError::ConnectionRefused,
     SocketError::ConnectionReset,
@@ -326,6 +326,13 @@ const ERRORS: [SocketError; 11] = [
     SocketError::AddressNotAvailable,
     SocketError::AlreadyConnected,
     SocketError::InvalidSocket,
+    SocketError::NetworkUnreachable,
+    SocketError::HostUnreachable,
+    SocketError::HostDown,
+    SocketError::ProtocolUnavailable,
+    SocketError::NoNetwork,
+    SocketError::NotSupported,
+    SocketError::ProtocolError,
 ];
 
 /// A socket error by its errno name: `"ECONNRESET"`.

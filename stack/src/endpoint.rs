@@ -143,6 +143,14 @@ pub struct EndpointCounters {
     pub syn_cookies_sent: u64,
     /// Final ACKs whose cookie checked out and became connections.
     pub syn_cookies_accepted: u64,
+    /// ICMP datagrams handed to [`Endpoint::handle_packet`].
+    pub icmp_received: u64,
+    /// ICMP messages TCP ignores: other types, no such connection, a
+    /// state or code with nothing to do.
+    pub icmp_ignored: u64,
+    /// ICMP errors quoting a sequence number not in flight (Linux's
+    /// TcpExtOutOfWindowIcmps; RFC 5927 §4.1).
+    pub icmp_out_of_window: u64,
 }
 
 /// One row of an `ss -nat`-style listing.
@@ -794,6 +802,21 @@ impl Endpoint {
         self.conn(id).map_or(0, |c| c.send_buffer.free())
     }
 
+    /// Where a connection's send stream stands, in stream offsets (bytes
+    /// since the start of the stream, SYN and FIN not counted): what
+    /// `send` has queued, the highest byte sent, and the bytes the peer
+    /// has acknowledged, which the send buffer has freed. A socket layer
+    /// asks after each input and timer to learn which byte ranges went
+    /// out or were freed (Linux's tx timestamps and zero-copy completions
+    /// fire there); `None` for a listener or a socket that is gone.
+    pub fn send_progress(&self, id: SocketId) -> Option<crate::types::SendProgress> {
+        self.conn(id).map(|c| crate::types::SendProgress {
+            written: c.snd_written,
+            sent: c.snd_consumed + u64::from(c.flight_size()),
+            acked: c.snd_consumed,
+        })
+    }
+
     /// Every socket, sorted by id (deterministic), for `ss`-style tables.
     pub fn sockets(&self) -> Vec<SocketInfo> {
         let mut rows: Vec<SocketInfo> = self
@@ -833,6 +856,9 @@ impl Endpoint {
     /// counted and dropped (the error says why).
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) -> Result<(), WireError> {
         self.counters.datagrams_received += 1;
+        if crate::icmp::is_icmp(bytes) {
+            return self.handle_icmp(bytes);
+        }
         self.arrival_ecn = wire::peek_ecn(bytes);
         let (pair, seg) = match wire::parse_datagram(bytes) {
             Ok(x) => x,
@@ -883,6 +909,55 @@ impl Endpoint {
         // §3.10.7.1 CLOSED: no connection.
         self.reset_for(pair, &seg);
         Ok(())
+    }
+
+    /// An ICMP datagram (see [`crate::icmp`]): an error quoting one of our
+    /// connections' segments goes to it; anything else is counted and
+    /// dropped.
+    fn handle_icmp(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        self.counters.icmp_received += 1;
+        let msg = match crate::icmp::parse(bytes) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                self.counters.icmp_ignored += 1;
+                return Ok(());
+            }
+            Err(e) => {
+                self.counters.malformed_dropped += 1;
+                return Err(e);
+            }
+        };
+        let key = TupleKey {
+            local_port: msg.local_port,
+            remote: SocketAddrV4::new(msg.remote, msg.remote_port),
+        };
+        let id = self.connections.get(&key).copied();
+        let conn = match id.and_then(|id| self.sockets.get_mut(&id)) {
+            Some(Socket::Connection(c)) if msg.local == self.local => c,
+            _ => {
+                self.counters.icmp_ignored += 1;
+                return Ok(());
+            }
+        };
+        let id = id.expect("found above");
+        let events = &mut self.events;
+        match conn.on_icmp(&msg, &mut Env { id, events }) {
+            crate::icmp::IcmpOutcome::Done(d) => self.apply(id, d),
+            crate::icmp::IcmpOutcome::OutOfWindow => {
+                self.counters.icmp_out_of_window += 1;
+            }
+            crate::icmp::IcmpOutcome::Ignored => self.counters.icmp_ignored += 1,
+        }
+        Ok(())
+    }
+
+    /// Takes a connection's ICMP soft error (Linux's sk_err_soft, which
+    /// getsockopt SO_ERROR reports and clears when there is no hard error).
+    pub fn take_soft_error(&mut self, id: SocketId) -> Option<SocketError> {
+        match self.sockets.get_mut(&id) {
+            Some(Socket::Connection(c)) => c.icmp.soft_error.take(),
+            _ => None,
+        }
     }
 
     /// RFC 9293 §3.10.7.1: "If the ACK bit is off, sequence number zero is

@@ -73,6 +73,7 @@ pub mod config;
 mod conn;
 pub mod endpoint;
 pub mod fast_open;
+pub mod icmp;
 pub mod info;
 #[cfg(feature = "planted-bugs")]
 pub mod planted;
@@ -100,4 +101,4 @@ pub use fast_open::FastOpenCacheEntry;
 pub use info::{CaState, TcpInfo};
 pub use seq::SeqNum;
 pub use time::{Duration, Instant};
-pub use types::{Counters, Event, SocketError, SocketId, State};
+pub use types::{Counters, Event, SendProgress, SocketError, SocketId, State};

@@ -162,9 +162,22 @@ pub enum SocketError {
     AlreadyConnected,
     /// No such socket, or the wrong kind for the call (EBADF / EINVAL).
     InvalidSocket,
-    /// The endpoint's configuration does not allow the call (EOPNOTSUPP:
-    /// a Fast Open connect with the client side off).
+    /// EOPNOTSUPP: the endpoint's configuration does not allow the call (a
+    /// Fast Open connect with the client side off), or an ICMP "source
+    /// route failed" ended the connection.
     NotSupported,
+    /// ICMP: network unreachable (ENETUNREACH).
+    NetworkUnreachable,
+    /// ICMP: host unreachable, or time exceeded (EHOSTUNREACH).
+    HostUnreachable,
+    /// ICMP: source host isolated (EHOSTDOWN).
+    HostDown,
+    /// ICMP: protocol unreachable (ENOPROTOOPT).
+    ProtocolUnavailable,
+    /// ICMP: destination host unknown (ENONET).
+    NoNetwork,
+    /// ICMP: parameter problem (EPROTO).
+    ProtocolError,
 }
 
 impl SocketError {
@@ -183,6 +196,12 @@ impl SocketError {
             SocketError::AlreadyConnected => "EISCONN",
             SocketError::InvalidSocket => "EBADF",
             SocketError::NotSupported => "EOPNOTSUPP",
+            SocketError::NetworkUnreachable => "ENETUNREACH",
+            SocketError::HostUnreachable => "EHOSTUNREACH",
+            SocketError::HostDown => "EHOSTDOWN",
+            SocketError::ProtocolUnavailable => "ENOPROTOOPT",
+            SocketError::NoNetwork => "ENONET",
+            SocketError::ProtocolError => "EPROTO",
         }
     }
 }
@@ -202,6 +221,12 @@ impl fmt::Display for SocketError {
             SocketError::AlreadyConnected => "socket is already connected",
             SocketError::InvalidSocket => "no such socket",
             SocketError::NotSupported => "operation not supported",
+            SocketError::NetworkUnreachable => "network is unreachable",
+            SocketError::HostUnreachable => "no route to host",
+            SocketError::HostDown => "host is down",
+            SocketError::ProtocolUnavailable => "protocol not available",
+            SocketError::NoNetwork => "machine is not on the network",
+            SocketError::ProtocolError => "protocol error",
         };
         write!(f, "{text} ({})", self.errno_name())
     }
@@ -302,4 +327,16 @@ pub struct Counters {
     /// Window reductions undone as spurious (RFC 3708; Linux's
     /// TCPFullUndo + TCPDSACKUndo).
     pub undos: u64,
+}
+
+/// A connection's send stream in stream offsets (see
+/// [`crate::Endpoint::send_progress`]): `acked <= sent <= written`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendProgress {
+    /// Bytes `send` has ever queued.
+    pub written: u64,
+    /// The end of the highest byte ever sent (retransmissions do not move it).
+    pub sent: u64,
+    /// Bytes the peer has acknowledged (freed from the send buffer).
+    pub acked: u64,
 }

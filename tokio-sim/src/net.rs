@@ -66,6 +66,10 @@ pub(crate) fn io_error(e: SocketError) -> io::Error {
         SocketError::AddressNotAvailable => K::AddrNotAvailable,
         SocketError::AlreadyConnected => K::AlreadyExists,
         SocketError::InvalidSocket => K::InvalidInput,
+        SocketError::NetworkUnreachable | SocketError::NoNetwork => K::NetworkUnreachable,
+        SocketError::HostUnreachable | SocketError::HostDown => K::HostUnreachable,
+        SocketError::NotSupported => K::Unsupported,
+        SocketError::ProtocolUnavailable | SocketError::ProtocolError => K::Other,
     };
     io::Error::new(kind, format!("{} (simulated)", e.errno_name()))
 }

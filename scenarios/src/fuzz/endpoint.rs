@@ -57,9 +57,13 @@ enum Op {
     Craft,
     /// A real datagram with one field changed, checksums redone (hostile only).
     Mutate,
+    /// An ICMP error quoting (near) the target's own last segment, of any
+    /// type and code, sometimes truncated or with a bit flipped (hostile
+    /// only).
+    Icmp,
 }
 
-const OPS: [Op; 20] = [
+const OPS: [Op; 21] = [
     Op::Listen,
     Op::Connect,
     Op::Accept,
@@ -80,6 +84,7 @@ const OPS: [Op; 20] = [
     Op::NoDelay,
     Op::Craft,
     Op::Mutate,
+    Op::Icmp,
 ];
 
 /// Reads a program: bytes past the end are zero.
@@ -539,9 +544,55 @@ impl Pair {
                     self.forge(side, &bytes);
                 }
             }
+            Op::Icmp => {
+                let kind = [3u8, 3, 3, 11, 12, 4, 5, 8][usize::from(p.u8() % 8)];
+                let code = p.u8() % 17;
+                let mtu = p.u16();
+                let dseq = p.u32() as i32 >> (p.u8() % 32);
+                let damage = p.u16();
+                if hostile {
+                    let bytes = self.icmp(side, kind, code, mtu, dseq, damage);
+                    self.forged = true;
+                    let _ = self.ep[side].handle_packet(self.now, &bytes);
+                }
+            }
         }
         self.events();
         self.transmit()
+    }
+
+    /// An ICMP error into `target` from its peer quoting a segment of the
+    /// connection with SEQ near the one `target` last sent; `damage`
+    /// sometimes cuts the datagram short or flips one bit.
+    fn icmp(&self, target: usize, kind: u8, code: u8, mtu: u16, dseq: i32, damage: u16) -> Vec<u8> {
+        use crate::script::icmp::{IcmpSpec, Quote, Quoted, datagram};
+        let (seq, _, _) = self.last[target].unwrap_or((SeqNum(0), SeqNum(0), None));
+        let spec = IcmpSpec {
+            kind,
+            code,
+            mtu: Some(mtu),
+            echo_id: 0,
+            quoted: Quoted::Tcp,
+        };
+        let quote = Quote {
+            remote: ADDR[1 - target],
+            local: ADDR[target],
+            local_port: PORT[target],
+            remote_port: PORT[1 - target],
+            seq: seq.0.wrapping_add(dseq as u32),
+            len: u32::from(damage % 1460),
+        };
+        let mut out = Vec::new();
+        datagram(&spec, &quote, &mut out);
+        match damage % 8 {
+            0 => out.truncate(usize::from(damage >> 3) % out.len()),
+            1 => {
+                let at = usize::from(damage >> 3) % out.len();
+                out[at] ^= 1 << (damage % 7);
+            }
+            _ => {}
+        }
+        out
     }
 
     /// A segment into `target` from the peer's address and ports, its
@@ -681,10 +732,10 @@ pub(super) fn input(rng: &mut SimRng) -> Vec<u8> {
     let count = 1 + below(rng, 160);
     for _ in 0..count {
         // Deliveries and time weigh more, so conversations make progress.
-        let op = match below(rng, 28) {
-            n @ 0..=19 => n as u8,
-            20..=23 => Op::Deliver as u8,
-            24 | 25 => Op::DeliverAll as u8,
+        let op = match below(rng, 29) {
+            n @ 0..=20 => n as u8,
+            21..=24 => Op::Deliver as u8,
+            25 | 26 => Op::DeliverAll as u8,
             _ => Op::Advance as u8,
         };
         program.push(op);
@@ -715,6 +766,7 @@ pub(super) fn input(rng: &mut SimRng) -> Vec<u8> {
                 0
             }
             Op::Mutate => 5,
+            Op::Icmp => 10,
             _ => 0,
         };
         for _ in 0..args {

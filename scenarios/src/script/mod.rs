@@ -135,8 +135,11 @@
 //!   `read`/`recv`/`recvfrom`/`recvmsg` (msghdr as packetdrill writes it,
 //!   `{msg_name(...)=..., msg_iov(1)=[{..., 1000}], msg_flags=0,
 //!   msg_control=[...]}`; MSG_PEEK, MSG_DONTWAIT, MSG_NOSIGNAL; TCP_CM_INQ
-//!   control messages; a NULL buffer gives EFAULT; MSG_MORE, MSG_EOR,
-//!   MSG_ERRQUEUE and control messages the stack cannot give
+//!   control messages; MSG_ERRQUEUE reads the error queue: zero-copy
+//!   completions (SO_ZEROCOPY, MSG_ZEROCOPY) and TX timestamps
+//!   (SO_TIMESTAMPING) with their IP_RECVERR and SCM_TIMESTAMPING control
+//!   messages; a NULL buffer gives EFAULT; MSG_EOR ends a record, MSG_MORE
+//!   corks; control messages the stack cannot give
 //!   are clear errors), `poll` (POLLIN, POLLOUT,
 //!   POLLERR, POLLHUP, POLLRDHUP, ... as Linux's tcp_poll reports them, with
 //!   a timeout that blocks in virtual time), `shutdown` (SHUT_RD,
@@ -236,6 +239,7 @@
 //! timestamp clock counts virtual milliseconds from the start of the
 //! script.
 
+pub mod icmp;
 mod parse;
 pub mod python;
 mod run;

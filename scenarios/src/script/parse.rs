@@ -108,6 +108,9 @@ pub struct PacketSpec {
     pub options: OptionsSpec,
     /// The IP header's TOS byte, when the line says something about it.
     pub tos: TosSpec,
+    /// An `icmp` line: the message (then `start`, `end` and `len` are the
+    /// quoted segment's, and the TCP fields are unused).
+    pub icmp: Option<crate::script::icmp::IcmpSpec>,
 }
 
 /// A system call argument or result value.
@@ -1007,6 +1010,11 @@ impl Parser<'_> {
 
     fn packet(&mut self, direction: Direction) -> Result<PacketSpec, ScriptError> {
         self.skip_ws();
+        if self.rest().starts_with("icmp")
+            && !self.rest()[4..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return self.icmp_packet(direction);
+        }
         let tos = self.tos_spec(direction)?;
         let mut flags = 0u8;
         let start = self.pos;
@@ -1068,6 +1076,7 @@ impl Parser<'_> {
             win: None,
             options: OptionsSpec::None,
             tos,
+            icmp: None,
         };
         loop {
             self.skip_ws();
@@ -1123,6 +1132,150 @@ impl Parser<'_> {
             ));
         }
         Ok(spec)
+    }
+
+    /// `icmp TYPE [CODE] [mtu N] [id N] [[START:END(LEN)] | [udp(N)] |
+    /// [raw(N)]]` (see [`crate::script::icmp`]).
+    fn icmp_packet(&mut self, direction: Direction) -> Result<PacketSpec, ScriptError> {
+        use crate::script::icmp::{IcmpSpec, Quoted, code_by_name, type_by_name};
+        self.pos += 4;
+        let at = self.pos;
+        let word = self.word().to_string();
+        if word.is_empty() {
+            return Err(self.err(format!(
+                "expected an ICMP type (unreachable, time_exceeded...), found {}",
+                self.found()
+            )));
+        }
+        let kind = type_by_name(&word).map_err(|e| {
+            self.pos = at;
+            self.skip_ws();
+            self.err(e)
+        })?;
+        let mut spec = IcmpSpec {
+            kind,
+            code: 0,
+            mtu: None,
+            echo_id: 0,
+            quoted: Quoted::Tcp,
+        };
+        let (mut start, mut len) = (0u32, 0u32);
+        // packetdrill's order: code, mtu, id, then the quote.
+        let mut stage = 0;
+        loop {
+            self.skip_ws();
+            if self.rest().is_empty() {
+                break;
+            }
+            if self.eat("[") {
+                self.skip_ws();
+                let at = self.pos;
+                let w = if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    String::new()
+                } else {
+                    self.word().to_string()
+                };
+                match w.as_str() {
+                    "udp" | "raw" => {
+                        self.expect("(", "`(` after udp or raw")?;
+                        let n = self.u32_value("a length")?;
+                        self.expect(")", "`)`")?;
+                        spec.quoted = if w == "udp" {
+                            Quoted::Udp(n)
+                        } else {
+                            Quoted::Raw(n)
+                        };
+                    }
+                    "" => {
+                        self.pos = at;
+                        start = self.u32_value("a sequence number")?;
+                        self.expect(":", "`:` in start:end(len)")?;
+                        let end = self.u32_value("an end sequence number")?;
+                        self.expect("(", "`(len)` after start:end")?;
+                        len = self.u32_value("a payload length")?;
+                        self.expect(")", "`)`")?;
+                        if end.wrapping_sub(start) != len {
+                            return Err(self.err(format!(
+                                "{start}:{end}({len}): end minus start is not the length"
+                            )));
+                        }
+                    }
+                    other => {
+                        let other = other.to_string();
+                        self.pos = at;
+                        return Err(self.err(format!(
+                            "expected START:END(LEN), udp(LEN) or raw(LEN) in the quote, found {other:?}"
+                        )));
+                    }
+                }
+                self.expect("]", "`]` closing the quote")?;
+                self.skip_ws();
+                if !self.rest().is_empty() {
+                    return Err(self.err(format!(
+                        "unexpected {} after the quoted segment",
+                        self.found()
+                    )));
+                }
+                break;
+            }
+            let at = self.pos;
+            let w = self.word().to_string();
+            match w.as_str() {
+                "mtu" if stage < 2 => {
+                    let v = self.u16_value("an MTU")?;
+                    if !(kind == 3 && spec.code == 4) {
+                        self.pos = at;
+                        self.skip_ws();
+                        return Err(
+                            self.err("ICMPv4 MTU is only valid for unreachable-frag_needed")
+                        );
+                    }
+                    spec.mtu = Some(v);
+                    stage = 2;
+                }
+                "id" if stage < 3 => {
+                    spec.echo_id = self.u16_value("an echo id")?;
+                    stage = 3;
+                }
+                "" => {
+                    return Err(self.err(format!(
+                        "expected an ICMP code, `mtu N`, `id N` or a quoted [segment], found {}",
+                        self.found()
+                    )));
+                }
+                code if stage == 0 => {
+                    spec.code = code_by_name(kind, code).map_err(|e| {
+                        self.pos = at;
+                        self.skip_ws();
+                        self.err(e)
+                    })?;
+                    stage = 1;
+                }
+                other => {
+                    let other = other.to_string();
+                    self.pos = at;
+                    self.skip_ws();
+                    return Err(self.err(format!(
+                        "unexpected {other:?} in an icmp line (packetdrill's order: TYPE [CODE] [mtu N] [id N] [[START:END(LEN)]])"
+                    )));
+                }
+            }
+        }
+        if len > 65_000 {
+            return Err(self.err(format!("quoted length {len} does not fit in a datagram")));
+        }
+        Ok(PacketSpec {
+            direction,
+            flags: 0,
+            start,
+            end: start.wrapping_add(len),
+            len,
+            ack: None,
+            win: None,
+            options: OptionsSpec::None,
+            tos: TosSpec::Unchecked,
+            icmp: Some(spec),
+        })
     }
 
     fn options(&mut self) -> Result<OptionsSpec, ScriptError> {

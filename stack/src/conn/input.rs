@@ -34,7 +34,10 @@ impl Connection {
         self.sack_permitted = self.config.sack && o.sack_permitted;
         // Effective send MSS: RFC 6691 — the MSS counts no options, so the
         // timestamp option's 12 bytes come out of each segment (Linux: 1448).
-        let mss = u32::from(self.peer_mss.min(self.config.mss)).max(64);
+        // A path MTU learnt in SYN-SENT (RFC 1191) caps it too.
+        let mss = u32::from(self.peer_mss.min(self.config.mss))
+            .min(self.icmp.mss_cap())
+            .max(64);
         self.smss = if self.timestamps { mss - 12 } else { mss };
         self.cc.set_mss(self.smss);
     }
@@ -781,6 +784,10 @@ impl Connection {
         let flight_before = self.flight_size();
         self.send_buffer.consume(data_acked as usize);
         self.snd_consumed += u64::from(data_acked);
+        // tcp_ack: data got through, so an ICMP soft error is forgotten.
+        if data_acked > 0 {
+            self.icmp.soft_error = None;
+        }
         self.release_marks();
         if data_acked > 0 && self.writable_blocked {
             self.writable_blocked = false;

@@ -146,6 +146,8 @@ pub(crate) struct Connection {
     /// (Linux's sk_write_pending): the SYN-ACK's ACK waits for its data.
     pub(crate) write_pending: bool,
     pub(crate) config: TcpConfig,
+    /// What ICMP errors taught it (path MTU, soft error).
+    pub(crate) icmp: crate::icmp::PathState,
 
     // Send sequence variables (RFC 9293 §3.3.1).
     pub(crate) iss: SeqNum,
@@ -397,6 +399,7 @@ impl Connection {
             writable_blocked: false,
             timers: [None; TIMER_COUNT],
             counters: Counters::default(),
+            icmp: crate::icmp::PathState::default(),
             config,
         }
     }
@@ -720,6 +723,12 @@ impl Connection {
 
     /// The connection is over with an error.
     pub(crate) fn fail(&mut self, error: SocketError, env: &mut Env<'_>) -> Disposition {
+        // Linux's tcp_write_err: a timeout reports the last ICMP soft
+        // error, if any (RFC 1122 §4.2.3.9).
+        let error = match (error, self.icmp.soft_error) {
+            (SocketError::TimedOut, Some(soft)) => soft,
+            _ => error,
+        };
         self.error = Some(error);
         env.events.push_back(Event::Error(env.id, error));
         self.set_state(State::Closed, env);

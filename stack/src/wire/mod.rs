@@ -46,6 +46,9 @@ pub enum WireError {
     BadTcpChecksum,
     /// An option's length is below 2 or runs past the header.
     BadOption,
+    /// An ICMP message that is short, fails a checksum or quotes too
+    /// little of the datagram it is about.
+    BadIcmp,
 }
 
 impl fmt::Display for WireError {
@@ -61,6 +64,7 @@ impl fmt::Display for WireError {
             WireError::BadDataOffset => "bad TCP data offset",
             WireError::BadTcpChecksum => "bad TCP checksum",
             WireError::BadOption => "malformed TCP option",
+            WireError::BadIcmp => "malformed ICMP message",
         };
         f.write_str(text)
     }

@@ -2,7 +2,7 @@
 //! read/recv, write/send, poll) and the poll mask as Linux's tcp_poll
 //! reports it.
 
-use super::msg::{DataArgs, MSG_CTRUNC, MSG_DONTWAIT, MSG_PEEK, MsgExpect, TCP_INQ};
+use super::msg::{Cmsg, DataArgs, MSG_CTRUNC, MSG_DONTWAIT, MSG_ERRQUEUE, MSG_PEEK, MsgExpect};
 use super::sockets::{CallResult, Fd, FdKind, eval, expr_text};
 use super::{DEFAULT_PORT, Runner, fmt_time};
 use crate::script::ScriptError;
@@ -55,6 +55,7 @@ impl Runner<'_> {
                         child.sndbuf = f.sndbuf;
                         child.rcvbuf = f.rcvbuf;
                         child.pmtudisc = f.pmtudisc;
+                        child.errq = super::errqueue::ErrQueue::inherit(&f.errq);
                         // A child reset in the accept queue is still handed
                         // out, closed, with its data and its error (Linux).
                         child.gone = matches!(self.ep.state(id), None | Some(State::Closed));
@@ -145,6 +146,17 @@ impl Runner<'_> {
             },
             "read" | "recv" | "recvfrom" | "recvmsg" => {
                 let io = self.data_args(line, c)?;
+                if io.flags & MSG_ERRQUEUE != 0 {
+                    // tcp_recvmsg hands MSG_ERRQUEUE to inet_recv_error
+                    // first, in any state; it never blocks.
+                    let (result, flags, control) = self.recv_errqueue(line, fd, io.len)?;
+                    if let (Some(want), r @ Ok(_)) = (&io.expect, result)
+                        && self.result_matches(c, r)
+                    {
+                        self.check_msghdr(line, want, flags, &control)?;
+                    }
+                    return Ok(Some(result));
+                }
                 let result = self.try_recv(fd, &f, &io)?;
                 // As packetdrill: the msghdr is checked once the call
                 // returned what the script expects. (After an error the
@@ -225,6 +237,12 @@ impl Runner<'_> {
                     }
                 }
                 self.flush_transmit();
+                let done = left == 0 || nonblock;
+                if done {
+                    // The call returns: what it queued may take a
+                    // zero-copy number and a timestamp mark.
+                    self.errq_note_write(fd, io.flags, total - left);
+                }
                 if left == 0 {
                     Ok(Some(Ok(total as i64)))
                 } else if nonblock {
@@ -372,7 +390,7 @@ impl Runner<'_> {
                         mask |= POLLOUT | POLLWRNORM;
                     }
                 }
-                if f.error.is_some() {
+                if f.error.is_some() || f.errq.is_readable() {
                     mask |= POLLERR;
                 }
                 mask
@@ -452,7 +470,7 @@ impl Runner<'_> {
     /// left to read (tcp_inq_hint: rcv_nxt - copied_seq, so the peer's
     /// FIN counts one, and 1 once the socket is done); without room for
     /// it (no msg_control) the kernel sets MSG_CTRUNC instead.
-    fn recvmsg_outputs(&self, fd: i32, want: &MsgExpect) -> (i64, Vec<(i64, i64, i64)>) {
+    fn recvmsg_outputs(&self, fd: i32, want: &MsgExpect) -> (i64, Vec<Cmsg>) {
         let Some(f) = self.fds.get(&fd) else {
             return (0, Vec::new());
         };
@@ -473,7 +491,7 @@ impl Runner<'_> {
         if inq == 0 && done {
             inq = 1;
         }
-        (0, vec![(6, TCP_INQ, inq)])
+        (0, vec![Cmsg::Inq(inq)])
     }
 
     /// The socket's TCP_NOTSENT_LOWAT, else the tcp_notsent_lowat

@@ -1,7 +1,15 @@
-//! epoll_create, epoll_ctl and epoll_wait, level-triggered, over the same
-//! readiness [`Runner::poll_mask`] gives poll (Linux's ep_item_poll asks
-//! tcp_poll too). EPOLLONESHOT is kept; EPOLLET and EPOLLEXCLUSIVE, whose
-//! meaning is the stack's wakeups rather than its state, are a clear error.
+//! epoll_create, epoll_ctl and epoll_wait over the same readiness
+//! [`Runner::poll_mask`] gives poll (Linux's ep_item_poll asks tcp_poll
+//! too). EPOLLONESHOT disables an fd once reported, until EPOLL_CTL_MOD.
+//! EPOLLET follows Linux's ready list: an fd is on it when its mask
+//! matched at ADD or MOD, or a wakeup whose key meets its events came
+//! since it was last reported (ep_poll_callback); reporting takes it off.
+//! The wakeups are the stack's events for the socket (data, EOF, state,
+//! error, write space) and an error-queue entry (sk_error_report, with
+//! EPOLLERR, which is why EPOLLERR fires once per completion batch under
+//! EPOLLET). EPOLLEXCLUSIVE only spreads wakeups over several epoll
+//! instances: with the one the script waits on it changes nothing, and
+//! Linux's EINVAL rules for it are kept.
 //!
 //! packetdrill's epoll_wait takes one expected event,
 //! `{events=MASK, fd=N}` (or `u32=`, `u64=`, `ptr=`), and compares it with
@@ -31,6 +39,8 @@ pub(super) struct Interest {
     pub(super) data: u64,
     /// EPOLLONESHOT fired: reported no more until EPOLL_CTL_MOD.
     pub(super) disabled: bool,
+    /// On the ready list (what EPOLLET reports).
+    pub(super) ready: bool,
 }
 
 impl Runner<'_> {
@@ -90,16 +100,14 @@ impl Runner<'_> {
         } else {
             self.epoll_event(line, c, 3)?
         };
-        for (flag, name) in [(EPOLLET, "EPOLLET"), (EPOLLEXCLUSIVE, "EPOLLEXCLUSIVE")] {
-            if events & flag != 0 {
-                return Err(self.fail(
-                    line,
-                    format!(
-                        "epoll_ctl: not supported: {name} (tcpsim's epoll is level-triggered: edge-triggered events follow the kernel's wakeups, which are not modelled)"
-                    ),
-                ));
-            }
+        // do_epoll_ctl: EPOLLEXCLUSIVE only on ADD, with the in/out/err
+        // bits and EPOLLET (not EPOLLONESHOT).
+        const EXCLUSIVE_OK: i64 =
+            0xff | 0x300 | POLLERR | POLLHUP | (1 << 29) | EPOLLET | EPOLLEXCLUSIVE;
+        if events & EPOLLEXCLUSIVE != 0 && (op == EPOLL_CTL_MOD || events & !EXCLUSIVE_OK != 0) {
+            return Ok(Err("EINVAL"));
         }
+        let mask = self.poll_mask(fd);
         let target_open = self.fds.contains_key(&fd) || self.epolls.contains_key(&fd);
         let Some(list) = self.epolls.get_mut(&epfd) else {
             return Ok(Err(if self.fds.contains_key(&epfd) {
@@ -118,21 +126,25 @@ impl Runner<'_> {
         match (op, at) {
             (EPOLL_CTL_ADD, Some(_)) => Ok(Err("EEXIST")),
             (EPOLL_CTL_ADD, None) => {
+                // ep_insert: on the ready list if it is ready now.
                 list.push(Interest {
                     fd,
                     events,
                     data,
                     disabled: false,
+                    ready: mask & (events | POLLERR | POLLHUP) != 0,
                 });
                 Ok(Ok(0))
             }
             (EPOLL_CTL_MOD | EPOLL_CTL_DEL, None) => Ok(Err("ENOENT")),
+            (EPOLL_CTL_MOD, Some(i)) if list[i].events & EPOLLEXCLUSIVE != 0 => Ok(Err("EINVAL")),
             (EPOLL_CTL_MOD, Some(i)) => {
                 list[i] = Interest {
                     fd,
                     events,
                     data,
                     disabled: false,
+                    ready: list[i].ready || mask & (events | POLLERR | POLLHUP) != 0,
                 };
                 Ok(Ok(0))
             }
@@ -170,7 +182,9 @@ impl Runner<'_> {
         let ready: Vec<(usize, i64, u64)> = list
             .iter()
             .enumerate()
-            .filter(|(_, i)| !i.disabled && self.fds.contains_key(&i.fd))
+            .filter(|(_, i)| {
+                !i.disabled && self.fds.contains_key(&i.fd) && (i.events & EPOLLET == 0 || i.ready)
+            })
             .map(|(n, i)| {
                 let mask = self.poll_mask(i.fd) & (i.events | POLLERR | POLLHUP) & 0xffff;
                 (n, mask, i.data)
@@ -181,11 +195,26 @@ impl Runner<'_> {
         if self.keep_waiting(ready.is_empty(), timeout, resumed) {
             return Ok(None);
         }
+        // ep_send_events: an edge-triggered fd found not ready leaves the
+        // ready list too.
+        let idle: Vec<usize> = list
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                i.events & EPOLLET != 0
+                    && self.poll_mask(i.fd) & (i.events | POLLERR | POLLHUP) & 0xffff == 0
+            })
+            .map(|(n, _)| n)
+            .collect();
         if let Some(list) = self.epolls.get_mut(&epfd) {
+            for n in idle {
+                list[n].ready = false;
+            }
             for &(n, _, _) in &ready {
                 if list[n].events & EPOLLONESHOT != 0 {
                     list[n].disabled = true;
                 }
+                list[n].ready = false;
             }
         }
         // As packetdrill: the event is compared once the count matched.
@@ -213,5 +242,42 @@ impl Runner<'_> {
             ));
         }
         Ok(Some(Ok(count)))
+    }
+}
+
+impl Runner<'_> {
+    /// A wakeup on `fd` with poll key `key` (0: every event): each epoll
+    /// interest in it whose events meet the key goes on the ready list
+    /// (ep_poll_callback; a disabled EPOLLONESHOT interest ignores it).
+    pub(super) fn epoll_wakeup(&mut self, fd: i32, key: i64) {
+        for list in self.epolls.values_mut() {
+            for i in list.iter_mut().filter(|i| i.fd == fd && !i.disabled) {
+                if key == 0 || key & (i.events | POLLERR | POLLHUP) != 0 {
+                    i.ready = true;
+                }
+            }
+        }
+    }
+
+    /// The wakeup a stack event makes on its socket's fd: sk_data_ready
+    /// (EPOLLIN), sk_write_space (EPOLLOUT), sk_state_change and
+    /// sk_error_report (every event).
+    pub(super) fn epoll_wakeup_for(&mut self, e: &stack::Event) {
+        use stack::Event as E;
+        let (id, key) = match *e {
+            E::Readable(id) | E::Incoming(id) => (id, EPOLLIN | 0x40),
+            E::Writable(id) => (id, EPOLLOUT | 0x100),
+            E::PeerClosed(id)
+            | E::Connected(id)
+            | E::Error(id, _)
+            | E::Closed(id)
+            | E::StateChanged { id, .. } => (id, 0),
+        };
+        if self.epolls.is_empty() {
+            return;
+        }
+        if let Some(&fd) = self.by_socket.get(&id) {
+            self.epoll_wakeup(fd, key);
+        }
     }
 }

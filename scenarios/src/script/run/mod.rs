@@ -15,11 +15,16 @@
 //!   return at once, with Linux's constants.
 //! - `blocking`: the calls that may block (accept, connect, read,
 //!   write, poll) and what poll reports.
+//! - `errqueue`: the error queue (MSG_ERRQUEUE), zero-copy completions
+//!   and TX timestamps, fed by the stack's send progress.
+//! - `icmp`: injecting `< icmp ...` lines.
 
 mod blocking;
 mod code;
 mod epoll;
+mod errqueue;
 mod fastopen;
+mod icmp;
 mod msg;
 mod numbering;
 mod sockets;
@@ -379,6 +384,12 @@ impl<'s> Runner<'s> {
         }
         match &ev.kind {
             EventKind::Packet(p) if p.direction == Direction::Outbound => {
+                if p.icmp.is_some() {
+                    return Err(self.fail(
+                        ev.line,
+                        "not supported: an outbound icmp line (tcpsim's stack sends no ICMP)",
+                    ));
+                }
                 self.expect_outbound(ev, p, lo, hi, nominal)?;
             }
             EventKind::Packet(p) => {
@@ -634,6 +645,7 @@ impl<'s> Runner<'s> {
     fn flush(&mut self) -> Result<(), ScriptError> {
         self.flush_transmit();
         while let Some(e) = self.ep.poll_event() {
+            self.epoll_wakeup_for(&e);
             match e {
                 StackEvent::Connected(id) => {
                     if let Some(fd) = self.fd_of(id) {
@@ -659,6 +671,7 @@ impl<'s> Runner<'s> {
                 _ => {}
             }
         }
+        self.errq_update();
         self.try_complete()
     }
 

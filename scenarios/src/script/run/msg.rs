@@ -5,6 +5,7 @@
 //! msghdr_new, iovec_new, cmsg_new, cmsg_expect_eq).
 
 use super::Runner;
+use super::errqueue::{ExtendedErr, IP_RECVERR, SO_TIMESTAMPING, SOL_IP, SOL_SOCKET};
 use super::sockets::{eval, expr_text};
 use crate::script::ScriptError;
 use crate::script::parse::{CallSpec, Expr};
@@ -50,9 +51,7 @@ fn unsupported_flag(flag: i64, sending: bool) -> Option<&'static str> {
         MSG_EOR if !sending => "MSG_EOR on a receive",
         MSG_MORE if !sending => "MSG_MORE on a receive",
         MSG_FASTOPEN if !sending => "MSG_FASTOPEN on a receive",
-        MSG_ERRQUEUE => {
-            "MSG_ERRQUEUE (the error queue: timestamping, zero-copy completions and ICMP errors are not modelled)"
-        }
+        MSG_ERRQUEUE if sending => "MSG_ERRQUEUE on a send",
         MSG_WAITALL => "MSG_WAITALL",
         MSG_TRUNC if !sending => "MSG_TRUNC on a TCP receive (discarding data)",
         MSG_PEEK if sending => "MSG_PEEK on a send",
@@ -79,8 +78,30 @@ pub(super) struct DataArgs {
 pub(super) struct MsgExpect {
     /// The expected `msg_flags`.
     pub(super) flags: i64,
-    /// The expected control messages: level, type, data.
-    pub(super) control: Vec<(i64, i64, i64)>,
+    /// The expected control messages.
+    pub(super) control: Vec<Cmsg>,
+}
+
+/// One control message, as a script writes it and as a call returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cmsg {
+    /// SOL_TCP / TCP_CM_INQ: bytes left to read.
+    Inq(i64),
+    /// SOL_IP / IP_RECVERR: an error-queue entry's `sock_extended_err`.
+    RecvErr(ExtendedErr),
+    /// SOL_SOCKET / SCM_TIMESTAMPING: the software timestamp (ts[0]).
+    Timestamping { sec: i64, nsec: i64 },
+}
+
+impl Cmsg {
+    /// cmsg_level and cmsg_type.
+    fn level_type(&self) -> (i64, i64) {
+        match self {
+            Cmsg::Inq(_) => (6, TCP_INQ),
+            Cmsg::RecvErr(_) => (SOL_IP, IP_RECVERR),
+            Cmsg::Timestamping { .. } => (SOL_SOCKET, SO_TIMESTAMPING),
+        }
+    }
 }
 
 impl Runner<'_> {
@@ -269,9 +290,12 @@ impl Runner<'_> {
         ))
     }
 
-    /// One expected control message; only the one the stack can give
-    /// (TCP_CM_INQ) is accepted.
-    fn cmsg(&self, line: usize, name: &str, item: &Expr) -> Result<(i64, i64, i64), ScriptError> {
+    /// One expected control message: SOL_TCP/TCP_CM_INQ with a number,
+    /// SOL_IP/IP_RECVERR with `{ee_errno=..., ee_origin=..., ee_type=...,
+    /// ee_code=..., ee_info=..., ee_data=...}`, or SOL_SOCKET/
+    /// SCM_TIMESTAMPING with `{scm_sec=S, scm_nsec=N}` (packetdrill's
+    /// grammar, fields in that order).
+    fn cmsg(&self, line: usize, name: &str, item: &Expr) -> Result<Cmsg, ScriptError> {
         let bad = |what: String| self.fail(line, format!("{name}: {what}"));
         let Expr::Struct(fields) = item else {
             return Err(bad(format!(
@@ -288,20 +312,68 @@ impl Runner<'_> {
         }
         let level = eval(&fields[0].1);
         let kind = eval(&fields[1].1);
-        let (Some(6), Some(TCP_INQ)) = (level, kind) else {
-            return Err(bad(format!(
-                "not supported: control message {}/{} (tcpsim gives only SOL_TCP/TCP_CM_INQ: timestamping and the error queue are not modelled)",
+        let data = &fields[2].1;
+        // A struct's fields, by the names packetdrill's grammar requires.
+        let fields_of = |want: &[&str]| -> Option<Vec<i64>> {
+            let Expr::Struct(f) = data else { return None };
+            if f.len() != want.len() || f.iter().zip(want).any(|((n, _), w)| n != w) {
+                return None;
+            }
+            f.iter().map(|(_, e)| eval(e)).collect()
+        };
+        match (level, kind) {
+            (Some(6), Some(TCP_INQ)) => {
+                let v = eval(data).ok_or_else(|| {
+                    bad(format!(
+                        "TCP_CM_INQ's cmsg_data must be a number, found {}",
+                        expr_text(data)
+                    ))
+                })?;
+                Ok(Cmsg::Inq(v))
+            }
+            (Some(SOL_IP), Some(IP_RECVERR)) => {
+                let names = [
+                    "ee_errno",
+                    "ee_origin",
+                    "ee_type",
+                    "ee_code",
+                    "ee_info",
+                    "ee_data",
+                ];
+                let v = fields_of(&names).ok_or_else(|| {
+                    bad(format!(
+                        "IP_RECVERR's cmsg_data must be {{{}}} with numbers, found {}",
+                        names.map(|n| format!("{n}=...")).join(", "),
+                        expr_text(data)
+                    ))
+                })?;
+                Ok(Cmsg::RecvErr(ExtendedErr {
+                    errno: v[0],
+                    origin: v[1],
+                    kind: v[2],
+                    code: v[3],
+                    info: v[4],
+                    data: v[5],
+                }))
+            }
+            (Some(SOL_SOCKET), Some(SO_TIMESTAMPING)) => {
+                let v = fields_of(&["scm_sec", "scm_nsec"]).ok_or_else(|| {
+                    bad(format!(
+                        "SCM_TIMESTAMPING's cmsg_data must be {{scm_sec=S, scm_nsec=N}}, found {}",
+                        expr_text(data)
+                    ))
+                })?;
+                Ok(Cmsg::Timestamping {
+                    sec: v[0],
+                    nsec: v[1],
+                })
+            }
+            _ => Err(bad(format!(
+                "not supported: control message {}/{} (tcpsim gives SOL_TCP/TCP_CM_INQ, SOL_IP/IP_RECVERR and SOL_SOCKET/SCM_TIMESTAMPING)",
                 expr_text(&fields[0].1),
                 expr_text(&fields[1].1)
-            )));
-        };
-        let data = eval(&fields[2].1).ok_or_else(|| {
-            bad(format!(
-                "TCP_CM_INQ's cmsg_data must be a number, found {}",
-                expr_text(&fields[2].1)
-            ))
-        })?;
-        Ok((6, TCP_INQ, data))
+            ))),
+        }
     }
 
     /// Checks a returned recvmsg's msghdr as packetdrill does (msg_flags,
@@ -311,7 +383,7 @@ impl Runner<'_> {
         line: usize,
         want: &MsgExpect,
         got_flags: i64,
-        got_control: &[(i64, i64, i64)],
+        got_control: &[Cmsg],
     ) -> Result<(), ScriptError> {
         if got_flags != want.flags {
             return Err(self.fail(
@@ -323,32 +395,21 @@ impl Runner<'_> {
             ));
         }
         for (i, (w, g)) in want.control.iter().zip(got_control).enumerate() {
-            if w.0 != g.0 {
+            let ((wl, wt), (gl, gt)) = (w.level_type(), g.level_type());
+            if wl != gl {
                 return Err(self.fail(
                     line,
-                    format!(
-                        "recvmsg: Bad level in cmsg {i}: expected={} actual={}",
-                        w.0, g.0
-                    ),
+                    format!("recvmsg: Bad level in cmsg {i}: expected={wl} actual={gl}"),
                 ));
             }
-            if w.1 != g.1 {
+            if wt != gt {
                 return Err(self.fail(
                     line,
-                    format!(
-                        "recvmsg: Bad type in cmsg {i}: expected={} actual={}",
-                        w.1, g.1
-                    ),
+                    format!("recvmsg: Bad type in cmsg {i}: expected={wt} actual={gt}"),
                 ));
             }
-            if w.2 != g.2 {
-                return Err(self.fail(
-                    line,
-                    format!(
-                        "recvmsg: Bad data in cmsg {i}: expected={} actual={}",
-                        w.2, g.2
-                    ),
-                ));
+            if let Some(why) = self.cmsg_differs(i, w, g) {
+                return Err(self.fail(line, format!("recvmsg: {why}")));
             }
         }
         let (nw, ng) = (want.control.len(), got_control.len());
@@ -359,5 +420,44 @@ impl Runner<'_> {
             return Err(self.fail(line, format!("recvmsg: received only {ng} cmsgs")));
         }
         Ok(())
+    }
+}
+
+impl Runner<'_> {
+    /// How a returned control message differs from the script's, in
+    /// packetdrill's words (sock_ee_expect_eq, scm_timestamping_expect_eq:
+    /// a timestamp written 0 is not checked, others within the tolerance).
+    fn cmsg_differs(&self, i: usize, want: &Cmsg, got: &Cmsg) -> Option<String> {
+        match (want, got) {
+            (Cmsg::Inq(w), Cmsg::Inq(g)) if w != g => {
+                Some(format!("Bad data in cmsg {i}: expected={w} actual={g}"))
+            }
+            (Cmsg::RecvErr(w), Cmsg::RecvErr(g)) => {
+                let fields = [
+                    ("errno", w.errno, g.errno),
+                    ("origin", w.origin, g.origin),
+                    ("type", w.kind, g.kind),
+                    ("code", w.code, g.code),
+                    ("info", w.info, g.info),
+                    ("data", w.data, g.data),
+                ];
+                fields.iter().find(|(_, w, g)| w != g).map(|(n, w, g)| {
+                    format!("Bad {n} in extended err {i}: expected={w} actual={g}")
+                })
+            }
+            (Cmsg::Timestamping { sec, nsec }, Cmsg::Timestamping { sec: gs, nsec: gn }) => {
+                if *sec == 0 && *nsec == 0 {
+                    return None;
+                }
+                let w = sec.saturating_mul(1_000_000).saturating_add(nsec / 1_000);
+                let g = gs * 1_000_000 + gn / 1_000;
+                (w.abs_diff(g) > self.tolerance).then(|| {
+                    format!(
+                        "Bad timestamp 0 in scm_timestamping {i}: expected={w} actual={g} (microseconds of virtual time)"
+                    )
+                })
+            }
+            _ => None,
+        }
     }
 }

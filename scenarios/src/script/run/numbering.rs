@@ -291,6 +291,9 @@ impl Runner<'_> {
     }
 
     pub(super) fn inject(&mut self, line: usize, spec: &PacketSpec) -> Result<(), ScriptError> {
+        if let Some(icmp) = &spec.icmp {
+            return self.inject_icmp(line, spec, icmp);
+        }
         let syn = spec.flags & SYN != 0;
         // As packetdrill: the remote ISN is the script's first SYN for a
         // listening socket, or the SYN-ACK answering a connect(); a later

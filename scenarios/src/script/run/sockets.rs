@@ -74,6 +74,8 @@ pub(super) struct Fd {
     pub(super) shut_wr: bool,
     /// The peer's FIN arrived (Linux's RCV_SHUTDOWN).
     pub(super) peer_fin: bool,
+    /// The error queue, SO_ZEROCOPY and SO_TIMESTAMPING.
+    pub(super) errq: super::errqueue::ErrQueue,
 }
 
 impl Fd {
@@ -111,6 +113,7 @@ impl Fd {
             shut_rd: false,
             shut_wr: false,
             peer_fin: false,
+            errq: super::errqueue::ErrQueue::default(),
         }
     }
 }
@@ -416,9 +419,8 @@ impl Runner<'_> {
             return Err(self.fail(line, format!("setsockopt: not supported: {why}")));
         }
         let level_ok = match opt.as_str() {
-            "SO_REUSEADDR" | "SO_KEEPALIVE" | "SO_LINGER" | "SO_RCVBUF" | "SO_SNDBUF" => {
-                level == "SOL_SOCKET"
-            }
+            "SO_REUSEADDR" | "SO_KEEPALIVE" | "SO_LINGER" | "SO_RCVBUF" | "SO_SNDBUF"
+            | "SO_ZEROCOPY" | "SO_TIMESTAMPING" | "SO_MARK" => level == "SOL_SOCKET",
             "TCP_NODELAY" | "TCP_CORK" | "TCP_KEEPIDLE" | "TCP_KEEPINTVL" | "TCP_KEEPCNT"
             | "TCP_CONGESTION" | "TCP_FASTOPEN" | "TCP_INQ" | "TCP_NOTSENT_LOWAT"
             | "TCP_MAXSEG" => level == "IPPROTO_TCP" || level == "SOL_TCP",
@@ -446,7 +448,7 @@ impl Runner<'_> {
                 return Err(self.fail(
                     line,
                     format!(
-                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_KEY, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
+                        "setsockopt: unsupported option {other} (supported: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_ZEROCOPY, SO_TIMESTAMPING, SO_MARK, TCP_NODELAY, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_CONGESTION, TCP_FASTOPEN, TCP_FASTOPEN_CONNECT, TCP_FASTOPEN_KEY, TCP_SYNCNT, TCP_INQ, TCP_NOTSENT_LOWAT, TCP_MAXSEG, IP_MTU_DISCOVER)"
                     ),
                 ));
             }
@@ -455,6 +457,19 @@ impl Runner<'_> {
             return Ok(Err("ENOPROTOOPT"));
         }
         match opt.as_str() {
+            "SO_ZEROCOPY" => return Ok(self.set_zerocopy(fd, int_value(&value))),
+            "SO_MARK" => {
+                // sk_setsockopt: any int (root may set it). Marks select
+                // routes and filter rules, which tcpsim does not have.
+                if int_value(&value).is_none() {
+                    return Err(bad("the value must be [N]"));
+                }
+                self.warnings.push(format!(
+                    "{}:{line}: setsockopt SO_MARK: accepted, no effect: tcpsim has no policy routing or packet filter to read the mark",
+                    self.script.name
+                ));
+            }
+            "SO_TIMESTAMPING" => return self.set_timestamping(line, fd, int_value(&value)),
             "SO_REUSEADDR" | "SO_KEEPALIVE" | "TCP_NODELAY" | "TCP_CORK" => {
                 let v = int_value(&value).ok_or_else(|| bad("the value must be [0] or [1]"))? != 0;
                 let f = self.fds.get_mut(&fd).ok_or_else(|| bad("no such fd"))?;
@@ -801,7 +816,14 @@ impl Runner<'_> {
         let Some(f) = self.fds.get_mut(&fd) else {
             return Ok(Err("EBADF"));
         };
-        let got = f.error.take();
+        let mut got = f.error.take();
+        // sk_getsockopt SO_ERROR: with no hard error, the ICMP soft error
+        // (sk_err_soft), taken.
+        if got.is_none()
+            && let FdKind::Conn(id) = f.kind
+        {
+            got = self.ep.take_soft_error(id).map(|e| e.errno_name());
+        }
         let want = match self.arg(line, c, 3)? {
             Expr::List(v) if v.len() == 1 => v[0].clone(),
             Expr::Ellipsis => Expr::Ellipsis,
@@ -1166,7 +1188,8 @@ pub(super) fn constant(name: &str) -> Option<i64> {
             return super::msg::MSG_FLAGS
                 .iter()
                 .find(|&&(n, _)| n == other)
-                .map(|&(_, v)| v);
+                .map(|&(_, v)| v)
+                .or_else(|| super::errqueue::constant(other));
         }
     })
 }
