@@ -107,7 +107,7 @@ fn an_unknown_sysctl_and_unmodelled_commands_warn_by_name() {
     // Why: a setting tcpsim ignores must never be silent: the script still
     // runs, and the warnings name the sysctl and the command, with line.
     let text = passive_open(
-        "`sysctl -q net.ipv4.tcp_no_such_knob=1\nnstat -n\nsysctl -q net.ipv4.tcp_recovery=1`",
+        "`sysctl -q net.ipv4.tcp_no_such_knob=1\nnstat -n\nsysctl -q net.ipv4.tcp_frto=2`",
         "> S. 0:0(0) ack 1 <...>",
     );
     let script = parse("t.pkt", &text).unwrap();
@@ -118,7 +118,7 @@ fn an_unknown_sysctl_and_unmodelled_commands_warn_by_name() {
         [
             "t.pkt:1: sysctl net.ipv4.tcp_no_such_knob=1: unknown sysctl net.ipv4.tcp_no_such_knob: tcpsim does not model it",
             "t.pkt:2: `nstat -n`: not run: tcpsim runs no programs (only sysctl, echo to /proc/sys, set_sysctls.py, ip link mtu and sourced shell files configure it)",
-            "t.pkt:3: sysctl net.ipv4.tcp_recovery=1: not modelled yet: RACK loss detection (RFC 8985)",
+            "t.pkt:3: sysctl net.ipv4.tcp_frto=2: not modelled yet: F-RTO (RFC 5682)",
         ]
     );
 }

@@ -130,12 +130,12 @@ fn a_construct_outside_the_subset_is_named_with_its_line() {
 
 #[test]
 fn a_field_the_stack_does_not_model_fails_by_name() {
-    // Why: the stack has no D-SACK sender logic; the script must fail
+    // Why: the stack has no delivery-rate sampling; the script must fail
     // naming the field rather than compare against an invented 0.
-    let e = fails("+0    %{ assert tcpi_dsack_dups == 0, tcpi_dsack_dups }%\n");
+    let e = fails("+0    %{ assert tcpi_delivered == 0, tcpi_delivered }%\n");
     assert!(
         e.starts_with(
-            "t.pkt:8: error in Python code: assert tcpi_dsack_dups == 0, tcpi_dsack_dups: tcpi_dsack_dups is not modelled yet ("
+            "t.pkt:8: error in Python code: assert tcpi_delivered == 0, tcpi_delivered: tcpi_delivered is not modelled yet ("
         ),
         "{e}"
     );

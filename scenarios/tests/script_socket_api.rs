@@ -298,10 +298,6 @@ fn what_the_stack_cannot_honour_is_a_clear_error() {
             "send: not supported: MSG_OOB",
         ),
         (
-            "   +0 sendto(4, ..., 40, MSG_FASTOPEN, ..., ...) = 40",
-            "sendto: not supported: MSG_FASTOPEN",
-        ),
-        (
             "   +0 send(4, ..., 10, MSG_ERRQUEUE) = 10",
             "send: not supported: MSG_ERRQUEUE on a send",
         ),

@@ -101,6 +101,12 @@ pub struct TcpConfig {
     /// limited by cwnd (RFC 7661 §4.3 style). Off: RFC 5681 §3.1 byte
     /// counting whatever the sender was limited by. On in [`TcpConfig::linux`].
     pub linux_slow_start: bool,
+    /// RFC 3042 limited transmit for a connection without SACK: each of
+    /// the first two duplicate ACKs lets one new segment out beyond cwnd
+    /// (RFC 5681 §3.2 SHOULD; Linux does it through Reno's `sacked_out`).
+    /// Off in the default profile, which keeps the catalogue's
+    /// NewReno-without-SACK traces as they were; on in [`TcpConfig::linux`].
+    pub limited_transmit: bool,
     /// Linux's tcp_min_tso_segs (2): the fewest segments the TSO autosize
     /// goal allows, which sizes the packets [`TcpConfig::linux_push`] marks.
     pub min_tso_segs: u32,
@@ -193,6 +199,7 @@ impl Default for TcpConfig {
             ecn: EcnMode::Off,
             linux_push: false,
             linux_slow_start: false,
+            limited_transmit: false,
             min_tso_segs: 2,
             isn: None,
             ts_offset: None,
@@ -227,6 +234,7 @@ impl TcpConfig {
             undo: true,
             linux_push: true,
             linux_slow_start: true,
+            limited_transmit: true,
             ..TcpConfig::default()
         }
     }

@@ -9,8 +9,9 @@
 //! heap); nothing scans all connections.
 //!
 //! Memory under a SYN flood (RFC 4987): each listener keeps at most
-//! `backlog` half-open connections. One costs a boxed TCB (1000 bytes on
-//! x86-64 today; `conn::size_tests` bounds it at 1.5 KB), a 16-byte
+//! `backlog` half-open connections. One costs a boxed TCB (1552 bytes on
+//! x86-64 today, with the RACK, PRR, Fast Open, ECN, ICMP and send-record
+//! state; `conn::size_tests` bounds it at 1.625 KB), a 16-byte
 //! congestion-controller box and three table entries (about 100 bytes);
 //! its send, receive and reassembly buffers allocate nothing until data
 //! arrives. Beyond the SYN queue, SYN cookies (on by default) answer with

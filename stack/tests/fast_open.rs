@@ -110,6 +110,32 @@ fn a_valid_cookie_takes_the_data_and_the_child_writes_before_the_final_ack() {
 }
 
 #[test]
+fn a_childs_reply_acked_only_up_to_its_syn_is_retransmitted_by_the_timer() {
+    // Why: found by the heavy sweep of `fast-open` (seed 1002): the
+    // client's ACK covers our SYN-ACK but not the reply the child sent in
+    // SYN-RECEIVED (its copy was lost). RFC 6298 §5.3: the timer must keep
+    // running for that data; before the fix it was cleared with the SYN's,
+    // the ACK moved nothing, and the reply was never sent again.
+    let mut h = server();
+    let l = h.ep.listen(LOCAL_PORT, 8).unwrap();
+    h.inject(syn(
+        1000,
+        Some(FastOpenCookie::new(&LINUX_COOKIE, false)),
+        b"0123456789",
+    ));
+    h.expect(S | A, 100, 1011);
+    let c = h.ep.accept(l).unwrap();
+    assert_eq!(h.ep.send(h.now, c, &[7u8; 100]), Ok(100));
+    h.expect(P | A, 101, 1011);
+    // The reply is lost; the client ACKs the SYN-ACK alone.
+    h.inject(Seg::new(A, 1011).ack(101));
+    assert_eq!(h.ep.state(c), Some(State::Established));
+    h.fire_next_timer();
+    let again = h.expect(P | A, 101, 1011);
+    assert_eq!(again.payload.len(), 100, "the reply, retransmitted");
+}
+
+#[test]
 fn a_wrong_cookie_is_answered_with_the_right_one_in_the_clients_form() {
     // An experimental-form (kind 254) cookie that is not ours: the data
     // is dropped, the SYN-ACK acknowledges the SYN alone and hands out the

@@ -609,11 +609,13 @@ mod tests {
         // configuration; setting Linux's boot values of the sysctls the
         // stack models, over the RFC profile, must arrive at it.
         let mut host = Host::new();
-        // Linux's PSH marking and cwnd-limited slow start are its code,
-        // not a sysctl: no value selects them, so they start set.
+        // Linux's PSH marking, cwnd-limited slow start and limited
+        // transmit are its code, not a sysctl: no value selects them, so
+        // they start set.
         let mut tcp = TcpConfig {
             linux_push: true,
             linux_slow_start: true,
+            limited_transmit: true,
             ..TcpConfig::default()
         };
         for (name, value) in [

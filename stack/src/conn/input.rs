@@ -534,10 +534,21 @@ impl Connection {
                 // the ACK processing below acknowledges and frees.
                 self.snd_una = self.iss + 1;
                 self.update_send_window(seg);
-                self.clear_timer(Timer::Retransmit);
                 self.retries = 0;
                 self.syn_pending = false;
                 self.take_rtt_sample_from_handshake(seg, now);
+                // RFC 6298 §5.2-5.3: the SYN's timer stops, unless a Fast
+                // Open child's data (or FIN) sent in SYN-RECEIVED is still
+                // outstanding beyond it: then the timer runs on for that
+                // data (Linux's tcp_rcv_synrecv_state_fastopen re-arms it).
+                // An ACK of the SYN alone moves nothing in the ACK
+                // processing below, which would otherwise leave that data
+                // with no timer at all.
+                if self.snd_max.diff(self.iss + 1) > 0 {
+                    self.restart_rto(now);
+                } else {
+                    self.clear_timer(Timer::Retransmit);
+                }
                 let next = if self.fin_queued {
                     State::FinWait1
                 } else {

@@ -298,11 +298,12 @@ impl Connection {
         // first two duplicate ACKs lets one new segment out beyond cwnd.
         // With SACK the in-flight estimate leaves the SACKed data out,
         // which does the same.
-        let limited_transmit = if !self.rec.in_recovery() && !self.sack_permitted {
-            self.rec.dup_acks.min(2) * self.smss
-        } else {
-            0
-        };
+        let limited_transmit =
+            if self.config.limited_transmit && !self.rec.in_recovery() && !self.sack_permitted {
+                self.rec.dup_acks.min(2) * self.smss
+            } else {
+                0
+            };
         self.recovery_cwnd()
             .saturating_add(self.rec.inflation())
             .saturating_add(limited_transmit)
