@@ -130,23 +130,17 @@ impl CongestionControl for Cubic {
     }
 
     fn on_ack(&mut self, now: Instant, mut sample: AckSample) {
-        if let Some(g) = sample.linux {
-            // Linux (bictcp_cong_avoid): no growth unless cwnd-limited;
-            // slow start adds the segments acknowledged (tcp_slow_start).
-            if !g.cwnd_limited {
-                return;
-            }
-            if self.cwnd < self.ssthresh {
-                let (cwnd, left) =
-                    super::linux_slow_start(self.cwnd, self.ssthresh, self.smss, g.segments_acked);
-                self.cwnd = cwnd;
-                self.cwnd_segments = self.segments();
-                if left == 0 {
-                    return;
-                }
-                sample.bytes_acked = left;
-            }
+        // Linux's rule first, when the connection runs it (bictcp_cong_avoid).
+        let linux_slow_start =
+            self.cwnd < self.ssthresh && sample.linux.is_some_and(|g| g.cwnd_limited);
+        let left = super::linux_growth(&mut self.cwnd, self.ssthresh, self.smss, &sample);
+        if linux_slow_start {
+            self.cwnd_segments = self.segments();
         }
+        let Some(left) = left else {
+            return;
+        };
+        sample.bytes_acked = left;
         if self.cwnd < self.ssthresh {
             // Slow start as RFC 5681 (§4.10 of RFC 9438 allows HyStart; we do not use it).
             self.cwnd = self.cwnd.saturating_add(sample.bytes_acked.min(self.smss));

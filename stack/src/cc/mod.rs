@@ -61,6 +61,32 @@ pub fn linux_slow_start(cwnd: u32, ssthresh: u32, smss: u32, segments: u32) -> (
     (grown, segments.saturating_sub(used).saturating_mul(smss))
 }
 
+/// Linux's growth rule ahead of a controller's own (tcp_reno_cong_avoid
+/// and bictcp_cong_avoid with tcp_slow_start), when `sample` carries it:
+/// no growth unless the sender was cwnd-limited; in slow start, `cwnd`
+/// grows by every segment acknowledged, up to `ssthresh`. `None`: the ACK
+/// is used up. `Some(bytes)`: what is left for the controller's own rule.
+/// Without Linux's rule, all of `sample.bytes_acked`.
+pub(crate) fn linux_growth(
+    cwnd: &mut u32,
+    ssthresh: u32,
+    smss: u32,
+    sample: &AckSample,
+) -> Option<u32> {
+    let Some(g) = sample.linux else {
+        return Some(sample.bytes_acked);
+    };
+    if !g.cwnd_limited {
+        return None;
+    }
+    if *cwnd >= ssthresh {
+        return Some(sample.bytes_acked);
+    }
+    let (grown, left) = linux_slow_start(*cwnd, ssthresh, smss, g.segments_acked);
+    *cwnd = grown;
+    (left > 0).then_some(left)
+}
+
 /// A congestion controller: the state RFC 5681 calls `cwnd` and `ssthresh`.
 pub trait CongestionControl: core::fmt::Debug {
     /// A short name for traces and counters ("newreno", "cubic").

@@ -47,22 +47,12 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
     fn on_ack(&mut self, _now: Instant, mut sample: AckSample) {
-        if let Some(g) = sample.linux {
-            // Linux (tcp_reno_cong_avoid): no growth unless cwnd-limited;
-            // slow start adds the segments acknowledged (tcp_slow_start).
-            if !g.cwnd_limited {
-                return;
-            }
-            if self.cwnd < self.ssthresh {
-                let (cwnd, left) =
-                    super::linux_slow_start(self.cwnd, self.ssthresh, self.smss, g.segments_acked);
-                self.cwnd = cwnd;
-                if left == 0 {
-                    return;
-                }
-                sample.bytes_acked = left;
-            }
-        }
+        // Linux's rule first, when the connection runs it (tcp_reno_cong_avoid).
+        let Some(left) = super::linux_growth(&mut self.cwnd, self.ssthresh, self.smss, &sample)
+        else {
+            return;
+        };
+        sample.bytes_acked = left;
         if self.cwnd < self.ssthresh {
             // RFC 5681 eq. 2 with RFC 3465's L = 1 SMSS: at most one SMSS
             // per ACK (Linux instead adds every segment acknowledged).
